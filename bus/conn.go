@@ -1,0 +1,77 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// ConnConfig configures a client connection to the bus.
+type ConnConfig struct {
+	// URL of the NATS server(s), comma separated. Required.
+	URL string
+	// Name is the connection name shown in server monitoring.
+	Name string
+	// InboxPrefix, when set, replaces "_INBOX" for replies (targets use their own).
+	InboxPrefix string
+	// Logger receives connection events and asynchronous errors (permission violations arrive
+	// here, while the caller only sees a timeout).
+	Logger *slog.Logger
+	// Options are appended last (TLS, credentials).
+	Options []nats.Option
+}
+
+// Connect dials the bus. The connection reconnects forever with a capped, jittered wait:
+// nats.go gives up after about two minutes by default, and a target must never give up.
+// The first dial is retried until ctx ends, so a target started before the master waits for it.
+func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("component", "bus.conn")
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ReconnectJitter(500*time.Millisecond, time.Second),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected from bus", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to bus", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Error("bus error", "subject", subj, "err", err)
+		}),
+	}
+	if cfg.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
+	}
+	opts = append(opts, cfg.Options...)
+	wait := 200 * time.Millisecond
+	for {
+		nc, err := nats.Connect(cfg.URL, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if !errors.Is(err, nats.ErrNoServers) {
+			return nil, fmt.Errorf("connect to bus %s: %w", cfg.URL, err)
+		}
+		log.Warn("bus not reachable, retrying", "url", cfg.URL, "err", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to bus %s: %w (last error: %w)", cfg.URL, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}

@@ -1,0 +1,130 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and bucket names.
+const (
+	StreamInstr   = "MSX_INSTR"
+	StreamApplied = "MSX_APPLIED"
+	StreamLedger  = "MSX_LEDGER"
+	StreamStatus  = "MSX_STATUS"
+	StreamResults = "MSX_RESULTS"
+	StreamEvents  = "MSX_EVENTS"
+
+	BucketTargets = "msx_targets"
+	BucketGroups  = "msx_groups"
+	BucketTokens  = "msx_tokens"
+	BucketJobs    = "msx_jobs"
+)
+
+// Layout sets the sizes of the master's streams. The zero value gives the defaults.
+type Layout struct {
+	// Replicas for master state (streams and buckets); default 1. Use 3 on a cluster.
+	Replicas int
+	// InstrMaxAge bounds how long instructions are kept; default 30 days.
+	InstrMaxAge time.Duration
+	// HistoryPerJob is the number of outcomes kept per job per target; default 100.
+	HistoryPerJob int64
+	// EventsMaxAge bounds forwarded events; default 30 days.
+	EventsMaxAge time.Duration
+	// EventsMaxBytes bounds forwarded events; default 1 GiB.
+	EventsMaxBytes int64
+}
+
+func (l Layout) withDefaults() Layout {
+	if l.Replicas == 0 {
+		l.Replicas = 1
+	}
+	if l.InstrMaxAge == 0 {
+		l.InstrMaxAge = 30 * 24 * time.Hour
+	}
+	if l.HistoryPerJob == 0 {
+		l.HistoryPerJob = 100
+	}
+	if l.EventsMaxAge == 0 {
+		l.EventsMaxAge = 30 * 24 * time.Hour
+	}
+	if l.EventsMaxBytes == 0 {
+		l.EventsMaxBytes = 1 << 30
+	}
+	return l
+}
+
+// maxConsumers is set on every stream: nats-server caps streams at 1,000 consumers otherwise,
+// and every target reads MSX_INSTR through a consumer of its own.
+const maxConsumers = 100_000
+
+// Streams returns the stream configurations of a layout.
+func (l Layout) Streams() []jetstream.StreamConfig {
+	l = l.withDefaults()
+	return []jetstream.StreamConfig{
+		{
+			Name: StreamInstr, Subjects: []string{subjInstr + ".*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: l.InstrMaxAge, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
+			Replicas: l.Replicas, MaxConsumers: maxConsumers, AllowDirect: true,
+			Description: "msx download list: instructions per target, in posting order",
+		},
+		{
+			Name: StreamApplied, Subjects: []string{subjApplied + ".*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: l.InstrMaxAge, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
+			Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Description: "msx: what each target did with each instruction",
+		},
+		{
+			Name: StreamLedger, Subjects: []string{"msx.ledger.>"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: l.InstrMaxAge, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			MaxConsumers: maxConsumers, Description: "msx: master edits of the download list",
+		},
+		{
+			Name: StreamStatus, Subjects: []string{subjStatus + ".*"}, Retention: jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			MaxConsumers: maxConsumers, AllowMsgTTL: true, AllowDirect: true,
+			Description: "msx: last heartbeat per target; expiry means offline",
+		},
+		{
+			Name: StreamResults, Subjects: []string{subjResult + ".*.*"}, Retention: jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: l.HistoryPerJob, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
+			Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Description: "msx: run outcomes and step history per target and job",
+		},
+		{
+			Name: StreamEvents, Subjects: []string{subjEvent + ".*.*"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: l.EventsMaxAge, MaxBytes: l.EventsMaxBytes, Duplicates: 10 * time.Minute,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Description: "msx: forwarded events",
+		},
+	}
+}
+
+// Buckets returns the KV bucket configurations of a layout.
+func (l Layout) Buckets() []jetstream.KeyValueConfig {
+	l = l.withDefaults()
+	names := []string{BucketTargets, BucketGroups, BucketTokens, BucketJobs}
+	out := make([]jetstream.KeyValueConfig, len(names))
+	for i, n := range names {
+		out[i] = jetstream.KeyValueConfig{Bucket: n, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas}
+	}
+	return out
+}
+
+// Ensure creates or updates every stream and bucket of the layout. It is safe to call on every
+// master start and from several masters at once.
+func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range l.Streams() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range l.Buckets() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}

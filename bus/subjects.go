@@ -1,0 +1,78 @@
+package bus
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Subject prefixes. Versions live in payloads, never in subjects.
+const (
+	subjInstr   = "msx.instr"
+	subjApplied = "msx.applied"
+	subjStatus  = "msx.status"
+	subjResult  = "msx.result"
+	subjEvent   = "msx.event"
+
+	// SubjectEnlist is the request-reply subject targets enlist on.
+	SubjectEnlist = "msx.rpc.enlist"
+	// SubjectDefect is the request-reply subject targets defect on.
+	SubjectDefect = "msx.rpc.defect"
+	// SubjectLedgerClear carries the master's "error cleared" edits of the download list.
+	SubjectLedgerClear = "msx.ledger.clear"
+)
+
+// CheckToken reports whether tok can be one token of a subject and part of a consumer name:
+// non-empty, at most 128 bytes, no whitespace, '.', '*', '>', '\' or control characters.
+func CheckToken(tok string) error {
+	if tok == "" || len(tok) > 128 {
+		return fmt.Errorf("%w %q: must be 1 to 128 characters", ErrInvalidToken, tok)
+	}
+	if i := strings.IndexFunc(tok, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '.' || r == '*' || r == '>' || r == '\\' || r == '/'
+	}); i >= 0 {
+		return fmt.Errorf("%w %q: character %q is not allowed", ErrInvalidToken, tok, tok[i])
+	}
+	return nil
+}
+
+func subject(prefix string, toks ...string) string {
+	for _, t := range toks {
+		if CheckToken(t) != nil {
+			// Callers pass tokens that were validated when the target enlisted; a bad one here is a
+			// programming error, and a subject with a wildcard in it must never be built.
+			panic(fmt.Sprintf("bus: invalid subject token %q", t))
+		}
+	}
+	return prefix + "." + strings.Join(toks, ".")
+}
+
+// InstrSubject is where the master posts instructions for the target with token t.
+func InstrSubject(t string) string { return subject(subjInstr, t) }
+
+// AppliedSubject is where target t reports what it did with each instruction.
+func AppliedSubject(t string) string { return subject(subjApplied, t) }
+
+// StatusSubject is where target t publishes heartbeats.
+func StatusSubject(t string) string { return subject(subjStatus, t) }
+
+// ResultSubject is where target t publishes outcomes of job j.
+func ResultSubject(t, j string) string { return subject(subjResult, t, j) }
+
+// EventSubject is where target t forwards events of a severity.
+func EventSubject(t, severity string) string { return subject(subjEvent, t, severity) }
+
+// InboxPrefix is target t's own reply inbox prefix.
+func InboxPrefix(t string) string { return "_INBOX_" + t }
+
+// TargetFromSubject returns the target token of a per-target subject (its third token),
+// the only source of a target's identity that the master trusts.
+func TargetFromSubject(subj string) (string, error) {
+	parts := strings.Split(subj, ".")
+	if len(parts) < 3 || parts[0] != "msx" {
+		return "", fmt.Errorf("%w: subject %q is not a per-target msx subject", ErrInvalidToken, subj)
+	}
+	if err := CheckToken(parts[2]); err != nil {
+		return "", err
+	}
+	return parts[2], nil
+}
