@@ -1,0 +1,191 @@
+package schemas
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ProtocolVersion is the version of the master/target protocol a build speaks. A master accepts
+// targets of its own version and the two before it, as MSX does (14306 otherwise).
+//
+// History:
+//   - 1 (2026-11-25): first protocol: enlist/defect RPC, instructions 1-9, heartbeats with job
+//     digest, applied reports.
+const ProtocolVersion = 1
+
+// MinProtocolVersion is the oldest target protocol this master accepts.
+const MinProtocolVersion = max(1, ProtocolVersion-2)
+
+// Message types.
+const (
+	TypeEnlistRequest     = "msx.enlist.request.v1"
+	TypeEnlistReply       = "msx.enlist.reply.v1"
+	TypeDefectRequest     = "msx.defect.request.v1"
+	TypeDefectReply       = "msx.defect.reply.v1"
+	TypeInstruction       = "msx.instruction.v1"
+	TypeInstructionStatus = "msx.instruction.status.v1"
+	TypeHeartbeat         = "msx.heartbeat.v1"
+	TypeLedgerClear       = "msx.ledger.clear.v1"
+)
+
+// Error is an error that crosses the bus: a stable numeric code (the SQL Server message number
+// where MSX has one for the same condition) and a message. Receivers match codes, never text.
+type Error struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message + " (" + itoa(e.Code) + ")" }
+
+// EnlistRequest is sent by a target on msx.rpc.enlist. A first enlistment carries a one-time
+// token; enlisting again (RE-ENLIST, restart with new location) is signed with the target's key.
+type EnlistRequest struct {
+	Type               string    `json:"type"`
+	ProtocolVersion    int       `json:"protocol_version"`
+	ServerName         string    `json:"server_name"`
+	Location           string    `json:"location,omitempty"`
+	TimeZoneAdjustment int       `json:"time_zone_adjustment"`
+	LocalTime          time.Time `json:"local_time"`
+	PollInterval       int       `json:"poll_interval"`
+	Version            string    `json:"version"`
+	EnlistedBy         string    `json:"enlisted_by,omitempty"`
+	Token              string    `json:"token,omitempty"`
+	PublicKey          string    `json:"public_key"`
+	Signature          string    `json:"signature,omitempty"`
+}
+
+// SignedBytes returns the bytes a target signs to prove its identity on re-enlistment and defection.
+func SignedBytes(parts ...string) []byte {
+	b, _ := json.Marshal(parts)
+	return b
+}
+
+// EnlistReply answers an EnlistRequest.
+type EnlistReply struct {
+	Type         string    `json:"type"`
+	Error        *Error    `json:"error,omitempty"`
+	ServerID     int       `json:"server_id,omitempty"`
+	ServerName   string    `json:"server_name,omitempty"`
+	MasterName   string    `json:"master_name,omitempty"`
+	EnlistDate   time.Time `json:"enlist_date,omitzero"`
+	PollInterval int       `json:"poll_interval,omitempty"`
+	// StartSeq is the first MSX_INSTR sequence this enlistment reads from; earlier messages on
+	// the target's subject belong to a previous enlistment.
+	StartSeq uint64 `json:"start_seq,omitempty"`
+}
+
+// DefectRequest is sent by a target on msx.rpc.defect (normal defection).
+type DefectRequest struct {
+	Type       string    `json:"type"`
+	ServerName string    `json:"server_name"`
+	Time       time.Time `json:"time"`
+	Signature  string    `json:"signature"`
+}
+
+// DefectReply answers a DefectRequest.
+type DefectReply struct {
+	Type  string `json:"type"`
+	Error *Error `json:"error,omitempty"`
+}
+
+// Operation is a download-list instruction code, as in msdb.dbo.sysdownloadlist.
+type Operation int
+
+// Operations. Append-only.
+const (
+	OpInsert    Operation = 1
+	OpUpdate    Operation = 2
+	OpDelete    Operation = 3
+	OpStart     Operation = 4
+	OpStop      Operation = 5
+	OpReEnlist  Operation = 6
+	OpDefect    Operation = 7
+	OpSyncTime  Operation = 8
+	OpSetPoll   Operation = 9
+	maxOperatio           = OpSetPoll
+)
+
+var opNames = [...]string{"", "INSERT", "UPDATE", "DELETE", "START", "STOP", "RE-ENLIST", "DEFECT", "SYNC-TIME", "SET-POLL"}
+
+func (o Operation) String() string {
+	if o >= 1 && o <= maxOperatio {
+		return opNames[o]
+	}
+	return "UNKNOWN(" + itoa(int(o)) + ")"
+}
+
+// ObjectType returns "job" or "server": the object an operation acts on.
+func (o Operation) ObjectType() string {
+	if o >= OpReEnlist {
+		return "server"
+	}
+	return "job"
+}
+
+// Instruction is one row of the download list, posted on msx.instr.<target>.
+// Its stream sequence is the row's instance_id (posting order).
+type Instruction struct {
+	Type       string          `json:"type"`
+	ID         string          `json:"id"`
+	Operation  Operation       `json:"operation"`
+	ObjectID   string          `json:"object_id,omitempty"` // job id; empty DELETE = all master jobs
+	ObjectName string          `json:"object_name,omitempty"`
+	Target     string          `json:"target"`
+	Source     string          `json:"source"`
+	Posted     time.Time       `json:"posted"`
+	// PollInterval is the new interval in seconds for SET-POLL.
+	PollInterval int `json:"poll_interval,omitempty"`
+	// Job is the full job snapshot for INSERT, with its version number.
+	Job json.RawMessage `json:"job,omitempty"`
+}
+
+// Applied statuses of an instruction on a target.
+const (
+	StatusApplied = "applied"
+	StatusFailed  = "failed"
+)
+
+// InstructionStatus reports what a target did with one instruction, on msx.applied.<target>.
+type InstructionStatus struct {
+	Type          string    `json:"type"`
+	InstructionID string    `json:"instruction_id"`
+	Seq           uint64    `json:"seq"`
+	Status        string    `json:"status"`
+	Downloaded    time.Time `json:"downloaded"`
+	Error         *Error    `json:"error,omitempty"`
+}
+
+// Heartbeat is what a poll carries in MSX, published on msx.status.<target>.
+type Heartbeat struct {
+	Type               string    `json:"type"`
+	ServerName         string    `json:"server_name"`
+	Sent               time.Time `json:"sent"`
+	LocalTime          string    `json:"local_time"`
+	TimeZoneAdjustment int       `json:"time_zone_adjustment"`
+	PollInterval       int       `json:"poll_interval"`
+	// IntervalMS is how often heartbeats are sent; the master suspects the target offline after
+	// three missed intervals. It equals poll_interval unless a test or operator shortens it.
+	IntervalMS      int64  `json:"interval_ms"`
+	Version         string `json:"version"`
+	ProtocolVersion int    `json:"protocol_version"`
+	// JobDigest summarises the job ids and versions the target holds; Jobs counts them.
+	JobDigest  string `json:"job_digest"`
+	Jobs       int    `json:"jobs"`
+	AppliedSeq uint64 `json:"applied_seq"`
+	// ClockOffsetMS is the target clock minus the master clock at the last SYNC-TIME.
+	ClockOffsetMS int64 `json:"clock_offset_ms"`
+	Database      string `json:"database,omitempty"`
+}
+
+// LedgerClear clears the error of one download-list row; master only, on msx.ledger.clear.
+type LedgerClear struct {
+	Type    string    `json:"type"`
+	Seq     uint64    `json:"seq"`
+	Cleared time.Time `json:"cleared"`
+	By      string    `json:"by,omitempty"`
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
