@@ -1,0 +1,219 @@
+// Package auth issues and checks the master's tokens: one-time enlistment tokens for new
+// targets, and API tokens (admin, viewer) for the CLI and the web UI. Tokens are stored hashed
+// (SHA-256) in the msx_tokens KV bucket; the plaintext is shown once, when it is created.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+)
+
+// Roles.
+const (
+	RoleEnlist = "enlist" // one-time: enlists one target
+	RoleViewer = "viewer" // API: read only
+	RoleAdmin  = "admin"  // API: everything
+)
+
+// Errors.
+var (
+	// ErrBadToken: the token is unknown, expired, revoked or (enlist) already used.
+	ErrBadToken = errors.New("token is not valid")
+	// ErrRole: the role is not one of enlist, viewer, admin.
+	ErrRole = errors.New("unknown role")
+)
+
+// Record is what the master keeps of a token (never the token itself).
+type Record struct {
+	ID          string    `json:"id"` // first 12 hex digits of the hash, for listing and revoking
+	Role        string    `json:"role"`
+	Created     time.Time `json:"created"`
+	CreatedBy   string    `json:"created_by,omitempty"`
+	Expires     time.Time `json:"expires,omitzero"`
+	Description string    `json:"description,omitempty"`
+	UsedAt      time.Time `json:"used_at,omitzero"`
+	UsedBy      string    `json:"used_by,omitempty"`
+	Revoked     bool      `json:"revoked,omitempty"`
+}
+
+// Tokens is the token store.
+type Tokens struct{ kv jetstream.KeyValue }
+
+// Open opens the token store.
+func Open(ctx context.Context, js jetstream.JetStream) (*Tokens, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketTokens)
+	if err != nil {
+		return nil, fmt.Errorf("open tokens: %w", err)
+	}
+	return &Tokens{kv: kv}, nil
+}
+
+func hash(token string) string {
+	h := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return hex.EncodeToString(h[:])
+}
+
+// Create makes a new token of a role valid for ttl (0 = no expiry) and returns its plaintext.
+func (t *Tokens) Create(ctx context.Context, role string, ttl time.Duration, by, desc string) (string, Record, error) {
+	if !slices.Contains([]string{RoleEnlist, RoleViewer, RoleAdmin}, role) {
+		return "", Record{}, fmt.Errorf("%w %q: use enlist, viewer or admin", ErrRole, role)
+	}
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		return "", Record{}, err
+	}
+	plain := "msx" + role[:1] + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+	h := hash(plain)
+	rec := Record{ID: h[:12], Role: role, Created: time.Now().UTC(), CreatedBy: by, Description: desc}
+	if ttl > 0 {
+		rec.Expires = rec.Created.Add(ttl)
+	}
+	v, _ := json.Marshal(rec)
+	if _, err := t.kv.Create(ctx, h, v); err != nil {
+		return "", Record{}, fmt.Errorf("store token: %w", err)
+	}
+	return plain, rec, nil
+}
+
+func (t *Tokens) get(ctx context.Context, plain string) (Record, uint64, error) {
+	e, err := t.kv.Get(ctx, hash(plain))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Record{}, 0, fmt.Errorf("%w: unknown token", ErrBadToken)
+	}
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("read token: %w", err)
+	}
+	var rec Record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return Record{}, 0, fmt.Errorf("read token: %w", err)
+	}
+	switch {
+	case rec.Revoked:
+		return rec, 0, fmt.Errorf("%w: token %s was revoked", ErrBadToken, rec.ID)
+	case !rec.Expires.IsZero() && time.Now().After(rec.Expires):
+		return rec, 0, fmt.Errorf("%w: token %s expired at %s", ErrBadToken, rec.ID, rec.Expires.Format(time.RFC3339))
+	}
+	return rec, e.Revision(), nil
+}
+
+// Check returns the record of a valid API token (admin or viewer).
+func (t *Tokens) Check(ctx context.Context, plain string) (Record, error) {
+	rec, _, err := t.get(ctx, plain)
+	if err != nil {
+		return rec, err
+	}
+	if rec.Role == RoleEnlist {
+		return rec, fmt.Errorf("%w: token %s is an enlistment token, not an API token", ErrBadToken, rec.ID)
+	}
+	return rec, nil
+}
+
+// UseEnlist consumes a one-time enlistment token for server. Two targets racing with one token:
+// exactly one wins (compare-and-set on the bucket revision).
+func (t *Tokens) UseEnlist(ctx context.Context, plain, server string) error {
+	rec, rev, err := t.get(ctx, plain)
+	if err != nil {
+		return err
+	}
+	if rec.Role != RoleEnlist {
+		return fmt.Errorf("%w: token %s is a %s token, not an enlistment token", ErrBadToken, rec.ID, rec.Role)
+	}
+	if !rec.UsedAt.IsZero() {
+		return fmt.Errorf("%w: token %s was already used by %s at %s", ErrBadToken, rec.ID, rec.UsedBy, rec.UsedAt.Format(time.RFC3339))
+	}
+	rec.UsedAt, rec.UsedBy = time.Now().UTC(), server
+	v, _ := json.Marshal(rec)
+	if _, err := t.kv.Update(ctx, hash(plain), v, rev); err != nil {
+		return fmt.Errorf("%w: token %s was used concurrently", ErrBadToken, rec.ID)
+	}
+	return nil
+}
+
+// List returns every token record, newest first.
+func (t *Tokens) List(ctx context.Context) ([]Record, error) {
+	lister, err := t.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for k := range lister.Keys() {
+		e, err := t.kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var rec Record
+		if json.Unmarshal(e.Value(), &rec) == nil {
+			out = append(out, rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b Record) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+// Revoke revokes the token whose id (or id prefix of at least 6 digits) is given.
+func (t *Tokens) Revoke(ctx context.Context, id string) (Record, error) {
+	if len(id) < 6 {
+		return Record{}, fmt.Errorf("%w: give at least 6 digits of the token id (msx token list)", ErrBadToken)
+	}
+	lister, err := t.kv.ListKeys(ctx)
+	if err != nil {
+		return Record{}, err
+	}
+	for k := range lister.Keys() {
+		if !strings.HasPrefix(k, strings.ToLower(id)) {
+			continue
+		}
+		e, err := t.kv.Get(ctx, k)
+		if err != nil {
+			return Record{}, err
+		}
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return Record{}, err
+		}
+		rec.Revoked = true
+		v, _ := json.Marshal(rec)
+		if _, err := t.kv.Put(ctx, k, v); err != nil {
+			return Record{}, err
+		}
+		return rec, nil
+	}
+	return Record{}, fmt.Errorf("%w: no token with id %s", ErrBadToken, id)
+}
+
+// EnsureAdminFile returns the admin token kept in file, creating a new one (and the file, mode
+// 0600) when the file is missing or its token is no longer valid.
+func (t *Tokens) EnsureAdminFile(ctx context.Context, file string) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		plain := strings.TrimSpace(string(b))
+		if rec, err := t.Check(ctx, plain); err == nil && rec.Role == RoleAdmin {
+			return plain, nil
+		}
+	}
+	plain, _, err := t.Create(ctx, RoleAdmin, 0, "msx master", "admin token of "+file)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, []byte(plain+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token %s: %w", file, err)
+	}
+	return plain, nil
+}

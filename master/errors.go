@@ -1,0 +1,61 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas"
+)
+
+// Error codes msx uses where SQL Server has none (the user-defined range starts at 50000).
+const (
+	CodeInvalidName  = 50001
+	CodeBadToken     = 50002
+	CodeBadSignature = 50003
+	CodeBadRequest   = 50004
+	CodeInternal     = 50000
+	CodeUnknown      = 14262
+	CodeEnlistSelf   = 14297
+	CodeVersion      = 14306
+	CodeInvalidValue = 14266
+)
+
+// ErrInvalid wraps a request that is wrong as given (bad value, bad name).
+var ErrInvalid = errors.New("invalid request")
+
+// Coded is an error with a stable code, the SQL Server message number where MSX has one.
+type Coded struct {
+	Code int
+	Err  error
+}
+
+func (e *Coded) Error() string { return e.Err.Error() }
+func (e *Coded) Unwrap() error { return e.Err }
+
+func coded(code int, format string, args ...any) error {
+	return &Coded{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// CodeOf returns the code of an error from this package or the packages it wraps.
+func CodeOf(err error) int {
+	var c *Coded
+	if errors.As(err, &c) {
+		return c.Code
+	}
+	if n := registry.Code(err); n != 0 {
+		return n
+	}
+	if errors.Is(err, auth.ErrBadToken) {
+		return CodeBadToken
+	}
+	if errors.Is(err, ErrInvalid) || errors.Is(err, auth.ErrRole) {
+		return CodeBadRequest
+	}
+	return CodeInternal
+}
+
+func busError(err error) *schemas.Error {
+	return &schemas.Error{Code: CodeOf(err), Message: err.Error()}
+}

@@ -1,0 +1,228 @@
+// Package ledger is the master's download list: one row per instruction per target, as
+// msdb.dbo.sysdownloadlist keeps it. Rows are built from three streams, so a master that
+// restarts rebuilds exactly the same list: MSX_INSTR (what was posted; the stream sequence is
+// the row's instance_id), MSX_APPLIED (what each target did) and MSX_LEDGER (errors cleared).
+//
+// Row states:
+//
+//	posted (status 0) ──applied──> downloaded (status 1)
+//	       │
+//	       └──failed──> downloaded with error (status 1, error_message; target blocked, flag 4)
+//	                         └──clear──> downloaded, error cleared (flag 4 gone)
+//
+// Unlike MSX, a failed row does not hold back later rows for the same target.
+package ledger
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/msx-project/msx/schemas"
+)
+
+// Row is one download-list row.
+type Row struct {
+	InstanceID     uint64            `json:"instance_id"`
+	InstructionID  string            `json:"instruction_id"`
+	Operation      schemas.Operation `json:"operation"`
+	OperationName  string            `json:"operation_name"`
+	ObjectType     string            `json:"object_type"`
+	ObjectID       string            `json:"object_id,omitempty"`
+	ObjectName     string            `json:"object_name,omitempty"`
+	TargetServer   string            `json:"target_server"`
+	SourceServer   string            `json:"source_server"`
+	DatePosted     time.Time         `json:"date_posted"`
+	DateDownloaded *time.Time        `json:"date_downloaded"`
+	Status         int               `json:"status"` // 0 not downloaded, 1 downloaded
+	ErrorCode      int               `json:"error_code,omitempty"`
+	ErrorMessage   string            `json:"error_message,omitempty"`
+	ErrorCleared   bool              `json:"error_cleared,omitempty"`
+
+	token string
+}
+
+// Ledger is the in-memory download list. Its methods are safe for concurrent use.
+type Ledger struct {
+	mu       sync.RWMutex
+	rows     map[uint64]*Row
+	byTarget map[string][]uint64 // token -> sequences, ascending
+	applied  map[uint64]applied  // may arrive before the row while streams are replayed
+	cleared  map[uint64]bool
+}
+
+type applied struct {
+	token string
+	st    schemas.InstructionStatus
+}
+
+// New returns an empty ledger.
+func New() *Ledger {
+	return &Ledger{rows: map[uint64]*Row{}, byTarget: map[string][]uint64{}, applied: map[uint64]applied{}, cleared: map[uint64]bool{}}
+}
+
+// Posted records an instruction read from (or just published to) MSX_INSTR at seq, for the
+// target with subject token tok and canonical name server. Repeats are ignored.
+func (l *Ledger) Posted(seq uint64, tok, server string, in *schemas.Instruction) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.rows[seq]; ok {
+		return
+	}
+	l.rows[seq] = &Row{
+		InstanceID: seq, InstructionID: in.ID, Operation: in.Operation, OperationName: in.Operation.String(),
+		ObjectType: in.Operation.ObjectType(), ObjectID: in.ObjectID, ObjectName: in.ObjectName,
+		TargetServer: server, SourceServer: in.Source, DatePosted: in.Posted, token: tok,
+	}
+	s := l.byTarget[tok]
+	i, _ := slices.BinarySearch(s, seq)
+	l.byTarget[tok] = slices.Insert(s, i, seq)
+}
+
+// Applied records a target's report for the instruction at st.Seq. tok is the target the report
+// came from (taken from the subject); a report about another target's row is ignored and false
+// comes back.
+func (l *Ledger) Applied(tok string, st schemas.InstructionStatus) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r, ok := l.rows[st.Seq]; ok && r.token != tok {
+		return false
+	}
+	l.applied[st.Seq] = applied{token: tok, st: st}
+	return true
+}
+
+// Clear marks the error of row seq as cleared.
+func (l *Ledger) Clear(seq uint64) {
+	l.mu.Lock()
+	l.cleared[seq] = true
+	l.mu.Unlock()
+}
+
+// Forget removes rows (deleted from the stream: trimmed, purged or cleared on resync).
+func (l *Ledger) Forget(seqs ...uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, seq := range seqs {
+		r, ok := l.rows[seq]
+		if !ok {
+			continue
+		}
+		delete(l.rows, seq)
+		delete(l.applied, seq)
+		delete(l.cleared, seq)
+		s := l.byTarget[r.token]
+		if i, found := slices.BinarySearch(s, seq); found {
+			l.byTarget[r.token] = slices.Delete(s, i, i+1)
+		}
+	}
+}
+
+// ForgetTarget removes every row of a target and returns their sequences.
+func (l *Ledger) ForgetTarget(tok string) []uint64 {
+	l.mu.RLock()
+	seqs := slices.Clone(l.byTarget[tok])
+	l.mu.RUnlock()
+	l.Forget(seqs...)
+	l.mu.Lock()
+	delete(l.byTarget, tok)
+	l.mu.Unlock()
+	return seqs
+}
+
+// view returns a copy of row r with its applied and cleared state merged in.
+func (l *Ledger) view(r *Row) Row {
+	out := *r
+	if a, ok := l.applied[r.InstanceID]; ok && a.token == r.token {
+		d := a.st.Downloaded
+		out.DateDownloaded = &d
+		out.Status = 1
+		if a.st.Error != nil {
+			out.ErrorCode, out.ErrorMessage = a.st.Error.Code, a.st.Error.Message
+			out.ErrorCleared = l.cleared[r.InstanceID]
+		}
+	}
+	return out
+}
+
+// Filter selects rows. Zero values select everything.
+type Filter struct {
+	Token   string // one target
+	Pending bool   // only rows not downloaded
+	Errors  bool   // only rows with an uncleared error
+	Limit   int    // newest N rows after filtering
+}
+
+// List returns the rows selected by f in posting order.
+func (l *Ledger) List(f Filter) []Row {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var seqs []uint64
+	if f.Token != "" {
+		seqs = l.byTarget[f.Token]
+	} else {
+		for s := range l.rows {
+			seqs = append(seqs, s)
+		}
+		slices.Sort(seqs)
+	}
+	var out []Row
+	for _, s := range seqs {
+		v := l.view(l.rows[s])
+		if f.Pending && v.Status != 0 {
+			continue
+		}
+		if f.Errors && (v.ErrorMessage == "" || v.ErrorCleared) {
+			continue
+		}
+		out = append(out, v)
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out
+}
+
+// Row returns one row by instance id.
+func (l *Ledger) Row(seq uint64) (Row, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	r, ok := l.rows[seq]
+	if !ok {
+		return Row{}, false
+	}
+	return l.view(r), true
+}
+
+// Counts returns, for a target, the instructions not yet downloaded and those that failed with
+// an error nobody cleared.
+func (l *Ledger) Counts(tok string) (unread, errs int) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, s := range l.byTarget[tok] {
+		v := l.view(l.rows[s])
+		if v.Status == 0 {
+			unread++
+		} else if v.ErrorMessage != "" && !v.ErrorCleared {
+			errs++
+		}
+	}
+	return unread, errs
+}
+
+// Downloaded returns the sequences of a target's downloaded rows beyond the newest keep, the
+// ones retention trims. Pending rows are never trimmed.
+func (l *Ledger) Downloaded(tok string, keep int) []uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var done []uint64
+	for _, s := range l.byTarget[tok] {
+		if l.view(l.rows[s]).Status == 1 {
+			done = append(done, s)
+		}
+	}
+	if len(done) <= keep {
+		return nil
+	}
+	return done[:len(done)-keep]
+}

@@ -1,0 +1,308 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas"
+)
+
+// Config configures a master. The zero value of each field is its default.
+type Config struct {
+	// Name is the master's server name, shown to targets as their MSX; default the host name
+	// in upper case.
+	Name string
+	// Layout sizes the streams; zero value = defaults (R1).
+	Layout bus.Layout
+	// KeepDownloaded is how many downloaded rows of the download list are kept per target;
+	// default 100. Pending rows are never trimmed.
+	KeepDownloaded int
+	// DefaultPollInterval for new targets, seconds; default 60.
+	DefaultPollInterval int
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Master is a running master. Create it with Start; stop it with Shutdown.
+type Master struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	Reg    *registry.Registry
+	Tokens *auth.Tokens
+	Ledger *ledger.Ledger
+
+	live   sync.Map // token -> liveStatus
+	stopFn context.CancelFunc
+	wg     sync.WaitGroup
+	subs   []*nats.Subscription
+	once   sync.Once
+
+	// Rejected counts malformed or unknown messages received from the bus.
+	Rejected atomic.Int64
+}
+
+type liveStatus struct {
+	hb   schemas.Heartbeat
+	when time.Time // server timestamp of the heartbeat
+}
+
+// Start connects the master to the bus nc, ensures the streams and buckets, rebuilds its view
+// from them, and starts answering targets. It returns once the view is caught up.
+func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
+	if cfg.Name == "" {
+		h, _ := os.Hostname()
+		cfg.Name = strings.ToUpper(h)
+	}
+	cfg.Name = strings.ToUpper(cfg.Name)
+	if cfg.KeepDownloaded == 0 {
+		cfg.KeepDownloaded = 100
+	}
+	if cfg.DefaultPollInterval == 0 {
+		cfg.DefaultPollInterval = 60
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	m := &Master{cfg: cfg, log: cfg.Logger.With("component", "master"), nc: nc, js: js, Ledger: ledger.New()}
+	if err := cfg.Layout.Ensure(ctx, js); err != nil {
+		return nil, err
+	}
+	if m.Reg, err = registry.Open(ctx, js); err != nil {
+		return nil, err
+	}
+	if m.Tokens, err = auth.Open(ctx, js); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.stopFn = cancel
+	ready := make(chan error, 4)
+	for _, f := range []follower{
+		{bus.StreamInstr, jetstream.DeliverAllPolicy, m.onInstruction},
+		{bus.StreamApplied, jetstream.DeliverAllPolicy, m.onApplied},
+		{bus.StreamLedger, jetstream.DeliverAllPolicy, m.onLedgerEdit},
+		{bus.StreamStatus, jetstream.DeliverLastPerSubjectPolicy, m.onHeartbeat},
+	} {
+		m.wg.Go(func() { m.follow(runCtx, f, ready) })
+	}
+	for range 4 {
+		select {
+		case err := <-ready:
+			if err != nil {
+				m.Shutdown(ctx)
+				return nil, err
+			}
+		case <-ctx.Done():
+			m.Shutdown(context.Background())
+			return nil, fmt.Errorf("master catching up with its streams: %w", ctx.Err())
+		}
+	}
+	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect} {
+		sub, err := nc.QueueSubscribe(subj, "msx-master", h)
+		if err != nil {
+			m.Shutdown(ctx)
+			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
+		}
+		m.subs = append(m.subs, sub)
+	}
+	m.log.Info("master ready", "name", cfg.Name, "targets", len(m.Reg.Targets()))
+	return m, nil
+}
+
+// Name returns the master's server name.
+func (m *Master) Name() string { return m.cfg.Name }
+
+// Shutdown stops the master's subscriptions and followers. It is idempotent and waits for its
+// goroutines, or returns ctx's error if they do not stop in time.
+func (m *Master) Shutdown(ctx context.Context) error {
+	m.once.Do(func() {
+		for _, s := range m.subs {
+			_ = s.Drain()
+		}
+		m.stopFn()
+	})
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// follower replays a stream from its start (or last per subject) and then follows it live.
+type follower struct {
+	stream  string
+	deliver jetstream.DeliverPolicy
+	handle  func(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata)
+}
+
+func (m *Master) follow(ctx context.Context, f follower, ready chan<- error) {
+	signalled := false
+	signal := func(err error) {
+		if !signalled {
+			signalled = true
+			ready <- err
+		}
+	}
+	for ctx.Err() == nil {
+		err := m.followOnce(ctx, f, signal)
+		if ctx.Err() != nil {
+			break
+		}
+		m.log.Error("stream follower stopped, restarting", "stream", f.stream, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	signal(ctx.Err())
+}
+
+func (m *Master) followOnce(ctx context.Context, f follower, signal func(error)) error {
+	info, err := m.js.Stream(ctx, f.stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", f.stream, err)
+	}
+	if info.CachedInfo().State.Msgs == 0 {
+		signal(nil)
+	}
+	cons, err := m.js.OrderedConsumer(ctx, f.stream, jetstream.OrderedConsumerConfig{DeliverPolicy: f.deliver})
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", f.stream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			return err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		f.handle(ctx, msg, meta)
+		if meta.NumPending == 0 {
+			signal(nil)
+		}
+	}
+}
+
+// reject logs and counts a message that cannot be used.
+func (m *Master) reject(subject string, err error) {
+	m.Rejected.Add(1)
+	m.log.Warn("message rejected", "subject", subject, "err", err)
+}
+
+func (m *Master) onInstruction(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	var in schemas.Instruction
+	if err := schemas.Decode(msg.Data(), &in); err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	tok, err := bus.TargetFromSubject(msg.Subject())
+	if err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	if t, ok := m.Reg.TargetByToken(tok); !ok || meta.Sequence.Stream < t.StartSeq {
+		return // rows of deleted targets, or of an earlier enlistment, are not shown
+	}
+	m.Ledger.Posted(meta.Sequence.Stream, tok, in.Target, &in)
+}
+
+func (m *Master) onApplied(ctx context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {
+	tok, err := bus.TargetFromSubject(msg.Subject())
+	if err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	var st schemas.InstructionStatus
+	if err := schemas.Decode(msg.Data(), &st); err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	if !m.Ledger.Applied(tok, st) {
+		m.reject(msg.Subject(), fmt.Errorf("target %s reported on instruction %d of another target", tok, st.Seq))
+		return
+	}
+	if st.Error != nil {
+		m.log.Warn("instruction failed on target", "target", tok, "instance_id", st.Seq, "code", st.Error.Code, "err", st.Error.Message)
+	}
+	m.trim(ctx, tok)
+}
+
+// trim deletes a target's downloaded rows beyond KeepDownloaded from MSX_INSTR.
+func (m *Master) trim(ctx context.Context, tok string) {
+	old := m.Ledger.Downloaded(tok, m.cfg.KeepDownloaded)
+	if len(old) == 0 {
+		return
+	}
+	s, err := m.js.Stream(ctx, bus.StreamInstr)
+	if err != nil {
+		return
+	}
+	for _, seq := range old {
+		if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			m.log.Warn("trim download list", "instance_id", seq, "err", err)
+			continue
+		}
+		m.Ledger.Forget(seq)
+	}
+}
+
+func (m *Master) onLedgerEdit(_ context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {
+	var c schemas.LedgerClear
+	if err := schemas.Decode(msg.Data(), &c); err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	m.Ledger.Clear(c.Seq)
+}
+
+func (m *Master) onHeartbeat(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	tok, err := bus.TargetFromSubject(msg.Subject())
+	if err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	var hb schemas.Heartbeat
+	if err := schemas.Decode(msg.Data(), &hb); err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	if _, ok := m.Reg.TargetByToken(tok); !ok {
+		m.reject(msg.Subject(), fmt.Errorf("heartbeat from target %s, which is not enlisted", tok))
+		return
+	}
+	m.live.Store(tok, liveStatus{hb: hb, when: meta.Timestamp})
+}

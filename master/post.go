@@ -1,0 +1,206 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas"
+)
+
+// Post publishes an instruction to one target and records it in the download list. The
+// instruction's id (generated when empty) is its Nats-Msg-Id, so a retried publish is stored once.
+// It returns the row's instance_id.
+func (m *Master) Post(ctx context.Context, t registry.Target, in schemas.Instruction) (uint64, error) {
+	if in.ID == "" {
+		in.ID = nuid.Next()
+	}
+	in.Target, in.Source = t.ServerName, m.cfg.Name
+	if in.Posted.IsZero() {
+		in.Posted = time.Now().UTC()
+	}
+	b, err := schemas.Encode(&in)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := m.js.Publish(ctx, bus.InstrSubject(t.Token), b, jetstream.WithMsgID(in.ID))
+	if err != nil {
+		return 0, fmt.Errorf("post %s to %s: %w", in.Operation, t.ServerName, err)
+	}
+	m.Ledger.Posted(ack.Sequence, t.Token, t.ServerName, &in)
+	return ack.Sequence, nil
+}
+
+// targets resolves names (case-insensitive), or every target when all is set.
+func (m *Master) targets(names []string, all bool) ([]registry.Target, error) {
+	if all {
+		return m.Reg.Targets(), nil
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: name a target server, or use --all", ErrInvalid)
+	}
+	out := make([]registry.Target, 0, len(names))
+	for _, n := range names {
+		t, ok := m.Reg.Target(strings.TrimSpace(n))
+		if !ok {
+			return nil, fmt.Errorf("%w ('%s')", registry.ErrUnknownTarget, n)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Posted is what a server instruction posted: one row per target.
+type Posted struct {
+	TargetServer string `json:"target_server"`
+	InstanceID   uint64 `json:"instance_id"`
+	Operation    string `json:"operation"`
+}
+
+// Action posts a server instruction (resync, setpoll, synctime, reenlist) to targets.
+func (m *Master) Action(ctx context.Context, action string, names []string, all bool, seconds int) ([]Posted, error) {
+	var op schemas.Operation
+	switch action {
+	case "resync":
+	case "setpoll":
+		op = schemas.OpSetPoll
+		if seconds < 10 || seconds > 28800 {
+			return nil, coded(CodeInvalidValue, "The specified '@poll_interval' is invalid (valid values are: 10 to 28800 seconds); got %d", seconds)
+		}
+	case "synctime":
+		op = schemas.OpSyncTime
+	case "reenlist":
+		op = schemas.OpReEnlist
+	default:
+		return nil, fmt.Errorf("%w: unknown action %q: use resync, setpoll, synctime or reenlist", ErrInvalid, action)
+	}
+	ts, err := m.targets(names, all)
+	if err != nil {
+		return nil, err
+	}
+	var out []Posted
+	for _, t := range ts {
+		if action == "resync" {
+			p, err := m.resync(ctx, t)
+			out = append(out, p...)
+			if err != nil {
+				return out, err
+			}
+			continue
+		}
+		seq, err := m.Post(ctx, t, schemas.Instruction{Operation: op, PollInterval: seconds, ObjectName: t.ServerName})
+		if err != nil {
+			return out, err
+		}
+		if op == schemas.OpSetPoll {
+			t.PollInterval = seconds
+			if err := m.Reg.PutTarget(ctx, t); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, Posted{t.ServerName, seq, op.String()})
+	}
+	return out, nil
+}
+
+// resync deletes a target's pending instructions, then posts "delete all jobs" and an INSERT
+// for every job targeted at it, as MSX does.
+func (m *Master) resync(ctx context.Context, t registry.Target) ([]Posted, error) {
+	var pending []uint64
+	for _, r := range m.Ledger.List(ledger.Filter{Token: t.Token, Pending: true}) {
+		pending = append(pending, r.InstanceID)
+	}
+	if err := m.deleteRows(ctx, pending); err != nil {
+		return nil, err
+	}
+	seq, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpDelete, ObjectName: "(all jobs)"})
+	if err != nil {
+		return nil, err
+	}
+	return []Posted{{t.ServerName, seq, schemas.OpDelete.String()}}, nil
+}
+
+func (m *Master) deleteRows(ctx context.Context, seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	s, err := m.js.Stream(ctx, bus.StreamInstr)
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("delete instruction %d: %w", seq, err)
+		}
+		m.Ledger.Forget(seq)
+	}
+	return nil
+}
+
+// purgeTarget drops every instruction of a target from the stream and the download list.
+func (m *Master) purgeTarget(ctx context.Context, tok string) {
+	if s, err := m.js.Stream(ctx, bus.StreamInstr); err == nil {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(bus.InstrSubject(tok))); err != nil {
+			m.log.Warn("purge instructions", "target", tok, "err", err)
+		}
+	}
+	m.Ledger.ForgetTarget(tok)
+	m.live.Delete(tok)
+}
+
+// removeTarget deletes a target from the registry, its groups and the download list.
+func (m *Master) removeTarget(ctx context.Context, t registry.Target) error {
+	if err := m.Reg.DeleteTarget(ctx, t.ServerName); err != nil {
+		return err
+	}
+	m.purgeTarget(ctx, t.Token)
+	return nil
+}
+
+// DeleteTarget deletes a target server on the master. Unless noPostDefection, it first clears
+// the target's pending instructions and posts a DEFECT so the target deletes its jobs too; with
+// it (after a forced defection, or a target that is gone), only the master's records go.
+func (m *Master) DeleteTarget(ctx context.Context, name string, noPostDefection bool) error {
+	t, ok := m.Reg.Target(name)
+	if !ok {
+		return fmt.Errorf("%w ('%s')", registry.ErrUnknownTarget, name)
+	}
+	if err := m.removeTarget(ctx, t); err != nil {
+		return err
+	}
+	if !noPostDefection {
+		if _, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpDefect, ObjectName: t.ServerName}); err != nil {
+			return err
+		}
+		m.Ledger.ForgetTarget(t.Token)
+	}
+	return nil
+}
+
+// ClearError clears the error of a download-list row (flag 4 goes when none is left).
+func (m *Master) ClearError(ctx context.Context, seq uint64, by string) error {
+	r, ok := m.Ledger.Row(seq)
+	if !ok {
+		return coded(CodeUnknown, "The specified instance_id ('%d') does not exist.", seq)
+	}
+	if r.ErrorMessage == "" {
+		return fmt.Errorf("%w: instruction %d has no error to clear", ErrInvalid, seq)
+	}
+	b, err := schemas.Encode(&schemas.LedgerClear{Seq: seq, Cleared: time.Now().UTC(), By: by})
+	if err != nil {
+		return err
+	}
+	if _, err := m.js.Publish(ctx, bus.SubjectLedgerClear, b); err != nil {
+		return fmt.Errorf("clear instruction %d: %w", seq, err)
+	}
+	m.Ledger.Clear(seq)
+	return nil
+}

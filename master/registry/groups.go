@@ -1,0 +1,122 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Groups returns every group ordered by name.
+func (r *Registry) Groups() []Group {
+	r.mu.RLock()
+	out := make([]Group, 0, len(r.groups))
+	for _, g := range r.groups {
+		out = append(out, g)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Group) int { return strings.Compare(strings.ToUpper(a.Name), strings.ToUpper(b.Name)) })
+	return out
+}
+
+// Group returns a group by name, case-insensitively.
+func (r *Registry) Group(name string) (Group, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	g, ok := r.groups[strings.ToUpper(strings.TrimSpace(name))]
+	return g, ok
+}
+
+// AddGroup creates an empty group.
+func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 128 || strings.ContainsAny(name, ",") {
+		return Group{}, fmt.Errorf("%w ('%s'): use 1 to 128 characters and no commas", ErrGroupName, name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.groups[strings.ToUpper(name)]; ok {
+		return Group{}, fmt.Errorf("%w ('%s')", ErrGroupExists, name)
+	}
+	g := Group{Name: name, Members: []string{}}
+	if err := put(ctx, r.groupsKV, name, g); err != nil {
+		return Group{}, err
+	}
+	r.groups[strings.ToUpper(name)] = g
+	return g, nil
+}
+
+// DeleteGroup deletes a group (its members stay enlisted).
+func (r *Registry) DeleteGroup(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := strings.ToUpper(strings.TrimSpace(name))
+	if _, ok := r.groups[k]; !ok {
+		return fmt.Errorf("%w ('%s')", ErrUnknownGroup, name)
+	}
+	if err := r.groupsKV.Delete(ctx, key(k)); err != nil {
+		return fmt.Errorf("delete group %s: %w", name, err)
+	}
+	delete(r.groups, k)
+	return nil
+}
+
+// AddMember adds a target to a group.
+func (r *Registry) AddMember(ctx context.Context, group, server string) (Group, error) {
+	server = strings.ToUpper(strings.TrimSpace(server))
+	if _, ok := r.Target(server); !ok {
+		return Group{}, fmt.Errorf("%w ('%s')", ErrUnknownTarget, server)
+	}
+	return r.editGroup(ctx, group, func(g *Group) error {
+		if slices.Contains(g.Members, server) {
+			return fmt.Errorf("%w: '%s' is already a member of '%s'", ErrAlreadyMember, server, g.Name)
+		}
+		g.Members = append(g.Members, server)
+		slices.Sort(g.Members)
+		return nil
+	})
+}
+
+// RemoveMember removes a target from a group.
+func (r *Registry) RemoveMember(ctx context.Context, group, server string) error {
+	server = strings.ToUpper(strings.TrimSpace(server))
+	_, err := r.editGroup(ctx, group, func(g *Group) error {
+		i := slices.Index(g.Members, server)
+		if i < 0 {
+			return fmt.Errorf("%w: '%s' is not a member of '%s'", ErrNotMember, server, g.Name)
+		}
+		g.Members = slices.Delete(g.Members, i, i+1)
+		return nil
+	})
+	return err
+}
+
+func (r *Registry) editGroup(ctx context.Context, name string, edit func(*Group) error) (Group, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := strings.ToUpper(strings.TrimSpace(name))
+	g, ok := r.groups[k]
+	if !ok {
+		return Group{}, fmt.Errorf("%w ('%s')", ErrUnknownGroup, name)
+	}
+	g.Members = slices.Clone(g.Members)
+	if err := edit(&g); err != nil {
+		return Group{}, err
+	}
+	if err := put(ctx, r.groupsKV, g.Name, g); err != nil {
+		return Group{}, err
+	}
+	r.groups[k] = g
+	return g, nil
+}
+
+// GroupsOf returns the names of the groups a server belongs to.
+func (r *Registry) GroupsOf(server string) []string {
+	var out []string
+	for _, g := range r.Groups() {
+		if slices.Contains(g.Members, strings.ToUpper(server)) {
+			out = append(out, g.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,184 @@
+// Package registry is the master's record of enlisted target servers and target server groups,
+// kept in JetStream KV buckets (msx_targets, msx_groups) with an in-memory copy for reads.
+// Server and group names are compared case-insensitively, as MSX does.
+package registry
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+)
+
+// Target is one enlisted target server.
+type Target struct {
+	ServerID           int       `json:"server_id"`
+	ServerName         string    `json:"server_name"` // canonical: upper case, HOST or HOST\INSTANCE
+	Token              string    `json:"token"`       // subject token
+	Location           string    `json:"location"`
+	TimeZoneAdjustment int       `json:"time_zone_adjustment"`
+	EnlistDate         time.Time `json:"enlist_date"`
+	EnlistedBy         string    `json:"enlisted_by"`
+	PollInterval       int       `json:"poll_interval"`
+	Version            string    `json:"version"`
+	ProtocolVersion    int       `json:"protocol_version"`
+	PublicKey          string    `json:"public_key"`
+	StartSeq           uint64    `json:"start_seq"`
+}
+
+// Group is a target server group.
+type Group struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"` // canonical server names, sorted
+}
+
+// Registry holds targets and groups. Its methods are safe for concurrent use.
+type Registry struct {
+	targetsKV jetstream.KeyValue
+	groupsKV  jetstream.KeyValue
+
+	mu      sync.RWMutex
+	targets map[string]Target // by canonical name
+	groups  map[string]Group  // by upper-case name
+}
+
+// Open loads the registry from its buckets (which bus.Layout.Ensure created).
+func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
+	r := &Registry{targets: map[string]Target{}, groups: map[string]Group{}}
+	var err error
+	if r.targetsKV, err = js.KeyValue(ctx, bus.BucketTargets); err != nil {
+		return nil, fmt.Errorf("open target registry: %w", err)
+	}
+	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
+		return nil, fmt.Errorf("open groups: %w", err)
+	}
+	if err := loadAll(ctx, r.targetsKV, func(t Target) { r.targets[t.ServerName] = t }); err != nil {
+		return nil, err
+	}
+	if err := loadAll(ctx, r.groupsKV, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func loadAll[T any](ctx context.Context, kv jetstream.KeyValue, add func(T)) error {
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", kv.Bucket(), err)
+	}
+	for k := range lister.Keys() {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s/%s: %w", kv.Bucket(), k, err)
+		}
+		var v T
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			return fmt.Errorf("read %s/%s: %w", kv.Bucket(), k, err)
+		}
+		add(v)
+	}
+	return nil
+}
+
+// key maps a name to a KV key: KV keys allow fewer characters than names do.
+func key(name string) string { return hex.EncodeToString([]byte(strings.ToUpper(name))) }
+
+func put(ctx context.Context, kv jetstream.KeyValue, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, key(name), b); err != nil {
+		return fmt.Errorf("write %s/%s: %w", kv.Bucket(), name, err)
+	}
+	return nil
+}
+
+// Target returns the target with a canonical name.
+func (r *Registry) Target(name string) (Target, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.targets[strings.ToUpper(name)]
+	return t, ok
+}
+
+// TargetByToken returns the target with a subject token.
+func (r *Registry) TargetByToken(tok string) (Target, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, t := range r.targets {
+		if t.Token == tok {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// Targets returns every target ordered by server_id.
+func (r *Registry) Targets() []Target {
+	r.mu.RLock()
+	out := make([]Target, 0, len(r.targets))
+	for _, t := range r.targets {
+		out = append(out, t)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Target) int { return a.ServerID - b.ServerID })
+	return out
+}
+
+// NextServerID returns the server_id for a new target.
+func (r *Registry) NextServerID() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, t := range r.targets {
+		n = max(n, t.ServerID)
+	}
+	return n + 1
+}
+
+// PutTarget creates or replaces a target.
+func (r *Registry) PutTarget(ctx context.Context, t Target) error {
+	if err := put(ctx, r.targetsKV, t.ServerName, t); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.targets[t.ServerName] = t
+	r.mu.Unlock()
+	return nil
+}
+
+// DeleteTarget removes a target and its group memberships. It returns ErrUnknownTarget when
+// there is no such target.
+func (r *Registry) DeleteTarget(ctx context.Context, name string) error {
+	name = strings.ToUpper(name)
+	if _, ok := r.Target(name); !ok {
+		return fmt.Errorf("%w ('%s')", ErrUnknownTarget, name)
+	}
+	for _, g := range r.Groups() {
+		if slices.Contains(g.Members, name) {
+			if err := r.RemoveMember(ctx, g.Name, name); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.targetsKV.Delete(ctx, key(name)); err != nil {
+		return fmt.Errorf("delete target %s: %w", name, err)
+	}
+	r.mu.Lock()
+	delete(r.targets, name)
+	r.mu.Unlock()
+	return nil
+}

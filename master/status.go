@@ -1,0 +1,80 @@
+package master
+
+import (
+	"time"
+
+	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/registry"
+)
+
+// TargetServer is one row of `msx targetserver list`: sp_help_targetserver's columns, plus msx's.
+type TargetServer struct {
+	ServerID           int        `json:"server_id"`
+	ServerName         string     `json:"server_name"`
+	Location           string     `json:"location"`
+	TimeZoneAdjustment int        `json:"time_zone_adjustment"`
+	EnlistDate         time.Time  `json:"enlist_date"`
+	LastPollDate       *time.Time `json:"last_poll_date"`
+	Status             int        `json:"status"`
+	UnreadInstructions int        `json:"unread_instructions"`
+	LocalTime          *time.Time `json:"local_time"`
+	EnlistedBy         string     `json:"enlisted_by"`
+	PollInterval       int        `json:"poll_interval"`
+	// msx's own columns.
+	Version        string   `json:"version"`
+	Connected      bool     `json:"connected"`
+	DownloadErrors int      `json:"download_errors"`
+	Groups         []string `json:"groups,omitempty"`
+	Jobs           int      `json:"jobs"`
+	Database       string   `json:"database,omitempty"`
+}
+
+// TargetServers returns the status of every target, ordered by server_id.
+func (m *Master) TargetServers() []TargetServer {
+	now := time.Now()
+	var out []TargetServer
+	for _, t := range m.Reg.Targets() {
+		out = append(out, m.view(now, t))
+	}
+	return out
+}
+
+// TargetServer returns the status of one target.
+func (m *Master) TargetServer(name string) (TargetServer, bool) {
+	t, ok := m.Reg.Target(name)
+	if !ok {
+		return TargetServer{}, false
+	}
+	return m.view(time.Now(), t), true
+}
+
+func (m *Master) view(now time.Time, t registry.Target) TargetServer {
+	unread, errs := m.Ledger.Counts(t.Token)
+	ts := TargetServer{
+		ServerID: t.ServerID, ServerName: t.ServerName, Location: t.Location,
+		TimeZoneAdjustment: t.TimeZoneAdjustment, EnlistDate: t.EnlistDate, UnreadInstructions: unread,
+		EnlistedBy: t.EnlistedBy, PollInterval: t.PollInterval, Version: t.Version, DownloadErrors: errs,
+		Groups: m.Reg.GroupsOf(t.ServerName),
+	}
+	last, interval := t.EnlistDate, time.Duration(t.PollInterval)*time.Second
+	if v, ok := m.live.Load(t.Token); ok {
+		ls := v.(liveStatus)
+		last = ls.when
+		poll := ls.when
+		ts.LastPollDate = &poll
+		if ls.hb.IntervalMS > 0 {
+			interval = time.Duration(ls.hb.IntervalMS) * time.Millisecond
+		}
+		// Estimated current time on the target: its clock as of now, in its own zone.
+		lt := now.Add(time.Duration(ls.hb.ClockOffsetMS) * time.Millisecond).In(time.FixedZone("", ls.hb.TimeZoneAdjustment*60))
+		ts.LocalTime = &lt
+		ts.PollInterval = ls.hb.PollInterval
+		ts.Version = ls.hb.Version
+		ts.TimeZoneAdjustment = ls.hb.TimeZoneAdjustment
+		ts.Jobs = ls.hb.Jobs
+		ts.Database = ls.hb.Database
+	}
+	ts.Status = ledger.Flags(now, last, interval, errs)
+	ts.Connected = ts.LastPollDate != nil && ts.Status&ledger.StatusSuspectedOffline == 0
+	return ts
+}

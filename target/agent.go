@@ -1,0 +1,201 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/target/store"
+)
+
+// Version is the agent's version, reported at enlistment and in heartbeats.
+var Version = "0.1.0"
+
+// Config configures one target agent. The zero value of each field is its default.
+type Config struct {
+	// Name is the SQL Server instance, HOST or HOST\INSTANCE. Required.
+	Name string
+	// Location is free text shown on the master.
+	Location string
+	// NATSURL is the bus to connect to. Required.
+	NATSURL string
+	// Token is a one-time enlistment token; needed only for the first enlistment.
+	Token string
+	// DataDir holds the local database; it is locked while the agent runs. Required.
+	DataDir string
+	// PollInterval in seconds (10..28,800); default 60. It sets the heartbeat interval, and the
+	// master's SET-POLL instruction changes it.
+	PollInterval int
+	// HeartbeatInterval overrides the heartbeat interval derived from PollInterval (tests, demos).
+	HeartbeatInterval time.Duration
+	// EnlistedBy records who enlisted the target; default user@host.
+	EnlistedBy string
+	// Database labels the local database in heartbeats; default "SQLite (embedded)".
+	Database string
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// ConnOptions are extra NATS options (TLS, credentials).
+	ConnOptions []nats.Option
+}
+
+// Agent is a running target agent.
+type Agent struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	id    store.Identity
+	nc    *nats.Conn
+	js    jetstream.JetStream
+
+	mu       sync.Mutex
+	interval time.Duration
+	pollSecs int
+	offsetMS int64
+	kick     chan struct{} // wakes the heartbeat loop after SET-POLL
+	outbox   chan struct{} // wakes the outbox sender
+
+	defected chan struct{}
+	defOnce  sync.Once
+}
+
+// ErrConfig wraps every configuration problem.
+var ErrConfig = errors.New("invalid target configuration")
+
+func (c *Config) check() error {
+	if c.Name == "" {
+		return fmt.Errorf("%w: --name is required (the SQL Server instance, HOST or HOST\\INSTANCE)", ErrConfig)
+	}
+	if _, err := jobs.CanonicalServerName(c.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.NATSURL == "" {
+		return fmt.Errorf("%w: --nats URL of the master's bus is required", ErrConfig)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: --data directory is required", ErrConfig)
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 60
+	}
+	if c.PollInterval < 10 || c.PollInterval > 28800 {
+		return fmt.Errorf("%w: poll interval %d s is outside 10..28800", ErrConfig, c.PollInterval)
+	}
+	if c.EnlistedBy == "" {
+		c.EnlistedBy = whoami()
+	}
+	if c.Database == "" {
+		c.Database = "SQLite (embedded)"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+func whoami() string {
+	u := "unknown"
+	if cu, err := user.Current(); err == nil {
+		u = cu.Username
+	}
+	h, _ := os.Hostname()
+	return u + "@" + h
+}
+
+// Run runs the agent until ctx ends or the target defects (ErrDefected). It locks DataDir,
+// enlists if needed, then reads instructions, sends heartbeats and flushes its outbox. On return
+// everything it started has stopped.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	unlock, err := bus.LockDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "target.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a := &Agent{cfg: cfg, store: st, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{})}
+	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
+	return a.run(ctx)
+}
+
+func (a *Agent) run(ctx context.Context) error {
+	canon, _ := jobs.CanonicalServerName(a.cfg.Name)
+	nc, err := bus.Connect(ctx, bus.ConnConfig{
+		URL: a.cfg.NATSURL, Name: "msx-target " + canon, Logger: a.log,
+		InboxPrefix: bus.InboxPrefix(jobs.ServerToken(canon)), Options: a.cfg.ConnOptions,
+	})
+	if err != nil {
+		return err
+	}
+	a.nc = nc
+	defer nc.Close()
+	if a.js, err = jetstream.New(nc); err != nil {
+		return err
+	}
+	if err := a.enlist(ctx, canon); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.pollSecs = a.id.PollInterval
+	a.interval = a.heartbeatInterval()
+	a.mu.Unlock()
+	_, _ = a.store.Get(ctx, "clock_offset_ms", &a.offsetMS)
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	for _, loop := range []func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox} {
+		wg.Go(func() {
+			if err := loop(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- err
+				cancel(err)
+			}
+		})
+	}
+	a.log.Info("target running", "server_id", a.id.ServerID, "master", a.id.MasterName)
+	var out error
+	select {
+	case <-ctx.Done():
+	case <-a.defected:
+		out = ErrDefected
+	case out = <-errc:
+	}
+	cancel(errors.New("agent shutdown"))
+	wg.Wait()
+	if out == nil || errors.Is(out, ErrDefected) {
+		// Final heartbeat and outbox flush are best effort on a clean stop.
+		flushCtx, done := context.WithTimeout(context.Background(), 2*time.Second)
+		if out == nil {
+			_ = a.sendOutbox(flushCtx)
+		}
+		done()
+		_ = a.nc.Drain()
+	}
+	return out
+}
+
+func (a *Agent) heartbeatInterval() time.Duration {
+	if a.cfg.HeartbeatInterval > 0 {
+		return a.cfg.HeartbeatInterval
+	}
+	return time.Duration(a.pollSecs) * time.Second
+}
+
+func (a *Agent) markDefected() { a.defOnce.Do(func() { close(a.defected) }) }

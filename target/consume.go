@@ -1,0 +1,222 @@
+package target
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/target/store"
+)
+
+// consume reads this target's instructions through an ordered consumer that starts after the
+// last sequence applied (kept in the local database), so the server holds no durable state for
+// the target (see bus/CONSUMERS.md for the measurements behind this choice). If applying fails
+// locally (disk full, database error), the consumer is dropped and recreated from the last
+// applied sequence after a backoff, so nothing is skipped.
+func (a *Agent) consume(ctx context.Context) error {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 10 * time.Second
+	b.MaxElapsedTime = 0
+	for ctx.Err() == nil {
+		err := a.consumeOnce(ctx)
+		if ctx.Err() != nil || errors.Is(err, ErrDefected) {
+			return nil
+		}
+		wait := b.NextBackOff()
+		a.log.Error("instruction consumer stopped, restarting", "err", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	return nil
+}
+
+func (a *Agent) consumeOnce(ctx context.Context) error {
+	seq, err := a.store.AppliedSeq(ctx)
+	if err != nil {
+		return err
+	}
+	start := max(seq+1, a.id.StartSeq, 1)
+	cons, err := a.js.OrderedConsumer(ctx, bus.StreamInstr, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.InstrSubject(a.id.Token)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    start,
+	})
+	if err != nil {
+		return fmt.Errorf("create instruction consumer at sequence %d: %w", start, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read instructions: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("read instructions: %w", err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("instruction metadata: %w", err)
+		}
+		if err := a.handle(ctx, meta.Sequence.Stream, msg.Data()); err != nil {
+			return err
+		}
+	}
+}
+
+// handle applies one delivered instruction. It returns an error only when the local database
+// could not record it; a bad or failing instruction is recorded as failed and reported.
+func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
+	var in schemas.Instruction
+	id := "seq-" + strconv.FormatUint(seq, 10)
+	var apply func(tx *sql.Tx) error
+	if err := schemas.Decode(data, &in); err != nil {
+		apply = func(*sql.Tx) error {
+			return busErr(CodeBadInstruction, fmt.Sprintf("malformed instruction at sequence %d rejected: %v", seq, err))
+		}
+	} else {
+		id = in.ID
+		apply = func(tx *sql.Tx) error { return a.apply(ctx, tx, &in) }
+	}
+	report := func(applyErr error) store.OutMsg {
+		st := &schemas.InstructionStatus{InstructionID: id, Seq: seq, Status: schemas.StatusApplied, Downloaded: time.Now().UTC()}
+		if applyErr != nil {
+			st.Status = schemas.StatusFailed
+			st.Error = codeOf(applyErr)
+		}
+		b, _ := schemas.Encode(st)
+		return store.OutMsg{Subject: bus.AppliedSubject(a.id.Token), MsgID: "applied-" + strconv.FormatUint(seq, 10), Payload: b}
+	}
+	applyErr, err := a.store.Apply(ctx, seq, id, int(in.Operation), apply, report)
+	if errors.Is(err, store.ErrAlreadyApplied) {
+		a.log.Info("duplicate instruction: no second effect", "seq", seq, "id", id)
+		a.wakeOutbox()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.wakeOutbox()
+	if applyErr != nil {
+		a.log.Warn("instruction failed", "seq", seq, "operation", in.Operation.String(), "err", applyErr)
+		return nil
+	}
+	a.log.Info("instruction applied", "seq", seq, "operation", in.Operation.String(), "object", in.ObjectName)
+	return a.afterCommit(ctx, &in)
+}
+
+// apply performs an instruction's effect on the local database inside tx.
+func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) error {
+	switch in.Operation {
+	case schemas.OpInsert, schemas.OpUpdate:
+		return applyJob(ctx, tx, in)
+	case schemas.OpDelete:
+		return deleteJobs(ctx, tx, in.ObjectID)
+	case schemas.OpStart, schemas.OpStop:
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE job_id = ?`, in.ObjectID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return busErr(CodeUnknownObject, fmt.Sprintf("The specified job_id ('%s') does not exist.", in.ObjectID))
+		}
+		return busErr(CodeNotSupported, "job execution is not available on this target yet")
+	case schemas.OpReEnlist, schemas.OpDefect:
+		return nil // done after commit: both talk to the master
+	case schemas.OpSyncTime:
+		off := time.Since(in.Posted).Milliseconds()
+		a.mu.Lock()
+		a.offsetMS = off
+		a.mu.Unlock()
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('clock_offset_ms', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(off, 10))
+		return err
+	case schemas.OpSetPoll:
+		if in.PollInterval < 10 || in.PollInterval > 28800 {
+			return busErr(14266, fmt.Sprintf("The specified '@poll_interval' is invalid (valid values are: 10 to 28800); got %d.", in.PollInterval))
+		}
+		a.id.PollInterval = in.PollInterval
+		b, _ := json.Marshal(a.id)
+		_, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'identity'`, string(b))
+		return err
+	default:
+		return busErr(CodeUnknownOp, fmt.Sprintf("operation %d is unknown to this agent (version %s): upgrade the target", in.Operation, Version))
+	}
+}
+
+// afterCommit runs the parts of an instruction that must follow its commit.
+func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction) error {
+	switch in.Operation {
+	case schemas.OpSetPoll:
+		a.mu.Lock()
+		a.pollSecs = in.PollInterval
+		a.interval = a.heartbeatInterval()
+		a.mu.Unlock()
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	case schemas.OpReEnlist:
+		if err := a.reenlist(ctx); err != nil {
+			a.log.Error("re-enlist failed", "err", err)
+		}
+	case schemas.OpDefect:
+		// Report first: the DEFECT row must show as downloaded on the master.
+		flush, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = a.sendOutbox(flush)
+		cancel()
+		n, err := a.store.Forget(ctx)
+		if err != nil {
+			return err
+		}
+		a.log.Warn(fmt.Sprintf("Server defected from MSX '%s'. %d job(s) deleted.", a.id.MasterName, n))
+		a.markDefected()
+		return ErrDefected
+	}
+	return nil
+}
+
+func applyJob(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) error {
+	var j jobs.Job
+	if err := json.Unmarshal(in.Job, &j); err != nil || j.JobID == "" {
+		return busErr(CodeBadInstruction, fmt.Sprintf("%s instruction carries no valid job snapshot", in.Operation))
+	}
+	var held int
+	err := tx.QueryRowContext(ctx, `SELECT version FROM jobs WHERE job_id = ?`, j.JobID).Scan(&held)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err == nil && held >= j.VersionNumber {
+		return nil // an old or repeated snapshot: the newer one stays
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO jobs(job_id, name, version, definition) VALUES (?,?,?,?)
+		ON CONFLICT(job_id) DO UPDATE SET name = excluded.name, version = excluded.version, definition = excluded.definition`,
+		j.JobID, j.Name, j.VersionNumber, string(in.Job))
+	return err
+}
+
+func deleteJobs(ctx context.Context, tx *sql.Tx, jobID string) error {
+	if jobID == "" {
+		_, err := tx.ExecContext(ctx, `DELETE FROM jobs`)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE job_id = ?`, jobID)
+	return err
+}

@@ -1,0 +1,38 @@
+package target
+
+import (
+	"errors"
+
+	"github.com/msx-project/msx/schemas"
+)
+
+// Errors returned by the agent.
+var (
+	// ErrDefected: the agent defected (DEFECT instruction or `msx target defect`) and stopped.
+	ErrDefected = errors.New("target defected from its master")
+	// ErrNoToken: the agent is not enlisted and no enlistment token was given.
+	ErrNoToken = errors.New("not enlisted and no enlistment token given: create one on the master with `msx token create` and pass it with --token")
+)
+
+// Error codes that cross the bus, SQL Server message numbers where MSX has one.
+const (
+	CodeUnknownObject   = 14262 // The specified %s ('%s') does not exist.
+	CodeAlreadyEnlisted = 14296 // This server is already enlisted into MSX '%s'.
+	CodeEnlistSelf      = 14297 // Cannot enlist into the local machine.
+	CodeVersion         = 14306 // incompatible versions
+	CodeJobRunning      = 22022 // SQLServerAgent Error: Request to run job %s refused because the job is already running
+	CodeUnknownOp       = 50010 // msx: unknown instruction operation
+	CodeBadInstruction  = 50011 // msx: malformed instruction
+	CodeNotSupported    = 50012 // msx: operation not available on this target
+)
+
+func busErr(code int, msg string) *schemas.Error { return &schemas.Error{Code: code, Message: msg} }
+
+// codeOf returns the bus error carried by err, or a generic one.
+func codeOf(err error) *schemas.Error {
+	var be *schemas.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return &schemas.Error{Code: CodeBadInstruction, Message: err.Error()}
+}

@@ -1,0 +1,63 @@
+package target
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas"
+)
+
+// heartbeats publishes a heartbeat at once and then every interval. The master suspects the
+// target offline after three missed intervals; the message's TTL makes the stream forget it then.
+func (a *Agent) heartbeats(ctx context.Context) error {
+	for {
+		if err := a.beat(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat not sent", "err", err)
+		}
+		a.mu.Lock()
+		d := a.interval
+		a.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-a.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) beat(ctx context.Context) error {
+	digest, n, err := a.store.JobDigest(ctx)
+	if err != nil {
+		return err
+	}
+	seq, err := a.store.AppliedSeq(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	_, off := now.Zone()
+	a.mu.Lock()
+	hb := &schemas.Heartbeat{
+		ServerName: a.id.ServerName, Sent: now.UTC(), LocalTime: now.Format(time.RFC3339),
+		TimeZoneAdjustment: off / 60, PollInterval: a.pollSecs, IntervalMS: a.interval.Milliseconds(),
+		Version: Version, ProtocolVersion: schemas.ProtocolVersion, JobDigest: digest, Jobs: n,
+		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database,
+	}
+	ttl := max(3*a.interval, time.Second)
+	a.mu.Unlock()
+	b, err := schemas.Encode(hb)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = a.js.Publish(pctx, bus.StatusSubject(a.id.Token), b, jetstream.WithMsgTTL(ttl))
+	return err
+}

@@ -1,0 +1,339 @@
+// Package store is a target agent's local database: an embedded SQLite file in the agent's data
+// directory holding its identity, the instructions it applied (so a redelivered instruction has
+// no second effect), the jobs it holds, and an outbox of messages still to be published.
+//
+// Applying an instruction, recording it and queueing its report happen in one transaction: a
+// crash at any point leaves either all three or none.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// ErrAlreadyApplied is returned by Apply when the instruction id was applied before.
+var ErrAlreadyApplied = errors.New("instruction already applied")
+
+// ErrNotEnlisted is returned by Identity when the agent has not enlisted.
+var ErrNotEnlisted = errors.New("target is not enlisted")
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS applied (
+  instruction_id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  operation INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  applied_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  definition TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  subject TEXT NOT NULL,
+  msg_id TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  created TEXT NOT NULL
+);`
+
+// Store is an open local database. Its methods are safe for concurrent use.
+type Store struct{ db *sql.DB }
+
+// Open opens (creating) the database at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open local database %s: %w", path, err)
+	}
+	// One writer: SQLite serialises writes anyway, and one connection keeps "database is locked"
+	// out of the picture.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise local database %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the database for the job runner's local catalogue.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Identity is what a target keeps of its enlistment.
+type Identity struct {
+	ServerName   string    `json:"server_name"` // canonical, e.g. SQL04\PROD
+	Token        string    `json:"token"`       // subject token, e.g. SQL04~PROD
+	ServerID     int       `json:"server_id"`
+	MasterName   string    `json:"master_name"`
+	Seed         string    `json:"seed"` // nkey seed: the target's private identity
+	EnlistDate   time.Time `json:"enlist_date"`
+	StartSeq     uint64    `json:"start_seq"`
+	Location     string    `json:"location"`
+	PollInterval int       `json:"poll_interval"`
+	Version      string    `json:"version"`
+}
+
+// Identity returns the saved identity, or ErrNotEnlisted.
+func (s *Store) Identity(ctx context.Context) (Identity, error) {
+	var id Identity
+	ok, err := s.getJSON(ctx, "identity", &id)
+	if err != nil {
+		return id, err
+	}
+	if !ok {
+		return id, ErrNotEnlisted
+	}
+	return id, nil
+}
+
+// SaveIdentity stores the identity.
+func (s *Store) SaveIdentity(ctx context.Context, id Identity) error {
+	return s.setJSON(ctx, s.db, "identity", id)
+}
+
+// Forget deletes everything that came from the master (identity, jobs, applied instructions,
+// outbox) and returns how many jobs were deleted. It is what defection does on a target.
+func (s *Store) Forget(ctx context.Context) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("forget: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("forget: %w", err)
+	}
+	for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM meta`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("forget: %w", err)
+		}
+	}
+	return n, tx.Commit()
+}
+
+// AppliedSeq returns the highest instruction stream sequence applied (0 if none).
+func (s *Store) AppliedSeq(ctx context.Context) (uint64, error) {
+	var v uint64
+	_, err := s.getJSON(ctx, "applied_seq", &v)
+	return v, err
+}
+
+// Applied reports whether an instruction id was applied, and its status.
+func (s *Store) Applied(ctx context.Context, id string) (status string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT status FROM applied WHERE instruction_id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return status, err == nil, err
+}
+
+// OutMsg is a message to publish once the transaction that queued it commits.
+type OutMsg struct {
+	Subject string
+	MsgID   string // Nats-Msg-Id: JetStream drops a duplicate publish
+	Payload []byte
+}
+
+// Apply runs fn and records instruction id at stream sequence seq as applied, together with the
+// report to publish, in one transaction. If fn fails, its changes are rolled back and the
+// instruction is recorded as failed, with the report that failErr builds. If the id was applied
+// before, nothing runs and ErrAlreadyApplied comes back.
+func (s *Store) Apply(ctx context.Context, seq uint64, id string, op int, fn func(tx *sql.Tx) error,
+	report func(applyErr error) OutMsg) (applyErr error, err error) {
+	if _, ok, err := s.Applied(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		// A duplicate (same id at another sequence): no second effect, but its row on the
+		// master is answered, so it does not stay pending.
+		if err := s.duplicate(ctx, seq, report); err != nil {
+			return nil, err
+		}
+		return nil, ErrAlreadyApplied
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("apply instruction %d: %w", seq, err)
+	}
+	if fn != nil {
+		applyErr = fn(tx)
+	}
+	if applyErr != nil {
+		tx.Rollback()
+		if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+			return applyErr, fmt.Errorf("record failed instruction %d: %w", seq, err)
+		}
+	}
+	defer tx.Rollback()
+	status, errText := "applied", ""
+	if applyErr != nil {
+		status, errText = "failed", applyErr.Error()
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO applied(instruction_id, seq, operation, status, error, applied_at) VALUES (?,?,?,?,?,?)`,
+		id, seq, op, status, errText, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return applyErr, fmt.Errorf("record instruction %d: %w", seq, err)
+	}
+	if err := s.setSeqTx(ctx, tx, seq); err != nil {
+		return applyErr, err
+	}
+	if report != nil {
+		if err := enqueue(ctx, tx, report(applyErr)); err != nil {
+			return applyErr, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return applyErr, fmt.Errorf("commit instruction %d: %w", seq, err)
+	}
+	return applyErr, nil
+}
+
+// duplicate moves the cursor past a duplicate at seq and queues its report.
+func (s *Store) duplicate(ctx context.Context, seq uint64, report func(error) OutMsg) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := s.setSeqTx(ctx, tx, seq); err != nil {
+		return err
+	}
+	if report != nil {
+		if err := enqueue(ctx, tx, report(nil)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *Store) setSeqTx(ctx context.Context, tx *sql.Tx, seq uint64) error {
+	var cur uint64
+	if _, err := getJSONTx(ctx, tx, "applied_seq", &cur); err != nil {
+		return err
+	}
+	if seq > cur {
+		return s.setJSON(ctx, tx, "applied_seq", seq)
+	}
+	return nil
+}
+
+// Enqueue adds a message to the outbox on its own.
+func (s *Store) Enqueue(ctx context.Context, m OutMsg) error { return enqueue(ctx, s.db, m) }
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func enqueue(ctx context.Context, x execer, m OutMsg) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO outbox(subject, msg_id, payload, created) VALUES (?,?,?,?)`,
+		m.Subject, m.MsgID, m.Payload, time.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("queue message for %s: %w", m.Subject, err)
+	}
+	return nil
+}
+
+// Queued is an outbox row.
+type Queued struct {
+	ID int64
+	OutMsg
+}
+
+// Outbox returns up to limit queued messages, oldest first.
+func (s *Store) Outbox(ctx context.Context, limit int) ([]Queued, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, msg_id, payload FROM outbox ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []Queued
+	for rows.Next() {
+		var q Queued
+		if err := rows.Scan(&q.ID, &q.Subject, &q.MsgID, &q.Payload); err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// Sent removes a published message from the outbox.
+func (s *Store) Sent(ctx context.Context, id int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id)
+	return err
+}
+
+// JobDigest returns a digest of the job ids and versions held, and their count. The master
+// compares it with what the target should hold.
+func (s *Store) JobDigest(ctx context.Context) (string, int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT job_id, version FROM jobs ORDER BY job_id`)
+	if err != nil {
+		return "", 0, fmt.Errorf("job digest: %w", err)
+	}
+	defer rows.Close()
+	h := sha256.New()
+	n := 0
+	for rows.Next() {
+		var id string
+		var v int
+		if err := rows.Scan(&id, &v); err != nil {
+			return "", 0, err
+		}
+		fmt.Fprintf(h, "%s:%d\n", id, v)
+		n++
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], n, rows.Err()
+}
+
+// Get reads a meta value into v; ok is false when absent.
+func (s *Store) Get(ctx context.Context, key string, v any) (bool, error) { return s.getJSON(ctx, key, v) }
+
+// Set writes a meta value.
+func (s *Store) Set(ctx context.Context, key string, v any) error { return s.setJSON(ctx, s.db, key, v) }
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func (s *Store) getJSON(ctx context.Context, key string, v any) (bool, error) {
+	return getJSONTx(ctx, s.db, key, v)
+}
+
+func getJSONTx(ctx context.Context, q queryer, key string, v any) (bool, error) {
+	var raw string
+	err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func (s *Store) setJSON(ctx context.Context, x execer, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := x.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, string(b)); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
