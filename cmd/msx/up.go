@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/api"
+	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/client"
+	"github.com/msx-project/msx/target"
+)
+
+// masterFlags are shared by `msx up` and `msx master`.
+type masterFlags struct {
+	httpAddr string
+	natsAddr string
+	natsURL  string
+	name     string
+}
+
+func (f *masterFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "listen address of the API")
+	cmd.Flags().StringVar(&f.natsAddr, "nats", "127.0.0.1:4222", "listen address of the embedded NATS server")
+	cmd.Flags().StringVar(&f.name, "name", "", "the master's server name (default: host name)")
+}
+
+// masterProc is a running master process: NATS (embedded or external), master, API.
+type masterProc struct {
+	srv   *bus.Server
+	m     *master.Master
+	http  *http.Server
+	url   string // NATS client URL
+	api   string // API base URL
+	token string // admin token
+	nc    interface{ Close() }
+}
+
+func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logger) (*masterProc, error) {
+	p := &masterProc{}
+	dir := filepath.Join(g.data, "master")
+	p.url = f.natsURL
+	if p.url == "" {
+		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		p.srv, p.url = srv, srv.ClientURL()
+	} else {
+		unlock, err := bus.LockDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if p.m == nil {
+				unlock()
+			}
+		}()
+	}
+	nc, err := bus.Connect(ctx, bus.ConnConfig{URL: p.url, Name: "msx-master", Logger: log})
+	if err != nil {
+		p.stop(context.Background())
+		return nil, err
+	}
+	p.nc = nc
+	if p.m, err = master.Start(ctx, nc, master.Config{Name: f.name, Logger: log}); err != nil {
+		p.stop(context.Background())
+		return nil, err
+	}
+	if p.token, err = p.m.Tokens.EnsureAdminFile(ctx, filepath.Join(dir, client.TokenFile)); err != nil {
+		p.stop(context.Background())
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		p.stop(context.Background())
+		return nil, fmt.Errorf("API listen on %s: %w (use --http to choose another address)", f.httpAddr, err)
+	}
+	p.api = "http://" + ln.Addr().String()
+	if err := os.WriteFile(filepath.Join(dir, client.URLFile), []byte(p.api+"\n"), 0o600); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	p.http = &http.Server{Handler: api.New(p.m, log), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := p.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("API server stopped", "err", err)
+		}
+	}()
+	return p, nil
+}
+
+// stop shuts the API, the master, the connection and the NATS server down, in that order.
+func (p *masterProc) stop(ctx context.Context) {
+	if p.http != nil {
+		_ = p.http.Shutdown(ctx)
+	}
+	if p.m != nil {
+		_ = p.m.Shutdown(ctx)
+	}
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	if p.srv != nil {
+		p.srv.Shutdown()
+	}
+}
+
+func newMaster(g *globals) *cobra.Command {
+	f := &masterFlags{}
+	cmd := &cobra.Command{
+		Use: "master", Short: "Run a master: embedded NATS JetStream (or --nats-url), API", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := g.logger(cmd.ErrOrStderr())
+			p, err := startMaster(cmd.Context(), g, f, log)
+			if err != nil {
+				return err
+			}
+			log.Info("master running", "api", p.api, "nats", p.url, "admin_token_file", filepath.Join(g.data, "master", client.TokenFile))
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			p.stop(ctx)
+			return nil
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server")
+	return cmd
+}
+
+func newUp(g *globals) *cobra.Command {
+	f := &masterFlags{}
+	var n int
+	var heartbeat time.Duration
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the whole system on this machine: NATS JetStream, a master, N target agents",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 0 || n > 10000 {
+				return fmt.Errorf("--targets %d: use 0 to 10000", n)
+			}
+			if err := os.MkdirAll(g.data, 0o700); err != nil {
+				return err
+			}
+			logPath := filepath.Join(g.data, "msx.log")
+			lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				return fmt.Errorf("open log %s: %w", logPath, err)
+			}
+			defer lf.Close()
+			log := g.logger(lf)
+			ctx := cmd.Context()
+			p, err := startMaster(ctx, g, f, log)
+			if err != nil {
+				return err
+			}
+			tctx, stopTargets := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for i := 1; i <= n; i++ {
+				name := fmt.Sprintf("SQL%02d", i)
+				dir := filepath.Join(g.data, "targets", name)
+				tok := ""
+				if _, err := os.Stat(filepath.Join(dir, "target.db")); err != nil {
+					if tok, _, err = p.m.Tokens.Create(ctx, auth.RoleEnlist, time.Hour, "msx up", "msx up target "+name); err != nil {
+						stopTargets()
+						p.stop(context.Background())
+						return err
+					}
+				}
+				cfg := target.Config{Name: name, Location: "msx up", NATSURL: p.url, Token: tok, DataDir: dir,
+					HeartbeatInterval: heartbeat, Logger: log}
+				wg.Go(func() {
+					if err := target.Run(tctx, cfg); err != nil && tctx.Err() == nil {
+						log.Error("target stopped", "server", name, "err", err)
+						fmt.Fprintf(cmd.ErrOrStderr(), "msx: target %s stopped: %v\n", name, err)
+					}
+				})
+			}
+			banner(cmd.OutOrStdout(), g, p, n, logPath)
+			<-ctx.Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping: targets, API, master, NATS ...")
+			stopTargets()
+			wg.Wait()
+			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			p.stop(sctx)
+			fmt.Fprintln(cmd.OutOrStdout(), "stopped. Run `msx up` again to resume the same fleet.")
+			return nil
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().IntVar(&n, "targets", 3, "number of target agents (SQL01, SQL02, ...) each with an embedded SQLite database")
+	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
+	return cmd
+}
+
+func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string) {
+	fmt.Fprintf(w, `msx is up: master %s, %d target agent(s) (SQL01..), embedded NATS JetStream.
+
+  API          %s
+  NATS         %s
+  admin token  %s
+  data         %s
+  log          %s
+
+Next, in another terminal in this folder:
+  msx targetserver list
+  msx token create
+  msx group add PROD && msx group addmember PROD SQL01
+  msx targetserver setpoll SQL01 30
+  msx downloadlist
+
+Ctrl-C stops everything; running it again resumes the same fleet.
+`, p.m.Name(), n, p.api, p.url, filepath.Join(g.data, "master", client.TokenFile), g.data, logPath)
+}

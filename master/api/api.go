@@ -1,0 +1,320 @@
+// Package api is the master's HTTP API, used by the msx CLI and the web UI. Every request needs
+// a bearer token: viewer tokens may read, admin tokens may also change. Errors are JSON
+// {"error": {"code": N, "message": "..."}} where code is the SQL Server message number for the
+// same condition when MSX has one (14262 unknown object, 14261 duplicate, ...).
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/ledger"
+)
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// Server serves the API of one master.
+type Server struct {
+	m   *master.Master
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API handler for m.
+func New(m *master.Master, log *slog.Logger) *Server {
+	s := &Server{m: m, log: log.With("component", "master.api"), mux: http.NewServeMux()}
+	s.route("GET /api/v1/targetservers", auth.RoleViewer, s.listTargets)
+	s.route("GET /api/v1/targetservers/{name}", auth.RoleViewer, s.getTarget)
+	s.route("DELETE /api/v1/targetservers/{name}", auth.RoleAdmin, s.deleteTarget)
+	s.route("POST /api/v1/targetservers/actions/{action}", auth.RoleAdmin, s.action)
+	s.route("GET /api/v1/groups", auth.RoleViewer, s.listGroups)
+	s.route("POST /api/v1/groups", auth.RoleAdmin, s.addGroup)
+	s.route("GET /api/v1/groups/{name}", auth.RoleViewer, s.getGroup)
+	s.route("DELETE /api/v1/groups/{name}", auth.RoleAdmin, s.deleteGroup)
+	s.route("POST /api/v1/groups/{name}/members", auth.RoleAdmin, s.addMember)
+	s.route("DELETE /api/v1/groups/{name}/members/{server}", auth.RoleAdmin, s.removeMember)
+	s.route("GET /api/v1/downloadlist", auth.RoleViewer, s.downloadList)
+	s.route("POST /api/v1/downloadlist/{id}/clear", auth.RoleAdmin, s.clearError)
+	s.route("GET /api/v1/tokens", auth.RoleAdmin, s.listTokens)
+	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
+	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+type caller struct{ rec auth.Record }
+
+type ctxKey struct{}
+
+func who(ctx context.Context) string {
+	if c, ok := ctx.Value(ctxKey{}).(caller); ok {
+		return "token " + c.rec.ID + " (" + c.rec.Role + ")"
+	}
+	return "unknown"
+}
+
+// route registers h behind a token check for role.
+func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in API handler", "pattern", pattern, "panic", p)
+				writeErr(w, http.StatusInternalServerError, master.CodeInternal, "internal error: see the master's log")
+			}
+		}()
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, "no API token: pass one as `Authorization: Bearer TOKEN` (the CLI reads MSX_TOKEN or the admin token in the master's data directory)")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		rec, err := s.m.Tokens.Check(ctx, tok)
+		if err != nil {
+			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, err.Error())
+			return
+		}
+		if role == auth.RoleAdmin && rec.Role != auth.RoleAdmin {
+			writeErr(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an admin token", rec.ID, rec.Role))
+			return
+		}
+		r = r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec}))
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		v, err := h(w, r)
+		if err != nil {
+			code := master.CodeOf(err)
+			writeErr(w, httpStatus(code), code, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if v == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+	})
+}
+
+func httpStatus(code int) int {
+	switch code {
+	case 14262:
+		return http.StatusNotFound
+	case 14261, 14263:
+		return http.StatusConflict
+	case master.CodeInternal:
+		return http.StatusInternalServerError
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// ErrorBody is the JSON shape of every API error.
+type ErrorBody struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeErr(w http.ResponseWriter, status, code int, msg string) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(b)
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
+	}
+	return nil
+}
+
+func (s *Server) listTargets(_ http.ResponseWriter, _ *http.Request) (any, error) {
+	ts := s.m.TargetServers()
+	if ts == nil {
+		ts = []master.TargetServer{}
+	}
+	return ts, nil
+}
+
+func (s *Server) getTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
+	t, ok := s.m.TargetServer(r.PathValue("name"))
+	if !ok {
+		return nil, unknownTarget(r.PathValue("name"))
+	}
+	return t, nil
+}
+
+func unknownTarget(name string) error {
+	return &master.Coded{Code: 14262, Err: fmt.Errorf("The specified target server ('%s') does not exist.", name)}
+}
+
+func (s *Server) deleteTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
+	noPost, _ := strconv.ParseBool(r.URL.Query().Get("no_post_defection"))
+	name := r.PathValue("name")
+	if err := s.m.DeleteTarget(r.Context(), name, noPost); err != nil {
+		return nil, err
+	}
+	s.log.Info("target deleted", "server", name, "post_defection", !noPost, "by", who(r.Context()))
+	return map[string]any{"deleted": strings.ToUpper(name), "post_defection": !noPost}, nil
+}
+
+// ActionRequest is the body of POST /api/v1/targetservers/actions/{action}.
+type ActionRequest struct {
+	Servers []string `json:"servers,omitempty"`
+	All     bool     `json:"all,omitempty"`
+	Seconds int      `json:"seconds,omitempty"`
+}
+
+func (s *Server) action(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req ActionRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return s.m.Action(r.Context(), r.PathValue("action"), req.Servers, req.All, req.Seconds)
+}
+
+func (s *Server) listGroups(_ http.ResponseWriter, _ *http.Request) (any, error) {
+	return s.m.Reg.Groups(), nil
+}
+
+func (s *Server) getGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
+	g, ok := s.m.Reg.Group(r.PathValue("name"))
+	if !ok {
+		return nil, &master.Coded{Code: 14262, Err: fmt.Errorf("The specified target server group ('%s') does not exist.", r.PathValue("name"))}
+	}
+	return g, nil
+}
+
+func (s *Server) addGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return s.m.Reg.AddGroup(r.Context(), req.Name)
+}
+
+func (s *Server) deleteGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, s.m.Reg.DeleteGroup(r.Context(), r.PathValue("name"))
+}
+
+func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req struct {
+		Server string `json:"server"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return s.m.Reg.AddMember(r.Context(), r.PathValue("name"), req.Server)
+}
+
+func (s *Server) removeMember(_ http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, s.m.Reg.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server"))
+}
+
+func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	f := ledger.Filter{}
+	if name := q.Get("server"); name != "" {
+		t, ok := s.m.Reg.Target(name)
+		if !ok {
+			return nil, unknownTarget(name)
+		}
+		f.Token = t.Token
+	}
+	f.Pending, _ = strconv.ParseBool(q.Get("pending"))
+	f.Errors, _ = strconv.ParseBool(q.Get("errors"))
+	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	rows := s.m.Ledger.List(f)
+	if rows == nil {
+		rows = []ledger.Row{}
+	}
+	return rows, nil
+}
+
+func (s *Server) clearError(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: instance_id %q is not a number", master.ErrInvalid, r.PathValue("id"))
+	}
+	if err := s.m.ClearError(r.Context(), id, who(r.Context())); err != nil {
+		return nil, err
+	}
+	row, _ := s.m.Ledger.Row(id)
+	return row, nil
+}
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	Role        string `json:"role,omitempty"` // default enlist
+	TTL         string `json:"ttl,omitempty"`  // Go duration; default 24h for enlist, none for API tokens
+	Description string `json:"description,omitempty"`
+}
+
+// TokenReply answers POST /api/v1/tokens: the plaintext token, shown once.
+type TokenReply struct {
+	Token string `json:"token"`
+	auth.Record
+}
+
+func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req TokenRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Role == "" {
+		req.Role = auth.RoleEnlist
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%w: ttl %q: use a duration such as 24h or 90m", master.ErrInvalid, req.TTL)
+		}
+		ttl = d
+	} else if req.Role == auth.RoleEnlist {
+		ttl = 24 * time.Hour
+	}
+	plain, rec, err := s.m.Tokens.Create(r.Context(), req.Role, ttl, who(r.Context()), req.Description)
+	if err != nil {
+		return nil, err
+	}
+	return TokenReply{Token: plain, Record: rec}, nil
+}
+
+func (s *Server) listTokens(_ http.ResponseWriter, r *http.Request) (any, error) {
+	recs, err := s.m.Tokens.List(r.Context())
+	if recs == nil {
+		recs = []auth.Record{}
+	}
+	return recs, err
+}
+
+func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error) {
+	return s.m.Tokens.Revoke(r.Context(), r.PathValue("id"))
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// errorsIs is kept for handlers that match sentinel errors.
+var _ = errors.Is
