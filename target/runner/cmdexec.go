@@ -1,0 +1,38 @@
+package runner
+
+import (
+	"context"
+	"os/exec"
+)
+
+// CmdExecExecutor runs CmdExec steps: the command line through /bin/sh -c (cmd.exe /c on
+// Windows). The step succeeds when the exit code is the step's cmdexec_success_code. Output is
+// stdout and stderr together. When the step's context is done, the process group is killed.
+type CmdExecExecutor struct {
+	// Dir is the working directory of the processes. Default: the agent's.
+	Dir string
+	// Env is the environment of the processes. Default (nil): the agent's.
+	Env []string
+}
+
+var _ Executor = (*CmdExecExecutor)(nil)
+
+// Execute runs req.Command. Result.Err wraps ErrExitCode when the process exits with another
+// code than the step's success code, and is the context's cause when it was killed.
+func (e *CmdExecExecutor) Execute(ctx context.Context, req Request) Result {
+	name, args := shellCommand(req.Command)
+	cmd := exec.CommandContext(ctx, name, args...)
+	setCommandLine(cmd, req.Command)
+	cmd.Dir, cmd.Env = e.Dir, e.Env
+	return processResult(ctx, cmd, req)
+}
+
+// processResult runs cmd and compares its exit code with the step's success code.
+func processResult(ctx context.Context, cmd *exec.Cmd, req Request) Result {
+	code, out, err := runProcess(ctx, cmd, req.OutputLimit)
+	res := Result{ExitCode: code, Output: out, Err: err}
+	if err == nil && code != req.Step.CmdExecSuccessCode {
+		res.Err = wrapf(ErrExitCode, "process exit code %d; the step's success code is %d", code, req.Step.CmdExecSuccessCode)
+	}
+	return res
+}
