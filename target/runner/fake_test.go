@@ -79,17 +79,6 @@ func (f *fakeExecutor) Execute(ctx context.Context, req Request) Result {
 	return res
 }
 
-// stepIDs returns the step ids of the calls in order.
-func (f *fakeExecutor) stepIDs() []int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ids := make([]int, len(f.calls))
-	for i, c := range f.calls {
-		ids[i] = c.req.Step.StepID
-	}
-	return ids
-}
-
 func (f *fakeExecutor) commands() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
