@@ -1,6 +1,3 @@
-// Package schedule holds the SQL Server Agent schedule model (freq_type and its companion codes,
-// as in msdb.dbo.sysschedules) plus msx's cron extension, and computes run times. The master uses
-// it to validate schedules and show next run times; targets use the same code to fire jobs.
 package schedule
 
 // Frequency types (freq_type), as in msdb.
