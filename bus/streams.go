@@ -29,8 +29,13 @@ type Layout struct {
 	Replicas int
 	// InstrMaxAge bounds how long instructions are kept; default 30 days.
 	InstrMaxAge time.Duration
-	// HistoryPerJob is the number of outcomes kept per job per target; default 100.
+	// HistoryPerJob is the number of result messages kept per job per target (two per run:
+	// started and finished); default 200.
 	HistoryPerJob int64
+	// HistoryMaxAge bounds job history by age; default 90 days.
+	HistoryMaxAge time.Duration
+	// HistoryMaxBytes bounds all job history; default 4 GiB.
+	HistoryMaxBytes int64
 	// EventsMaxAge bounds forwarded events; default 30 days.
 	EventsMaxAge time.Duration
 	// EventsMaxBytes bounds forwarded events; default 1 GiB.
@@ -45,7 +50,13 @@ func (l Layout) withDefaults() Layout {
 		l.InstrMaxAge = 30 * 24 * time.Hour
 	}
 	if l.HistoryPerJob == 0 {
-		l.HistoryPerJob = 100
+		l.HistoryPerJob = 200
+	}
+	if l.HistoryMaxAge == 0 {
+		l.HistoryMaxAge = 90 * 24 * time.Hour
+	}
+	if l.HistoryMaxBytes == 0 {
+		l.HistoryMaxBytes = 4 << 30
 	}
 	if l.EventsMaxAge == 0 {
 		l.EventsMaxAge = 30 * 24 * time.Hour
@@ -89,7 +100,8 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 		},
 		{
 			Name: StreamResults, Subjects: []string{subjResult + ".*.*"}, Retention: jetstream.LimitsPolicy,
-			MaxMsgsPerSubject: l.HistoryPerJob, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
+			MaxMsgsPerSubject: l.HistoryPerJob, MaxAge: l.HistoryMaxAge, MaxBytes: l.HistoryMaxBytes,
+			Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
 			Replicas: l.Replicas, MaxConsumers: maxConsumers,
 			Description: "msx: run outcomes and step history per target and job",
 		},

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/catalog"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/schemas/problem"
 )
 
 // Error codes msx uses where SQL Server has none (the user-defined range starts at 50000).
@@ -46,6 +48,18 @@ func CodeOf(err error) int {
 	}
 	if n := registry.Code(err); n != 0 {
 		return n
+	}
+	if errors.Is(err, catalog.ErrUnknownJob) {
+		return CodeUnknown
+	}
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		for _, p := range pe.Problems {
+			if p.Code != 0 {
+				return p.Code
+			}
+		}
+		return CodeBadRequest
 	}
 	if errors.Is(err, auth.ErrBadToken) {
 		return CodeBadToken

@@ -16,6 +16,7 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/catalog"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -39,15 +40,20 @@ type Config struct {
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
 type Master struct {
-	cfg    Config
-	log    *slog.Logger
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	Reg    *registry.Registry
-	Tokens *auth.Tokens
-	Ledger *ledger.Ledger
+	cfg     Config
+	log     *slog.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	Reg     *registry.Registry
+	Tokens  *auth.Tokens
+	Ledger  *ledger.Ledger
+	Catalog *catalog.Catalog
+
+	jobMu sync.Mutex // serialises catalog and membership changes with their deliveries
 
 	live   sync.Map // token -> liveStatus
+	drift  sync.Map // token -> consecutive heartbeats with a wrong job digest
+	out    outcomes
 	stopFn context.CancelFunc
 	wg     sync.WaitGroup
 	subs   []*nats.Subscription
@@ -93,18 +99,23 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if m.Tokens, err = auth.Open(ctx, js); err != nil {
 		return nil, err
 	}
+	if m.Catalog, err = catalog.Open(ctx, js); err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stopFn = cancel
-	ready := make(chan error, 4)
+	m.out.by = map[string]*JobServer{}
+	ready := make(chan error, 5)
 	for _, f := range []follower{
 		{bus.StreamInstr, jetstream.DeliverAllPolicy, m.onInstruction},
 		{bus.StreamApplied, jetstream.DeliverAllPolicy, m.onApplied},
 		{bus.StreamLedger, jetstream.DeliverAllPolicy, m.onLedgerEdit},
 		{bus.StreamStatus, jetstream.DeliverLastPerSubjectPolicy, m.onHeartbeat},
+		{bus.StreamResults, jetstream.DeliverAllPolicy, m.onResult},
 	} {
 		m.wg.Go(func() { m.follow(runCtx, f, ready) })
 	}
-	for range 4 {
+	for range 5 {
 		select {
 		case err := <-ready:
 			if err != nil {
@@ -289,7 +300,7 @@ func (m *Master) onLedgerEdit(_ context.Context, msg jetstream.Msg, _ *jetstream
 	m.Ledger.Clear(c.Seq)
 }
 
-func (m *Master) onHeartbeat(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+func (m *Master) onHeartbeat(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 	tok, err := bus.TargetFromSubject(msg.Subject())
 	if err != nil {
 		m.reject(msg.Subject(), err)
@@ -305,4 +316,7 @@ func (m *Master) onHeartbeat(_ context.Context, msg jetstream.Msg, meta *jetstre
 		return
 	}
 	m.live.Store(tok, liveStatus{hb: hb, when: meta.Timestamp})
+	if time.Since(meta.Timestamp) < 2*time.Duration(hb.IntervalMS)*time.Millisecond {
+		m.reconcile(ctx, tok, hb)
+	}
 }

@@ -125,7 +125,15 @@ func (m *Master) resync(ctx context.Context, t registry.Target) ([]Posted, error
 	if err != nil {
 		return nil, err
 	}
-	return []Posted{{t.ServerName, seq, schemas.OpDelete.String()}}, nil
+	out := []Posted{{t.ServerName, seq, schemas.OpDelete.String()}}
+	for _, j := range m.JobsFor(t.ServerName) {
+		p, err := m.postInsert(ctx, t, j)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func (m *Master) deleteRows(ctx context.Context, seqs []uint64) error {
@@ -159,6 +167,9 @@ func (m *Master) purgeTarget(ctx context.Context, tok string) {
 // removeTarget deletes a target from the registry, its groups and the download list.
 func (m *Master) removeTarget(ctx context.Context, t registry.Target) error {
 	if err := m.Reg.DeleteTarget(ctx, t.ServerName); err != nil {
+		return err
+	}
+	if err := m.dropServerFromJobs(ctx, t.ServerName); err != nil {
 		return err
 	}
 	m.purgeTarget(ctx, t.Token)

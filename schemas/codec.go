@@ -47,6 +47,8 @@ func (Instruction) MsgType() string       { return TypeInstruction }
 func (InstructionStatus) MsgType() string { return TypeInstructionStatus }
 func (Heartbeat) MsgType() string         { return TypeHeartbeat }
 func (LedgerClear) MsgType() string       { return TypeLedgerClear }
+func (RunResult) MsgType() string         { return TypeRunResult }
+func (Event) MsgType() string             { return TypeEvent }
 
 var compiled = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()

@@ -1,7 +1,11 @@
 package schemas
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,6 +30,8 @@ const (
 	TypeInstructionStatus = "msx.instruction.status.v1"
 	TypeHeartbeat         = "msx.heartbeat.v1"
 	TypeLedgerClear       = "msx.ledger.clear.v1"
+	TypeRunResult         = "msx.run.result.v1"
+	TypeEvent             = "msx.event.v1"
 )
 
 // Error is an error that crosses the bus: a stable numeric code (the SQL Server message number
@@ -125,14 +131,14 @@ func (o Operation) ObjectType() string {
 // Instruction is one row of the download list, posted on msx.instr.<target>.
 // Its stream sequence is the row's instance_id (posting order).
 type Instruction struct {
-	Type       string          `json:"type"`
-	ID         string          `json:"id"`
-	Operation  Operation       `json:"operation"`
-	ObjectID   string          `json:"object_id,omitempty"` // job id; empty DELETE = all master jobs
-	ObjectName string          `json:"object_name,omitempty"`
-	Target     string          `json:"target"`
-	Source     string          `json:"source"`
-	Posted     time.Time       `json:"posted"`
+	Type       string    `json:"type"`
+	ID         string    `json:"id"`
+	Operation  Operation `json:"operation"`
+	ObjectID   string    `json:"object_id,omitempty"` // job id; empty DELETE = all master jobs
+	ObjectName string    `json:"object_name,omitempty"`
+	Target     string    `json:"target"`
+	Source     string    `json:"source"`
+	Posted     time.Time `json:"posted"`
 	// PollInterval is the new interval in seconds for SET-POLL.
 	PollInterval int `json:"poll_interval,omitempty"`
 	// Job is the full job snapshot for INSERT, with its version number.
@@ -173,7 +179,7 @@ type Heartbeat struct {
 	Jobs       int    `json:"jobs"`
 	AppliedSeq uint64 `json:"applied_seq"`
 	// ClockOffsetMS is the target clock minus the master clock at the last SYNC-TIME.
-	ClockOffsetMS int64 `json:"clock_offset_ms"`
+	ClockOffsetMS int64  `json:"clock_offset_ms"`
 	Database      string `json:"database,omitempty"`
 }
 
@@ -188,4 +194,69 @@ type LedgerClear struct {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// Run phases of a RunResult.
+const (
+	PhaseStarted  = "started"
+	PhaseFinished = "finished"
+)
+
+// RunResult reports a run of a job on a target, on msx.result.<target>.<job>: once when it
+// starts (phase "started", run_status 4) and once when it ends (phase "finished", with the
+// job outcome row and one row per step attempt). The run id is the Nats-Msg-Id prefix, so a
+// resent report is stored once.
+type RunResult struct {
+	Type          string            `json:"type"`
+	RunID         string            `json:"run_id"`
+	Phase         string            `json:"phase"`
+	JobID         string            `json:"job_id"`
+	JobName       string            `json:"job_name"`
+	VersionNumber int               `json:"version_number"`
+	Server        string            `json:"server"`
+	InvokedBy     string            `json:"invoked_by"`
+	Started       time.Time         `json:"started"`
+	Finished      time.Time         `json:"finished,omitzero"`
+	RunStatus     int               `json:"run_status"`
+	Message       string            `json:"message,omitempty"`
+	Rows          []json.RawMessage `json:"rows,omitempty"` // jobs.HistoryRow documents
+}
+
+// Event severities, as SQL Server's: 10 informational, 16 error, 20 critical.
+const (
+	SeverityInfo     = 10
+	SeverityWarning  = 14
+	SeverityError    = 16
+	SeverityCritical = 20
+)
+
+// Event is a forwarded event, on msx.event.<target>.<severity>.
+type Event struct {
+	Type      string    `json:"type"`
+	ID        string    `json:"id"`
+	Server    string    `json:"server"`
+	Time      time.Time `json:"time"`
+	Severity  int       `json:"severity"`
+	Source    string    `json:"source"` // job, step, instruction, agent, sqlserver
+	Message   string    `json:"message"`
+	ErrorCode int       `json:"error_code,omitempty"`
+	JobID     string    `json:"job_id,omitempty"`
+	JobName   string    `json:"job_name,omitempty"`
+	StepID    int       `json:"step_id,omitempty"`
+	RunID     string    `json:"run_id,omitempty"`
+}
+
+// JobSetDigest summarises a set of job ids and versions; targets send it in heartbeats and the
+// master compares it with what each target should hold.
+func JobSetDigest(versions map[string]int) string {
+	ids := make([]string, 0, len(versions))
+	for id := range versions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		fmt.Fprintf(h, "%s:%d\n", id, versions[id])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -219,7 +219,13 @@ func newGroup(g *globals) *cobra.Command {
 	}, &cobra.Command{
 		Use: "addmember GROUP SERVER", Short: "Add a target server to a group", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, g, http.MethodPost, "/api/v1/groups/"+client.Path(args[0])+"/members", map[string]string{"server": args[1]}, one(cmd))
+			return call(cmd, g, http.MethodPost, "/api/v1/groups/"+client.Path(args[0])+"/members", map[string]string{"server": args[1]},
+				func(r struct {
+					Group  registry.Group  `json:"group"`
+					Posted []master.Posted `json:"posted"`
+				}) error {
+					return one(cmd)(r.Group)
+				})
 		},
 	}, &cobra.Command{
 		Use: "removemember GROUP SERVER", Short: "Remove a target server from a group", Args: cobra.ExactArgs(2),

@@ -18,6 +18,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/schemas/problem"
 )
 
 // maxBody bounds request bodies.
@@ -45,6 +46,16 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("DELETE /api/v1/groups/{name}/members/{server}", auth.RoleAdmin, s.removeMember)
 	s.route("GET /api/v1/downloadlist", auth.RoleViewer, s.downloadList)
 	s.route("POST /api/v1/downloadlist/{id}/clear", auth.RoleAdmin, s.clearError)
+	s.route("GET /api/v1/jobs", auth.RoleViewer, s.listJobs)
+	s.route("POST /api/v1/jobs", auth.RoleAdmin, s.applyJob)
+	s.route("GET /api/v1/jobs/summary", auth.RoleViewer, s.jobSummary)
+	s.route("GET /api/v1/jobs/{name}", auth.RoleViewer, s.getJob)
+	s.route("DELETE /api/v1/jobs/{name}", auth.RoleAdmin, s.deleteJob)
+	s.route("POST /api/v1/jobs/{name}/targets", auth.RoleAdmin, s.targetJob)
+	s.route("POST /api/v1/jobs/{name}/start", auth.RoleAdmin, s.startJob)
+	s.route("POST /api/v1/jobs/{name}/stop", auth.RoleAdmin, s.startJob)
+	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
+	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
 	s.route("GET /api/v1/tokens", auth.RoleAdmin, s.listTokens)
 	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
@@ -71,23 +82,23 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in API handler", "pattern", pattern, "panic", p)
-				writeErr(w, http.StatusInternalServerError, master.CodeInternal, "internal error: see the master's log")
+				writeErrText(w, http.StatusInternalServerError, master.CodeInternal, "internal error: see the master's log")
 			}
 		}()
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || tok == "" {
-			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, "no API token: pass one as `Authorization: Bearer TOKEN` (the CLI reads MSX_TOKEN or the admin token in the master's data directory)")
+			writeErrText(w, http.StatusUnauthorized, master.CodeBadToken, "no API token: pass one as `Authorization: Bearer TOKEN` (the CLI reads MSX_TOKEN or the admin token in the master's data directory)")
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
 		rec, err := s.m.Tokens.Check(ctx, tok)
 		if err != nil {
-			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, err.Error())
+			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, err)
 			return
 		}
 		if role == auth.RoleAdmin && rec.Role != auth.RoleAdmin {
-			writeErr(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an admin token", rec.ID, rec.Role))
+			writeErrText(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an admin token", rec.ID, rec.Role))
 			return
 		}
 		r = r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec}))
@@ -95,7 +106,7 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		v, err := h(w, r)
 		if err != nil {
 			code := master.CodeOf(err)
-			writeErr(w, httpStatus(code), code, err.Error())
+			writeErr(w, httpStatus(code), code, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -122,20 +133,30 @@ func httpStatus(code int) int {
 	}
 }
 
-// ErrorBody is the JSON shape of every API error.
+// ErrorBody is the JSON shape of every API error. Problems lists every finding of an invalid
+// job document (field path, SQL Server message number, message).
 type ErrorBody struct {
 	Error struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
+		Code     int               `json:"code"`
+		Message  string            `json:"message"`
+		Problems []problem.Problem `json:"problems,omitempty"`
 	} `json:"error"`
 }
 
-func writeErr(w http.ResponseWriter, status, code int, msg string) {
+func writeErr(w http.ResponseWriter, status, code int, err error) {
 	var b ErrorBody
-	b.Error.Code, b.Error.Message = code, msg
+	b.Error.Code, b.Error.Message = code, err.Error()
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		b.Error.Problems = pe.Problems
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(b)
+}
+
+func writeErrText(w http.ResponseWriter, status, code int, msg string) {
+	writeErr(w, status, code, errors.New(msg))
 }
 
 func decode(r *http.Request, v any) error {
@@ -215,7 +236,7 @@ func (s *Server) addGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) deleteGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, s.m.Reg.DeleteGroup(r.Context(), r.PathValue("name"))
+	return s.m.DeleteGroup(r.Context(), r.PathValue("name"))
 }
 
 func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -225,11 +246,15 @@ func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.m.Reg.AddMember(r.Context(), r.PathValue("name"), req.Server)
+	g, posted, err := s.m.AddMember(r.Context(), r.PathValue("name"), req.Server)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"group": g, "posted": posted}, nil
 }
 
 func (s *Server) removeMember(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, s.m.Reg.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server"))
+	return s.m.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server"))
 }
 
 func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -315,6 +340,3 @@ func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error
 }
 
 var _ http.Handler = (*Server)(nil)
-
-// errorsIs is kept for handlers that match sentinel errors.
-var _ = errors.Is

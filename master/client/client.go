@@ -14,13 +14,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/msx-project/msx/schemas/problem"
 )
 
 // Error is an error answered by the API: the HTTP status, the stable code and the message.
 type Error struct {
-	Status  int
-	Code    int
-	Message string
+	Status   int
+	Code     int
+	Message  string
+	Problems []problem.Problem
 }
 
 func (e *Error) Error() string {
@@ -101,12 +104,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode >= 300 {
 		var eb struct {
 			Error struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
+				Code     int               `json:"code"`
+				Message  string            `json:"message"`
+				Problems []problem.Problem `json:"problems"`
 			} `json:"error"`
 		}
 		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Problems: eb.Error.Problems}
 		}
 		return &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
 	}

@@ -8,15 +8,15 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/msx-project/msx/schemas"
 )
 
 // ErrAlreadyApplied is returned by Apply when the instruction id was applied before.
@@ -276,33 +276,35 @@ func (s *Store) Sent(ctx context.Context, id int64) error {
 	return err
 }
 
-// JobDigest returns a digest of the job ids and versions held, and their count. The master
+// JobDigest returns schemas.JobSetDigest of the jobs held, and their count. The master
 // compares it with what the target should hold.
 func (s *Store) JobDigest(ctx context.Context) (string, int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT job_id, version FROM jobs ORDER BY job_id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT job_id, version FROM jobs`)
 	if err != nil {
 		return "", 0, fmt.Errorf("job digest: %w", err)
 	}
 	defer rows.Close()
-	h := sha256.New()
-	n := 0
+	versions := map[string]int{}
 	for rows.Next() {
 		var id string
 		var v int
 		if err := rows.Scan(&id, &v); err != nil {
 			return "", 0, err
 		}
-		fmt.Fprintf(h, "%s:%d\n", id, v)
-		n++
+		versions[id] = v
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], n, rows.Err()
+	return schemas.JobSetDigest(versions), len(versions), rows.Err()
 }
 
 // Get reads a meta value into v; ok is false when absent.
-func (s *Store) Get(ctx context.Context, key string, v any) (bool, error) { return s.getJSON(ctx, key, v) }
+func (s *Store) Get(ctx context.Context, key string, v any) (bool, error) {
+	return s.getJSON(ctx, key, v)
+}
 
 // Set writes a meta value.
-func (s *Store) Set(ctx context.Context, key string, v any) error { return s.setJSON(ctx, s.db, key, v) }
+func (s *Store) Set(ctx context.Context, key string, v any) error {
+	return s.setJSON(ctx, s.db, key, v)
+}
 
 type queryer interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row

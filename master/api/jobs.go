@@ -1,0 +1,144 @@
+package api
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/schemas/jobs"
+)
+
+// JobSummary is one row of `msx job list` and `msx job summary` (MSX's multiserver job
+// summary: targets, pending instructions, download errors, failed executions).
+type JobSummary struct {
+	JobID               string   `json:"job_id"`
+	Name                string   `json:"name"`
+	Enabled             bool     `json:"enabled"`
+	VersionNumber       int      `json:"version_number"`
+	Category            string   `json:"category,omitempty"`
+	Steps               int      `json:"steps"`
+	Schedules           int      `json:"schedules"`
+	Targets             int      `json:"targets"`
+	PendingInstructions int      `json:"pending_instructions"`
+	DownloadErrors      int      `json:"download_errors"`
+	FailedExecutions    int      `json:"failed_executions"`
+	LastOutcomes        []string `json:"last_outcomes,omitempty"`
+}
+
+func (s *Server) summaries() []JobSummary {
+	var out []JobSummary
+	for _, j := range s.m.Catalog.All() {
+		sum := JobSummary{JobID: j.JobID, Name: j.Name, Enabled: j.IsEnabled(), VersionNumber: j.VersionNumber,
+			Category: j.Category, Steps: len(j.Steps), Schedules: len(j.Schedules)}
+		for _, js := range s.m.JobServers(j) {
+			sum.Targets++
+			if js.LastRunOutcome == jobs.OutcomeFailed {
+				sum.FailedExecutions++
+			}
+		}
+		sum.PendingInstructions, sum.DownloadErrors = s.m.JobInstructionCounts(j.JobID)
+		out = append(out, sum)
+	}
+	if out == nil {
+		out = []JobSummary{}
+	}
+	return out
+}
+
+func (s *Server) listJobs(_ http.ResponseWriter, _ *http.Request) (any, error) {
+	return s.summaries(), nil
+}
+
+func (s *Server) jobSummary(_ http.ResponseWriter, _ *http.Request) (any, error) {
+	return s.summaries(), nil
+}
+
+// JobView is `msx job show`: the definition, its targets with their last outcome, and the next
+// run times of each schedule (computed in UTC on the master; targets use their own zone).
+type JobView struct {
+	Job       jobs.Job           `json:"job"`
+	Servers   []master.JobServer `json:"servers"`
+	Schedules []ScheduleView     `json:"schedules"`
+}
+
+// ScheduleView describes one schedule and its next run times.
+type ScheduleView struct {
+	Name        string      `json:"name"`
+	Enabled     bool        `json:"enabled"`
+	Description string      `json:"description"`
+	NextRuns    []time.Time `json:"next_runs"`
+}
+
+func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	j, err := s.m.Catalog.Get(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	v := JobView{Job: j, Servers: s.m.JobServers(j)}
+	for _, sc := range j.Schedules {
+		v.Schedules = append(v.Schedules, ScheduleView{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(),
+			NextRuns: sc.NextN(time.Now(), time.UTC, 5)})
+	}
+	return v, nil
+}
+
+func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	j, err := jobs.Parse(b)
+	if err != nil {
+		return nil, &master.Coded{Code: master.CodeBadRequest, Err: err}
+	}
+	return s.m.ApplyJob(r.Context(), j)
+}
+
+func (s *Server) deleteJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	return s.m.DeleteJob(r.Context(), r.PathValue("name"))
+}
+
+// TargetRequest is the body of POST /api/v1/jobs/{name}/targets.
+type TargetRequest struct {
+	Servers []string `json:"servers,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	Remove  bool     `json:"remove,omitempty"`
+}
+
+func (s *Server) targetJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req TargetRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove)
+}
+
+func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	stop := r.URL.Path[len(r.URL.Path)-5:] == "/stop"
+	return s.m.StartJob(r.Context(), r.PathValue("name"), r.URL.Query().Get("server"), stop)
+}
+
+func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	rows, err := s.m.History(r.Context(), r.PathValue("name"), r.URL.Query().Get("server"), limit)
+	if rows == nil {
+		rows = []jobs.HistoryRow{}
+	}
+	return rows, err
+}
+
+func (s *Server) events(_ http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	var f master.EventFilter
+	f.Since, _ = strconv.ParseUint(q.Get("since"), 10, 64)
+	f.MinSeverity, _ = strconv.Atoi(q.Get("min_severity"))
+	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	f.Server = q.Get("server")
+	ev, err := s.m.Events(r.Context(), f)
+	if ev == nil {
+		ev = []master.EventRecord{}
+	}
+	return ev, err
+}

@@ -1,0 +1,343 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/schemas/jobs"
+)
+
+// ApplyResult says what `msx job apply` did.
+type ApplyResult struct {
+	Job     jobs.Job `json:"job"`
+	Created bool     `json:"created"`
+	Changes []string `json:"changes"`
+	Posted  []Posted `json:"posted"`
+}
+
+// expected returns the targets a job is applied to now: its servers plus the current members of
+// its groups (membership is live, unlike MSX, which expands groups once).
+func (m *Master) expected(j jobs.Job) map[string]registry.Target {
+	out := map[string]registry.Target{}
+	add := func(name string) {
+		if t, ok := m.Reg.Target(name); ok {
+			out[t.ServerName] = t
+		}
+	}
+	for _, s := range j.Targets.Servers {
+		add(s)
+	}
+	for _, g := range j.Targets.Groups {
+		if gr, ok := m.Reg.Group(g); ok {
+			for _, s := range gr.Members {
+				add(s)
+			}
+		}
+	}
+	return out
+}
+
+// JobsFor returns the jobs a target should hold.
+func (m *Master) JobsFor(server string) []jobs.Job {
+	var out []jobs.Job
+	for _, j := range m.Catalog.All() {
+		if _, ok := m.expected(j)[strings.ToUpper(server)]; ok {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// expectedDigest is the digest of the job set a target should hold (schemas.JobSetDigest).
+func (m *Master) expectedDigest(server string) string {
+	v := map[string]int{}
+	for _, j := range m.JobsFor(server) {
+		v[j.JobID] = j.VersionNumber
+	}
+	return schemas.JobSetDigest(v)
+}
+
+func (m *Master) postInsert(ctx context.Context, t registry.Target, j jobs.Job) (Posted, error) {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return Posted{}, err
+	}
+	seq, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b})
+	return Posted{t.ServerName, seq, schemas.OpInsert.String()}, err
+}
+
+func (m *Master) postDelete(ctx context.Context, t registry.Target, j jobs.Job) (Posted, error) {
+	seq, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpDelete, ObjectID: j.JobID, ObjectName: j.Name})
+	return Posted{t.ServerName, seq, schemas.OpDelete.String()}, err
+}
+
+// deliver posts what moves a fleet from job old (nil: none) to job new (nil: deleted): INSERT
+// of the full snapshot to every target that gains the job or holds an older definition, DELETE
+// to every target that loses it.
+func (m *Master) deliver(ctx context.Context, before map[string]registry.Target, old, new *jobs.Job) ([]Posted, error) {
+	after := map[string]registry.Target{}
+	if new != nil {
+		after = m.expected(*new)
+	}
+	var out []Posted
+	defChanged := old == nil || new == nil || old.VersionNumber != new.VersionNumber
+	for _, name := range sortedKeys(after) {
+		if _, had := before[name]; had && !defChanged {
+			continue
+		}
+		p, err := m.postInsert(ctx, after[name], *new)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	for _, name := range sortedKeys(before) {
+		if _, keep := after[name]; keep {
+			continue
+		}
+		p, err := m.postDelete(ctx, before[name], *old)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// validate normalises and validates a job, including its targets (14262 for unknown ones).
+func (m *Master) validate(j *jobs.Job) error {
+	j.Normalize(time.Now())
+	probs := j.Validate()
+	probs = append(probs, j.CheckTargets(
+		func(s string) bool { _, ok := m.Reg.Target(s); return ok },
+		func(g string) bool { _, ok := m.Reg.Group(g); return ok })...)
+	return probs.Err()
+}
+
+// ApplyJob creates or updates a job by name (case-insensitive). A changed definition gets a new
+// version number and is posted, as a full snapshot, to every target; target changes post
+// INSERT or DELETE to the servers that gain or lose the job. Steps and schedules are part of
+// the definition: there is no MSX 14547 gap.
+func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) {
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	if err := m.validate(&j); err != nil {
+		return ApplyResult{}, err
+	}
+	old, exists := m.Catalog.ByName(j.Name)
+	res := ApplyResult{Created: !exists}
+	var before map[string]registry.Target
+	var oldp *jobs.Job
+	if exists {
+		oldp = &old
+		before = m.expected(old)
+		j.JobID = old.JobID
+		j.VersionNumber = old.VersionNumber
+		res.Changes = jobs.Diff(old, j)
+		if old.Digest() != j.Digest() {
+			j.VersionNumber++
+		}
+		if len(res.Changes) == 0 && j.VersionNumber == old.VersionNumber {
+			res.Job = old
+			res.Changes = []string{}
+			return res, nil
+		}
+	} else {
+		j.JobID = uuid.NewString()
+		j.VersionNumber = 1
+		res.Changes = []string{"created"}
+	}
+	if err := m.Catalog.Put(ctx, j); err != nil {
+		return res, err
+	}
+	res.Job = j
+	posted, err := m.deliver(ctx, before, oldp, &j)
+	res.Posted = posted
+	m.log.Info("job applied", "job", j.Name, "version", j.VersionNumber, "created", res.Created, "posted", len(posted))
+	return res, err
+}
+
+// DeleteJob deletes a job and posts DELETE to every target that holds it.
+func (m *Master) DeleteJob(ctx context.Context, name string) ([]Posted, error) {
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	j, err := m.Catalog.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	before := m.expected(j)
+	if err := m.Catalog.Delete(ctx, j.JobID); err != nil {
+		return nil, err
+	}
+	return m.deliver(ctx, before, &j, nil)
+}
+
+// RetargetJob adds (or, with remove, takes away) servers and groups of a job. MSX answers
+// "Job applied to %ld new servers." (14240) / "Job removed from %ld servers." (14241).
+func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups []string, remove bool) (ApplyResult, error) {
+	m.jobMu.Lock()
+	j, err := m.Catalog.Get(name)
+	m.jobMu.Unlock()
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	if len(servers)+len(groups) == 0 {
+		return ApplyResult{}, fmt.Errorf("%w: name at least one --server or --group", ErrInvalid)
+	}
+	edit := func(list, names []string) []string {
+		for _, n := range names {
+			i := slices.IndexFunc(list, func(s string) bool { return strings.EqualFold(s, n) })
+			if remove && i >= 0 {
+				list = slices.Delete(list, i, i+1)
+			} else if !remove && i < 0 {
+				list = append(list, n)
+			}
+		}
+		return list
+	}
+	j.Targets.Servers = edit(slices.Clone(j.Targets.Servers), servers)
+	j.Targets.Groups = edit(slices.Clone(j.Targets.Groups), groups)
+	return m.ApplyJob(ctx, j)
+}
+
+// membershipChanged re-delivers every job of a group after its membership changed.
+func (m *Master) membershipChanged(ctx context.Context, change func() error) ([]Posted, error) {
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	all := m.Catalog.All()
+	before := make([]map[string]registry.Target, len(all))
+	for i, j := range all {
+		before[i] = m.expected(j)
+	}
+	if err := change(); err != nil {
+		return nil, err
+	}
+	var out []Posted
+	for i, j := range all {
+		p, err := m.deliver(ctx, before[i], &all[i], &j)
+		out = append(out, p...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// AddMember adds a server to a group and posts the group's jobs to it.
+func (m *Master) AddMember(ctx context.Context, group, server string) (registry.Group, []Posted, error) {
+	var g registry.Group
+	posted, err := m.membershipChanged(ctx, func() (err error) {
+		g, err = m.Reg.AddMember(ctx, group, server)
+		return err
+	})
+	return g, posted, err
+}
+
+// RemoveMember removes a server from a group and posts DELETE of the jobs it no longer gets.
+func (m *Master) RemoveMember(ctx context.Context, group, server string) ([]Posted, error) {
+	return m.membershipChanged(ctx, func() error { return m.Reg.RemoveMember(ctx, group, server) })
+}
+
+// DeleteGroup deletes a group, removes it from the targets of every job, and posts DELETE of
+// the jobs its members no longer get.
+func (m *Master) DeleteGroup(ctx context.Context, name string) ([]Posted, error) {
+	return m.membershipChanged(ctx, func() error {
+		if err := m.Reg.DeleteGroup(ctx, name); err != nil {
+			return err
+		}
+		for _, j := range m.Catalog.All() {
+			i := slices.IndexFunc(j.Targets.Groups, func(g string) bool { return strings.EqualFold(g, name) })
+			if i < 0 {
+				continue
+			}
+			j.Targets.Groups = slices.Delete(slices.Clone(j.Targets.Groups), i, i+1)
+			if err := m.Catalog.Put(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dropServerFromJobs removes a deleted target from every job's servers.
+func (m *Master) dropServerFromJobs(ctx context.Context, server string) error {
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	for _, j := range m.Catalog.All() {
+		i := slices.IndexFunc(j.Targets.Servers, func(s string) bool { return strings.EqualFold(s, server) })
+		if i < 0 {
+			continue
+		}
+		j.Targets.Servers = slices.Delete(slices.Clone(j.Targets.Servers), i, i+1)
+		if err := m.Catalog.Put(ctx, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartJob posts START (or STOP) of a job to one of its targets, or to all of them.
+func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) ([]Posted, error) {
+	j, err := m.Catalog.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	ts := m.expected(j)
+	if server != "" {
+		t, ok := ts[strings.ToUpper(strings.TrimSpace(server))]
+		if !ok {
+			return nil, coded(CodeUnknown, "Job '%s' is not applied to target server '%s' (msx job target %q --server %s)", j.Name, server, j.Name, server)
+		}
+		ts = map[string]registry.Target{t.ServerName: t}
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("%w: job '%s' has no target servers: apply it with `msx job target`", ErrInvalid, j.Name)
+	}
+	op := schemas.OpStart
+	if stop {
+		op = schemas.OpStop
+	}
+	var out []Posted
+	for _, n := range sortedKeys(ts) {
+		seq, err := m.Post(ctx, ts[n], schemas.Instruction{Operation: op, ObjectID: j.JobID, ObjectName: j.Name})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, Posted{n, seq, op.String()})
+	}
+	return out, nil
+}
+
+// JobInstructionCounts returns, for a job, the instructions about it not yet downloaded and
+// those that failed with an error nobody cleared.
+func (m *Master) JobInstructionCounts(jobID string) (pending, errs int) {
+	for _, r := range m.Ledger.List(ledger.Filter{}) {
+		if r.ObjectID != jobID {
+			continue
+		}
+		if r.Status == 0 {
+			pending++
+		} else if r.ErrorMessage != "" && !r.ErrorCleared {
+			errs++
+		}
+	}
+	return pending, errs
+}

@@ -1,0 +1,285 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/schemas/jobs"
+)
+
+// JobServer is one job on one target, as sp_help_jobserver shows it.
+type JobServer struct {
+	ServerName         string          `json:"server_name"`
+	JobID              string          `json:"job_id"`
+	JobName            string          `json:"job_name"`
+	LastRunOutcome     jobs.RunOutcome `json:"last_run_outcome"` // 0 failed .. 4 in progress, 5 unknown
+	LastOutcomeMessage string          `json:"last_outcome_message"`
+	LastRunDate        int             `json:"last_run_date"` // yyyymmdd, target local time
+	LastRunTime        int             `json:"last_run_time"` // hhmmss
+	LastRunDuration    int             `json:"last_run_duration"`
+	LastRunID          string          `json:"last_run_id,omitempty"`
+	Started            time.Time       `json:"started,omitzero"`
+	Finished           time.Time       `json:"finished,omitzero"`
+	Runs               int             `json:"runs"`
+	Failures           int             `json:"failures"`
+}
+
+type outcomes struct {
+	mu sync.RWMutex
+	by map[string]*JobServer // token + "/" + job id
+}
+
+func (o *outcomes) key(tok, job string) string { return tok + "/" + job }
+
+func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {
+	tok, err := bus.TargetFromSubject(msg.Subject())
+	if err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	var r schemas.RunResult
+	if err := schemas.Decode(msg.Data(), &r); err != nil {
+		m.reject(msg.Subject(), err)
+		return
+	}
+	if parts := strings.Split(msg.Subject(), "."); len(parts) != 4 || parts[3] != r.JobID {
+		m.reject(msg.Subject(), fmt.Errorf("result for job %s on the subject of another job", r.JobID))
+		return
+	}
+	t, ok := m.Reg.TargetByToken(tok)
+	if !ok {
+		return
+	}
+	m.out.mu.Lock()
+	defer m.out.mu.Unlock()
+	k := m.out.key(tok, r.JobID)
+	js := m.out.by[k]
+	if js == nil {
+		js = &JobServer{ServerName: t.ServerName, JobID: r.JobID, LastRunOutcome: jobs.OutcomeUnknown}
+		m.out.by[k] = js
+	}
+	js.JobName = r.JobName
+	switch r.Phase {
+	case schemas.PhaseStarted:
+		if js.LastRunID == r.RunID && !js.Finished.IsZero() {
+			return // a late "started" of a run that already finished
+		}
+		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, time.Time{}
+		js.LastRunOutcome, js.LastOutcomeMessage = jobs.OutcomeInProgress, "The job is running."
+	case schemas.PhaseFinished:
+		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, r.Finished
+		js.LastRunOutcome = jobs.RunStatus(r.RunStatus).Outcome()
+		js.LastOutcomeMessage = r.Message
+		js.Runs++
+		if r.RunStatus == int(jobs.RunFailed) {
+			js.Failures++
+		}
+		if len(r.Rows) > 0 {
+			var row jobs.HistoryRow
+			if json.Unmarshal(r.Rows[0], &row) == nil {
+				js.LastRunDate, js.LastRunTime, js.LastRunDuration = row.RunDate, row.RunTime, row.RunDuration
+			}
+		}
+	}
+}
+
+// JobServers returns the per-target state of a job: every target it is applied to (outcome 5
+// until the first run), plus targets that still report on it.
+func (m *Master) JobServers(j jobs.Job) []JobServer {
+	m.out.mu.RLock()
+	defer m.out.mu.RUnlock()
+	var out []JobServer
+	for _, name := range sortedKeys(m.expected(j)) {
+		t, _ := m.Reg.Target(name)
+		if js := m.out.by[m.out.key(t.Token, j.JobID)]; js != nil {
+			out = append(out, *js)
+			continue
+		}
+		out = append(out, JobServer{ServerName: name, JobID: j.JobID, JobName: j.Name, LastRunOutcome: jobs.OutcomeUnknown,
+			LastOutcomeMessage: "The job has not run on this target yet."})
+	}
+	return out
+}
+
+// readStream reads every message of a stream matching filter from seq start, up to the end.
+func (m *Master) readStream(ctx context.Context, stream, filter string, start uint64, each func(jetstream.Msg, *jetstream.MsgMetadata)) error {
+	s, err := m.js.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs == 0 || start > info.State.LastSeq {
+		return nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if start > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start
+	}
+	cons, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return err
+		}
+		n := 0
+		last := false
+		for msg := range batch.Messages() {
+			n++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return err
+			}
+			each(msg, meta)
+			last = meta.NumPending == 0
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return err
+		}
+		if last || n == 0 {
+			return nil
+		}
+	}
+}
+
+// History returns a job's history rows, newest run first, optionally for one server, at most
+// limit runs (0 = all kept).
+func (m *Master) History(ctx context.Context, name, server string, limit int) ([]jobs.HistoryRow, error) {
+	j, err := m.Catalog.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	tok := "*"
+	if server != "" {
+		t, ok := m.Reg.Target(server)
+		if !ok {
+			return nil, coded(CodeUnknown, "The specified target server ('%s') does not exist.", server)
+		}
+		tok = t.Token
+	}
+	var runs [][]jobs.HistoryRow
+	err = m.readStream(ctx, bus.StreamResults, "msx.result."+tok+"."+j.JobID, 0, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+		var r schemas.RunResult
+		if schemas.Decode(msg.Data(), &r) != nil || r.Phase != schemas.PhaseFinished {
+			return
+		}
+		rows := make([]jobs.HistoryRow, 0, len(r.Rows))
+		for i, raw := range r.Rows {
+			var row jobs.HistoryRow
+			if json.Unmarshal(raw, &row) == nil {
+				row.InstanceID = int64(meta.Sequence.Stream)*10000 + int64(i)
+				rows = append(rows, row)
+			}
+		}
+		runs = append(runs, rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s: %w", j.Name, err)
+	}
+	slices.Reverse(runs)
+	if limit > 0 && len(runs) > limit {
+		runs = runs[:limit]
+	}
+	var out []jobs.HistoryRow
+	for _, r := range runs {
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+// EventFilter selects forwarded events.
+type EventFilter struct {
+	Since       uint64 // stream sequence to start after (0: the newest Limit)
+	MinSeverity int
+	Server      string
+	Limit       int
+}
+
+// EventRecord is a forwarded event with its stream sequence (for --follow).
+type EventRecord struct {
+	Seq uint64 `json:"seq"`
+	schemas.Event
+}
+
+// Events returns forwarded events matching f, oldest first.
+func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, error) {
+	filter := "msx.event.>"
+	if f.Server != "" {
+		t, ok := m.Reg.Target(f.Server)
+		if !ok {
+			return nil, coded(CodeUnknown, "The specified target server ('%s') does not exist.", f.Server)
+		}
+		filter = "msx.event." + t.Token + ".*"
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	start := f.Since + 1
+	if f.Since == 0 {
+		s, err := m.js.Stream(ctx, bus.StreamEvents)
+		if err != nil {
+			return nil, err
+		}
+		last := s.CachedInfo().State.LastSeq
+		start = 1
+		if last > uint64(f.Limit)*20 {
+			start = last - uint64(f.Limit)*20
+		}
+	}
+	var out []EventRecord
+	err := m.readStream(ctx, bus.StreamEvents, filter, start, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+		var e schemas.Event
+		if schemas.Decode(msg.Data(), &e) != nil || e.Severity < f.MinSeverity {
+			return
+		}
+		out = append(out, EventRecord{Seq: meta.Sequence.Stream, Event: e})
+	})
+	if len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out, err
+}
+
+// reconcile compares a fresh heartbeat's job digest with what the target should hold; a
+// mismatch seen on two heartbeats in a row, with nothing pending for the target, is repaired by a
+// resync (DELETE of all master jobs, then an INSERT of each). Silent drift cannot last.
+func (m *Master) reconcile(ctx context.Context, tok string, hb schemas.Heartbeat) {
+	t, ok := m.Reg.TargetByToken(tok)
+	if !ok {
+		return
+	}
+	if hb.JobDigest == m.expectedDigest(t.ServerName) {
+		m.drift.Delete(tok)
+		return
+	}
+	if unread, _ := m.Ledger.Counts(tok); unread > 0 {
+		return // instructions on their way will change the digest
+	}
+	n, _ := m.drift.LoadOrStore(tok, 0)
+	if n.(int) < 1 {
+		m.drift.Store(tok, n.(int)+1)
+		return
+	}
+	m.drift.Delete(tok)
+	m.log.Warn("job drift on target: repairing", "target", t.ServerName, "holds", hb.Jobs, "digest", hb.JobDigest)
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	if _, err := m.resync(ctx, t); err != nil {
+		m.log.Error("drift repair failed", "target", t.ServerName, "err", err)
+	}
+}
