@@ -1,0 +1,302 @@
+// Package scheduler fires a target's downloaded jobs at the times their schedules give, in the
+// target's local time zone, the way SQL Server Agent's job scheduler does.
+//
+// It keeps every job's next run in a min-heap and sleeps on one timer for the earliest, so
+// that a thousand jobs firing every ten seconds cost a heap operation and a Schedule.Next per
+// run, not a timer per job. Each firing asks a Starter to start the run; a job that is still
+// running is skipped (SQL Server Agent runs at most one instance of a job), and the next run is
+// computed after the current time, so runs missed while the agent was stopped or busy are not
+// made up.
+//
+// Schedule kinds that do not fire on a clock:
+//   - 64 (when the agent starts) fires once when Run starts, for the jobs loaded then;
+//   - 128 (when the computer is idle) is not supported on targets: it is logged once per job
+//     and schedule, and never fires.
+//
+// Job states in the scheduler:
+//
+//	         Reload: enabled, a schedule with a next run
+//	unknown ──────────────────────────────────────────► queued (next run, invoked by)
+//	   ▲                                                   │
+//	   │ Reload without the job or with it disabled,       │ timer reaches next run
+//	   │ or no further run                                 ▼
+//	   └──────────────────────────────────────────────── due ──► Starter.StartRun
+//	                                  next run after now │        (ErrRunning: skipped, logged)
+//	                                  queued again ◄─────┘
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/schedule"
+)
+
+// ErrRunning is what a Starter returns (wrapped or matched with errors.Is) when the job is
+// already running; the scheduler then skips the firing.
+var ErrRunning = errors.New("job is already running")
+
+// Starter starts runs of jobs. The target agent's run manager satisfies it. StartRun must
+// start the run and return without waiting for it to end. It returns an error that matches
+// ErrRunning when the job is already running.
+type Starter interface {
+	StartRun(job jobs.Job, invokedBy string) error
+}
+
+// Config configures a Scheduler. The zero value of each field is its default.
+type Config struct {
+	// Starter starts the runs. Required.
+	Starter Starter
+	// Location is the target's time zone, in which schedules run (a schedule's own time_zone
+	// wins). Default: time.Local.
+	Location *time.Location
+	// Logger; default: discard.
+	Logger *slog.Logger
+}
+
+// Scheduler fires runs of jobs on their schedules. Reload and NextRun may be called from any
+// goroutine, before and while Run runs.
+type Scheduler struct {
+	starter Starter
+	loc     *time.Location
+	log     *slog.Logger
+	wake    chan struct{}
+
+	mu      sync.Mutex
+	entries map[string]*entry // by job id
+	queue   queue
+	idle    map[idleKey]bool // idle schedules already logged as not supported
+}
+
+// idleKey names one schedule of one job.
+type idleKey struct {
+	jobID string
+	pos   int
+}
+
+// entry is one job and its next firing.
+type entry struct {
+	job   jobs.Job
+	next  time.Time // zero: no further run
+	by    string    // invoked-by text of the next firing
+	index int       // position in queue; -1 when not queued
+}
+
+// New returns a Scheduler with no jobs.
+func New(cfg Config) *Scheduler {
+	s := &Scheduler{starter: cfg.Starter, loc: cfg.Location, log: cfg.Logger, wake: make(chan struct{}, 1),
+		entries: map[string]*entry{}, idle: map[idleKey]bool{}}
+	if s.loc == nil {
+		s.loc = time.Local
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "target.scheduler")
+	return s
+}
+
+// InvokedBy returns SQL Server Agent's name for a run started by the schedule at position i
+// (0-based) of a job: "Schedule 3 (nightly)".
+func InvokedBy(i int, sc schedule.Schedule) string {
+	return fmt.Sprintf("Schedule %d (%s)", i+1, sc.Name)
+}
+
+// Reload replaces the set of jobs. A job whose version number did not change keeps its next
+// run; the others get theirs computed after the current time.
+func (s *Scheduler) Reload(list []jobs.Job) {
+	now := time.Now()
+	s.mu.Lock()
+	old := s.entries
+	s.entries = make(map[string]*entry, len(list))
+	s.queue = s.queue[:0]
+	for _, j := range list {
+		e := &entry{job: j, index: -1}
+		if o, ok := old[j.JobID]; ok && o.job.VersionNumber == j.VersionNumber {
+			e.next, e.by = o.next, o.by
+		} else {
+			s.plan(e, now)
+		}
+		s.entries[j.JobID] = e
+		if !e.next.IsZero() {
+			e.index = len(s.queue)
+			s.queue = append(s.queue, e)
+		}
+	}
+	heap.Init(&s.queue)
+	for k := range s.idle {
+		if _, ok := s.entries[k.jobID]; !ok {
+			delete(s.idle, k)
+		}
+	}
+	n := len(s.queue)
+	s.mu.Unlock()
+	s.log.Debug("jobs reloaded", "jobs", len(list), "scheduled", n)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// NextRun returns when the job runs next and what invokes it; ok is false for a job that is
+// unknown, disabled, or has no further scheduled run.
+func (s *Scheduler) NextRun(jobID string) (next time.Time, invokedBy string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, found := s.entries[jobID]
+	if !found || e.next.IsZero() {
+		return time.Time{}, "", false
+	}
+	return e.next, e.by, true
+}
+
+// Run fires the agent-start schedules of the jobs loaded, then fires scheduled runs until ctx
+// ends. It returns nil when ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.agentStart()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		var wait time.Duration
+		queued := len(s.queue) > 0
+		if queued {
+			wait = time.Until(s.queue[0].next)
+		}
+		s.mu.Unlock()
+		if queued && wait <= 0 {
+			s.fire()
+			continue
+		}
+		var tick <-chan time.Time
+		if queued {
+			timer.Reset(wait)
+			tick = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+			timer.Stop()
+		case <-tick:
+		}
+	}
+}
+
+type firing struct {
+	job jobs.Job
+	by  string
+}
+
+// fire starts every job that is due and queues its next run.
+func (s *Scheduler) fire() {
+	now := time.Now()
+	var due []firing
+	s.mu.Lock()
+	for len(s.queue) > 0 && !s.queue[0].next.After(now) {
+		e := s.queue[0]
+		due = append(due, firing{e.job, e.by})
+		s.plan(e, now)
+		if e.next.IsZero() {
+			heap.Pop(&s.queue)
+		} else {
+			heap.Fix(&s.queue, 0)
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range due {
+		s.start(f.job, f.by)
+	}
+}
+
+// agentStart starts, once, every enabled job with an enabled "when the agent starts" schedule.
+func (s *Scheduler) agentStart() {
+	var due []firing
+	s.mu.Lock()
+	for _, e := range s.entries {
+		if !e.job.IsEnabled() {
+			continue
+		}
+		for i, sc := range e.job.Schedules {
+			if sc.IsEnabled() && sc.Cron == "" && sc.FreqType == schedule.FreqAgentStart {
+				due = append(due, firing{e.job, InvokedBy(i, sc)})
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range due {
+		s.start(f.job, f.by)
+	}
+}
+
+func (s *Scheduler) start(job jobs.Job, by string) {
+	err := s.starter.StartRun(job, by)
+	switch {
+	case err == nil:
+		s.log.Debug("run started", "job", job.Name, "job_id", job.JobID, "invoked_by", by)
+	case errors.Is(err, ErrRunning):
+		s.log.Info("scheduled run skipped: the job is still running", "job", job.Name, "job_id", job.JobID, "invoked_by", by)
+	default:
+		s.log.Error("scheduled run not started", "job", job.Name, "job_id", job.JobID, "invoked_by", by, "err", err)
+	}
+}
+
+// plan sets e's next run: the earliest run strictly after after over the job's enabled
+// schedules. Called with s.mu held.
+func (s *Scheduler) plan(e *entry, after time.Time) {
+	e.next, e.by = time.Time{}, ""
+	if !e.job.IsEnabled() {
+		return
+	}
+	for i, sc := range e.job.Schedules {
+		if !sc.IsEnabled() {
+			continue
+		}
+		if sc.Cron == "" && sc.FreqType == schedule.FreqIdle {
+			key := idleKey{e.job.JobID, i}
+			if !s.idle[key] {
+				s.idle[key] = true
+				s.log.Warn("schedule not supported: \"when the computer is idle\" (freq_type 128) never fires on a target",
+					"job", e.job.Name, "job_id", e.job.JobID, "schedule", InvokedBy(i, sc))
+			}
+			continue
+		}
+		t, ok := sc.Next(after, s.loc)
+		if ok && (e.next.IsZero() || t.Before(e.next)) {
+			e.next, e.by = t, InvokedBy(i, sc)
+		}
+	}
+}
+
+// queue is a min-heap of entries by next run.
+type queue []*entry
+
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q queue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+
+func (q *queue) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*q)
+	*q = append(*q, e)
+}
+
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.index = -1
+	*q = old[:len(old)-1]
+	return e
+}
