@@ -26,7 +26,10 @@ type ServerConfig struct {
 	MaxConsumers int
 	// Logger receives the server's log lines; default slog.Default().
 	Logger *slog.Logger
-	// Customize, when set, may change the server options before start (cluster, TLS, auth).
+	// Auth, when set, authenticates every client by nkey and applies least-privilege
+	// permissions (see Auth). Nil: no authentication (tests, trusted networks).
+	Auth *Auth
+	// Customize, when set, may change the server options before start (cluster, TLS).
 	Customize func(*server.Options) error
 }
 
@@ -69,6 +72,10 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if opts.JetStreamLimits.DefaultMaxConsumers == 0 {
 		opts.JetStreamLimits.DefaultMaxConsumers = 100_000
 	}
+	if cfg.Auth != nil {
+		opts.CustomClientAuthentication = cfg.Auth
+		opts.AlwaysEnableNonce = true
+	}
 	if cfg.Customize != nil {
 		if err := cfg.Customize(opts); err != nil {
 			unlock()
@@ -95,6 +102,9 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		s.Shutdown()
 		unlock()
 		return nil, fmt.Errorf("start NATS with store %s: check free space and permissions: %w", opts.StoreDir, ErrJetStreamUnavailable)
+	}
+	if cfg.Auth != nil {
+		cfg.Auth.attach(s)
 	}
 	return &Server{Server: s, unlock: unlock}, nil
 }

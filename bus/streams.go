@@ -16,6 +16,10 @@ const (
 	StreamStatus  = "MSX_STATUS"
 	StreamResults = "MSX_RESULTS"
 	StreamEvents  = "MSX_EVENTS"
+	StreamAudit   = "MSX_AUDIT"
+
+	// SubjectAudit carries the master's audit records.
+	SubjectAudit = "msx.audit"
 
 	BucketTargets = "msx_targets"
 	BucketGroups  = "msx_groups"
@@ -110,6 +114,12 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 			MaxAge: l.EventsMaxAge, MaxBytes: l.EventsMaxBytes, Duplicates: 10 * time.Minute,
 			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: maxConsumers,
 			Description: "msx: forwarded events",
+		},
+		{
+			Name: StreamAudit, Subjects: []string{SubjectAudit}, Retention: jetstream.LimitsPolicy,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			DenyDelete: true, DenyPurge: true,
+			Description: "msx: append-only audit of every change to targets, groups, jobs and tokens",
 		},
 	}
 }

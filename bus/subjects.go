@@ -61,8 +61,8 @@ func ResultSubject(t, j string) string { return subject(subjResult, t, j) }
 // EventSubject is where target t forwards events of a severity.
 func EventSubject(t, severity string) string { return subject(subjEvent, t, severity) }
 
-// InboxPrefix is target t's own reply inbox prefix.
-func InboxPrefix(t string) string { return "_INBOX_" + t }
+// InboxPrefix is target t's own reply inbox prefix. It can never equal EnlistInboxPrefix.
+func InboxPrefix(t string) string { return "_INBOX_T_" + t }
 
 // TargetFromSubject returns the target token of a per-target subject (its third token),
 // the only source of a target's identity that the master trusts.

@@ -36,6 +36,9 @@ type Config struct {
 	DefaultPollInterval int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Auth, when the master runs the embedded NATS server with authentication, is told which
+	// key belongs to which target, and revokes a target's key when it defects or is deleted.
+	Auth *bus.Auth
 }
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
@@ -51,13 +54,15 @@ type Master struct {
 
 	jobMu sync.Mutex // serialises catalog and membership changes with their deliveries
 
-	live   sync.Map // token -> liveStatus
-	drift  sync.Map // token -> consecutive heartbeats with a wrong job digest
-	out    outcomes
-	stopFn context.CancelFunc
-	wg     sync.WaitGroup
-	subs   []*nats.Subscription
-	once   sync.Once
+	live  sync.Map // token -> liveStatus
+	drift sync.Map // token -> consecutive heartbeats with a wrong job digest
+	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
+	defecting sync.Map // public key -> token
+	out       outcomes
+	stopFn    context.CancelFunc
+	wg        sync.WaitGroup
+	subs      []*nats.Subscription
+	once      sync.Once
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64
@@ -101,6 +106,18 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	}
 	if m.Catalog, err = catalog.Open(ctx, js); err != nil {
 		return nil, err
+	}
+	if cfg.Auth != nil {
+		cfg.Auth.Lookup = func(pub string) (string, bool) {
+			if t, ok := m.Reg.TargetByKey(pub); ok {
+				return t.Token, true
+			}
+			tok, ok := m.defecting.Load(pub)
+			if !ok {
+				return "", false
+			}
+			return tok.(string), true
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stopFn = cancel
@@ -260,6 +277,15 @@ func (m *Master) onApplied(ctx context.Context, msg jetstream.Msg, _ *jetstream.
 	var st schemas.InstructionStatus
 	if err := schemas.Decode(msg.Data(), &st); err != nil {
 		m.reject(msg.Subject(), err)
+		return
+	}
+	if _, known := m.Reg.TargetByToken(tok); !known {
+		m.defecting.Range(func(k, v any) bool {
+			if v.(string) == tok {
+				m.endDefect(k.(string))
+			}
+			return true
+		})
 		return
 	}
 	if !m.Ledger.Applied(tok, st) {

@@ -164,10 +164,36 @@ func (m *Master) purgeTarget(ctx context.Context, tok string) {
 	m.live.Delete(tok)
 }
 
-// removeTarget deletes a target from the registry, its groups and the download list.
-func (m *Master) removeTarget(ctx context.Context, t registry.Target) error {
+// endDefect revokes the key of a deleted target once its DEFECT grace is over.
+func (m *Master) endDefect(pub string) {
+	if _, ok := m.defecting.LoadAndDelete(pub); ok {
+		m.revoke(pub)
+	}
+}
+
+// revoke disconnects every connection that uses a target's key, at once.
+func (m *Master) revoke(pub string) {
+	if m.cfg.Auth != nil && pub != "" {
+		m.cfg.Auth.Revoke(pub)
+	}
+}
+
+// defectGrace is how long a deleted target's key stays valid so that it can download the
+// DEFECT posted to it; the key is revoked when the target reports it, or after this long.
+const defectGrace = 30 * time.Second
+
+// removeTarget deletes a target from the registry, its groups and the download list, and
+// revokes its key (after defectGrace when a DEFECT is about to be posted to it).
+func (m *Master) removeTarget(ctx context.Context, t registry.Target, postingDefect bool) error {
+	if postingDefect && t.PublicKey != "" {
+		m.defecting.Store(t.PublicKey, t.Token)
+		time.AfterFunc(defectGrace, func() { m.endDefect(t.PublicKey) })
+	}
 	if err := m.Reg.DeleteTarget(ctx, t.ServerName); err != nil {
 		return err
+	}
+	if !postingDefect {
+		m.revoke(t.PublicKey)
 	}
 	if err := m.dropServerFromJobs(ctx, t.ServerName); err != nil {
 		return err
@@ -184,7 +210,7 @@ func (m *Master) DeleteTarget(ctx context.Context, name string, noPostDefection 
 	if !ok {
 		return fmt.Errorf("%w ('%s')", registry.ErrUnknownTarget, name)
 	}
-	if err := m.removeTarget(ctx, t); err != nil {
+	if err := m.removeTarget(ctx, t, !noPostDefection); err != nil {
 		return err
 	}
 	if !noPostDefection {

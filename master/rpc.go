@@ -70,6 +70,7 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 			// A new enlistment of a known name (its data was lost, or a forced defection):
 			// instructions of the earlier enlistment are dropped.
 			m.purgeTarget(ctx, old.Token)
+			defer m.revoke(old.PublicKey)
 		}
 		t.EnlistDate = time.Now().UTC()
 		t.PublicKey = req.PublicKey
@@ -136,7 +137,7 @@ func (m *Master) onDefect(msg *nats.Msg) {
 	} else if t, ok := m.Reg.Target(req.ServerName); !ok {
 		err = coded(CodeUnknown, "The specified target server ('%s') does not exist.", req.ServerName)
 	} else if err = verify(t.PublicKey, req.Signature, "defect", t.ServerName, req.Time.UTC().Format(time.RFC3339Nano), req.Time); err == nil {
-		err = m.removeTarget(ctx, t)
+		err = m.removeTarget(ctx, t, false)
 	}
 	if err != nil {
 		m.reply(msg, &schemas.DefectReply{Error: busError(err)})

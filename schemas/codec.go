@@ -49,6 +49,7 @@ func (Heartbeat) MsgType() string         { return TypeHeartbeat }
 func (LedgerClear) MsgType() string       { return TypeLedgerClear }
 func (RunResult) MsgType() string         { return TypeRunResult }
 func (Event) MsgType() string             { return TypeEvent }
+func (Audit) MsgType() string             { return TypeAudit }
 
 var compiled = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()

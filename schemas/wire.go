@@ -32,6 +32,7 @@ const (
 	TypeLedgerClear       = "msx.ledger.clear.v1"
 	TypeRunResult         = "msx.run.result.v1"
 	TypeEvent             = "msx.event.v1"
+	TypeAudit             = "msx.audit.v1"
 )
 
 // Error is an error that crosses the bus: a stable numeric code (the SQL Server message number
@@ -259,4 +260,17 @@ func JobSetDigest(versions map[string]int) string {
 		fmt.Fprintf(h, "%s:%d\n", id, versions[id])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Audit is one record of the append-only audit stream (msx.audit): who changed what, when and
+// from where.
+type Audit struct {
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"`
+	Who    string    `json:"who"`
+	From   string    `json:"from"`
+	Action string    `json:"action"` // e.g. "POST /api/v1/jobs"
+	Object string    `json:"object,omitempty"`
+	Status int       `json:"status"` // HTTP status of the change
+	Detail string    `json:"detail,omitempty"`
 }

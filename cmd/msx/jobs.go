@@ -16,6 +16,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/api"
 	"github.com/msx-project/msx/master/client"
+	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
 	"sigs.k8s.io/yaml"
@@ -380,5 +381,26 @@ func newEvents(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&minSev, "min-severity", 0, "only events at or above this severity (10 info, 16 error, 20 critical)")
 	cmd.Flags().StringVar(&server, "server", "", "only this target server")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most N events per read")
+	return cmd
+}
+
+func newAudit(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use: "audit [--limit N]", Short: "The append-only audit of changes: who, what, when, from where", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return call(cmd, g, http.MethodGet, "/api/v1/audit?limit="+strconv.Itoa(limit), nil, func(rows []schemas.Audit) error {
+				return print(g, cmd.OutOrStdout(), rows, []column[schemas.Audit]{
+					{"time", func(a schemas.Audit) string { return ts(&a.Time) }},
+					{"who", func(a schemas.Audit) string { return a.Who }},
+					{"from", func(a schemas.Audit) string { return a.From }},
+					{"action", func(a schemas.Audit) string { return a.Action }},
+					{"status", func(a schemas.Audit) string { return strconv.Itoa(a.Status) }},
+					{"detail", func(a schemas.Audit) string { return dash(firstLine(a.Detail)) }},
+				})
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 50, "newest N records")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/problem"
 )
 
@@ -56,6 +57,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("POST /api/v1/jobs/{name}/stop", auth.RoleAdmin, s.startJob)
 	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
 	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
+	s.route("GET /api/v1/audit", auth.RoleViewer, s.audit)
 	s.route("GET /api/v1/tokens", auth.RoleAdmin, s.listTokens)
 	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
@@ -104,6 +106,9 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		r = r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec}))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		v, err := h(w, r)
+		if r.Method != http.MethodGet {
+			s.record(r, err)
+		}
 		if err != nil {
 			code := master.CodeOf(err)
 			writeErr(w, httpStatus(code), code, err)
@@ -340,3 +345,26 @@ func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error
 }
 
 var _ http.Handler = (*Server)(nil)
+
+// record writes a change (or a refused change) to the audit stream.
+func (s *Server) record(r *http.Request, err error) {
+	a := schemas.Audit{Who: who(r.Context()), From: r.RemoteAddr, Action: r.Method + " " + r.URL.Path, Status: http.StatusOK}
+	if err != nil {
+		a.Status = httpStatus(master.CodeOf(err))
+		a.Detail = err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if aerr := s.m.Audit(ctx, a); aerr != nil {
+		s.log.Error("audit record lost", "action", a.Action, "err", aerr)
+	}
+}
+
+func (s *Server) audit(_ http.ResponseWriter, r *http.Request) (any, error) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	recs, err := s.m.AuditLog(r.Context(), limit)
+	if recs == nil {
+		recs = []schemas.Audit{}
+	}
+	return recs, err
+}

@@ -114,6 +114,18 @@ func (r *Registry) Target(name string) (Target, bool) {
 	return t, ok
 }
 
+// TargetByKey returns the target that registered a public nkey.
+func (r *Registry) TargetByKey(pub string) (Target, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, t := range r.targets {
+		if t.PublicKey == pub {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
 // TargetByToken returns the target with a subject token.
 func (r *Registry) TargetByToken(tok string) (Target, bool) {
 	r.mu.RLock()

@@ -1,0 +1,414 @@
+package tsql
+
+import (
+	"strings"
+
+	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/schedule"
+)
+
+// procedure is an msdb procedure Import translates: its parameters in declaration order (for
+// positional arguments) and what it does.
+type procedure struct {
+	params []string
+	run    func(*call)
+}
+
+var procedures = map[string]procedure{
+	"sp_add_job": {strings.Fields(`job_name enabled description start_step_id category_name category_id
+			owner_login_name notify_level_eventlog notify_level_email notify_level_netsend notify_level_page
+			notify_email_operator_name notify_netsend_operator_name notify_page_operator_name delete_level job_id
+			originating_server`), addJob},
+	"sp_update_job": {strings.Fields(`job_id job_name new_name enabled description start_step_id category_name
+			owner_login_name notify_level_eventlog notify_level_email notify_level_netsend notify_level_page
+			notify_email_operator_name notify_netsend_operator_name notify_page_operator_name delete_level
+			automatic_post`), updateJob},
+	"sp_add_jobstep": {strings.Fields(`job_id job_name step_id step_name subsystem command additional_parameters
+			cmdexec_success_code on_success_action on_success_step_id on_fail_action on_fail_step_id server
+			database_name database_user_name retry_attempts retry_interval os_run_priority output_file_name flags
+			proxy_id proxy_name step_uid`), addJobStep},
+	"sp_add_jobschedule": {strings.Fields(`job_id job_name name enabled freq_type freq_interval freq_subday_type
+			freq_subday_interval freq_relative_interval freq_recurrence_factor active_start_date active_end_date
+			active_start_time active_end_time schedule_id automatic_post schedule_uid`), addJobSchedule},
+	"sp_add_schedule": {strings.Fields(`schedule_name enabled freq_type freq_interval freq_subday_type
+			freq_subday_interval freq_relative_interval freq_recurrence_factor active_start_date active_end_date
+			active_start_time active_end_time owner_login_name schedule_uid schedule_id originating_server`), addSchedule},
+	"sp_attach_schedule": {strings.Fields(`job_id job_name schedule_id schedule_name automatic_post`), attachSchedule},
+	"sp_add_jobserver":   {strings.Fields(`job_id job_name server_name automatic_post`), addJobServer},
+	"sp_apply_job_to_targets": {strings.Fields(`job_id job_name target_server_groups target_servers operation`),
+		applyToTargets},
+	"sp_add_category": {strings.Fields(`class type name`), addCategory},
+}
+
+// unsupportedProcedures are msdb procedures Import recognises but does not translate, with the
+// reason.
+var unsupportedProcedures = map[string]string{
+	"sp_delete_job":               "an imported job is created, or replaces the job of the same name when it is applied; delete jobs with msx",
+	"sp_update_jobstep":           "Import translates the steps as sp_add_jobstep creates them; edit the imported job instead",
+	"sp_update_jobschedule":       "Import translates the schedules as sp_add_jobschedule creates them; edit the imported job instead",
+	"sp_update_schedule":          "Import translates the schedules as sp_add_schedule creates them; edit the imported job instead",
+	"sp_delete_jobstep":           "edit the imported job instead",
+	"sp_delete_jobschedule":       "edit the imported job instead",
+	"sp_delete_schedule":          "edit the imported job instead",
+	"sp_detach_schedule":          "edit the imported job instead",
+	"sp_delete_jobserver":         "set the job's targets instead",
+	"sp_start_job":                "starting a job is an operation, not part of its definition; use msx to start it",
+	"sp_stop_job":                 "stopping a job is an operation, not part of its definition",
+	"sp_add_notification":         "msx does not import alerts and their notifications",
+	"sp_add_alert":                "msx does not import alerts",
+	"sp_update_alert":             "msx does not import alerts",
+	"sp_add_operator":             "msx does not create operators; an operator is named on the job by notify_email_operator_name",
+	"sp_add_proxy":                "proxies are set up on each target; a step names its proxy by proxy_name",
+	"sp_grant_proxy_to_subsystem": "proxies are set up on each target; a step names its proxy by proxy_name",
+	"sp_add_targetservergroup":    "target server groups are managed with msx",
+	"sp_add_targetsvrgrp_member":  "target server groups are managed with msx",
+	"sp_msx_enlist":               "servers enlist with msx",
+	"sp_delete_category":          "a category in msx is a name on the job",
+	"sp_update_category":          "a category in msx is a name on the job",
+}
+
+// uncategorized are the names of SQL Server Agent's default categories: a job in one has no
+// category in msx.
+var uncategorized = []string{"[Uncategorized (Local)]", "[Uncategorized (Multi-Server)]", "[Uncategorized]"}
+
+// noDescription is the description SSMS writes for a job that has none.
+const noDescription = "No description available."
+
+// Reasons for parameters msx does not model, reported when their value is not empty.
+const (
+	whyNetSend       = "net send notifications were removed from SQL Server, and msx does not send them"
+	whyPageOperator  = "msx does not page operators; it notifies the operator named by notify_email_operator_name"
+	whyOrigin        = "the msx master is the originating server of every job it holds"
+	whyAutomaticPost = "msx always sends job changes to the targets"
+)
+
+// job returns the job a call refers to by @job_id or @job_name, reporting why when there is
+// none.
+func (c *call) job() *jobState {
+	if a := c.get("job_id"); a != nil && a.val.kind != valNull {
+		switch a.val.kind {
+		case valUnknown:
+			c.p.problem(a.line, "%s not imported: the job it refers to is not known: %s", c.proc, a.val.s)
+			return nil
+		case valJob:
+			return c.p.jobs[a.val.ref]
+		case valString, valNumber:
+			id := strings.ToLower(strings.TrimSpace(a.val.s))
+			for _, js := range c.p.jobs {
+				if containsString(js.ids, id) {
+					return js
+				}
+			}
+			c.p.problem(a.line, "%s not imported: the job with id %s is not created in this script, and Import translates whole jobs", c.proc, a.val.text())
+			return nil
+		}
+		if a.varTok.kind == kindVariable {
+			c.p.problem(a.line, "%s not imported: %s holds no job created in this script (it is set by sp_add_job @job_id = %s OUTPUT)",
+				c.proc, a.varTok.value, a.varTok.value)
+		} else {
+			c.p.problem(a.line, "%s not imported: @job_id %s is not a job created in this script", c.proc, a.val.text())
+		}
+		return nil
+	}
+	var name string
+	if !c.str("job_name", &name) {
+		c.p.problem(c.line, "%s not imported: it names no job (give @job_id or @job_name)", c.proc)
+		return nil
+	}
+	for i := len(c.p.jobs) - 1; i >= 0; i-- {
+		if js := c.p.jobs[i]; !js.dropped && strings.EqualFold(strings.TrimSpace(js.job.Name), strings.TrimSpace(name)) {
+			return js
+		}
+	}
+	c.p.problem(c.line, "%s not imported: the job '%s' is not created in this script, and Import translates whole jobs", c.proc, name)
+	return nil
+}
+
+func addJob(c *call) {
+	var j jobs.Job
+	if !c.str("job_name", &j.Name) {
+		c.p.problem(c.line, "sp_add_job not imported: it has no @job_name")
+		for _, a := range c.args {
+			a.used = true
+		}
+		return
+	}
+	for _, js := range c.p.jobs {
+		if !js.dropped && strings.EqualFold(strings.TrimSpace(js.job.Name), strings.TrimSpace(j.Name)) {
+			c.p.problem(c.line, "sp_add_job not imported: the job '%s' is already created at line %d (SQL Server error 14261)", j.Name, js.line)
+			for _, a := range c.args {
+				a.used = true
+			}
+			c.bind("job_id", unknown("the sp_add_job at line %d that sets it was not imported", c.line))
+			return
+		}
+	}
+	js := &jobState{line: c.line}
+	c.p.jobs = append(c.p.jobs, js)
+	c.jobHeader(&j)
+	js.job = j
+	if a := c.get("job_id"); a != nil {
+		if !c.bind("job_id", value{kind: valJob, ref: len(c.p.jobs) - 1}) && (a.val.kind == valString || a.val.kind == valNumber) {
+			js.ids = append(js.ids, strings.ToLower(strings.TrimSpace(a.val.s)))
+			c.p.problem(a.line, "@job_id ignored: the msx master assigns job ids (later calls of this script may still use it)")
+		}
+	}
+	c.unsupported("category_id", "category ids are local to a server; msx keeps the category by name (@category_name)")
+	c.unsupported("originating_server", whyOrigin)
+}
+
+// jobHeader reads the parameters sp_add_job and sp_update_job share.
+func (c *call) jobHeader(j *jobs.Job) {
+	c.boolPtr("enabled", &j.Enabled)
+	if c.str("description", &j.Description) && j.Description == noDescription {
+		j.Description = ""
+	}
+	c.num("start_step_id", &j.StartStepID)
+	if c.str("category_name", &j.Category) && containsFold(uncategorized, j.Category) {
+		j.Category = ""
+	}
+	c.str("owner_login_name", &j.Owner)
+	c.numPtr("notify_level_eventlog", &j.NotifyLevelEventlog)
+	c.num("notify_level_email", &j.NotifyLevelEmail)
+	c.num("notify_level_page", &j.NotifyLevelPage)
+	c.str("notify_email_operator_name", &j.NotifyEmailOperator)
+	c.num("delete_level", &j.DeleteLevel)
+	c.unsupported("notify_level_netsend", whyNetSend)
+	c.unsupported("notify_netsend_operator_name", whyNetSend)
+	c.unsupported("notify_page_operator_name", whyPageOperator)
+}
+
+func updateJob(c *call) {
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	var name string
+	if c.str("new_name", &name) {
+		js.job.Name = name
+	}
+	c.jobHeader(&js.job)
+	c.unsupported("automatic_post", whyAutomaticPost, "1")
+}
+
+// useAll marks every argument used, after a call that is not imported as a whole (and reported
+// once).
+func (c *call) useAll() {
+	for _, a := range c.args {
+		a.used = true
+	}
+}
+
+func addJobStep(c *call) {
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	var s jobs.Step
+	var id int
+	idGiven := c.num("step_id", &id)
+	c.str("step_name", &s.StepName)
+	c.str("subsystem", &s.Subsystem)
+	c.str("command", &s.Command)
+	c.num("cmdexec_success_code", &s.CmdExecSuccessCode)
+	c.num("on_success_action", &s.OnSuccessAction)
+	c.num("on_success_step_id", &s.OnSuccessStepID)
+	c.num("on_fail_action", &s.OnFailAction)
+	c.num("on_fail_step_id", &s.OnFailStepID)
+	c.str("database_name", &s.DatabaseName)
+	c.num("retry_attempts", &s.RetryAttempts)
+	c.num("retry_interval", &s.RetryInterval)
+	c.str("output_file_name", &s.OutputFileName)
+	c.num("flags", &s.Flags)
+	c.str("proxy_name", &s.ProxyName)
+	c.unsupported("additional_parameters", "msx does not use it (SQL Server Agent does not either)")
+	c.unsupported("server", "msx runs a step on the target it is sent to")
+	c.unsupported("database_user_name", "msx runs T-SQL steps as the agent's login; use EXECUTE AS USER in the command")
+	c.unsupported("os_run_priority", "msx does not set OS priority")
+	c.unsupported("proxy_id", "proxy ids are local to a server; give @proxy_name")
+	if a := c.get("step_uid"); a != nil && !a.output {
+		c.unsupported("step_uid", "msx identifies a step by its step_id")
+	}
+
+	steps := js.job.Steps
+	n := len(steps)
+	if !idGiven || id == 0 {
+		id = n + 1
+	}
+	if id < 1 || id > n+1 {
+		c.p.problem(c.args["step_id"].line, "@step_id %d is invalid: the job has %d steps, so a new step is 1..%d (SQL Server error 14266); "+
+			"the step is added as step %d", id, n, n+1, n+1)
+		id = n + 1
+	}
+	if id <= n {
+		// sp_add_jobstep inserts: the steps from id on move down one, and go-to targets follow.
+		for i := range steps {
+			if steps[i].OnSuccessStepID >= id {
+				steps[i].OnSuccessStepID++
+			}
+			if steps[i].OnFailStepID >= id {
+				steps[i].OnFailStepID++
+			}
+		}
+		steps = append(steps[:id-1], append([]jobs.Step{s}, steps[id-1:]...)...)
+	} else {
+		steps = append(steps, s)
+	}
+	for i := range steps {
+		steps[i].StepID = i + 1
+	}
+	js.job.Steps = steps
+}
+
+// scheduleFields reads the freq_* and active_* parameters.
+func (c *call) scheduleFields(s *schedule.Schedule) {
+	c.boolPtr("enabled", &s.Enabled)
+	c.num("freq_type", &s.FreqType)
+	c.num("freq_interval", &s.FreqInterval)
+	c.num("freq_subday_type", &s.FreqSubdayType)
+	c.num("freq_subday_interval", &s.FreqSubdayInterval)
+	c.num("freq_relative_interval", &s.FreqRelativeInterval)
+	c.num("freq_recurrence_factor", &s.FreqRecurrenceFactor)
+	c.num("active_start_date", &s.ActiveStartDate)
+	c.num("active_end_date", &s.ActiveEndDate)
+	c.num("active_start_time", &s.ActiveStartTime)
+	c.num("active_end_time", &s.ActiveEndTime)
+	if a := c.get("schedule_uid"); a != nil && !a.output {
+		c.unsupported("schedule_uid", "msx identifies a schedule by its name in the job")
+	}
+}
+
+func addJobSchedule(c *call) {
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	var s schedule.Schedule
+	c.str("name", &s.Name)
+	c.scheduleFields(&s)
+	c.unsupported("automatic_post", whyAutomaticPost, "1")
+	c.bind("schedule_id", unknown("it is the id of a schedule that sp_add_jobschedule attached to its job at line %d", c.line))
+	js.job.Schedules = append(js.job.Schedules, s)
+}
+
+func addSchedule(c *call) {
+	var s schedule.Schedule
+	c.str("schedule_name", &s.Name)
+	c.scheduleFields(&s)
+	c.unsupported("owner_login_name", "an msx schedule belongs to its job and has no owner")
+	c.unsupported("originating_server", whyOrigin)
+	c.p.scheds = append(c.p.scheds, &schedState{s: s, line: c.line})
+	c.bind("schedule_id", value{kind: valSchedule, ref: len(c.p.scheds) - 1})
+}
+
+func attachSchedule(c *call) {
+	var ss *schedState
+	if a := c.known("schedule_id"); a != nil && a.val.kind != valNull {
+		if a.val.kind == valSchedule {
+			ss = c.p.scheds[a.val.ref]
+		} else {
+			c.p.problem(a.line, "sp_attach_schedule not imported: @schedule_id %s is not a schedule created in this script by sp_add_schedule", a.val.text())
+			c.useAll()
+			return
+		}
+	} else {
+		var name string
+		if !c.str("schedule_name", &name) {
+			c.p.problem(c.line, "sp_attach_schedule not imported: it names no schedule (give @schedule_id or @schedule_name)")
+			c.useAll()
+			return
+		}
+		for i := len(c.p.scheds) - 1; i >= 0 && ss == nil; i-- {
+			if strings.EqualFold(strings.TrimSpace(c.p.scheds[i].s.Name), strings.TrimSpace(name)) {
+				ss = c.p.scheds[i]
+			}
+		}
+		if ss == nil {
+			c.p.problem(c.line, "sp_attach_schedule not imported: the schedule '%s' is not created in this script by sp_add_schedule", name)
+			c.useAll()
+			return
+		}
+	}
+	c.get("schedule_name") // given with @schedule_id: the id wins
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	c.unsupported("automatic_post", whyAutomaticPost, "1")
+	ss.attached = true
+	// An msx schedule belongs to one job: each job the schedule is attached to gets a copy.
+	s := ss.s
+	if s.Enabled != nil {
+		e := *s.Enabled
+		s.Enabled = &e
+	}
+	js.job.Schedules = append(js.job.Schedules, s)
+}
+
+func addJobServer(c *call) {
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	c.unsupported("automatic_post", whyAutomaticPost, "1")
+	a := c.known("server_name")
+	if a == nil || a.val.kind == valNull || a.val.kind == valLocal {
+		return // (local): the job runs where it is applied
+	}
+	if a.val.kind != valString {
+		c.p.problem(a.line, "@server_name ignored: %s is not a server name", a.val.text())
+		return
+	}
+	name := strings.TrimSpace(a.val.s)
+	if strings.EqualFold(name, "(local)") || name == "" {
+		return
+	}
+	js.job.Targets.Servers = append(js.job.Targets.Servers, name)
+}
+
+func applyToTargets(c *call) {
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	var op string
+	if c.str("operation", &op) && !strings.EqualFold(strings.TrimSpace(op), "APPLY") {
+		c.p.problem(c.args["operation"].line, "sp_apply_job_to_targets @operation = '%s' not imported: Import adds targets (APPLY); "+
+			"remove targets by editing the job", op)
+		c.useAll()
+		return
+	}
+	var servers, groups string
+	c.str("target_servers", &servers)
+	c.str("target_server_groups", &groups)
+	js.job.Targets.Servers = append(js.job.Targets.Servers, splitList(servers)...)
+	js.job.Targets.Groups = append(js.job.Targets.Groups, splitList(groups)...)
+}
+
+// splitList splits a comma-separated list, as sp_apply_job_to_targets does.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// addCategory accepts a job category: in msx a category is a name on the job, which sp_add_job
+// and sp_update_job give with @category_name.
+func addCategory(c *call) {
+	var class string
+	if c.str("class", &class) && !strings.EqualFold(strings.TrimSpace(class), "JOB") {
+		c.p.problem(c.args["class"].line, "sp_add_category @class = '%s' not imported: msx has job categories only", class)
+	}
+	c.get("type") // LOCAL or MULTI-SERVER: every msx job can be sent to servers
+	c.get("name")
+}
