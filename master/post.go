@@ -155,9 +155,11 @@ func (m *Master) deleteRows(ctx context.Context, seqs []uint64) error {
 
 // purgeTarget drops every instruction of a target from the stream and the download list.
 func (m *Master) purgeTarget(ctx context.Context, tok string) {
-	if s, err := m.js.Stream(ctx, bus.StreamInstr); err == nil {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(bus.InstrSubject(tok))); err != nil {
-			m.log.Warn("purge instructions", "target", tok, "err", err)
+	for stream, subj := range map[string]string{bus.StreamInstr: bus.InstrSubject(tok), bus.StreamStatus: bus.StatusSubject(tok)} {
+		if s, err := m.js.Stream(ctx, stream); err == nil {
+			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+				m.log.Warn("purge", "stream", stream, "target", tok, "err", err)
+			}
 		}
 	}
 	m.Ledger.ForgetTarget(tok)

@@ -65,7 +65,11 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 			return nil, coded(CodeBadToken, "enlist %s: %w: create a new one on the master with `msx token create`", name, err)
 		}
 		if !exists {
-			t = registry.Target{ServerID: m.Reg.NextServerID(), ServerName: name, Token: jobs.ServerToken(name)}
+			id, err := m.Reg.AllocServerID(ctx)
+			if err != nil {
+				return nil, err
+			}
+			t = registry.Target{ServerID: id, ServerName: name, Token: jobs.ServerToken(name)}
 		} else {
 			// A new enlistment of a known name (its data was lost, or a forced defection):
 			// instructions of the earlier enlistment are dropped.

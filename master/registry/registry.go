@@ -61,7 +61,11 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
 	}
-	if err := loadAll(ctx, r.targetsKV, func(t Target) { r.targets[t.ServerName] = t }); err != nil {
+	if err := loadAll(ctx, r.targetsKV, func(t Target) {
+		if t.ServerName != "" {
+			r.targets[t.ServerName] = t
+		}
+	}); err != nil {
 		return nil, err
 	}
 	if err := loadAll(ctx, r.groupsKV, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
@@ -76,6 +80,9 @@ func loadAll[T any](ctx context.Context, kv jetstream.KeyValue, add func(T)) err
 		return fmt.Errorf("list %s: %w", kv.Bucket(), err)
 	}
 	for k := range lister.Keys() {
+		if k == counterKey {
+			continue
+		}
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
@@ -150,15 +157,42 @@ func (r *Registry) Targets() []Target {
 	return out
 }
 
-// NextServerID returns the server_id for a new target.
-func (r *Registry) NextServerID() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n := 0
-	for _, t := range r.targets {
-		n = max(n, t.ServerID)
+// counterKey holds the next server_id in the targets bucket.
+const counterKey = "next-server-id"
+
+// AllocServerID returns a new server_id. Ids are never reused, as in msdb: the counter lives in
+// the bucket and is advanced with compare-and-set, so two masters cannot hand out the same id.
+func (r *Registry) AllocServerID(ctx context.Context) (int, error) {
+	for range 10 {
+		r.mu.RLock()
+		n := 1
+		for _, t := range r.targets {
+			n = max(n, t.ServerID+1)
+		}
+		r.mu.RUnlock()
+		var rev uint64
+		e, err := r.targetsKV.Get(ctx, counterKey)
+		switch {
+		case err == nil:
+			var stored int
+			if json.Unmarshal(e.Value(), &stored) == nil {
+				n = max(n, stored)
+			}
+			rev = e.Revision()
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return 0, fmt.Errorf("read server_id counter: %w", err)
+		}
+		next, _ := json.Marshal(n + 1)
+		if rev == 0 {
+			_, err = r.targetsKV.Create(ctx, counterKey, next)
+		} else {
+			_, err = r.targetsKV.Update(ctx, counterKey, next, rev)
+		}
+		if err == nil {
+			return n, nil
+		}
 	}
-	return n + 1
+	return 0, errors.New("allocate server_id: too much contention on the counter")
 }
 
 // PutTarget creates or replaces a target.
