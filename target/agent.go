@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/target/runner"
+	"github.com/msx-project/msx/target/scheduler"
 	"github.com/msx-project/msx/target/store"
 )
 
@@ -41,8 +44,18 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// EnlistedBy records who enlisted the target; default user@host.
 	EnlistedBy string
-	// Database labels the local database in heartbeats; default "SQLite (embedded)".
+	// Database labels the local database in heartbeats; default "SQLite (embedded)", or
+	// "SQL Server (user@host/INSTANCE)" (no password) with SQLDSN.
 	Database string
+	// SQLDSN is the SQL Server instance T-SQL steps run on, as a go-mssqldb URL:
+	// sqlserver://user:password@host:1433/INSTANCE?database=master. Default (empty): an
+	// embedded SQLite database, local.db in DataDir (not the agent's own target.db).
+	SQLDSN string
+	// TimeZone is the target's local time zone: schedules fire and history rows are dated in
+	// it. Default: time.Local.
+	TimeZone *time.Location
+	// WorkDir is the working directory of CmdExec steps; default DataDir/work.
+	WorkDir string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// ConnOptions are extra NATS options (TLS, credentials).
@@ -64,6 +77,11 @@ type Agent struct {
 	offsetMS int64
 	kick     chan struct{} // wakes the heartbeat loop after SET-POLL
 	outbox   chan struct{} // wakes the outbox sender
+
+	localDB *sql.DB // T-SQL steps run here
+	runner  *runner.Runner
+	runs    *runManager
+	sched   *scheduler.Scheduler
 
 	defected chan struct{}
 	defOnce  sync.Once
@@ -94,8 +112,18 @@ func (c *Config) check() error {
 	if c.EnlistedBy == "" {
 		c.EnlistedBy = whoami()
 	}
+	label, err := checkDSN(c.SQLDSN)
+	if err != nil {
+		return err
+	}
 	if c.Database == "" {
-		c.Database = "SQLite (embedded)"
+		c.Database = label
+	}
+	if c.TimeZone == nil {
+		c.TimeZone = time.Local
+	}
+	if c.WorkDir == "" {
+		c.WorkDir = filepath.Join(c.DataDir, "work")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -129,7 +157,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
-	a := &Agent{cfg: cfg, store: st, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{})}
+	db, err := openLocalDB(&cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a := &Agent{cfg: cfg, store: st, localDB: db, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{})}
 	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
 	return a.run(ctx)
 }
@@ -148,7 +181,18 @@ func (a *Agent) run(ctx context.Context) error {
 	if a.js, err = jetstream.New(nc); err != nil {
 		return err
 	}
+	// A reconnect also wakes the outbox, so reports spooled while the bus was away go at once.
+	prev := nc.Opts.ReconnectedCB
+	nc.SetReconnectHandler(func(c *nats.Conn) {
+		if prev != nil {
+			prev(c)
+		}
+		a.wakeOutbox()
+	})
 	if err := a.enlist(ctx, canon); err != nil {
+		return err
+	}
+	if err := a.startJobs(ctx, canon); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -160,8 +204,9 @@ func (a *Agent) run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	for _, loop := range []func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox} {
+	loops := []func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox, a.sched.Run}
+	errc := make(chan error, len(loops))
+	for _, loop := range loops {
 		wg.Go(func() {
 			if err := loop(runCtx); err != nil && runCtx.Err() == nil {
 				errc <- err
@@ -177,8 +222,10 @@ func (a *Agent) run(ctx context.Context) error {
 		out = ErrDefected
 	case out = <-errc:
 	}
-	cancel(errors.New("agent shutdown"))
+	cancel(runner.ErrShutdown)
 	wg.Wait()
+	// Running jobs end canceled and queue their reports before the databases close.
+	a.stopRuns()
 	if out == nil || errors.Is(out, ErrDefected) {
 		// Final heartbeat and outbox flush are best effort on a clean stop.
 		flushCtx, done := context.WithTimeout(context.Background(), 2*time.Second)

@@ -83,10 +83,12 @@ func (a *Agent) consumeOnce(ctx context.Context) error {
 }
 
 // handle applies one delivered instruction. It returns an error only when the local database
-// could not record it; a bad or failing instruction is recorded as failed and reported.
+// could not record it; a bad or failing instruction is recorded as failed and reported, with an
+// error event.
 func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 	var in schemas.Instruction
 	id := "seq-" + strconv.FormatUint(seq, 10)
+	var p pending
 	var apply func(tx *sql.Tx) error
 	if err := schemas.Decode(data, &in); err != nil {
 		apply = func(*sql.Tx) error {
@@ -94,18 +96,29 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 		}
 	} else {
 		id = in.ID
-		apply = func(tx *sql.Tx) error { return a.apply(ctx, tx, &in) }
+		apply = func(tx *sql.Tx) error { return a.apply(ctx, tx, &in, &p) }
 	}
-	report := func(applyErr error) store.OutMsg {
+	report := func(applyErr error) []store.OutMsg {
 		st := &schemas.InstructionStatus{InstructionID: id, Seq: seq, Status: schemas.StatusApplied, Downloaded: time.Now().UTC()}
 		if applyErr != nil {
 			st.Status = schemas.StatusFailed
 			st.Error = codeOf(applyErr)
 		}
 		b, _ := schemas.Encode(st)
-		return store.OutMsg{Subject: bus.AppliedSubject(a.id.Token), MsgID: "applied-" + strconv.FormatUint(seq, 10), Payload: b}
+		msgs := []store.OutMsg{{Subject: bus.AppliedSubject(a.id.Token), MsgID: "applied-" + strconv.FormatUint(seq, 10), Payload: b}}
+		if applyErr != nil {
+			msgs = append(msgs, eventMsg(a.id.ServerName, a.id.Token, schemas.Event{
+				ID: "instr-" + strconv.FormatUint(seq, 10) + "-failed", Severity: schemas.SeverityError, Source: "instruction",
+				Message:   fmt.Sprintf("Instruction %d (%s %s) failed: %s", seq, in.Operation, objectName(&in), st.Error.Message),
+				ErrorCode: st.Error.Code, JobID: jobIDOf(&in), JobName: in.ObjectName,
+			}))
+		}
+		return msgs
 	}
 	applyErr, err := a.store.Apply(ctx, seq, id, int(in.Operation), apply, report)
+	if p.run != nil && (err != nil || applyErr != nil) {
+		a.runs.release(p.job.JobID, p.run) // the START did not commit: it never runs
+	}
 	if errors.Is(err, store.ErrAlreadyApplied) {
 		a.log.Info("duplicate instruction: no second effect", "seq", seq, "id", id)
 		a.wakeOutbox()
@@ -120,25 +133,65 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 		return nil
 	}
 	a.log.Info("instruction applied", "seq", seq, "operation", in.Operation.String(), "object", in.ObjectName)
-	return a.afterCommit(ctx, &in)
+	return a.afterCommit(ctx, &in, &p)
+}
+
+// pending is what applying an instruction leaves for after its commit: the run slot a START
+// claimed.
+type pending struct {
+	run *activeRun
+	job jobs.Job
+}
+
+func objectName(in *schemas.Instruction) string {
+	if in.ObjectName != "" {
+		return in.ObjectName
+	}
+	if in.ObjectID != "" {
+		return in.ObjectID
+	}
+	if in.Operation == schemas.OpDelete {
+		return "(all jobs)"
+	}
+	return in.Operation.ObjectType()
+}
+
+func jobIDOf(in *schemas.Instruction) string {
+	if in.Operation.ObjectType() == "job" {
+		return in.ObjectID
+	}
+	return ""
 }
 
 // apply performs an instruction's effect on the local database inside tx.
-func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) error {
+func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
 		return applyJob(ctx, tx, in)
 	case schemas.OpDelete:
 		return deleteJobs(ctx, tx, in.ObjectID)
-	case schemas.OpStart, schemas.OpStop:
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE job_id = ?`, in.ObjectID).Scan(&n); err != nil {
+	case schemas.OpStart:
+		j, err := heldJob(ctx, tx, in.ObjectID)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return busErr(CodeUnknownObject, fmt.Sprintf("The specified job_id ('%s') does not exist.", in.ObjectID))
+		// The slot is claimed now, so that nothing starts the job between the commit and the
+		// run; handle gives it back if the commit fails.
+		r, err := a.runs.claim(j.JobID, j.Name, requester(in.Source))
+		if err != nil {
+			return err
 		}
-		return busErr(CodeNotSupported, "job execution is not available on this target yet")
+		p.run, p.job = r, j
+		return nil
+	case schemas.OpStop:
+		j, err := heldJob(ctx, tx, in.ObjectID)
+		if err != nil {
+			return err
+		}
+		if _, ok := a.runs.running(j.JobID); !ok {
+			return notRunning(j.Name, requester(in.Source))
+		}
+		return nil
 	case schemas.OpReEnlist, schemas.OpDefect:
 		return nil // done after commit: both talk to the master
 	case schemas.OpSyncTime:
@@ -162,8 +215,23 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) 
 }
 
 // afterCommit runs the parts of an instruction that must follow its commit.
-func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction) error {
+func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
+	case schemas.OpInsert, schemas.OpUpdate:
+		a.reloadJobs(ctx)
+		a.checkSubsystems(ctx, in.Job)
+	case schemas.OpDelete:
+		a.reloadJobs(ctx)
+	case schemas.OpStart:
+		a.runs.launch(p.job, p.run)
+	case schemas.OpStop:
+		name := in.ObjectName
+		if name == "" {
+			name = in.ObjectID
+		}
+		if err := a.runs.Stop(in.ObjectID, name, in.Source); err != nil {
+			a.log.Info("job ended before its STOP took effect", "job", name, "err", err)
+		}
 	case schemas.OpSetPoll:
 		a.mu.Lock()
 		a.pollSecs = in.PollInterval
@@ -178,7 +246,9 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction) error 
 			a.log.Error("re-enlist failed", "err", err)
 		}
 	case schemas.OpDefect:
-		// Report first: the DEFECT row must show as downloaded on the master.
+		// Running jobs end first, so that their outcomes reach the master before it forgets
+		// this target; then report: the DEFECT row must show as downloaded on the master.
+		a.stopRuns()
 		flush, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = a.sendOutbox(flush)
 		cancel()
@@ -210,6 +280,25 @@ func applyJob(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) error {
 		ON CONFLICT(job_id) DO UPDATE SET name = excluded.name, version = excluded.version, definition = excluded.definition`,
 		j.JobID, j.Name, j.VersionNumber, string(in.Job))
 	return err
+}
+
+// heldJob returns the job with id jobID held on this target, or a 14262 error.
+func heldJob(ctx context.Context, tx *sql.Tx, jobID string) (jobs.Job, error) {
+	var j jobs.Job
+	var def string
+	var version int
+	err := tx.QueryRowContext(ctx, `SELECT version, definition FROM jobs WHERE job_id = ?`, jobID).Scan(&version, &def)
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, busErr(CodeUnknownObject, fmt.Sprintf("The specified job_id ('%s') does not exist.", jobID))
+	}
+	if err != nil {
+		return j, err
+	}
+	if err := json.Unmarshal([]byte(def), &j); err != nil {
+		return j, busErr(CodeBadInstruction, fmt.Sprintf("job %s held on this target cannot be read: %v", jobID, err))
+	}
+	j.JobID, j.VersionNumber = jobID, version
+	return j, nil
 }
 
 func deleteJobs(ctx context.Context, tx *sql.Tx, jobID string) error {

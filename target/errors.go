@@ -10,6 +10,8 @@ import (
 var (
 	// ErrDefected: the agent defected (DEFECT instruction or `msx target defect`) and stopped.
 	ErrDefected = errors.New("target defected from its master")
+	// ErrShuttingDown: a run was asked for while the agent stops.
+	ErrShuttingDown = errors.New("the agent is shutting down: no new job runs")
 	// ErrNoToken: the agent is not enlisted and no enlistment token was given.
 	ErrNoToken = errors.New("not enlisted and no enlistment token given: create one on the master with `msx token create` and pass it with --token")
 )
@@ -20,10 +22,9 @@ const (
 	CodeAlreadyEnlisted = 14296 // This server is already enlisted into MSX '%s'.
 	CodeEnlistSelf      = 14297 // Cannot enlist into the local machine.
 	CodeVersion         = 14306 // incompatible versions
-	CodeJobRunning      = 22022 // SQLServerAgent Error: Request to run job %s refused because the job is already running
+	CodeJobRunning      = 22022 // SQLServerAgent Error: Request to run (stop) job %s refused because the job is already (not) running
 	CodeUnknownOp       = 50010 // msx: unknown instruction operation
 	CodeBadInstruction  = 50011 // msx: malformed instruction
-	CodeNotSupported    = 50012 // msx: operation not available on this target
 )
 
 func busErr(code int, msg string) *schemas.Error { return &schemas.Error{Code: code, Message: msg} }

@@ -150,11 +150,11 @@ type OutMsg struct {
 }
 
 // Apply runs fn and records instruction id at stream sequence seq as applied, together with the
-// report to publish, in one transaction. If fn fails, its changes are rolled back and the
-// instruction is recorded as failed, with the report that failErr builds. If the id was applied
-// before, nothing runs and ErrAlreadyApplied comes back.
+// messages to publish about it, in one transaction. If fn fails, its changes are rolled back and
+// the instruction is recorded as failed, with the messages that report builds from the failure.
+// If the id was applied before, nothing runs and ErrAlreadyApplied comes back.
 func (s *Store) Apply(ctx context.Context, seq uint64, id string, op int, fn func(tx *sql.Tx) error,
-	report func(applyErr error) OutMsg) (applyErr error, err error) {
+	report func(applyErr error) []OutMsg) (applyErr error, err error) {
 	if _, ok, err := s.Applied(ctx, id); err != nil {
 		return nil, err
 	} else if ok {
@@ -191,8 +191,10 @@ func (s *Store) Apply(ctx context.Context, seq uint64, id string, op int, fn fun
 		return applyErr, err
 	}
 	if report != nil {
-		if err := enqueue(ctx, tx, report(applyErr)); err != nil {
-			return applyErr, err
+		for _, m := range report(applyErr) {
+			if err := enqueue(ctx, tx, m); err != nil {
+				return applyErr, err
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -202,7 +204,7 @@ func (s *Store) Apply(ctx context.Context, seq uint64, id string, op int, fn fun
 }
 
 // duplicate moves the cursor past a duplicate at seq and queues its report.
-func (s *Store) duplicate(ctx context.Context, seq uint64, report func(error) OutMsg) error {
+func (s *Store) duplicate(ctx context.Context, seq uint64, report func(error) []OutMsg) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -212,8 +214,10 @@ func (s *Store) duplicate(ctx context.Context, seq uint64, report func(error) Ou
 		return err
 	}
 	if report != nil {
-		if err := enqueue(ctx, tx, report(nil)); err != nil {
-			return err
+		for _, m := range report(nil) {
+			if err := enqueue(ctx, tx, m); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Commit()
@@ -230,8 +234,23 @@ func (s *Store) setSeqTx(ctx context.Context, tx *sql.Tx, seq uint64) error {
 	return nil
 }
 
-// Enqueue adds a message to the outbox on its own.
-func (s *Store) Enqueue(ctx context.Context, m OutMsg) error { return enqueue(ctx, s.db, m) }
+// Enqueue adds messages to the outbox, in order, in one transaction.
+func (s *Store) Enqueue(ctx context.Context, msgs ...OutMsg) error {
+	if len(msgs) == 1 {
+		return enqueue(ctx, s.db, msgs[0])
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("queue messages: %w", err)
+	}
+	defer tx.Rollback()
+	for _, m := range msgs {
+		if err := enqueue(ctx, tx, m); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
 
 type execer interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
@@ -274,6 +293,45 @@ func (s *Store) Outbox(ctx context.Context, limit int) ([]Queued, error) {
 func (s *Store) Sent(ctx context.Context, id int64) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id)
 	return err
+}
+
+// JobDefinition is one job held, as the master sent it.
+type JobDefinition struct {
+	JobID      string
+	Name       string
+	Version    int
+	Definition []byte // the jobs.Job JSON snapshot
+}
+
+// Jobs returns every job held, ordered by job id.
+func (s *Store) Jobs(ctx context.Context) ([]JobDefinition, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT job_id, name, version, definition FROM jobs ORDER BY job_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []JobDefinition
+	for rows.Next() {
+		var j JobDefinition
+		var def string
+		if err := rows.Scan(&j.JobID, &j.Name, &j.Version, &def); err != nil {
+			return nil, fmt.Errorf("read jobs: %w", err)
+		}
+		j.Definition = []byte(def)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// DeleteJob deletes a job if the version held is version (a newer snapshot that arrived in the
+// meantime stays) and reports whether it did.
+func (s *Store) DeleteJob(ctx context.Context, jobID string, version int) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM jobs WHERE job_id = ? AND version = ?`, jobID, version)
+	if err != nil {
+		return false, fmt.Errorf("delete job %s: %w", jobID, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // JobDigest returns schemas.JobSetDigest of the jobs held, and their count. The master

@@ -1,0 +1,358 @@
+package target
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/target/runner"
+	"github.com/msx-project/msx/target/scheduler"
+	"github.com/msx-project/msx/target/store"
+)
+
+// runManager starts, stops and reports the runs of the target's jobs, at most one run per job
+// as SQL Server Agent. The scheduler and the START and STOP instructions go through it.
+//
+// Run states:
+//
+//	claim ──(already running: refused, 22022)
+//	  │
+//	  ▼ launch
+//	started: RunResult "started" (run_status 4) queued ──► running: runner.Run
+//	                                                          │  ▲
+//	            STOP: cancel(StopError) / shutdown: cancel(ErrShutdown)
+//	                                                          ▼
+//	finished: RunResult "finished" with the history rows, and its events, queued in one
+//	transaction ──► delete_level matched: the local job is deleted ──► slot free
+//
+// A claim that is released (its START instruction did not commit) never starts.
+type runManager struct {
+	log     *slog.Logger
+	store   *store.Store
+	runner  *runner.Runner
+	server  string // canonical server name, for results and events
+	token   string // subject token
+	wake    func() // wakes the outbox sender
+	deleted func() // a job was deleted after its run (delete_level)
+
+	mu     sync.Mutex
+	active map[string]*activeRun // by job id
+	closed bool
+	wg     sync.WaitGroup
+}
+
+var _ scheduler.Starter = (*runManager)(nil)
+
+// activeRun is the slot of one job's run.
+type activeRun struct {
+	id        string
+	invokedBy string
+	ctx       context.Context // the run's context, ended by cancel
+	cancel    context.CancelCauseFunc
+}
+
+// reportTimeout bounds queueing a run's report in the local database.
+const reportTimeout = 30 * time.Second
+
+// maxResultBytes bounds the encoded size of a finished RunResult: a NATS server's default
+// max_payload is 1 MiB, and a run of many steps with 64 KiB of output each would exceed it.
+const maxResultBytes = 768 << 10
+
+// maxStepEvents bounds the step-failure events of one run (a run may make 1,000 attempts).
+const maxStepEvents = 10
+
+// maxEventMessage bounds the message of an event built from a history row.
+const maxEventMessage = 4 << 10
+
+// runningError is SQL Server Agent's refusal to run a job that is running (22022). It crosses
+// the bus as a *schemas.Error and matches scheduler.ErrRunning.
+type runningError struct{ be *schemas.Error }
+
+func (e *runningError) Error() string   { return e.be.Error() }
+func (e *runningError) Unwrap() []error { return []error{e.be, scheduler.ErrRunning} }
+
+// requester names who asks for a run or a stop in SQL Server Agent's words: "User alice", or
+// "the master" when the instruction names no source.
+func requester(source string) string {
+	if source == "" {
+		return "the master"
+	}
+	return "User " + source
+}
+
+// StartRun starts a run of job, invoked by invokedBy ("Schedule 3 (nightly)", "User sa"), and
+// returns without waiting for it. It returns a *schemas.Error with code 22022 (matching
+// scheduler.ErrRunning) when the job is already running, and ErrShuttingDown once the agent
+// stops.
+func (m *runManager) StartRun(job jobs.Job, invokedBy string) error {
+	r, err := m.claim(job.JobID, job.Name, invokedBy)
+	if err != nil {
+		return err
+	}
+	m.launch(job, r)
+	return nil
+}
+
+// claim takes the job's run slot for a run that launch starts later.
+func (m *runManager) claim(jobID, jobName, invokedBy string) (*activeRun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrShuttingDown
+	}
+	if r, ok := m.active[jobID]; ok {
+		return nil, &runningError{busErr(CodeJobRunning, fmt.Sprintf(
+			"SQLServerAgent Error: Request to run job %s (from %s) refused because the job is already running from a request by %s.",
+			jobName, invokedBy, r.invokedBy))}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &activeRun{id: rand.Text(), invokedBy: invokedBy, ctx: ctx, cancel: cancel}
+	m.active[jobID] = r
+	return r, nil
+}
+
+// release gives back a slot that claim took and launch did not start.
+func (m *runManager) release(jobID string, r *activeRun) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active[jobID] == r {
+		delete(m.active, jobID)
+	}
+	r.cancel(nil)
+}
+
+// launch starts the run that r holds the slot for.
+func (m *runManager) launch(job jobs.Job, r *activeRun) {
+	m.wg.Go(func() { m.run(job, r) })
+}
+
+// running reports whether the job is running and what invoked it.
+func (m *runManager) running(jobID string) (invokedBy string, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.active[jobID]
+	if !ok {
+		return "", false
+	}
+	return r.invokedBy, true
+}
+
+// Stop cancels the job's run with a runner.StopError naming user (empty: the master). It
+// returns a *schemas.Error with code 22022 when the job is not running.
+func (m *runManager) Stop(jobID, jobName, user string) error {
+	m.mu.Lock()
+	r, ok := m.active[jobID]
+	m.mu.Unlock()
+	if !ok {
+		return notRunning(jobName, requester(user))
+	}
+	r.cancel(&runner.StopError{User: user})
+	return nil
+}
+
+func notRunning(jobName, from string) error {
+	return busErr(CodeJobRunning, fmt.Sprintf(
+		"SQLServerAgent Error: Request to stop job %s (from %s) refused because the job is not currently running.", jobName, from))
+}
+
+// Shutdown refuses new runs, cancels the running ones with runner.ErrShutdown and waits until
+// each has queued its finished report, or ctx ends (its error is returned then). It may be
+// called more than once.
+func (m *runManager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	n := len(m.active)
+	for _, r := range m.active {
+		r.cancel(runner.ErrShutdown)
+	}
+	m.mu.Unlock()
+	if n > 0 {
+		m.log.Info("canceling running jobs: agent shutdown", "runs", n)
+	}
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %d running job(s) to stop: %w", n, ctx.Err())
+	}
+}
+
+// run runs job in slot r and reports it.
+func (m *runManager) run(job jobs.Job, r *activeRun) {
+	defer m.release(job.JobID, r)
+	log := m.log.With("job", job.Name, "job_id", job.JobID, "run_id", r.id)
+	start := time.Now()
+	res := schemas.RunResult{
+		RunID: r.id, Phase: schemas.PhaseStarted, JobID: job.JobID, JobName: job.Name, VersionNumber: job.VersionNumber,
+		Server: m.server, InvokedBy: r.invokedBy, Started: start.UTC(), RunStatus: int(jobs.RunInProgress),
+		Message: "The job is running.",
+	}
+	m.report(log, m.resultMsg(&res))
+
+	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start})
+
+	res.Phase, res.Finished = schemas.PhaseFinished, time.Now().UTC()
+	res.RunStatus, res.Message = int(out.Status), out.Job.Message
+	res.Rows = encodeRows(out.Rows(), maxResultBytes)
+	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
+	m.report(log, msgs...)
+	m.deleteAfterRun(log, job, out)
+}
+
+// report queues msgs, in one transaction, and wakes the outbox.
+func (m *runManager) report(log *slog.Logger, msgs ...store.OutMsg) {
+	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
+	defer cancel()
+	if err := m.store.Enqueue(ctx, msgs...); err != nil {
+		log.Error("run report not queued: the master will not see it", "err", err)
+		return
+	}
+	m.wake()
+}
+
+func (m *runManager) resultMsg(res *schemas.RunResult) store.OutMsg {
+	b, err := schemas.Encode(res)
+	if err != nil {
+		// The runner's messages are free text; a result the schema refuses is reported without
+		// its rows rather than lost.
+		m.log.Error("run result does not encode", "run_id", res.RunID, "err", err)
+		res.Rows = nil
+		b, _ = schemas.Encode(res)
+	}
+	return store.OutMsg{Subject: bus.ResultSubject(m.token, res.JobID), MsgID: "run-" + res.RunID + "-" + res.Phase, Payload: b}
+}
+
+// encodeRows returns the rows as JSON documents whose total size stays under budget: when the
+// outputs make it larger, each row's output is cut to an equal share, and when the rows alone
+// are too many, the middle step rows are dropped (the job outcome row always stays).
+func encodeRows(rows []jobs.HistoryRow, budget int) []json.RawMessage {
+	size := func(rows []jobs.HistoryRow) int {
+		n := 0
+		for _, r := range rows {
+			b, _ := json.Marshal(r)
+			n += len(b) + 1
+		}
+		return n
+	}
+	if size(rows) > budget {
+		rows = append([]jobs.HistoryRow(nil), rows...)
+		noOut := make([]jobs.HistoryRow, len(rows))
+		for i, r := range rows {
+			r.Output = ""
+			noOut[i] = r
+		}
+		bare := size(noOut)
+		share := 0
+		if bare < budget {
+			share = (budget - bare) / len(rows)
+		}
+		for i := range rows {
+			if len(rows[i].Output) > share {
+				omitted := len(rows[i].Output) - share/2*2
+				rows[i].Output = rows[i].Output[:share/2] + fmt.Sprintf("\n[output truncated: %d bytes omitted to fit the run report]\n", omitted) +
+					rows[i].Output[len(rows[i].Output)-share/2:]
+			}
+		}
+		for len(rows) > 2 && size(rows) > budget {
+			// Drop the oldest step rows after the first step: the start and the end of a long
+			// run say the most.
+			rows = append(rows[:2], rows[3:]...)
+		}
+	}
+	out := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		out[i], _ = json.Marshal(r)
+	}
+	return out
+}
+
+// runEvents returns the events a finished run raises: the job failed (16) or was canceled
+// (10), each failed step (16), and a missing subsystem (16, from the agent).
+func (m *runManager) runEvents(job jobs.Job, runID string, out runner.Outcome) []store.OutMsg {
+	var evs []schemas.Event
+	base := schemas.Event{JobID: job.JobID, JobName: job.Name, RunID: runID}
+	for i, row := range out.Steps {
+		if row.RunStatus != jobs.RunFailed || len(evs) == maxStepEvents {
+			continue
+		}
+		ev := base
+		ev.ID = fmt.Sprintf("run-%s-row-%d", runID, i+1)
+		ev.Severity, ev.Source, ev.StepID, ev.ErrorCode = schemas.SeverityError, "step", row.StepID, row.SQLMessageID
+		ev.Message = fmt.Sprintf("Job '%s' step %d (%s) failed: %s", job.Name, row.StepID, row.StepName, row.Message)
+		evs = append(evs, ev)
+	}
+	switch out.Status {
+	case jobs.RunFailed:
+		ev := base
+		ev.ID, ev.Severity, ev.Source, ev.Message = "run-"+runID+"-job", schemas.SeverityError, "job", out.Job.Message
+		evs = append(evs, ev)
+	case jobs.RunCanceled:
+		ev := base
+		ev.ID, ev.Severity, ev.Source, ev.Message = "run-"+runID+"-job", schemas.SeverityInfo, "job", out.Job.Message
+		evs = append(evs, ev)
+	}
+	if errors.Is(out.Cause, runner.ErrSubsystemUnavailable) {
+		ev := base
+		ev.ID, ev.Severity, ev.Source = "run-"+runID+"-subsystem", schemas.SeverityError, "agent"
+		ev.Message = fmt.Sprintf("SQLServerAgent Error: job '%s': %v", job.Name, out.Cause)
+		evs = append(evs, ev)
+	}
+	msgs := make([]store.OutMsg, 0, len(evs))
+	for _, ev := range evs {
+		msgs = append(msgs, eventMsg(m.server, m.token, ev))
+	}
+	return msgs
+}
+
+// eventMsg completes ev (server, time) and makes it an outbox message on the event subject of
+// its severity, with its id as Nats-Msg-Id.
+func eventMsg(server, token string, ev schemas.Event) store.OutMsg {
+	ev.Server = server
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	if len(ev.Message) > maxEventMessage {
+		ev.Message = ev.Message[:maxEventMessage] + " [truncated]"
+	}
+	b, _ := schemas.Encode(&ev)
+	return store.OutMsg{Subject: bus.EventSubject(token, strconv.Itoa(ev.Severity)), MsgID: "event-" + ev.ID, Payload: b}
+}
+
+// deleteAfterRun deletes the job from the target when its delete_level matches the outcome (1
+// on success, 2 on failure, 3 always), as SQL Server Agent does. A run canceled by the agent's
+// shutdown did not complete and deletes nothing. The master sees the job set change in the next
+// heartbeat's digest; its drift repair may send the job again.
+func (m *runManager) deleteAfterRun(log *slog.Logger, job jobs.Job, out runner.Outcome) {
+	lvl := job.DeleteLevel
+	del := lvl == jobs.LevelAlways && !errors.Is(out.Cause, runner.ErrShutdown) ||
+		lvl == jobs.LevelOnSuccess && out.Status == jobs.RunSucceeded ||
+		lvl == jobs.LevelOnFailure && out.Status == jobs.RunFailed
+	if !del {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
+	defer cancel()
+	ok, err := m.store.DeleteJob(ctx, job.JobID, job.VersionNumber)
+	switch {
+	case err != nil:
+		log.Error("job not deleted after its run (delete_level)", "delete_level", lvl, "err", err)
+	case ok:
+		log.Info("job deleted from this target after its run (delete_level); the master sees it in the next heartbeat",
+			"delete_level", lvl, "run_status", out.Status)
+		m.deleted()
+	}
+}
