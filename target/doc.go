@@ -10,4 +10,12 @@
 //	                          └──error──> failed ─┘ (recorded, reported; later ones go on)
 //
 // A redelivered instruction (same id) is recognised in the local database and has no effect.
+//
+// Jobs run on the target itself: package scheduler fires them on their schedules in the
+// target's time zone, START and STOP instructions start and stop them, and a run manager keeps
+// at most one run per job (SQL Server Agent's 22022 otherwise). Each run reports a "started"
+// and a "finished" RunResult (with its history rows) on msx.result.<target>.<job>, and failed
+// or canceled runs and failed steps raise events on msx.event.<target>.<severity>, all through
+// the outbox, so reports made while the bus is away are sent, in order, once it is back. T-SQL
+// steps run on the SQL Server of Config.SQLDSN or on an embedded SQLite database (local.db).
 package target
