@@ -68,7 +68,7 @@ func openLocalDB(cfg *Config) (*sql.DB, error) {
 // pingLocalDB checks that the local database answers; a SQL Server that does not is reported
 // but does not stop the agent (its T-SQL steps fail until it is back).
 func pingLocalDB(ctx context.Context, db *sql.DB) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return db.PingContext(ctx)
 }
