@@ -253,7 +253,7 @@ func (c *procCall) addSchedule(name string) (int64, string, error) {
 	n, err := c.ints(map[string]int64{"enabled": 1, "freq_type": 0, "freq_interval": 0, "freq_subday_type": 0,
 		"freq_subday_interval": 0, "freq_relative_interval": 0, "freq_recurrence_factor": 0,
 		"active_start_date": int64(time.Now().Year()*10000 + int(time.Now().Month())*100 + time.Now().Day()),
-		"active_end_date": 99991231, "active_start_time": 0, "active_end_time": 235959})
+		"active_end_date":   99991231, "active_start_time": 0, "active_end_time": 235959})
 	if err != nil {
 		return 0, "", err
 	}

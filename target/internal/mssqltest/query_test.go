@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,3 +141,5 @@ func sqlErr(err error) int32 {
 }
 
 var _ = context.Background
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -17,17 +17,17 @@ func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") +
 
 // zeroArgFuncs rewrites T-SQL functions without arguments to SQLite.
 var zeroArgFuncs = map[string]func(s *session) string{
-	"GETDATE":         func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now','localtime')" },
-	"SYSDATETIME":     func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now','localtime')" },
-	"GETUTCDATE":      func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now')" },
-	"SYSUTCDATETIME":  func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now')" },
-	"DB_NAME":         func(s *session) string { return sqlQuote(s.database) },
-	"SUSER_SNAME":     func(s *session) string { return sqlQuote(s.user) },
-	"SUSER_NAME":      func(s *session) string { return sqlQuote(s.user) },
-	"ORIGINAL_LOGIN":  func(s *session) string { return sqlQuote(s.user) },
-	"HOST_NAME":       func(*session) string { return "'localhost'" },
-	"NEWID":           func(*session) string { return newidSQL },
-	"SCOPE_IDENTITY":  func(*session) string { return "last_insert_rowid()" },
+	"GETDATE":        func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now','localtime')" },
+	"SYSDATETIME":    func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now','localtime')" },
+	"GETUTCDATE":     func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now')" },
+	"SYSUTCDATETIME": func(*session) string { return "strftime('%Y-%m-%d %H:%M:%f','now')" },
+	"DB_NAME":        func(s *session) string { return sqlQuote(s.database) },
+	"SUSER_SNAME":    func(s *session) string { return sqlQuote(s.user) },
+	"SUSER_NAME":     func(s *session) string { return sqlQuote(s.user) },
+	"ORIGINAL_LOGIN": func(s *session) string { return sqlQuote(s.user) },
+	"HOST_NAME":      func(*session) string { return "'localhost'" },
+	"NEWID":          func(*session) string { return newidSQL },
+	"SCOPE_IDENTITY": func(*session) string { return "last_insert_rowid()" },
 }
 
 const newidSQL = "(SELECT upper(substr(h,1,8)||'-'||substr(h,9,4)||'-4'||substr(h,14,3)||'-'||substr(h,17,4)||'-'||substr(h,21,12)) FROM (SELECT hex(randomblob(16)) AS h))"
