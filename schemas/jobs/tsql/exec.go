@@ -122,7 +122,7 @@ func (p *parser) exec() {
 // constant, a variable or DEFAULT.
 func (p *parser) args() ([]*arg, bool) {
 	var out []*arg
-	if p.eof() || p.peek().kind == kindGo || p.peek().isPunct(";") || (isStatementWord(p.peek()) && !p.peek().is("NULL")) || p.atLabel() {
+	if p.atStatementEnd() {
 		return nil, true
 	}
 	for {
@@ -158,7 +158,7 @@ func (p *parser) args() ([]*arg, bool) {
 		}
 		out = append(out, a)
 		if !p.peek().isPunct(",") {
-			return out, true
+			return out, p.atStatementEnd()
 		}
 		p.next()
 	}

@@ -35,7 +35,7 @@ func unknown(format string, args ...any) value {
 	return value{kind: valUnknown, s: fmt.Sprintf(format, args...)}
 }
 
-// isEmpty reports whether v stands for "nothing": not given, DEFAULT, NULL, 0 or ”.
+// isEmpty reports whether v stands for "nothing": not given, DEFAULT, NULL, 0 or the empty string.
 func (v value) isEmpty() bool {
 	switch v.kind {
 	case valNone, valNull:
@@ -253,8 +253,8 @@ func (p *parser) convert(v *variable, val value, line int) value {
 		}
 		if val.kind == valString && v.size > 0 && utf8.RuneCountInString(val.s) > v.size {
 			val.s = string([]rune(val.s)[:v.size])
-			p.problem(line, "%s is declared with room for %d characters: the value assigned is cut to %q, as SQL Server does",
-				v.name, v.size, clip(val.s))
+			p.problem(line, "%s holds at most %s: the value assigned is cut to %q, as SQL Server does",
+				v.name, plural(v.size, "character"), clip(val.s))
 		}
 	case classInt:
 		if val.kind == valString {
@@ -358,9 +358,11 @@ func (p *parser) term() (value, bool) {
 		}
 		p.pos += 4
 		return str(string(rune(n))), true
-	case t.isPunct("("):
+	case t.isPunct("(") && p.nest < maxNest:
 		save := p.pos
 		p.next()
+		p.nest++
+		defer func() { p.nest-- }()
 		v, ok := p.term()
 		for ok && p.peek().isPunct("+") {
 			op := p.next()
@@ -418,4 +420,12 @@ func (p *parser) plus(a, b value, line int) value {
 		return unknown("the value at line %d depends on the server name (@@SERVERNAME)", line)
 	}
 	return unknown("the value at line %d adds %s to %s, which Import does not evaluate", line, a.text(), b.text())
+}
+
+// plural returns "1 character" or "n characters".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -28,9 +28,9 @@ type Result struct {
 	// Jobs are the jobs the script creates, in the order of their sp_add_job calls, as the
 	// script writes them: defaults are not filled in (call jobs.Job.Normalize) and values are
 	// not checked (call jobs.Job.Validate).
-	Jobs []jobs.Job
+	Jobs []jobs.Job `json:"jobs"`
 	// Problems are everything Import did not translate, ordered by line.
-	Problems []Problem
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // Import reads a T-SQL script that creates SQL Server Agent jobs, as SQL Server Management
@@ -57,6 +57,7 @@ func Import(script []byte) (Result, error) {
 	p := &parser{
 		toks:   toks,
 		vars:   map[string]*variable{},
+		byName: map[string]*jobState{},
 		budget: 16<<20 + 4*len(src),
 	}
 	p.run()
@@ -64,9 +65,7 @@ func Import(script []byte) (Result, error) {
 
 	var res Result
 	for _, js := range p.jobs {
-		if !js.dropped {
-			res.Jobs = append(res.Jobs, js.job)
-		}
+		res.Jobs = append(res.Jobs, js.job)
 	}
 	res.Problems = p.problems
 	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
@@ -82,8 +81,7 @@ type jobState struct {
 	line int // the sp_add_job call
 	// ids are the job ids given as literals (@job_id = N'...'), by which later calls may
 	// refer to the job; msx does not keep them.
-	ids     []string
-	dropped bool
+	ids []string
 }
 
 // schedState is a schedule made by sp_add_schedule, waiting for sp_attach_schedule.

@@ -23,7 +23,11 @@ type parser struct {
 	discard string
 
 	jobs   []*jobState
+	byName map[string]*jobState // the jobs by upper-case trimmed name
 	scheds []*schedState
+	// nest is how deeply statements and parentheses are nested, bounded by maxNest so that a
+	// hostile script cannot exhaust the stack.
+	nest int
 	// budget is how many more bytes of strings expressions may build, so that a script
 	// doubling a string in a loop of statements cannot exhaust memory.
 	budget int
@@ -86,6 +90,13 @@ func (p *parser) atLabel() bool {
 	return p.peek().kind == kindIdent && p.peekAt(1).isPunct(":") && !isStatementWord(p.peek())
 }
 
+// atStatementEnd reports whether a statement may end here: the next token starts another
+// statement, or is ';' or GO, or there is none.
+func (p *parser) atStatementEnd() bool {
+	t := p.peek()
+	return p.eof() || t.kind == kindGo || t.isPunct(";") || isStatementWord(t) || p.atLabel()
+}
+
 // run reads every statement of the script.
 func (p *parser) run() {
 	for !p.eof() {
@@ -93,9 +104,22 @@ func (p *parser) run() {
 	}
 }
 
-// statement reads one statement. It always consumes at least one token.
+// maxNest bounds the nesting of blocks, IF bodies and parentheses.
+const maxNest = 100
+
+// statement reads one statement. Unless at the end, it consumes at least one token.
 func (p *parser) statement() {
+	if p.eof() {
+		return
+	}
 	t := p.peek()
+	if p.nest >= maxNest {
+		p.next()
+		p.problem(t.line, "statements nested more than %d deep are not imported", maxNest)
+		return
+	}
+	p.nest++
+	defer func() { p.nest-- }()
 	switch {
 	case t.kind == kindGo:
 		p.next()

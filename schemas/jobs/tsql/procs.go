@@ -115,10 +115,8 @@ func (c *call) job() *jobState {
 		c.p.problem(c.line, "%s not imported: it names no job (give @job_id or @job_name)", c.proc)
 		return nil
 	}
-	for i := len(c.p.jobs) - 1; i >= 0; i-- {
-		if js := c.p.jobs[i]; !js.dropped && strings.EqualFold(strings.TrimSpace(js.job.Name), strings.TrimSpace(name)) {
-			return js
-		}
+	if js := c.p.byName[nameKey(name)]; js != nil {
+		return js
 	}
 	c.p.problem(c.line, "%s not imported: the job '%s' is not created in this script, and Import translates whole jobs", c.proc, name)
 	return nil
@@ -128,23 +126,18 @@ func addJob(c *call) {
 	var j jobs.Job
 	if !c.str("job_name", &j.Name) {
 		c.p.problem(c.line, "sp_add_job not imported: it has no @job_name")
-		for _, a := range c.args {
-			a.used = true
-		}
+		c.useAll()
 		return
 	}
-	for _, js := range c.p.jobs {
-		if !js.dropped && strings.EqualFold(strings.TrimSpace(js.job.Name), strings.TrimSpace(j.Name)) {
-			c.p.problem(c.line, "sp_add_job not imported: the job '%s' is already created at line %d (SQL Server error 14261)", j.Name, js.line)
-			for _, a := range c.args {
-				a.used = true
-			}
-			c.bind("job_id", unknown("the sp_add_job at line %d that sets it was not imported", c.line))
-			return
-		}
+	if js := c.p.byName[nameKey(j.Name)]; js != nil {
+		c.p.problem(c.line, "sp_add_job not imported: the job '%s' is already created at line %d (SQL Server error 14261)", j.Name, js.line)
+		c.useAll()
+		c.bind("job_id", unknown("the sp_add_job at line %d that sets it was not imported", c.line))
+		return
 	}
 	js := &jobState{line: c.line}
 	c.p.jobs = append(c.p.jobs, js)
+	c.p.byName[nameKey(j.Name)] = js
 	c.jobHeader(&j)
 	js.job = j
 	if a := c.get("job_id"); a != nil {
@@ -186,7 +179,13 @@ func updateJob(c *call) {
 	}
 	var name string
 	if c.str("new_name", &name) {
-		js.job.Name = name
+		if other := c.p.byName[nameKey(name)]; other != nil && other != js {
+			c.p.problem(c.args["new_name"].line, "@new_name ignored: the job '%s' is already created at line %d (SQL Server error 14261)", name, other.line)
+		} else {
+			delete(c.p.byName, nameKey(js.job.Name))
+			js.job.Name = name
+			c.p.byName[nameKey(name)] = js
+		}
 	}
 	c.jobHeader(&js.job)
 	c.unsupported("automatic_post", whyAutomaticPost, "1")
@@ -306,10 +305,15 @@ func addSchedule(c *call) {
 
 func attachSchedule(c *call) {
 	var ss *schedState
-	if a := c.known("schedule_id"); a != nil && a.val.kind != valNull {
-		if a.val.kind == valSchedule {
+	if a := c.get("schedule_id"); a != nil && a.val.kind != valNull {
+		switch a.val.kind {
+		case valSchedule:
 			ss = c.p.scheds[a.val.ref]
-		} else {
+		case valUnknown:
+			c.p.problem(a.line, "sp_attach_schedule not imported: the schedule it refers to is not known: %s", a.val.s)
+			c.useAll()
+			return
+		default:
 			c.p.problem(a.line, "sp_attach_schedule not imported: @schedule_id %s is not a schedule created in this script by sp_add_schedule", a.val.text())
 			c.useAll()
 			return
@@ -390,6 +394,10 @@ func applyToTargets(c *call) {
 	js.job.Targets.Servers = append(js.job.Targets.Servers, splitList(servers)...)
 	js.job.Targets.Groups = append(js.job.Targets.Groups, splitList(groups)...)
 }
+
+// nameKey is the key of a job name: SQL Server compares names ignoring case and trailing
+// spaces; msx also ignores leading ones.
+func nameKey(name string) string { return strings.ToUpper(strings.TrimSpace(name)) }
 
 // splitList splits a comma-separated list, as sp_apply_job_to_targets does.
 func splitList(s string) []string {

@@ -42,6 +42,8 @@ type token struct {
 	value string
 	// line is the 1-based line the token starts on.
 	line int
+	// pos is the byte offset of the token in the script.
+	pos int
 }
 
 // is reports whether t is the bare word w (T-SQL keywords are not case-sensitive).
@@ -99,7 +101,7 @@ func tokenize(src string) ([]token, error) {
 }
 
 func (lx *lexer) emit(k kind, start int, value string, line int) {
-	lx.toks = append(lx.toks, token{kind: k, text: lx.src[start:lx.pos], value: value, line: line})
+	lx.toks = append(lx.toks, token{kind: k, text: lx.src[start:lx.pos], value: value, line: line, pos: start})
 	lx.lineStart = false
 }
 
@@ -177,7 +179,7 @@ func (lx *lexer) next() error {
 // emitComment adds a comment token. A comment ends the line's white-space prefix: GO after a
 // comment on the same line is a word, not the batch separator (SSMS writes GO first on its line).
 func (lx *lexer) emitComment(start, line int) {
-	lx.toks = append(lx.toks, token{kind: kindComment, text: lx.src[start:lx.pos], value: lx.src[start:lx.pos], line: line})
+	lx.toks = append(lx.toks, token{kind: kindComment, text: lx.src[start:lx.pos], value: lx.src[start:lx.pos], line: line, pos: start})
 	lx.lineStart = false
 	lx.line += strings.Count(lx.src[start:lx.pos], "\n")
 }
@@ -300,7 +302,7 @@ func (lx *lexer) batchSeparator(start, line int) bool {
 		}
 	}
 	lx.pos += end
-	lx.toks = append(lx.toks, token{kind: kindGo, text: lx.src[start:lx.pos], value: tail, line: line})
+	lx.toks = append(lx.toks, token{kind: kindGo, text: lx.src[start:lx.pos], value: tail, line: line, pos: start})
 	return true
 }
 
