@@ -36,7 +36,6 @@ const (
 	ErrNumNotAParameter    = 8145  // %s is not a parameter for procedure %s.
 	ErrNumMissingParameter = 201   // Procedure or function '%s' expects parameter '%s', which was not supplied.
 	ErrNumLoginFailed      = 18456 // Login failed for user '%s'.
-	ErrNumNotSupported     = 40517 // Keyword or statement option '%s' is not supported in this version of SQL Server.
 	ErrNumUserDefined      = 50000 // RAISERROR with a message text.
 	ErrNumMessageNotFound  = 18054 // RAISERROR with a number missing from sys.messages.
 	ErrNumNameExists       = 14261 // The specified @%s ('%s') already exists.

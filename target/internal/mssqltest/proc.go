@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -299,5 +298,3 @@ func notExist(param, value string) *sqlError {
 func invalidValue(param, valid string) *sqlError {
 	return sqlErrorf(ErrNumInvalidValueList, "The specified '@%s' is invalid (valid values are: %s).", param, valid)
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

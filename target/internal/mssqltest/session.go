@@ -77,11 +77,19 @@ func (s *session) serve(ctx context.Context) error {
 	}
 	defer s.conn.Close()
 
+	// A broken or closed connection cancels the running request too: a
+	// client that leaves mid-WAITFOR must not keep the session alive.
+	ctx, connLost := context.WithCancelCause(ctx)
+	defer connLost(nil)
 	reqs := make(chan message, 4)
 	readErr := make(chan error, 1)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { readErr <- s.readLoop(br, limit, reqs, quit) })
+	wg.Go(func() {
+		err := s.readLoop(br, limit, reqs, quit)
+		connLost(err)
+		readErr <- err
+	})
 	defer func() {
 		close(quit)
 		s.nc.Close()

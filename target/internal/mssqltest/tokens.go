@@ -80,13 +80,6 @@ func (r *reply) done(tok byte, status uint16, cmd uint16, rows uint64) {
 	r.pending = b
 }
 
-// markError sets the error bit on the held DONE, if any.
-func (r *reply) markError() {
-	if r.pending != nil {
-		r.pending[1] |= doneError
-	}
-}
-
 // end completes the reply. With attn it ends with the DONE carrying the
 // attention bit that acknowledges a cancel; without a held DONE it adds a
 // final empty one.

@@ -230,3 +230,21 @@ GO
 		t.Errorf("note = %q, %v", note, err)
 	}
 }
+
+func TestExecForms(t *testing.T) {
+	fake := mssqltest.Start(t)
+	db := fake.Client(t)
+	var v int
+	if err := db.QueryRowContext(t.Context(), "EXEC ('SELECT 6 * 7')").Scan(&v); err != nil || v != 42 {
+		t.Fatalf("EXEC ('sql') = %d, %v", v, err)
+	}
+	// Positional arguments bind in declaration order; a bare word is a string.
+	mustExec(t, db, "EXECUTE msdb.dbo.sp_add_job positional, 0")
+	var enabled int
+	if err := fake.DB().QueryRow("SELECT enabled FROM sysjobs WHERE name = 'positional'").Scan(&enabled); err != nil || enabled != 0 {
+		t.Errorf("enabled = %d, %v", enabled, err)
+	}
+	if _, err := db.ExecContext(t.Context(), "DECLARE @x INT"); sqlErr(err) != 50000 {
+		t.Errorf("DECLARE: %v", err)
+	}
+}
