@@ -204,7 +204,10 @@ func TestAuthentication(t *testing.T) {
 	t.Run("no credentials may only enlist", func(t *testing.T) {
 		nc := f.connect(t, nil, bus.EnlistInboxPrefix)
 		js, _ := jetstream.New(nc)
-		if !refused(t, func(ctx context.Context) error { _, err := js.Publish(ctx, bus.StatusSubject("SQL01"), []byte("{}")); return err }) {
+		if !refused(t, func(ctx context.Context) error {
+			_, err := js.Publish(ctx, bus.StatusSubject("SQL01"), []byte("{}"))
+			return err
+		}) {
 			t.Fatal("anonymous client published a status")
 		}
 		mc := f.connect(t, f.master, "")

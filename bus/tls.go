@@ -160,6 +160,10 @@ func (m *EncryptMode) Set(s string) error {
 }
 
 // UnmarshalText parses a mode in JSON and YAML configuration.
+// Type names the flag value type (pflag.Value).
+func (m *EncryptMode) Type() string { return "mode" }
+
+// UnmarshalText reads a mode.
 func (m *EncryptMode) UnmarshalText(b []byte) error { return m.Set(string(b)) }
 
 // MarshalText writes the mode's name.

@@ -130,7 +130,7 @@ func TestIntegrationDefection(t *testing.T) {
 		a.stopClean(t)
 		f.action(t, "synctime", "sql71", 0) // pending
 
-		msg, err := target.Defect(t.Context(), target.DefectConfig{DataDir: a.cfg.DataDir, NATSURL: f.url, Logger: bustest.Logger(t)})
+		msg, err := target.Defect(t.Context(), target.DefectConfig{DataDir: a.cfg.DataDir, NATSURL: f.url, CAFile: f.ca, Logger: bustest.Logger(t)})
 		if err != nil {
 			t.Fatalf("defect: %v", err)
 		}
@@ -153,7 +153,7 @@ func TestIntegrationDefection(t *testing.T) {
 			t.Errorf("target identity after defection: %v, want ErrNotEnlisted", err)
 		}
 		// Defecting again: nothing left to defect.
-		if _, err := target.Defect(t.Context(), target.DefectConfig{DataDir: a.cfg.DataDir, NATSURL: f.url}); !errors.Is(err, store.ErrNotEnlisted) {
+		if _, err := target.Defect(t.Context(), target.DefectConfig{DataDir: a.cfg.DataDir, NATSURL: f.url, CAFile: f.ca}); !errors.Is(err, store.ErrNotEnlisted) {
 			t.Errorf("second defection: %v, want ErrNotEnlisted", err)
 		}
 	})
@@ -163,7 +163,7 @@ func TestIntegrationDefection(t *testing.T) {
 		seen = append(seen, f.waitOnline(t, a).ServerID)
 		f.waitApplied(t, f.post(t, "sql72", insertJob("job-72", 1)))
 		// A normal defection is refused while the agent runs (its data directory is locked).
-		if _, err := target.Defect(t.Context(), target.DefectConfig{DataDir: a.cfg.DataDir, NATSURL: f.url}); !errors.Is(err, bus.ErrDirLocked) {
+		if _, err := target.Defect(t.Context(), target.DefectConfig{DataDir: a.cfg.DataDir, NATSURL: f.url, CAFile: f.ca}); !errors.Is(err, bus.ErrDirLocked) {
 			t.Errorf("defect of a running agent: %v, want ErrDirLocked", err)
 		}
 		a.stopClean(t)

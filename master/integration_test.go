@@ -52,19 +52,21 @@ func waitFor(tb testing.TB, timeout time.Duration, cond func() bool, format stri
 
 // fixture is one JetStream server, one connection for the test and the master, and a master.
 type fixture struct {
-	url string
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	m   *master.Master
+	url  string
+	ca   string
+	auth *bus.Auth
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	m    *master.Master
 }
 
 // newFixture starts a server, connects and starts a master. Cleanups run in reverse order:
 // targets (registered later) stop first, then the master, the connection and the server.
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	srv := bustest.RunServer(tb, tb.TempDir())
-	nc, js := bustest.Connect(tb, srv.ClientURL())
-	f := &fixture{url: srv.ClientURL(), nc: nc, js: js}
+	srv := bustest.RunSecureServer(tb)
+	nc, js := srv.ConnectMaster(tb)
+	f := &fixture{url: srv.ClientURL(), ca: srv.CAFile, auth: srv.Auth, nc: nc, js: js}
 	f.m = f.startMaster(tb)
 	return f
 }
@@ -74,7 +76,7 @@ func (f *fixture) startMaster(tb testing.TB) *master.Master {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), patience)
 	defer cancel()
-	m, err := master.Start(ctx, f.nc, master.Config{Name: masterName, Logger: bustest.Logger(tb)})
+	m, err := master.Start(ctx, f.nc, master.Config{Name: masterName, Logger: bustest.Logger(tb), Auth: f.auth})
 	if err != nil {
 		tb.Fatalf("start master: %v", err)
 	}
@@ -120,7 +122,7 @@ func (f *fixture) newAgent(tb testing.TB, name, token string) *agent {
 	tb.Helper()
 	a := &agent{tb: tb, cfg: target.Config{
 		Name: name, Location: "rack " + name, NATSURL: f.url, Token: token, DataDir: tb.TempDir(),
-		HeartbeatInterval: heartbeat, Logger: bustest.Logger(tb),
+		HeartbeatInterval: heartbeat, Logger: bustest.Logger(tb), CAFile: f.ca,
 	}}
 	canon, err := jobs.CanonicalServerName(name)
 	if err != nil {
@@ -477,7 +479,7 @@ func TestIntegrationEnlist(t *testing.T) {
 			if url == "" {
 				url = f.url
 			}
-			err := runOnce(t, target.Config{Name: tc.server, NATSURL: url, Token: tc.token, DataDir: t.TempDir(),
+			err := runOnce(t, target.Config{Name: tc.server, NATSURL: url, Token: tc.token, DataDir: t.TempDir(), CAFile: f.ca,
 				HeartbeatInterval: heartbeat, Logger: bustest.Logger(t)})
 			if err == nil {
 				t.Fatal("enlistment accepted")

@@ -36,6 +36,9 @@ type Config struct {
 	DefaultPollInterval int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// CAFingerprint, when set, is the short fingerprint of the CA that issued the bus's
+	// certificate; enlistment tokens carry it so that a new target verifies the bus fully.
+	CAFingerprint string
 	// Auth, when the master runs the embedded NATS server with authentication, is told which
 	// key belongs to which target, and revokes a target's key when it defects or is deleted.
 	Auth *bus.Auth
@@ -155,6 +158,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	m.log.Info("master ready", "name", cfg.Name, "targets", len(m.Reg.Targets()))
 	return m, nil
 }
+
+// CAFingerprint returns the fingerprint enlistment tokens carry, or "".
+func (m *Master) CAFingerprint() string { return m.cfg.CAFingerprint }
 
 // Name returns the master's server name.
 func (m *Master) Name() string { return m.cfg.Name }

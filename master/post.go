@@ -185,16 +185,17 @@ func (m *Master) revoke(pub string) {
 const defectGrace = 30 * time.Second
 
 // removeTarget deletes a target from the registry, its groups and the download list, and
-// revokes its key (after defectGrace when a DEFECT is about to be posted to it).
-func (m *Master) removeTarget(ctx context.Context, t registry.Target, postingDefect bool) error {
-	if postingDefect && t.PublicKey != "" {
+// revokes its key: at once, or with deferRevoke only after endDefect or defectGrace (a DEFECT
+// or a defection reply must still reach it).
+func (m *Master) removeTarget(ctx context.Context, t registry.Target, deferRevoke bool) error {
+	if deferRevoke && t.PublicKey != "" {
 		m.defecting.Store(t.PublicKey, t.Token)
 		time.AfterFunc(defectGrace, func() { m.endDefect(t.PublicKey) })
 	}
 	if err := m.Reg.DeleteTarget(ctx, t.ServerName); err != nil {
 		return err
 	}
-	if !postingDefect {
+	if !deferRevoke {
 		m.revoke(t.PublicKey)
 	}
 	if err := m.dropServerFromJobs(ctx, t.ServerName); err != nil {

@@ -141,7 +141,11 @@ func (m *Master) onDefect(msg *nats.Msg) {
 	} else if t, ok := m.Reg.Target(req.ServerName); !ok {
 		err = coded(CodeUnknown, "The specified target server ('%s') does not exist.", req.ServerName)
 	} else if err = verify(t.PublicKey, req.Signature, "defect", t.ServerName, req.Time.UTC().Format(time.RFC3339Nano), req.Time); err == nil {
-		err = m.removeTarget(ctx, t, false)
+		// The key is revoked once the reply is on its way, not before: the reply travels on
+		// the target's own connection.
+		if err = m.removeTarget(ctx, t, true); err == nil {
+			defer m.endDefect(t.PublicKey)
+		}
 	}
 	if err != nil {
 		m.reply(msg, &schemas.DefectReply{Error: busError(err)})
@@ -149,4 +153,5 @@ func (m *Master) onDefect(msg *nats.Msg) {
 	}
 	m.log.Info("target defected", "server", req.ServerName)
 	m.reply(msg, &schemas.DefectReply{})
+	_ = m.nc.Flush()
 }

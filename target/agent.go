@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -58,7 +59,14 @@ type Config struct {
 	WorkDir string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
-	// ConnOptions are extra NATS options (TLS, credentials).
+	// Encrypt is the encryption of the connection to the bus, as MSX's
+	// MsxEncryptChannelOptions: verify (the default: TLS with full certificate validation),
+	// encrypt (TLS without validation), none (plain; the master must allow it).
+	Encrypt bus.EncryptMode
+	// CAFile is the master's CA certificate. Default: the CA saved at enlistment, or the one
+	// whose fingerprint the enlistment token carries.
+	CAFile string
+	// ConnOptions are extra NATS options.
 	ConnOptions []nats.Option
 }
 
@@ -169,10 +177,33 @@ func Run(ctx context.Context, cfg Config) error {
 
 func (a *Agent) run(ctx context.Context) error {
 	canon, _ := jobs.CanonicalServerName(a.cfg.Name)
-	nc, err := bus.Connect(ctx, bus.ConnConfig{
-		URL: a.cfg.NATSURL, Name: "msx-target " + canon, Logger: a.log,
-		InboxPrefix: bus.InboxPrefix(jobs.ServerToken(canon)), Options: a.cfg.ConnOptions,
-	})
+	if _, err := a.store.Identity(ctx); errors.Is(err, store.ErrNotEnlisted) {
+		// Not enlisted: no identity yet, so the bus lets this connection do nothing but enlist.
+		enc, err := a.connect(ctx, bus.EnlistInboxPrefix, nil)
+		if err != nil {
+			return err
+		}
+		a.nc = enc
+		err = a.firstEnlist(ctx, canon)
+		if err == nil {
+			err = a.saveCA(enc)
+		}
+		enc.Close()
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	id, err := a.store.Identity(ctx)
+	if err != nil {
+		return err
+	}
+	kp, err := nkeys.FromSeed([]byte(id.Seed))
+	if err != nil {
+		return fmt.Errorf("load target identity: %w", err)
+	}
+	nc, err := a.connect(ctx, bus.InboxPrefix(id.Token), kp)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -22,6 +23,9 @@ type DefectConfig struct {
 	DataDir string
 	// NATSURL is the bus; required unless Force.
 	NATSURL string
+	// Encrypt and CAFile as in Config; default verify against the CA saved at enlistment.
+	Encrypt bus.EncryptMode
+	CAFile  string
 	// Force defects without telling the master (master gone or its data lost). The master keeps
 	// listing the target until `msx targetserver delete NAME --no-post-defection`.
 	Force       bool
@@ -72,10 +76,25 @@ func tellMaster(ctx context.Context, cfg DefectConfig, id store.Identity) error 
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(cctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "msx-defect " + id.ServerName,
-		InboxPrefix: bus.InboxPrefix(id.Token), Logger: cfg.Logger, Options: cfg.ConnOptions})
+	ca := cfg.CAFile
+	if saved := filepath.Join(cfg.DataDir, caFileName); ca == "" {
+		if _, err := os.Stat(saved); err == nil {
+			ca = saved
+		}
+	}
+	opts, err := bus.ClientTLS(cfg.Encrypt, ca, "", cfg.Logger)
 	if err != nil {
 		return err
+	}
+	nkOpt, err := bus.NkeyOption(kp)
+	if err != nil {
+		return err
+	}
+	opts = append(append(opts, nkOpt), cfg.ConnOptions...)
+	nc, err := bus.Connect(cctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "msx-defect " + id.ServerName,
+		InboxPrefix: bus.InboxPrefix(id.Token), Logger: cfg.Logger, Options: opts})
+	if err != nil {
+		return bus.ExplainTLS(err, cfg.NATSURL)
 	}
 	defer nc.Close()
 	now := time.Now().UTC()

@@ -77,7 +77,8 @@ func (a *Agent) firstEnlist(ctx context.Context, canon string) error {
 	if err != nil {
 		return fmt.Errorf("create target identity: %w", err)
 	}
-	req, err := a.request(canon, kp, a.cfg.Token)
+	secret, _ := SplitToken(a.cfg.Token)
+	req, err := a.request(canon, kp, secret)
 	if err != nil {
 		return err
 	}

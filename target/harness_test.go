@@ -101,7 +101,7 @@ func (h *harness) startAgent() {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.agentErr = make(chan error, 1)
-	cfg := target.Config{Name: serverName, NATSURL: "nats://" + h.listen, DataDir: h.dataDir, HeartbeatInterval: time.Second,
+	cfg := target.Config{Name: serverName, NATSURL: "nats://" + h.listen, DataDir: h.dataDir, HeartbeatInterval: time.Second, Encrypt: bus.ModeNone,
 		TimeZone: time.UTC, Logger: bustest.Logger(h.t)}
 	go func() { h.agentErr <- target.Run(ctx, cfg) }()
 	var once sync.Once

@@ -146,7 +146,7 @@ func TestEndToEnd(t *testing.T) {
 	up := start(t, dir, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms")
 	var natsURL string
 	waitFor(t, 60*time.Second, "msx up banner", func() bool {
-		m := regexp.MustCompile(`NATS\s+(nats://\S+)`).FindStringSubmatch(up.out.String())
+		m := regexp.MustCompile(`NATS\s+((?:nats|tls)://\S+)`).FindStringSubmatch(up.out.String())
 		if m != nil {
 			natsURL = m[1]
 		}
@@ -221,9 +221,30 @@ func TestEndToEnd(t *testing.T) {
 			}
 			ops[r.OperationName] = true
 		}
-		return len(rows) == 7 && ops["SET-POLL"] && ops["SYNC-TIME"] && ops["RE-ENLIST"] && ops["DELETE"]
+		return ops["SET-POLL"] && ops["SYNC-TIME"] && ops["RE-ENLIST"] && ops["DELETE"] && ops["INSERT"]
 	})
 	waitFor(t, 10*time.Second, "poll interval 30 on the target", func() bool { return targets(t, dir)[`SQL04\PROD`].PollInterval == 30 })
+
+	// The example jobs run on every target of group ALL, and their history reaches the master.
+	waitFor(t, 90*time.Second, "example job history from SQL01", func() bool {
+		var rows []struct {
+			StepID    int    `json:"step_id"`
+			RunStatus int    `json:"run_status"`
+			Server    string `json:"server"`
+		}
+		out := msx(t, dir, false, "job", "history", "Multi-step with retry and go-to-step", "--server", "SQL01", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatal(err)
+		}
+		retried := false
+		for _, r := range rows {
+			retried = retried || (r.StepID == 1 && r.RunStatus == 2)
+		}
+		return len(rows) > 0 && rows[0].StepID == 0 && rows[0].RunStatus == 1 && retried
+	})
+	if out := msx(t, dir, false, "job", "show", "Local database heartbeat"); !strings.Contains(out, "SQL03") {
+		t.Errorf("job show lacks its targets:\n%s", out)
+	}
 
 	// Stop the new target: it is suspected offline (flag 2) within 3 heartbeats; instructions
 	// posted meanwhile wait, and are applied once when it returns.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,11 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server")
 	cmd.Flags().IntVar(&cfg.PollInterval, "poll", 60, "poll (heartbeat) interval in seconds, 10 to 28800")
 	cmd.Flags().DurationVar(&cfg.HeartbeatInterval, "heartbeat", 0, "override the heartbeat interval (default: the poll interval)")
+	cmd.Flags().Var(&cfg.Encrypt, "encrypt", "bus encryption, as MsxEncryptChannelOptions: verify (default), encrypt (no certificate validation), none")
+	cmd.Flags().StringVar(&cfg.CAFile, "ca", "", "the master's CA certificate (default: the fingerprint in the token, then the CA saved at enlistment)")
+	cmd.Flags().StringVar(&cfg.SQLDSN, "sql", "", "SQL Server for T-SQL steps, e.g. sqlserver://user:pass@host?database=master (default: an embedded SQLite database)")
+	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
+	cmd.Flags().Var(&tzFlag{&cfg.TimeZone}, "time-zone", "the target's time zone, IANA (default: this machine's)")
 
 	var dc target.DefectConfig
 	defect := &cobra.Command{
@@ -51,6 +57,29 @@ func newTarget(g *globals) *cobra.Command {
 	}
 	defect.Flags().StringVar(&dc.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server")
 	defect.Flags().BoolVar(&dc.Force, "force", false, "defect without the master (gone, or its data lost)")
+	defect.Flags().Var(&dc.Encrypt, "encrypt", "bus encryption: verify (default), encrypt, none")
+	defect.Flags().StringVar(&dc.CAFile, "ca", "", "the master's CA certificate (default: the CA saved at enlistment)")
 	cmd.AddCommand(defect)
 	return cmd
 }
+
+// tzFlag reads an IANA time zone name into a *time.Location.
+type tzFlag struct{ loc **time.Location }
+
+func (f *tzFlag) String() string {
+	if f.loc == nil || *f.loc == nil {
+		return ""
+	}
+	return (*f.loc).String()
+}
+
+func (f *tzFlag) Set(s string) error {
+	l, err := time.LoadLocation(s)
+	if err != nil {
+		return fmt.Errorf("time zone %q: use an IANA name such as Europe/London: %w", s, err)
+	}
+	*f.loc = l
+	return nil
+}
+
+func (f *tzFlag) Type() string { return "zone" }

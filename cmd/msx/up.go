@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/msx-project/msx/bus"
@@ -25,16 +30,53 @@ import (
 
 // masterFlags are shared by `msx up` and `msx master`.
 type masterFlags struct {
-	httpAddr string
-	natsAddr string
-	natsURL  string
-	name     string
+	httpAddr       string
+	natsAddr       string
+	natsURL        string
+	name           string
+	tlsCert        string
+	tlsKey         string
+	tlsNames       []string
+	ca             string
+	allowPlaintext bool
 }
 
 func (f *masterFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "listen address of the API")
 	cmd.Flags().StringVar(&f.natsAddr, "nats", "127.0.0.1:4222", "listen address of the embedded NATS server")
 	cmd.Flags().StringVar(&f.name, "name", "", "the master's server name (default: host name)")
+	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "the bus's TLS certificate (default: one issued by the master's own CA)")
+	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "the key of --tls-cert")
+	cmd.Flags().StringSliceVar(&f.tlsNames, "tls-name", nil, "extra host names or addresses for the generated certificate (targets dial these)")
+	cmd.Flags().StringVar(&f.ca, "ca", "", "CA certificate targets should trust with --tls-cert (default: the master's own CA)")
+	cmd.Flags().BoolVar(&f.allowPlaintext, "allow-plaintext", false, "also accept targets with --encrypt none (not recommended)")
+}
+
+// busTLS returns the server TLS options and the CA targets verify them with: the operator's
+// files, or a CA and certificate the master makes on first start (and renews before expiry).
+func busTLS(dir string, f *masterFlags) (bus.ServerTLSOptions, string, error) {
+	cert, key, caFile := f.tlsCert, f.tlsKey, f.ca
+	if cert == "" {
+		ca, err := bus.EnsureCA(filepath.Join(dir, "tls"))
+		if err != nil {
+			return bus.ServerTLSOptions{}, "", err
+		}
+		names := append([]string{}, f.tlsNames...)
+		if h, _, err := net.SplitHostPort(f.natsAddr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+			names = append(names, h)
+		}
+		if cert, key, err = ca.EnsureServerCert(filepath.Join(dir, "tls"), names); err != nil {
+			return bus.ServerTLSOptions{}, "", err
+		}
+		caFile = ca.CertFile
+	} else if key == "" || caFile == "" {
+		return bus.ServerTLSOptions{}, "", fmt.Errorf("--tls-cert needs --tls-key and --ca (the CA that issued it, for targets to trust)")
+	}
+	cfg, err := bus.ServerTLS(cert, key)
+	if err != nil {
+		return bus.ServerTLSOptions{}, "", err
+	}
+	return bus.ServerTLSOptions{Config: cfg, AllowPlaintext: f.allowPlaintext}, caFile, nil
 }
 
 // masterProc is a running master process: NATS (embedded or external), master, API.
@@ -45,6 +87,7 @@ type masterProc struct {
 	url   string // NATS client URL
 	api   string // API base URL
 	token string // admin token
+	ca    string // CA file targets verify the bus with
 	nc    interface{ Close() }
 }
 
@@ -52,13 +95,35 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 	p := &masterProc{}
 	dir := filepath.Join(g.data, "master")
 	p.url = f.natsURL
+	var authn *bus.Auth
+	var connOpts []nats.Option
 	if p.url == "" {
-		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log})
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		kp, err := bus.LoadOrCreateKey(filepath.Join(dir, "master.nk"))
+		if err != nil {
+			return nil, err
+		}
+		pub, _ := kp.PublicKey()
+		authn = &bus.Auth{MasterKey: pub, Logger: log.With("component", "bus.auth"), Lookup: func(string) (string, bool) { return "", false }}
+		opt, err := bus.NkeyOption(kp)
+		if err != nil {
+			return nil, err
+		}
+		connOpts = append(connOpts, opt)
+		tlsOpts, caFile, err := busTLS(dir, f)
+		if err != nil {
+			return nil, err
+		}
+		p.ca = caFile
+		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log, Auth: authn, Customize: tlsOpts.Apply})
 		if err != nil {
 			return nil, err
 		}
 		p.srv, p.url = srv, srv.ClientURL()
 	} else {
+		p.ca = f.ca
 		unlock, err := bus.LockDir(dir)
 		if err != nil {
 			return nil, err
@@ -69,13 +134,25 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 			}
 		}()
 	}
-	nc, err := bus.Connect(ctx, bus.ConnConfig{URL: p.url, Name: "msx-master", Logger: log})
+	clientTLS, err := bus.ClientTLS(bus.ModeVerify, p.ca, "", log)
 	if err != nil {
 		p.stop(context.Background())
 		return nil, err
 	}
+	nc, err := bus.Connect(ctx, bus.ConnConfig{URL: p.url, Name: "msx-master", Logger: log, Options: append(clientTLS, connOpts...)})
+	if err != nil {
+		p.stop(context.Background())
+		return nil, bus.ExplainTLS(err, p.url)
+	}
 	p.nc = nc
-	if p.m, err = master.Start(ctx, nc, master.Config{Name: f.name, Logger: log}); err != nil {
+	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn}
+	if p.ca != "" {
+		if mcfg.CAFingerprint, err = caShortFingerprint(p.ca); err != nil {
+			p.stop(context.Background())
+			return nil, err
+		}
+	}
+	if p.m, err = master.Start(ctx, nc, mcfg); err != nil {
 		p.stop(context.Background())
 		return nil, err
 	}
@@ -138,7 +215,7 @@ func newMaster(g *globals) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server")
+	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server (its operator configures authentication; --ca verifies it)")
 	return cmd
 }
 
@@ -146,6 +223,7 @@ func newUp(g *globals) *cobra.Command {
 	f := &masterFlags{}
 	var n int
 	var heartbeat time.Duration
+	var noExamples bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole system on this machine: NATS JetStream, a master, N target agents",
@@ -171,8 +249,10 @@ func newUp(g *globals) *cobra.Command {
 			}
 			tctx, stopTargets := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
+			var names []string
 			for i := 1; i <= n; i++ {
 				name := fmt.Sprintf("SQL%02d", i)
+				names = append(names, name)
 				dir := filepath.Join(g.data, "targets", name)
 				tok := ""
 				if _, err := os.Stat(filepath.Join(dir, "target.db")); err != nil {
@@ -183,13 +263,20 @@ func newUp(g *globals) *cobra.Command {
 					}
 				}
 				cfg := target.Config{Name: name, Location: "msx up", NATSURL: p.url, Token: tok, DataDir: dir,
-					HeartbeatInterval: heartbeat, Logger: log}
+					HeartbeatInterval: heartbeat, Logger: log, CAFile: p.ca}
 				wg.Go(func() {
 					if err := target.Run(tctx, cfg); err != nil && tctx.Err() == nil {
 						log.Error("target stopped", "server", name, "err", err)
 						fmt.Fprintf(cmd.ErrOrStderr(), "msx: target %s stopped: %v\n", name, err)
 					}
 				})
+			}
+			if !noExamples && n > 0 {
+				if err := waitEnlisted(ctx, p.m, names); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "msx: example jobs not loaded: %v\n", err)
+				} else if err := loadExamples(ctx, p.m, names); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "msx: example jobs not loaded: %v\n", err)
+				}
 			}
 			banner(cmd.OutOrStdout(), g, p, n, logPath)
 			<-ctx.Done()
@@ -206,7 +293,52 @@ func newUp(g *globals) *cobra.Command {
 	f.bind(cmd)
 	cmd.Flags().IntVar(&n, "targets", 3, "number of target agents (SQL01, SQL02, ...) each with an embedded SQLite database")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
+	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
 	return cmd
+}
+
+// caShortFingerprint is the fingerprint of the first certificate in a CA file, in the short form
+// enlistment tokens carry.
+func caShortFingerprint(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read CA %s: %w", file, err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return "", fmt.Errorf("CA %s holds no PEM certificate", file)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("CA %s: %w", file, err)
+	}
+	sum := sha256.Sum256(c.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
+
+// waitEnlisted waits until every named target is enlisted.
+func waitEnlisted(ctx context.Context, m *master.Master, names []string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing := ""
+		for _, n := range names {
+			if _, ok := m.Reg.Target(n); !ok {
+				missing = n
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("target %s did not enlist within 60s (see the log)", missing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string) {
@@ -215,16 +347,19 @@ func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string) {
   API          %s
   NATS         %s
   admin token  %s
+  bus CA       %s (TLS with verification; enlistment tokens carry its fingerprint)
   data         %s
   log          %s
 
 Next, in another terminal in this folder:
   msx targetserver list
+  msx job list && msx job history "Multi-step with retry and go-to-step"
+  msx events
   msx token create
   msx group add PROD && msx group addmember PROD SQL01
   msx targetserver setpoll SQL01 30
   msx downloadlist
 
 Ctrl-C stops everything; running it again resumes the same fleet.
-`, p.m.Name(), n, p.api, p.url, filepath.Join(g.data, "master", client.TokenFile), g.data, logPath)
+`, p.m.Name(), n, p.api, p.url, filepath.Join(g.data, "master", client.TokenFile), p.ca, g.data, logPath)
 }

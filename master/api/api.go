@@ -329,6 +329,9 @@ func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
+	if fp := s.m.CAFingerprint(); fp != "" && req.Role == auth.RoleEnlist {
+		plain += "~" + fp // the secret, then what the new target needs to trust the bus
+	}
 	return TokenReply{Token: plain, Record: rec}, nil
 }
 
