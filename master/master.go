@@ -192,13 +192,8 @@ type follower struct {
 }
 
 func (m *Master) follow(ctx context.Context, f follower, ready chan<- error) {
-	signalled := false
-	signal := func(err error) {
-		if !signalled {
-			signalled = true
-			ready <- err
-		}
-	}
+	var once sync.Once
+	signal := func(err error) { once.Do(func() { ready <- err }) }
 	for ctx.Err() == nil {
 		err := m.followOnce(ctx, f, signal)
 		if ctx.Err() != nil {
@@ -225,6 +220,14 @@ func (m *Master) followOnce(ctx context.Context, f follower, signal func(error))
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", f.stream, err)
 	}
+	// Messages counted in the stream info may be gone (deleted, trimmed) before they are
+	// delivered: a consumer with nothing pending is caught up too.
+	caughtUp := time.AfterFunc(time.Second, func() {
+		if ci, err := cons.Info(ctx); err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 {
+			signal(nil)
+		}
+	})
+	defer caughtUp.Stop()
 	it, err := cons.Messages()
 	if err != nil {
 		return err

@@ -4,14 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas"
 )
 
 // heartbeats publishes a heartbeat at once and then every interval. The master suspects the
-// target offline after three missed intervals; the message's TTL makes the stream forget it then.
+// target offline after three missed intervals.
 func (a *Agent) heartbeats(ctx context.Context) error {
 	for {
 		if err := a.beat(ctx); err != nil && ctx.Err() == nil {
@@ -50,7 +49,6 @@ func (a *Agent) beat(ctx context.Context) error {
 		Version: Version, ProtocolVersion: schemas.ProtocolVersion, JobDigest: digest, Jobs: n,
 		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database,
 	}
-	ttl := max(3*a.interval, time.Second)
 	a.mu.Unlock()
 	b, err := schemas.Encode(hb)
 	if err != nil {
@@ -58,6 +56,8 @@ func (a *Agent) beat(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = a.js.Publish(pctx, bus.StatusSubject(a.id.Token), b, jetstream.WithMsgTTL(ttl))
+	// No TTL: the last heartbeat stays, so a restarted master still knows when an offline
+	// target was last seen; staleness, not expiry, makes it suspected offline.
+	_, err = a.js.Publish(pctx, bus.StatusSubject(a.id.Token), b)
 	return err
 }
