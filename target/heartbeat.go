@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas"
 )
