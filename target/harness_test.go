@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
@@ -43,6 +44,11 @@ type harness struct {
 	stopAgent func()
 	agentErr  chan error
 
+	// The server authenticates as msx runs it: the master's key, the target's key, nothing else.
+	masterKey nkeys.KeyPair
+	targetKey nkeys.KeyPair
+	auth      *bus.Auth
+
 	results  *collector[schemas.RunResult]
 	events   *collector[schemas.Event]
 	statuses *collector[schemas.InstructionStatus]
@@ -51,8 +57,22 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, storeDir: t.TempDir(), listen: freeAddr(t), dataDir: t.TempDir()}
+	h.masterKey, _ = nkeys.CreateUser()
+	h.targetKey, _ = nkeys.CreateUser()
+	mpub, _ := h.masterKey.PublicKey()
+	tpub, _ := h.targetKey.PublicKey()
+	h.auth = &bus.Auth{MasterKey: mpub, Logger: bustest.Logger(t), Lookup: func(pub string) (string, bool) { return token, pub == tpub }}
 	h.startServer()
-	_, h.js = bustest.Connect(t, "nats://"+h.listen)
+	nk, err := bus.NkeyOption(h.masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+h.listen, nk, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	h.js, _ = jetstream.New(nc)
 	if err := (bus.Layout{}).Ensure(t.Context(), h.js); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +89,7 @@ func (h *harness) startServer() {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := bus.StartServer(ctx, bus.ServerConfig{Listen: h.listen, StoreDir: h.storeDir, Logger: bustest.Logger(h.t)})
+	s, err := bus.StartServer(ctx, bus.ServerConfig{Listen: h.listen, StoreDir: h.storeDir, Logger: bustest.Logger(h.t), Auth: h.auth})
 	if err != nil {
 		h.t.Fatalf("start JetStream server: %v", err)
 	}
@@ -85,11 +105,7 @@ func (h *harness) enlist() {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	seed, _ := kp.Seed()
+	seed, _ := h.targetKey.Seed()
 	id := store.Identity{ServerName: serverName, Token: token, ServerID: 1, MasterName: masterName, Seed: string(seed),
 		EnlistDate: time.Now().UTC(), PollInterval: 60, Version: target.Version}
 	if err := st.SaveIdentity(h.t.Context(), id); err != nil {
