@@ -216,7 +216,8 @@ func newJob(g *globals) *cobra.Command {
 		retarget("target", "Apply a job to servers and groups (posts INSERT to the servers that gain it)", false),
 		retarget("untarget", "Remove servers and groups from a job (posts DELETE to the servers that lose it)", true),
 		startStop("start", "Start a job now on its targets (posts START)"), startStop("stop", "Stop a running job (posts STOP)"),
-		history, list("summary", "Multiserver job summary: targets, pending instructions, download errors, failed executions"))
+		history, list("summary", "Multiserver job summary: targets, pending instructions, download errors, failed executions"),
+		newJobImport(g), newJobExport(g))
 	return cmd
 }
 
