@@ -270,8 +270,6 @@ func (r *reader) ucs2(chars int, what string) string {
 
 func (r *reader) bvarchar(what string) string { return r.ucs2(int(r.u8(what)), what) }
 
-func (r *reader) usvarchar(what string) string { return r.ucs2(int(r.u16(what)), what) }
-
 // skipAllHeaders skips the ALL_HEADERS block that starts SQLBatch, RPC and
 // transaction manager requests (TDS 7.2 and later).
 func (r *reader) skipAllHeaders() {
