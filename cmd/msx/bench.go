@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/msx-project/msx/cmd/msx/internal/bench"
+)
+
+func newBench(g *globals) *cobra.Command {
+	var cfg bench.Config
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark a simulated fleet (embedded NATS, a master, N in-process targets) against bare JetStream",
+		Long: `bench starts an embedded NATS JetStream server and a master, runs N real target agents in this
+process (each with its own data directory in a temporary directory and its own NATS connection),
+and measures enlistment, job fan-out, job start, result ingestion, schedule lateness and memory.
+Each figure comes with the bare JetStream figure for the same work, measured in the same run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !asJSON {
+				cfg.Progress = cmd.ErrOrStderr()
+			}
+			if g.debug {
+				cfg.Logger = g.logger(cmd.ErrOrStderr())
+			}
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return rep.WriteTable(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Targets, "targets", 200, "number of simulated targets")
+	f.IntVar(&cfg.Jobs, "jobs", 1000, "jobs (firing every 10 s) on the one target of the schedule lateness measure")
+	f.IntVar(&cfg.Rounds, "rounds", 3, "fan-out and start rounds")
+	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of the table")
+	f.BoolVar(&cfg.Insecure, "insecure", false, "plain bus: no TLS, no authentication (default: TLS and nkeys, as msx up)")
+	f.DurationVar(&cfg.ScheduleWindow, "schedule-window", 25*time.Second, "how long the schedule lateness measure watches (whole 10 s periods)")
+	f.DurationVar(&cfg.PhaseTimeout, "phase-timeout", 3*time.Minute, "timeout of each phase")
+	f.StringVar(&cfg.Dir, "dir", "", "directory for the server store and the targets' data (default: a temporary directory, removed)")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")
+	return cmd
+}

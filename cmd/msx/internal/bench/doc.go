@@ -1,0 +1,10 @@
+// Package bench is the engine of `msx bench`: it starts an embedded NATS JetStream server and a
+// master, runs a fleet of real target agents in the same process (each with its own data
+// directory and its own NATS connection, speaking the real protocol), measures enlistment,
+// job fan-out, job start, result ingestion, schedule lateness and memory, and measures the bare
+// JetStream work that corresponds to each in the same run, so every figure comes with the floor
+// it should be compared to.
+//
+// The master and the targets share one process, so the memory figures are process RSS deltas
+// (VmRSS from /proc/self/status), not separate process sizes.
+package bench
