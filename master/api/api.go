@@ -110,8 +110,7 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 			s.record(r, err)
 		}
 		if err != nil {
-			code := master.CodeOf(err)
-			writeErr(w, httpStatus(code), code, err)
+			writeErr(w, statusOf(err), master.CodeOf(err), err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -123,6 +122,17 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(v)
 	})
+}
+
+// statusOf returns the HTTP status of an error. An invalid document is a bad request whatever
+// the code of its first problem (14262 for an unknown target would otherwise read as 404, 14261
+// for a duplicate step name as 409).
+func statusOf(err error) int {
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		return http.StatusBadRequest
+	}
+	return httpStatus(master.CodeOf(err))
 }
 
 func httpStatus(code int) int {
@@ -353,7 +363,7 @@ var _ http.Handler = (*Server)(nil)
 func (s *Server) record(r *http.Request, err error) {
 	a := schemas.Audit{Who: who(r.Context()), From: r.RemoteAddr, Action: r.Method + " " + r.URL.Path, Status: http.StatusOK}
 	if err != nil {
-		a.Status = httpStatus(master.CodeOf(err))
+		a.Status = statusOf(err)
 		a.Detail = err.Error()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

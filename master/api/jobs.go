@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -87,7 +88,8 @@ func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, err
+		// Too large (http.MaxBytesError) or cut off: the request is wrong, not the master.
+		return nil, fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
 	}
 	j, err := jobs.Parse(b)
 	if err != nil {
