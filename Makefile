@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 DATA    ?= ./msx-data
 
-.PHONY: help build run test test-short check bench tidy
+.PHONY: help build run test test-short test-faults check bench tidy
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ run: ## run the whole system: msx up (embedded NATS, a master, 3 targets) in ./m
 test: ## run every test with the race detector (what CI runs)
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
+test-faults: ## fault-injection suite: kill -9, partitions, duplicates, cluster node loss, full disk, garbage
+	$(GO) test -tags faults -race -count=1 -timeout 20m ./cmd/msx/internal/faults/
+
 test-short: ## quick tests without the race detector
 	$(GO) test -short -count=1 $(PKGS)
 
@@ -29,5 +32,6 @@ check: ## vet, staticcheck, import isolation between master and target, go.mod t
 	if ! diff -q go.mod /tmp/msx-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/msx-go.sum.bak >/dev/null; then \
 		echo "go.mod/go.sum are not tidy: run go mod tidy and commit"; cp /tmp/msx-go.mod.bak go.mod; cp /tmp/msx-go.sum.bak go.sum; exit 1; fi
 
-bench: ## benchmarks of the hot paths (consumer designs, schedules, decode, step flow)
+bench: ## fleet benchmark (msx bench, 200 targets) and benchmarks of the hot paths (consumer designs, schedules, decode, step flow)
+	$(GO) run ./cmd/msx bench --targets 200
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./bus/ ./schemas/... ./target/...
