@@ -18,6 +18,7 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/target/msdb"
 	"github.com/msx-project/msx/target/runner"
 	"github.com/msx-project/msx/target/scheduler"
 	"github.com/msx-project/msx/target/store"
@@ -68,7 +69,20 @@ type Config struct {
 	CAFile string
 	// ConnOptions are extra NATS options.
 	ConnOptions []nats.Option
+	// AgentMode says who runs the downloaded jobs: AgentModeRunner (the default, "runner"):
+	// this agent, with its own scheduler and step executors; or AgentModeMSDB ("msdb"): SQL
+	// Server Agent, into whose msdb the agent writes the jobs (category "Jobs from MSX") and
+	// whose sysjobhistory it harvests. msdb needs SQLDSN.
+	AgentMode string
+	// HarvestInterval is how often msdb mode reads msdb.dbo.sysjobhistory; default 10 s.
+	HarvestInterval time.Duration
 }
+
+// Agent modes (Config.AgentMode).
+const (
+	AgentModeRunner = "runner"
+	AgentModeMSDB   = "msdb"
+)
 
 // Agent is a running target agent.
 type Agent struct {
@@ -90,6 +104,10 @@ type Agent struct {
 	runner  *runner.Runner
 	runs    *runManager
 	sched   *scheduler.Scheduler
+
+	// msdb mode: SQL Server Agent holds and runs the jobs; runner, runs and sched stay nil.
+	sqlAgent  sqlAgent
+	harvester *msdb.Harvester
 
 	defected chan struct{}
 	defOnce  sync.Once
@@ -135,6 +153,17 @@ func (c *Config) check() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	switch c.AgentMode {
+	case "":
+		c.AgentMode = AgentModeRunner
+	case AgentModeRunner:
+	case AgentModeMSDB:
+		if c.SQLDSN == "" {
+			return fmt.Errorf("%w: --agent-mode msdb writes jobs into SQL Server Agent: give the SQL Server with --sql", ErrConfig)
+		}
+	default:
+		return fmt.Errorf("%w: --agent-mode %q: use runner (this agent runs the jobs) or msdb (SQL Server Agent runs them)", ErrConfig, c.AgentMode)
 	}
 	return nil
 }
@@ -223,7 +252,11 @@ func (a *Agent) run(ctx context.Context) error {
 	if err := a.enlist(ctx, canon); err != nil {
 		return err
 	}
-	if err := a.startJobs(ctx, canon); err != nil {
+	start := a.startJobs
+	if a.cfg.AgentMode == AgentModeMSDB {
+		start = a.startMSDB
+	}
+	if err := start(ctx, canon); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -235,7 +268,13 @@ func (a *Agent) run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	loops := []func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox, a.sched.Run}
+	loops := []func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox}
+	if a.sched != nil {
+		loops = append(loops, a.sched.Run)
+	}
+	if a.harvester != nil {
+		loops = append(loops, a.harvester.Run)
+	}
 	errc := make(chan error, len(loops))
 	for _, loop := range loops {
 		wg.Go(func() {

@@ -167,13 +167,27 @@ func jobIDOf(in *schemas.Instruction) string {
 func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
-		return applyJob(ctx, tx, in)
+		j, changed, err := applyJob(ctx, tx, in)
+		if err != nil || !changed || a.sqlAgent == nil {
+			return err
+		}
+		// msdb mode: written into SQL Server Agent before the local commit, so that a job
+		// SQL Server refuses fails its instruction; a redelivery writes it again.
+		return a.sqlAgent.Apply(ctx, j)
 	case schemas.OpDelete:
+		if a.sqlAgent != nil {
+			if err := a.deleteFromAgent(ctx, tx, in.ObjectID); err != nil {
+				return err
+			}
+		}
 		return deleteJobs(ctx, tx, in.ObjectID)
 	case schemas.OpStart:
 		j, err := heldJob(ctx, tx, in.ObjectID)
 		if err != nil {
 			return err
+		}
+		if a.sqlAgent != nil {
+			return a.sqlAgent.Start(ctx, j.JobID)
 		}
 		// The slot is claimed now, so that nothing starts the job between the commit and the
 		// run; handle gives it back if the commit fails.
@@ -187,6 +201,9 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 		j, err := heldJob(ctx, tx, in.ObjectID)
 		if err != nil {
 			return err
+		}
+		if a.sqlAgent != nil {
+			return a.sqlAgent.Stop(ctx, j.JobID)
 		}
 		if _, ok := a.runs.running(j.JobID); !ok {
 			return notRunning(j.Name, requester(in.Source))
@@ -218,13 +235,22 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
-		a.reloadJobs(ctx)
-		a.checkSubsystems(ctx, in.Job)
+		if a.sched != nil {
+			a.reloadJobs(ctx)
+			a.checkSubsystems(ctx, in.Job)
+		}
 	case schemas.OpDelete:
-		a.reloadJobs(ctx)
+		if a.sched != nil {
+			a.reloadJobs(ctx)
+		}
 	case schemas.OpStart:
-		a.runs.launch(p.job, p.run)
+		if p.run != nil {
+			a.runs.launch(p.job, p.run)
+		}
 	case schemas.OpStop:
+		if a.runs == nil {
+			return nil // msdb mode: sp_stop_job was called in apply
+		}
 		name := in.ObjectName
 		if name == "" {
 			name = in.ObjectID
@@ -249,6 +275,14 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pen
 		// Running jobs end first, so that their outcomes reach the master before it forgets
 		// this target; then report: the DEFECT row must show as downloaded on the master.
 		a.stopRuns()
+		if a.sqlAgent != nil {
+			// SQL Server Agent's copies go too, as a TSX deletes its master's jobs.
+			for _, d := range a.heldIDs(ctx) {
+				if err := a.sqlAgent.Delete(ctx, d); err != nil {
+					a.log.Error("job not deleted from msdb at defection", "job_id", d, "err", err)
+				}
+			}
+		}
 		flush, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = a.sendOutbox(flush)
 		cancel()
@@ -263,23 +297,68 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pen
 	return nil
 }
 
-func applyJob(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) error {
+// applyJob stores the instruction's job snapshot and reports whether it was newer than the
+// one held.
+func applyJob(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) (jobs.Job, bool, error) {
 	var j jobs.Job
 	if err := json.Unmarshal(in.Job, &j); err != nil || j.JobID == "" {
-		return busErr(CodeBadInstruction, fmt.Sprintf("%s instruction carries no valid job snapshot", in.Operation))
+		return j, false, busErr(CodeBadInstruction, fmt.Sprintf("%s instruction carries no valid job snapshot", in.Operation))
 	}
 	var held int
 	err := tx.QueryRowContext(ctx, `SELECT version FROM jobs WHERE job_id = ?`, j.JobID).Scan(&held)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
+		return j, false, err
 	}
 	if err == nil && held >= j.VersionNumber {
-		return nil // an old or repeated snapshot: the newer one stays
+		return j, false, nil // an old or repeated snapshot: the newer one stays
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO jobs(job_id, name, version, definition) VALUES (?,?,?,?)
 		ON CONFLICT(job_id) DO UPDATE SET name = excluded.name, version = excluded.version, definition = excluded.definition`,
 		j.JobID, j.Name, j.VersionNumber, string(in.Job))
-	return err
+	return j, err == nil, err
+}
+
+// deleteFromAgent deletes the job jobID (every job held when it is empty) from SQL Server
+// Agent, in msdb mode.
+func (a *Agent) deleteFromAgent(ctx context.Context, tx *sql.Tx, jobID string) error {
+	ids := []string{jobID}
+	if jobID == "" {
+		rows, err := tx.QueryContext(ctx, `SELECT job_id FROM jobs`)
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if err := a.sqlAgent.Delete(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// heldIDs returns the ids of the jobs held; none when the store cannot be read (logged).
+func (a *Agent) heldIDs(ctx context.Context) []string {
+	defs, err := a.store.Jobs(ctx)
+	if err != nil {
+		a.log.Error("jobs held not read", "err", err)
+	}
+	ids := make([]string, len(defs))
+	for i, d := range defs {
+		ids[i] = d.JobID
+	}
+	return ids
 }
 
 // heldJob returns the job with id jobID held on this target, or a 14262 error.

@@ -33,6 +33,8 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().Var(&cfg.Encrypt, "encrypt", "bus encryption, as MsxEncryptChannelOptions: verify (default), encrypt (no certificate validation), none")
 	cmd.Flags().StringVar(&cfg.CAFile, "ca", "", "the master's CA certificate (default: the fingerprint in the token, then the CA saved at enlistment)")
 	cmd.Flags().StringVar(&cfg.SQLDSN, "sql", "", "SQL Server for T-SQL steps, e.g. sqlserver://user:pass@host?database=master (default: an embedded SQLite database)")
+	cmd.Flags().StringVar(&cfg.AgentMode, "agent-mode", target.AgentModeRunner, "who runs the jobs: runner (this agent) or msdb (SQL Server Agent of --sql: jobs are written into msdb, category \"Jobs from MSX\", and its history is harvested)")
+	cmd.Flags().DurationVar(&cfg.HarvestInterval, "harvest", 0, "msdb mode: how often to read msdb.dbo.sysjobhistory (default 10s)")
 	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
 	cmd.Flags().Var(&tzFlag{&cfg.TimeZone}, "time-zone", "the target's time zone, IANA (default: this machine's)")
 
