@@ -344,6 +344,7 @@ func waitEnlisted(ctx context.Context, m *master.Master, names []string) error {
 func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string) {
 	fmt.Fprintf(w, `msx is up: master %s, %d target agent(s) (SQL01..), embedded NATS JetStream.
 
+  dashboard    %s/#token=%s
   API          %s
   NATS         %s
   admin token  %s
@@ -361,5 +362,5 @@ Next, in another terminal in this folder:
   msx downloadlist
 
 Ctrl-C stops everything; running it again resumes the same fleet.
-`, p.m.Name(), n, p.api, p.url, filepath.Join(g.data, "master", client.TokenFile), p.ca, g.data, logPath)
+`, p.m.Name(), n, p.api, p.token, p.api, p.url, filepath.Join(g.data, "master", client.TokenFile), p.ca, g.data, logPath)
 }

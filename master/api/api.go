@@ -18,6 +18,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/web"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/problem"
 )
@@ -58,10 +59,12 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
 	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
 	s.route("GET /api/v1/audit", auth.RoleViewer, s.audit)
+	s.route("GET /api/v1/dashboard", auth.RoleViewer, s.dashboard)
 	s.route("GET /api/v1/tokens", auth.RoleAdmin, s.listTokens)
 	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.mux.Handle("GET /", web.Handler())
 	return s
 }
 
