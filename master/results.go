@@ -138,7 +138,6 @@ func (m *Master) readStream(ctx context.Context, stream, filter string, start ui
 			return err
 		}
 		n := 0
-		last := false
 		for msg := range batch.Messages() {
 			n++
 			meta, err := msg.Metadata()
@@ -146,12 +145,14 @@ func (m *Master) readStream(ctx context.Context, stream, filter string, start ui
 				return err
 			}
 			each(msg, meta)
-			last = meta.NumPending == 0
+			if meta.NumPending == 0 {
+				return nil // the end: do not wait for the rest of the batch
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return err
 		}
-		if last || n == 0 {
+		if n == 0 {
 			return nil
 		}
 	}

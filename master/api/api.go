@@ -103,6 +103,9 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 			return
 		}
 		if role == auth.RoleAdmin && rec.Role != auth.RoleAdmin {
+			// A refused change by a known token is audited too (unknown tokens are not: anyone
+			// could fill a stream that cannot be purged).
+			s.record(r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec})), fmt.Errorf("refused: token %s has role %s", rec.ID, rec.Role), http.StatusForbidden)
 			writeErrText(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an admin token", rec.ID, rec.Role))
 			return
 		}
@@ -363,11 +366,14 @@ func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error
 var _ http.Handler = (*Server)(nil)
 
 // record writes a change (or a refused change) to the audit stream.
-func (s *Server) record(r *http.Request, err error) {
+func (s *Server) record(r *http.Request, err error, status ...int) {
 	a := schemas.Audit{Who: who(r.Context()), From: r.RemoteAddr, Action: r.Method + " " + r.URL.Path, Status: http.StatusOK}
 	if err != nil {
 		a.Status = statusOf(err)
 		a.Detail = err.Error()
+	}
+	if len(status) > 0 {
+		a.Status = status[0]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

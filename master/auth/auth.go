@@ -79,6 +79,9 @@ func (t *Tokens) Create(ctx context.Context, role string, ttl time.Duration, by,
 	}
 	plain := "msx" + role[:1] + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 	h := hash(plain)
+	if role == RoleEnlist && ttl <= 0 {
+		ttl = 24 * time.Hour // an enlistment token always expires
+	}
 	rec := Record{ID: h[:12], Role: role, Created: time.Now().UTC(), CreatedBy: by, Description: desc}
 	if ttl > 0 {
 		rec.Expires = rec.Created.Add(ttl)
@@ -174,10 +177,16 @@ func (t *Tokens) Revoke(ctx context.Context, id string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	var match []string
 	for k := range lister.Keys() {
-		if !strings.HasPrefix(k, strings.ToLower(id)) {
-			continue
+		if strings.HasPrefix(k, strings.ToLower(id)) {
+			match = append(match, k)
 		}
+	}
+	if len(match) > 1 {
+		return Record{}, fmt.Errorf("%w: %d tokens start with %s: give more digits of the id", ErrBadToken, len(match), id)
+	}
+	for _, k := range match {
 		e, err := t.kv.Get(ctx, k)
 		if err != nil {
 			return Record{}, err
