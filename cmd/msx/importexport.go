@@ -65,7 +65,7 @@ job documents are printed instead (YAML, or a JSON array with -o json).`,
 			if dryRun {
 				return printJobDocs(cmd.OutOrStdout(), g.output, res.Jobs)
 			}
-			return applyImported(cmd, g, res.Jobs)
+			return applyJobs(cmd, g, res.Jobs)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the msx job documents instead of applying them")
@@ -104,9 +104,9 @@ func printJobDocs(w io.Writer, output string, list []jobs.Job) error {
 	return nil
 }
 
-// applyImported posts each job as `msx job apply` does and prints what changed. It stops at
-// the first job the master refuses; the jobs before it stay applied.
-func applyImported(cmd *cobra.Command, g *globals, list []jobs.Job) error {
+// applyJobs posts each job to the master (`msx job apply`, `msx job import`) and prints what
+// changed. It stops at the first job the master refuses; the jobs before it stay applied.
+func applyJobs(cmd *cobra.Command, g *globals, list []jobs.Job) error {
 	c, err := g.client()
 	if err != nil {
 		return err

@@ -46,40 +46,7 @@ func newJob(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			var results []master.ApplyResult
-			for _, j := range docs {
-				var res master.ApplyResult
-				if err := c.Do(cmd.Context(), http.MethodPost, "/api/v1/jobs", j, &res); err != nil {
-					return explain(j.Name, err)
-				}
-				results = append(results, res)
-			}
-			if g.output == "json" {
-				return printOne(cmd.OutOrStdout(), results)
-			}
-			for _, res := range results {
-				verb := "updated"
-				switch {
-				case res.Created:
-					verb = "created"
-				case len(res.Changes) == 0:
-					verb = "unchanged"
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "job %q %s (version %d, job_id %s)\n", res.Job.Name, verb, res.Job.VersionNumber, res.Job.JobID)
-				for _, ch := range res.Changes {
-					if ch != "created" {
-						fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", ch)
-					}
-				}
-				if len(res.Posted) > 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), "  posted %d instruction(s): %s\n", len(res.Posted), summarisePosted(res.Posted))
-				}
-			}
-			return nil
+			return applyJobs(cmd, g, docs)
 		},
 	}
 	apply.Flags().StringVarP(&file, "file", "f", "", "job document (YAML or JSON; several with ---); - for stdin")
