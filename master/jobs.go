@@ -139,10 +139,13 @@ func (m *Master) validate(j *jobs.Job) error {
 func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) {
 	m.jobMu.Lock()
 	defer m.jobMu.Unlock()
+	old, exists := m.Catalog.ByName(j.Name)
+	if exists {
+		keepStartDates(&j, old)
+	}
 	if err := m.validate(&j); err != nil {
 		return ApplyResult{}, err
 	}
-	old, exists := m.Catalog.ByName(j.Name)
 	res := ApplyResult{Created: !exists}
 	var before map[string]registry.Target
 	var oldp *jobs.Job
@@ -173,6 +176,22 @@ func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) 
 	res.Posted = posted
 	m.log.Info("job applied", "job", j.Name, "version", j.VersionNumber, "created", res.Created, "posted", len(posted))
 	return res, err
+}
+
+// keepStartDates gives the schedules of an updated job that omit active_start_date the date the
+// stored schedule of the same name got when it was created, so that the same document applied
+// on a later day is not a change (the default is "today", as in SQL Agent).
+func keepStartDates(j *jobs.Job, old jobs.Job) {
+	for i, s := range j.Schedules {
+		if s.ActiveStartDate != 0 {
+			continue
+		}
+		for _, o := range old.Schedules {
+			if strings.EqualFold(o.Name, s.Name) {
+				j.Schedules[i].ActiveStartDate = o.ActiveStartDate
+			}
+		}
+	}
 }
 
 // DeleteJob deletes a job and posts DELETE to every target that holds it.
