@@ -78,4 +78,15 @@
 // parameter names, OUTPUT parameters, return status 0 or 1 and error
 // numbers (14261, 14262, 14234, 14266, 14269, 14256, 14294, 22022, 8145).
 // Each runs atomically. Jobs run nothing: see Agent.
+//
+// # Error log and alerts
+//
+// The table errorlog (LogDate, ProcessInfo, Text) is the current SQL Server
+// error log: master.dbo.xp_readerrorlog (log number, log type, two search
+// strings, start and end time, N'asc' or N'desc') and sp_readerrorlog (the
+// first four) read it; archived logs and the Agent log are empty.
+// Server.LogError appends the two lines SQL Server writes for a logged error,
+// Server.LogMessage any line. msdb.dbo.sysalerts (name, message_id,
+// severity, enabled) holds alerts; Server.AddAlert and SetAlertEnabled change
+// it. RAISERROR ... WITH LOG does not write to the fake's log.
 package mssqltest
