@@ -57,6 +57,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
 	}
 	opts = append(opts, cfg.Options...)
+	shown := Redact(cfg.URL)
 	wait := 200 * time.Millisecond
 	for {
 		nc, err := nats.Connect(cfg.URL, opts...)
@@ -64,12 +65,12 @@ func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 			return nc, nil
 		}
 		if !errors.Is(err, nats.ErrNoServers) {
-			return nil, fmt.Errorf("connect to bus %s: %w", cfg.URL, err)
+			return nil, fmt.Errorf("connect to bus %s: %w", shown, err)
 		}
-		log.Warn("bus not reachable, retrying", "url", cfg.URL, "err", err, "wait", wait)
+		log.Warn("bus not reachable, retrying", "url", shown, "err", err, "wait", wait)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to bus %s: %w (last error: %w)", cfg.URL, ctx.Err(), err)
+			return nil, fmt.Errorf("connect to bus %s: %w (last error: %w)", shown, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)

@@ -67,7 +67,7 @@ func ExplainTLS(err error, url string) error {
 	if errors.As(err, &done) {
 		return err
 	}
-	if e := explain(err, url); e != nil {
+	if e := explain(err, Redact(url)); e != nil {
 		return &explained{e}
 	}
 	return err

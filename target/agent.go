@@ -76,6 +76,17 @@ type Config struct {
 	AgentMode string
 	// HarvestInterval is how often msdb mode reads msdb.dbo.sysjobhistory; default 10 s.
 	HarvestInterval time.Duration
+	// Proxies are what the proxy_name of CmdExec and PowerShell steps stands for on this
+	// target (an OS account, secrets for the environment), by name without regard to case;
+	// ConnectionProfiles are the SQL Server connections T-SQL steps may name
+	// (connection_profile). Both come from the target's own proxies file (LoadCredentials)
+	// and never leave it. Default: none.
+	Proxies            map[string]Proxy
+	ConnectionProfiles map[string]ConnectionProfile
+	// AllowProxyMatching lets downloaded jobs' steps use the proxies of this target, as SQL
+	// Server Agent's AllowDownloadedJobsToMatchProxyName. Default false, as in MSX: a job
+	// whose step names a proxy fails its INSERT or UPDATE (CodeProxyMatching).
+	AllowProxyMatching bool
 }
 
 // Agent modes (Config.AgentMode).
@@ -104,6 +115,8 @@ type Agent struct {
 	runner  *runner.Runner
 	runs    *runManager
 	sched   *scheduler.Scheduler
+	// profiles are the pools of the connection profiles T-SQL steps name; closed at the end.
+	profiles *profilePools
 
 	// msdb mode: SQL Server Agent holds and runs the jobs; runner, runs and sched stay nil.
 	sqlAgent  sqlAgent
@@ -153,6 +166,9 @@ func (c *Config) check() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if err := checkCredentials(c); err != nil {
+		return err
 	}
 	switch c.AgentMode {
 	case "":

@@ -168,8 +168,16 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
 		j, changed, err := applyJob(ctx, tx, in)
-		if err != nil || !changed || a.sqlAgent == nil {
+		if err != nil || !changed {
 			return err
+		}
+		// A job this target cannot run as it says fails here, as in MSX, and its transaction
+		// is rolled back; later instructions still apply.
+		if err := checkJobCredentials(&a.cfg, j, a.sqlAgent != nil); err != nil {
+			return err
+		}
+		if a.sqlAgent == nil {
+			return nil
 		}
 		// msdb mode: written into SQL Server Agent before the local commit, so that a job
 		// SQL Server refuses fails its instruction; a redelivery writes it again.

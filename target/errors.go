@@ -14,6 +14,9 @@ var (
 	ErrShuttingDown = errors.New("the agent is shutting down: no new job runs")
 	// ErrNoToken: the agent is not enlisted and no enlistment token was given.
 	ErrNoToken = errors.New("not enlisted and no enlistment token given: create one on the master with `msx token create` and pass it with --token")
+	// ErrProxy: a job step names a proxy or connection profile that this target does not let
+	// it have (CodeProxyMatching, CodeProxyNotFound, CodeProfileNotFound).
+	ErrProxy = errors.New("job step proxy or connection profile not available on this target")
 )
 
 // Error codes that cross the bus, SQL Server message numbers where MSX has one.
@@ -25,6 +28,9 @@ const (
 	CodeJobRunning      = 22022 // SQLServerAgent Error: Request to run (stop) job %s refused because the job is already (not) running
 	CodeUnknownOp       = 50010 // msx: unknown instruction operation
 	CodeBadInstruction  = 50011 // msx: malformed instruction
+	CodeProxyMatching   = 50030 // The job step requires a proxy account, however proxy matching is disabled on the target server.
+	CodeProxyNotFound   = 50031 // Proxy not found.
+	CodeProfileNotFound = 50032 // msx: Connection profile not found.
 )
 
 func busErr(code int, msg string) *schemas.Error { return &schemas.Error{Code: code, Message: msg} }

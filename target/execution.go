@@ -22,6 +22,8 @@ func (a *Agent) startJobs(ctx context.Context, canon string) error {
 	if err != nil {
 		return err
 	}
+	a.profiles = &profilePools{}
+	withCredentials(&a.cfg, ex, a.profiles)
 	base := a.cfg.Logger.With("server", canon)
 	a.runner = runner.New(runner.Config{Server: canon, Logger: base, Executors: ex, Location: a.cfg.TimeZone})
 	a.runs = &runManager{
@@ -53,6 +55,7 @@ func (a *Agent) stopRuns() {
 	if err := a.runs.Shutdown(ctx); err != nil {
 		a.log.Error("running jobs did not stop in time; their reports may be lost", "err", err)
 	}
+	a.profiles.Close()
 }
 
 // reloadJobs gives the scheduler the jobs held in the local database.

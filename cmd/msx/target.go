@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +15,7 @@ import (
 
 func newTarget(g *globals) *cobra.Command {
 	var cfg target.Config
+	var proxies string
 	cmd := &cobra.Command{
 		Use:   "target",
 		Short: "Run a target agent for one SQL Server instance: enlists once, then runs until stopped",
@@ -18,6 +23,9 @@ func newTarget(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir, cfg.Token = g.data, g.token
 			cfg.Logger = g.logger(cmd.ErrOrStderr())
+			if err := loadProxies(&cfg, proxies, g.data); err != nil {
+				return err
+			}
 			err := target.Run(cmd.Context(), cfg)
 			if cmd.Context().Err() != nil {
 				return nil
@@ -37,6 +45,8 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.HarvestInterval, "harvest", 0, "msdb mode: how often to read msdb.dbo.sysjobhistory (default 10s)")
 	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
 	cmd.Flags().Var(&tzFlag{&cfg.TimeZone}, "time-zone", "the target's time zone, IANA (default: this machine's)")
+	cmd.Flags().StringVar(&proxies, "proxies", "", "this target's proxies and connection profiles, YAML, never sent anywhere (default DATA/"+target.ProxiesFile+" when it exists)")
+	cmd.Flags().BoolVar(&cfg.AllowProxyMatching, "allow-proxy-matching", false, "let downloaded jobs' steps use this target's proxies by proxy_name, as AllowDownloadedJobsToMatchProxyName (default off, as in MSX: such jobs fail to apply)")
 
 	var dc target.DefectConfig
 	defect := &cobra.Command{
@@ -63,6 +73,23 @@ func newTarget(g *globals) *cobra.Command {
 	defect.Flags().StringVar(&dc.CAFile, "ca", "", "the master's CA certificate (default: the CA saved at enlistment)")
 	cmd.AddCommand(defect)
 	return cmd
+}
+
+// loadProxies reads the proxies file into cfg: path, or DATA/proxies.yaml when path is empty
+// and that file exists.
+func loadProxies(cfg *target.Config, path, data string) error {
+	if path == "" {
+		path = filepath.Join(data, target.ProxiesFile)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	c, err := target.LoadCredentials(path)
+	if err != nil {
+		return err
+	}
+	cfg.Proxies, cfg.ConnectionProfiles = c.Proxies, c.ConnectionProfiles
+	return nil
 }
 
 // tzFlag reads an IANA time zone name into a *time.Location.

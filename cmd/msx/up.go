@@ -206,7 +206,7 @@ func newMaster(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log.Info("master running", "api", p.api, "nats", p.url, "admin_token_file", filepath.Join(g.data, "master", client.TokenFile))
+			log.Info("master running", "api", p.api, "nats", bus.Redact(p.url), "admin_token_file", filepath.Join(g.data, "master", client.TokenFile))
 			<-cmd.Context().Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -362,5 +362,5 @@ Next, in another terminal in this folder:
   msx downloadlist
 
 Ctrl-C stops everything; running it again resumes the same fleet.
-`, p.m.Name(), n, p.api, p.token, p.api, p.url, filepath.Join(g.data, "master", client.TokenFile), p.ca, g.data, logPath)
+`, p.m.Name(), n, p.api, p.token, p.api, bus.Redact(p.url), filepath.Join(g.data, "master", client.TokenFile), p.ca, g.data, logPath)
 }

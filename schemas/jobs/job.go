@@ -69,6 +69,10 @@ type Step struct {
 	Flags              int      `json:"flags,omitempty"`
 	ProxyName          string   `json:"proxy_name,omitempty"`
 	Timeout            Duration `json:"timeout,omitempty"` // msx: cancel the step after this long
+	// ConnectionProfile (msx, T-SQL steps only) names a SQL Server connection that each target
+	// defines in its own configuration; the step runs there instead of on the target's own
+	// instance. The job carries the name only, never the connection string.
+	ConnectionProfile string `json:"connection_profile,omitempty"`
 }
 
 // Targets names the servers and groups a job is applied to. Group membership is live: a server

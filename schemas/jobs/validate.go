@@ -151,6 +151,13 @@ func validateStep(l *problem.List, s Step, i, n int, names map[string]int) {
 		l.Add(at("proxy_name"), codeProxyTSQL,
 			"A proxy account is not allowed for a Transact-SQL subsystem: remove proxy_name, or use EXECUTE AS in the command")
 	}
+	if s.ConnectionProfile != "" && sub != SubsystemTSQL {
+		l.Add(at("connection_profile"), 0,
+			"a connection profile is for Transact-SQL steps only; a %s step names the account it runs as with proxy_name", sub)
+	}
+	if utf8.RuneCountInString(s.ConnectionProfile) > MaxNameLen {
+		l.Add(at("connection_profile"), 0, "the connection profile name is longer than %d characters", MaxNameLen)
+	}
 	if s.Timeout < 0 {
 		l.Add(at("timeout"), 0, "the timeout is negative; give a duration such as \"30m\", or leave it out for no limit")
 	}

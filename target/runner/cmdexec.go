@@ -13,17 +13,26 @@ type CmdExecExecutor struct {
 	Dir string
 	// Env is the environment of the processes. Default (nil): the agent's.
 	Env []string
+	// User is the OS account the processes run as; default (empty): the agent's. On Unix the
+	// agent must run as root to use another account, and the process gets the account's
+	// groups, HOME, USER and LOGNAME, and its home directory as working directory when Dir
+	// is empty. Windows does not support it yet.
+	User string
 }
 
 var _ Executor = (*CmdExecExecutor)(nil)
 
 // Execute runs req.Command. Result.Err wraps ErrExitCode when the process exits with another
-// code than the step's success code, and is the context's cause when it was killed.
+// code than the step's success code, ErrRunAs when it cannot run as User, and is the context's
+// cause when it was killed.
 func (e *CmdExecExecutor) Execute(ctx context.Context, req Request) Result {
 	name, args := shellCommand(req.Command)
 	cmd := exec.CommandContext(ctx, name, args...)
 	setCommandLine(cmd, req.Command)
 	cmd.Dir, cmd.Env = e.Dir, e.Env
+	if err := runAs(cmd, e.User); err != nil {
+		return Result{Err: err, NonRetryable: true, ExitCode: -1}
+	}
 	return processResult(ctx, cmd, req)
 }
 

@@ -40,6 +40,11 @@ var (
 	// step that does not exist, a job without steps) or an action that does not exist.
 	ErrNoStep = errors.New("no such step")
 
+	// ErrRunAs means a CmdExec or PowerShell step could not run as the OS account its proxy
+	// names: the account does not exist, the agent is not root (Unix), or the platform cannot
+	// switch accounts yet. Another attempt cannot fix it.
+	ErrRunAs = errors.New("cannot run the step as its proxy's account")
+
 	// ErrNoDatabase means a SQLExecutor has neither DB nor Open.
 	ErrNoDatabase = errors.New("no database configured for T-SQL steps")
 )

@@ -13,6 +13,10 @@ import (
 type PowerShellExecutor struct {
 	// Path is the pwsh program. Default: "pwsh", looked up on PATH.
 	Path string
+	// Env is the environment of pwsh. Default (nil): the agent's.
+	Env []string
+	// User is the OS account pwsh runs as, as CmdExecExecutor.User; default: the agent's.
+	User string
 }
 
 var (
@@ -34,7 +38,8 @@ func (e *PowerShellExecutor) Available() bool {
 }
 
 // Execute runs req.Command with pwsh. Result.Err wraps ErrSubsystemUnavailable when pwsh is
-// missing and ErrExitCode when it exits with a code other than 0.
+// missing, ErrRunAs when it cannot run as User, and ErrExitCode when it exits with a code
+// other than 0.
 func (e *PowerShellExecutor) Execute(ctx context.Context, req Request) Result {
 	path, err := exec.LookPath(e.program())
 	if err != nil {
@@ -45,6 +50,10 @@ func (e *PowerShellExecutor) Execute(ctx context.Context, req Request) Result {
 		}
 	}
 	cmd := exec.CommandContext(ctx, path, "-NoProfile", "-NonInteractive", "-Command", req.Command)
+	cmd.Env = e.Env
+	if err := runAs(cmd, e.User); err != nil {
+		return Result{Err: err, NonRetryable: true, ExitCode: -1}
+	}
 	req.Step.CmdExecSuccessCode = 0
 	return processResult(ctx, cmd, req)
 }

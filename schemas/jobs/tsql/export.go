@@ -26,8 +26,8 @@ var exportDay = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 // N'[Uncategorized (Local)]', as SSMS writes them; Import reads both back as empty.
 //
 // What SQL Server Agent cannot express is left out of the script, noted in a comment where it
-// would be, and returned as a warning: cron schedules, schedule time zones, step timeouts, and
-// the job's targets (the script creates a local job; run it on each target). Import(Export(j))
+// would be, and returned as a warning: cron schedules, schedule time zones, step timeouts, step
+// connection profiles, and the job's targets (the script creates a local job; run it on each target). Import(Export(j))
 // gives back j, normalised, without those.
 func Export(j jobs.Job) ([]byte, []string) {
 	var warnings []string
@@ -87,6 +87,10 @@ func Export(j jobs.Job) ([]byte, []string) {
 		if s.Timeout != 0 {
 			w("-- %s\n", oneLine(warn("step %d (%s): timeout %s not exported: SQL Server Agent has no step timeout",
 				i+1, s.StepName, time.Duration(s.Timeout))))
+		}
+		if s.ConnectionProfile != "" {
+			w("-- %s\n", oneLine(warn("step %d (%s): connection profile %s not exported: SQL Server Agent runs T-SQL steps on its own instance",
+				i+1, s.StepName, s.ConnectionProfile)))
 		}
 		params := []string{
 			"@step_id=" + strconv.Itoa(s.StepID),
