@@ -53,6 +53,14 @@ type Config struct {
 	// sqlserver://user:password@host:1433/INSTANCE?database=master. Default (empty): an
 	// embedded SQLite database, local.db in DataDir (not the agent's own target.db).
 	SQLDSN string
+	// ForwardEvents forwards the errors of SQLDSN's error log as events, as MSX's event
+	// forwarding: "unhandled" (the default: errors no enabled local alert handles), "all" or
+	// "off". Without SQLDSN nothing is forwarded.
+	ForwardEvents string
+	// ForwardSeverity is the least severity of the errors forwarded, 1..25; default 17.
+	ForwardSeverity int
+	// ErrorLogInterval is how often the error log is read; default 30 s.
+	ErrorLogInterval time.Duration
 	// TimeZone is the target's local time zone: schedules fire and history rows are dated in
 	// it. Default: time.Local.
 	TimeZone *time.Location
@@ -157,6 +165,9 @@ func (c *Config) check() error {
 	}
 	if c.Database == "" {
 		c.Database = label
+	}
+	if err := checkForwarding(c); err != nil {
+		return err
 	}
 	if c.TimeZone == nil {
 		c.TimeZone = time.Local
@@ -290,6 +301,9 @@ func (a *Agent) run(ctx context.Context) error {
 	}
 	if a.harvester != nil {
 		loops = append(loops, a.harvester.Run)
+	}
+	if p := a.errorLogPoller(); p != nil {
+		loops = append(loops, p.Run)
 	}
 	errc := make(chan error, len(loops))
 	for _, loop := range loops {
