@@ -1,0 +1,9 @@
+//go:build faults
+
+// Package faults_test is msx's fault-injection suite: targets and masters killed with SIGKILL
+// and restarted, partitions, duplicated messages, a JetStream cluster node killed under load, a
+// full disk, and garbage on every subject. Every scenario ends with an exact count: each
+// instruction applied once on its target (the target's `applied` table against the master's
+// ledger) and each run reported once (finished results per run id on MSX_RESULTS, and the rows
+// the job's step wrote). Run it with `make test-faults`.
+package faults_test

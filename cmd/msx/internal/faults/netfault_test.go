@@ -1,0 +1,185 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/ledger"
+)
+
+// proxy is a TCP proxy between one target and the bus that can cut the link (partition) and
+// heal it. While cut, it closes every connection and refuses new ones.
+type proxy struct {
+	ln     net.Listener
+	to     string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+	closed bool
+}
+
+func newProxy(tb testing.TB, to string) *proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{ln: ln, to: to, conns: map[net.Conn]bool{}}
+	go p.serve()
+	tb.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut || p.closed {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.to)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
+		go func() { _, _ = io.Copy(c, up); up.Close(); c.Close() }()
+	}
+}
+
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+func (p *proxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.setCut(true)
+	p.ln.Close()
+}
+
+// TestPartitionLongerThanHeartbeatTimeout cuts one target off the bus until the master
+// suspects it offline, posts a new job version and a START meanwhile, then heals: the target
+// catches up, applies everything once and runs once.
+func TestPartitionLongerThanHeartbeatTimeout(t *testing.T) {
+	f := newSecureFixture(t)
+	u, err := url.Parse(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	near := f.newAgent(t, "NEAR01", "")
+	far := f.newAgent(t, "FAR01", "")
+	far.cfg.NATSURL = p.url()
+	near.start()
+	far.start()
+	agents := []*agent{near, far}
+	waitFor(t, patience, "both targets online", func() bool {
+		for _, a := range agents {
+			if ts, ok := f.m.TargetServer(a.cfg.Name); !ok || ts.LastPollDate == nil {
+				return false
+			}
+		}
+		return true
+	})
+	job := applyAll(t, f.m, countingJob("partition job", names(agents)...))
+	startRounds(t, f.m, job, agents, 1)
+
+	p.setCut(true)
+	t.Log("partition: FAR01 cut off the bus")
+	waitFor(t, patience, "FAR01 suspected offline (status flag 2)", func() bool {
+		ts, _ := f.m.TargetServer("FAR01")
+		return ts.Status&ledger.StatusSuspectedOffline != 0
+	})
+	job.Description = "changed during the partition"
+	job = applyAll(t, f.m, job)
+	if _, err := f.m.StartJob(t.Context(), job.Name, "", false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * heartbeat) // the partition lasts well beyond the heartbeat timeout
+	if ts, _ := f.m.TargetServer("FAR01"); ts.UnreadInstructions != 2 {
+		t.Errorf("FAR01 has %d unread instructions during the partition, want 2 (INSERT, START)", ts.UnreadInstructions)
+	}
+	p.setCut(false)
+	t.Log("partition healed")
+	waitFor(t, patience, "FAR01 back online", func() bool {
+		ts, _ := f.m.TargetServer("FAR01")
+		return ts.Status&ledger.StatusSuspectedOffline == 0 && ts.UnreadInstructions == 0
+	})
+	checkExact(t, masterLedger(f.m), f.js, agents, "partition job", map[string]int{"NEAR01": 2, "FAR01": 2}, checkOpts{})
+	masterRuns(t, f.m, job, 2)
+}
+
+// TestClusterNodeKilled runs the master with R3 state on a three-node JetStream cluster
+// (in-process, loopback, nkey authentication as the embedded server), stops one node while jobs are applied and started, brings it back,
+// and checks that nothing was lost or done twice. The node is stopped with Shutdown (in-process
+// nodes cannot be SIGKILLed on their own).
+func TestClusterNodeKilled(t *testing.T) {
+	c := runAuthCluster(t)
+	nc := c.connectMaster(t)
+	f := &fixture{url: c.url(), nc: nc, auth: c.auth, layout: bus.Layout{Replicas: 3}}
+	f.js = mustJS(t, nc)
+	f.startMaster(t)
+	agents := f.startFleet(t, "R3T", 4)
+	job := applyAll(t, f.m, countingJob("cluster job", names(agents)...))
+	startRounds(t, f.m, job, agents, 1)
+
+	// Under load: versions and starts keep coming while node 1 goes down and comes back.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		time.Sleep(300 * time.Millisecond)
+		t.Log("stopping cluster node 1")
+		c.stop(1)
+		time.Sleep(3 * time.Second)
+		t.Log("restarting cluster node 1")
+		c.start(t, 1)
+	})
+	rounds := 4
+	for r := 1; r <= rounds; r++ {
+		job.Description = "cluster round " + string(rune('0'+r))
+		var err error
+		for try := 0; try < 20; try++ { // an API call may fail while the cluster elects leaders
+			if _, err = f.m.ApplyJob(t.Context(), job); err == nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("apply during node loss: %v", err)
+		}
+		startRounds(t, f.m, job, agents, 1)
+	}
+	wg.Wait()
+	want := map[string]int{}
+	for _, a := range agents {
+		want[a.cfg.Name] = rounds + 1
+	}
+	checkExact(t, masterLedger(f.m), f.js, agents, "cluster job", want, checkOpts{})
+	masterRuns(t, f.m, job, rounds+1)
+}
