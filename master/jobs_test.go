@@ -17,3 +17,21 @@ func TestKeepStartDates(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstFinishCountsARunOnce(t *testing.T) {
+	var js JobServer
+	for i, tc := range []struct {
+		id   string
+		want bool
+	}{{"a", true}, {"b", true}, {"a", false}, {"c", true}, {"b", false}} {
+		if got := js.firstFinish(tc.id); got != tc.want {
+			t.Errorf("step %d: firstFinish(%q) = %v, want %v", i, tc.id, got, tc.want)
+		}
+	}
+	for i := range seenRuns + 1 {
+		js.firstFinish(string(rune('A' + i)))
+	}
+	if !js.firstFinish("a") {
+		t.Error("a run id older than the window is still remembered: the window is not bounded")
+	}
+}

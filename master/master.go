@@ -63,6 +63,7 @@ type Master struct {
 	defecting sync.Map // public key -> token
 	out       outcomes
 	stopFn    context.CancelFunc
+	rpcSlots  chan struct{} // bounds concurrent RPC handlers (see concurrently)
 	wg        sync.WaitGroup
 	subs      []*nats.Subscription
 	once      sync.Once
@@ -147,8 +148,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("master catching up with its streams: %w", ctx.Err())
 		}
 	}
+	m.rpcSlots = make(chan struct{}, rpcParallel)
 	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect} {
-		sub, err := nc.QueueSubscribe(subj, "msx-master", h)
+		sub, err := nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))
 		if err != nil {
 			m.Shutdown(ctx)
 			return nil, fmt.Errorf("subscribe %s: %w", subj, err)

@@ -32,6 +32,25 @@ type JobServer struct {
 	Finished           time.Time       `json:"finished,omitzero"`
 	Runs               int             `json:"runs"`
 	Failures           int             `json:"failures"`
+
+	finished []string // ids of the latest finished runs, newest last: a resent result counts once
+}
+
+// seenRuns bounds how many finished run ids a JobServer remembers to drop resent results.
+// Results are resent only by an outbox after a lost acknowledgement, so they arrive close to
+// the original.
+const seenRuns = 64
+
+// firstFinish reports whether run id finished for the first time, and remembers it.
+func (js *JobServer) firstFinish(id string) bool {
+	if slices.Contains(js.finished, id) {
+		return false
+	}
+	js.finished = append(js.finished, id)
+	if len(js.finished) > seenRuns {
+		js.finished = js.finished[1:]
+	}
+	return true
 }
 
 type outcomes struct {
@@ -71,12 +90,15 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 	js.JobName = r.JobName
 	switch r.Phase {
 	case schemas.PhaseStarted:
-		if js.LastRunID == r.RunID && !js.Finished.IsZero() {
-			return // a late "started" of a run that already finished
+		if slices.Contains(js.finished, r.RunID) {
+			return // a late or resent "started" of a run that already finished
 		}
 		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, time.Time{}
 		js.LastRunOutcome, js.LastOutcomeMessage = jobs.OutcomeInProgress, "The job is running."
 	case schemas.PhaseFinished:
+		if !js.firstFinish(r.RunID) {
+			return // the same run reported again (a resend past JetStream's duplicate window)
+		}
 		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, r.Finished
 		js.LastRunOutcome = jobs.RunStatus(r.RunStatus).Outcome()
 		js.LastOutcomeMessage = r.Message

@@ -29,6 +29,23 @@ func (m *Master) reply(msg *nats.Msg, v schemas.Typed) {
 	}
 }
 
+// rpcParallel bounds how many enlistment and defection requests a master handles at once: a
+// fleet that starts together must not wait in one line (a target gives up on a request after
+// 10 s), and a flood must not start unbounded goroutines.
+const rpcParallel = 32
+
+// concurrently runs an RPC handler in its own goroutine, at most rpcParallel at a time; the
+// subscription's callback blocks (back-pressure) while all are busy.
+func (m *Master) concurrently(h nats.MsgHandler) nats.MsgHandler {
+	return func(msg *nats.Msg) {
+		m.rpcSlots <- struct{}{}
+		m.wg.Go(func() {
+			defer func() { <-m.rpcSlots }()
+			h(msg)
+		})
+	}
+}
+
 func (m *Master) onEnlist(msg *nats.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	defer cancel()
@@ -60,6 +77,12 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 	}
 	old, exists := m.Reg.Target(name)
 	t := old
+	if exists && req.Token != "" && old.PublicKey == req.PublicKey {
+		// The same enlistment again (the target timed out waiting for the first reply and
+		// resent it): its token is spent, but the key proves it is the same target.
+		return &schemas.EnlistReply{ServerID: t.ServerID, ServerName: name, MasterName: m.cfg.Name,
+			EnlistDate: t.EnlistDate, PollInterval: t.PollInterval, StartSeq: t.StartSeq}, nil
+	}
 	if req.Token != "" {
 		if err := m.Tokens.UseEnlist(ctx, req.Token, name); err != nil {
 			return nil, coded(CodeBadToken, "enlist %s: %w: create a new one on the master with `msx token create`", name, err)

@@ -211,6 +211,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.check(); err != nil {
 		return err
 	}
+	err := run(ctx, cfg)
+	if ctx.Err() != nil && !errors.Is(err, ErrDefected) {
+		return nil // stopped, possibly during start-up: a clean stop, not a failure
+	}
+	return err
+}
+
+func run(ctx context.Context, cfg Config) error {
 	unlock, err := bus.LockDir(cfg.DataDir)
 	if err != nil {
 		return err

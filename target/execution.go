@@ -27,7 +27,7 @@ func (a *Agent) startJobs(ctx context.Context, canon string) error {
 	base := a.cfg.Logger.With("server", canon)
 	a.runner = runner.New(runner.Config{Server: canon, Logger: base, Executors: ex, Location: a.cfg.TimeZone})
 	a.runs = &runManager{
-		log: base.With("component", "target.runs"), store: a.store, runner: a.runner, server: a.id.ServerName,
+		loc: a.cfg.TimeZone, log: base.With("component", "target.runs"), store: a.store, runner: a.runner, server: a.id.ServerName,
 		token: a.id.Token, wake: a.wakeOutbox, active: map[string]*activeRun{},
 		deleted: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
@@ -35,6 +35,7 @@ func (a *Agent) startJobs(ctx context.Context, canon string) error {
 			a.reloadJobs(ctx)
 		},
 	}
+	a.runs.recoverInterrupted(ctx)
 	a.sched = scheduler.New(scheduler.Config{Starter: a.runs, Location: a.cfg.TimeZone, Logger: base})
 	a.reloadJobs(ctx)
 	if err := pingLocalDB(ctx, a.localDB); err != nil {

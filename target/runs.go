@@ -37,6 +37,7 @@ import (
 //
 // A claim that is released (its START instruction did not commit) never starts.
 type runManager struct {
+	loc     *time.Location // the target's time zone, for history dates
 	log     *slog.Logger
 	store   *store.Store
 	runner  *runner.Runner
@@ -202,7 +203,8 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 		Server: m.server, InvokedBy: r.invokedBy, Started: start.UTC(), RunStatus: int(jobs.RunInProgress),
 		Message: "The job is running.",
 	}
-	m.report(log, m.resultMsg(&res))
+	started := m.resultMsg(&res)
+	m.record(log, func(ctx context.Context) error { return m.store.RunStarted(ctx, r.id, started.Payload, started) })
 
 	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start})
 
@@ -210,15 +212,55 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	res.RunStatus, res.Message = int(out.Status), out.Job.Message
 	res.Rows = encodeRows(out.Rows(), maxResultBytes)
 	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
-	m.report(log, msgs...)
+	m.record(log, func(ctx context.Context) error { return m.store.RunFinished(ctx, r.id, msgs...) })
 	m.deleteAfterRun(log, job, out)
 }
 
-// report queues msgs, in one transaction, and wakes the outbox.
-func (m *runManager) report(log *slog.Logger, msgs ...store.OutMsg) {
+// recoverInterrupted reports, as failed, every run a previous life of the agent started and
+// never finished (it was killed, or its machine lost power): without this the master would
+// show them in progress until the job ran again.
+func (m *runManager) recoverInterrupted(ctx context.Context) {
+	runs, err := m.store.Interrupted(ctx)
+	if err != nil {
+		m.log.Error("interrupted runs not recovered", "err", err)
+		return
+	}
+	for id, doc := range runs {
+		var res schemas.RunResult
+		if err := schemas.Decode(doc, &res); err != nil {
+			m.log.Error("interrupted run not reported: its record is unreadable", "run_id", id, "err", err)
+			_ = m.store.RunFinished(ctx, id)
+			continue
+		}
+		now := time.Now()
+		res.Phase, res.Finished, res.RunStatus = schemas.PhaseFinished, now.UTC(), int(jobs.RunFailed)
+		res.Message = fmt.Sprintf("The job failed.  The Job was invoked by %s.  The agent stopped while the job was running "+
+			"(started %s); the outcome of its steps is unknown.", res.InvokedBy, res.Started.Format(time.RFC3339))
+		local := res.Started.In(m.loc)
+		row := jobs.HistoryRow{RunID: id, JobID: res.JobID, JobName: res.JobName, StepID: 0, StepName: jobs.JobOutcomeStepName,
+			RunStatus: jobs.RunFailed, Message: res.Message, RunDate: jobs.DateInt(local), RunTime: jobs.TimeInt(local),
+			RunStarted: res.Started, RunDuration: jobs.DurationInt(now.Sub(res.Started)), DurationMS: now.Sub(res.Started).Milliseconds(),
+			Server: res.Server}
+		res.Rows = encodeRows([]jobs.HistoryRow{row}, maxResultBytes)
+		msgs := []store.OutMsg{m.resultMsg(&res), eventMsg(m.server, m.token, schemas.Event{ID: "interrupted-" + id,
+			Time: now.UTC(), Severity: schemas.SeverityError, Source: "job", Message: res.Message,
+			JobID: res.JobID, JobName: res.JobName, RunID: id})}
+		if err := m.store.RunFinished(ctx, id, msgs...); err != nil {
+			m.log.Error("interrupted run not reported", "run_id", id, "err", err)
+			continue
+		}
+		m.log.Warn("run interrupted by an agent stop reported as failed", "job", res.JobName, "run_id", id)
+	}
+	if len(runs) > 0 {
+		m.wake()
+	}
+}
+
+// record runs one store write of a run's report, with a deadline, and wakes the outbox.
+func (m *runManager) record(log *slog.Logger, write func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 	defer cancel()
-	if err := m.store.Enqueue(ctx, msgs...); err != nil {
+	if err := write(ctx); err != nil {
 		log.Error("run report not queued: the master will not see it", "err", err)
 		return
 	}

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   version INTEGER NOT NULL,
   definition TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS running (
+  run_id TEXT PRIMARY KEY,
+  doc BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   subject TEXT NOT NULL,
@@ -239,17 +243,72 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...OutMsg) error {
 	if len(msgs) == 1 {
 		return enqueue(ctx, s.db, msgs[0])
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return enqueueAll(ctx, tx, msgs) }); err != nil {
 		return fmt.Errorf("queue messages: %w", err)
 	}
+	return nil
+}
+
+// RunStarted records a run in progress, with doc (its "started" report, kept to describe the
+// run if the agent dies during it), together with msgs, in one transaction.
+func (s *Store) RunStarted(ctx context.Context, runID string, doc []byte, msgs ...OutMsg) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO running(run_id, doc) VALUES (?, ?)`, runID, doc); err != nil {
+			return fmt.Errorf("record run %s: %w", runID, err)
+		}
+		return enqueueAll(ctx, tx, msgs)
+	})
+}
+
+// RunFinished forgets a run in progress and queues msgs (its final report), in one transaction.
+func (s *Store) RunFinished(ctx context.Context, runID string, msgs ...OutMsg) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM running WHERE run_id = ?`, runID); err != nil {
+			return fmt.Errorf("finish run %s: %w", runID, err)
+		}
+		return enqueueAll(ctx, tx, msgs)
+	})
+}
+
+// Interrupted returns the "started" reports of runs that were in progress when the agent
+// stopped without finishing them (crash, kill -9, power loss).
+func (s *Store) Interrupted(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT run_id, doc FROM running`)
+	if err != nil {
+		return nil, fmt.Errorf("read interrupted runs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var id string
+		var doc []byte
+		if err := rows.Scan(&id, &doc); err != nil {
+			return nil, err
+		}
+		out[id] = doc
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
 	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func enqueueAll(ctx context.Context, tx *sql.Tx, msgs []OutMsg) error {
 	for _, m := range msgs {
 		if err := enqueue(ctx, tx, m); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 type execer interface {
