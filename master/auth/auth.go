@@ -183,26 +183,27 @@ func (t *Tokens) Revoke(ctx context.Context, id string) (Record, error) {
 			match = append(match, k)
 		}
 	}
-	if len(match) > 1 {
+	switch len(match) {
+	case 0:
+		return Record{}, fmt.Errorf("%w: no token with id %s", ErrBadToken, id)
+	case 1:
+	default:
 		return Record{}, fmt.Errorf("%w: %d tokens start with %s: give more digits of the id", ErrBadToken, len(match), id)
 	}
-	for _, k := range match {
-		e, err := t.kv.Get(ctx, k)
-		if err != nil {
-			return Record{}, err
-		}
-		var rec Record
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			return Record{}, err
-		}
-		rec.Revoked = true
-		v, _ := json.Marshal(rec)
-		if _, err := t.kv.Put(ctx, k, v); err != nil {
-			return Record{}, err
-		}
-		return rec, nil
+	e, err := t.kv.Get(ctx, match[0])
+	if err != nil {
+		return Record{}, err
 	}
-	return Record{}, fmt.Errorf("%w: no token with id %s", ErrBadToken, id)
+	var rec Record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return Record{}, err
+	}
+	rec.Revoked = true
+	v, _ := json.Marshal(rec)
+	if _, err := t.kv.Put(ctx, match[0], v); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
 }
 
 // EnsureAdminFile returns the admin token kept in file, creating a new one (and the file, mode
