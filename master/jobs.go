@@ -66,18 +66,10 @@ func (m *Master) expectedDigest(server string) string {
 	return schemas.JobSetDigest(v)
 }
 
-func (m *Master) postInsert(ctx context.Context, t registry.Target, j jobs.Job) (Posted, error) {
-	b, err := json.Marshal(j)
-	if err != nil {
-		return Posted{}, err
-	}
-	seq, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b})
-	return Posted{t.ServerName, seq, schemas.OpInsert.String()}, err
-}
-
-func (m *Master) postDelete(ctx context.Context, t registry.Target, j jobs.Job) (Posted, error) {
-	seq, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpDelete, ObjectID: j.JobID, ObjectName: j.Name})
-	return Posted{t.ServerName, seq, schemas.OpDelete.String()}, err
+// insertOf is the INSERT of a job's full snapshot for a target.
+func insertOf(t registry.Target, j jobs.Job) outgoing {
+	b, _ := json.Marshal(j) // a jobs.Job always marshals
+	return outgoing{t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b}}
 }
 
 // deliver posts what moves a fleet from job old (nil: none) to job new (nil: deleted): INSERT
@@ -88,29 +80,21 @@ func (m *Master) deliver(ctx context.Context, before map[string]registry.Target,
 	if new != nil {
 		after = m.expected(*new)
 	}
-	var out []Posted
+	var out []outgoing
 	defChanged := old == nil || new == nil || old.VersionNumber != new.VersionNumber
 	for _, name := range sortedKeys(after) {
 		if _, had := before[name]; had && !defChanged {
 			continue
 		}
-		p, err := m.postInsert(ctx, after[name], *new)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, p)
+		out = append(out, insertOf(after[name], *new))
 	}
 	for _, name := range sortedKeys(before) {
 		if _, keep := after[name]; keep {
 			continue
 		}
-		p, err := m.postDelete(ctx, before[name], *old)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, p)
+		out = append(out, outgoing{before[name], schemas.Instruction{Operation: schemas.OpDelete, ObjectID: old.JobID, ObjectName: old.Name}})
 	}
-	return out, nil
+	return m.postAll(ctx, out)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -334,15 +318,11 @@ func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) (
 	if stop {
 		op = schemas.OpStop
 	}
-	var out []Posted
+	var out []outgoing
 	for _, n := range sortedKeys(ts) {
-		seq, err := m.Post(ctx, ts[n], schemas.Instruction{Operation: op, ObjectID: j.JobID, ObjectName: j.Name})
-		if err != nil {
-			return out, err
-		}
-		out = append(out, Posted{n, seq, op.String()})
+		out = append(out, outgoing{ts[n], schemas.Instruction{Operation: op, ObjectID: j.JobID, ObjectName: j.Name}})
 	}
-	return out, nil
+	return m.postAll(ctx, out)
 }
 
 // JobInstructionCounts returns, for a job, the instructions about it not yet downloaded and

@@ -20,23 +20,65 @@ import (
 // instruction's id (generated when empty) is its Nats-Msg-Id, so a retried publish is stored once.
 // It returns the row's instance_id.
 func (m *Master) Post(ctx context.Context, t registry.Target, in schemas.Instruction) (uint64, error) {
-	if in.ID == "" {
-		in.ID = nuid.Next()
-	}
-	in.Target, in.Source = t.ServerName, m.cfg.Name
-	if in.Posted.IsZero() {
-		in.Posted = time.Now().UTC()
-	}
-	b, err := schemas.Encode(&in)
+	p, err := m.postAll(ctx, []outgoing{{t, in}})
 	if err != nil {
 		return 0, err
 	}
-	ack, err := m.js.Publish(ctx, bus.InstrSubject(t.Token), b, jetstream.WithMsgID(in.ID))
-	if err != nil {
-		return 0, fmt.Errorf("post %s to %s: %w", in.Operation, t.ServerName, err)
+	return p[0].InstanceID, nil
+}
+
+// outgoing is one instruction for one target.
+type outgoing struct {
+	t  registry.Target
+	in schemas.Instruction
+}
+
+// postAll publishes instructions asynchronously and waits for every acknowledgement, so a
+// fan-out to a thousand targets costs one round trip, not a thousand. Publishes from one
+// connection are stored in order, so each target still gets its instructions in posting order.
+// It returns the rows posted, in order, up to the first failure.
+func (m *Master) postAll(ctx context.Context, out []outgoing) ([]Posted, error) {
+	futures := make([]jetstream.PubAckFuture, len(out))
+	for i := range out {
+		in := &out[i].in
+		if in.ID == "" {
+			in.ID = nuid.Next()
+		}
+		in.Target, in.Source = out[i].t.ServerName, m.cfg.Name
+		if in.Posted.IsZero() {
+			in.Posted = time.Now().UTC()
+		}
+		b, err := schemas.Encode(in)
+		if err != nil {
+			return nil, err
+		}
+		if futures[i], err = m.js.PublishAsync(bus.InstrSubject(out[i].t.Token), b, jetstream.WithMsgID(in.ID)); err != nil {
+			return m.collect(ctx, out[:i], futures[:i], fmt.Errorf("post %s to %s: %w", in.Operation, out[i].t.ServerName, err))
+		}
 	}
-	m.Ledger.Posted(ack.Sequence, t.Token, t.ServerName, &in)
-	return ack.Sequence, nil
+	return m.collect(ctx, out, futures, nil)
+}
+
+// collect waits for the acknowledgements of posted instructions and records each in the
+// download list; the first failure (or firstErr) is returned with the rows that made it.
+func (m *Master) collect(ctx context.Context, out []outgoing, futures []jetstream.PubAckFuture, firstErr error) ([]Posted, error) {
+	posted := make([]Posted, 0, len(out))
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			m.Ledger.Posted(ack.Sequence, out[i].t.Token, out[i].t.ServerName, &out[i].in)
+			posted = append(posted, Posted{out[i].t.ServerName, ack.Sequence, out[i].in.Operation.String()})
+		case err := <-f.Err():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("post %s to %s: %w", out[i].in.Operation, out[i].t.ServerName, err)
+			}
+		case <-ctx.Done():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("post %s to %s: %w", out[i].in.Operation, out[i].t.ServerName, ctx.Err())
+			}
+		}
+	}
+	return posted, firstErr
 }
 
 // targets resolves names (case-insensitive), or every target when all is set.
@@ -86,34 +128,39 @@ func (m *Master) Action(ctx context.Context, action string, names []string, all 
 	if err != nil {
 		return nil, err
 	}
-	var out []Posted
+	var out []outgoing
 	for _, t := range ts {
 		if action == "resync" {
-			p, err := m.resync(ctx, t)
-			out = append(out, p...)
+			more, err := m.resyncPosts(ctx, t)
 			if err != nil {
-				return out, err
+				return nil, err
 			}
+			out = append(out, more...)
 			continue
-		}
-		seq, err := m.Post(ctx, t, schemas.Instruction{Operation: op, PollInterval: seconds, ObjectName: t.ServerName})
-		if err != nil {
-			return out, err
 		}
 		if op == schemas.OpSetPoll {
 			t.PollInterval = seconds
 			if err := m.Reg.PutTarget(ctx, t); err != nil {
-				return out, err
+				return nil, err
 			}
 		}
-		out = append(out, Posted{t.ServerName, seq, op.String()})
+		out = append(out, outgoing{t, schemas.Instruction{Operation: op, PollInterval: seconds, ObjectName: t.ServerName}})
 	}
-	return out, nil
+	return m.postAll(ctx, out)
 }
 
 // resync deletes a target's pending instructions, then posts "delete all jobs" and an INSERT
 // for every job targeted at it, as MSX does.
 func (m *Master) resync(ctx context.Context, t registry.Target) ([]Posted, error) {
+	out, err := m.resyncPosts(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return m.postAll(ctx, out)
+}
+
+// resyncPosts deletes a target's pending instructions and returns what a resync posts.
+func (m *Master) resyncPosts(ctx context.Context, t registry.Target) ([]outgoing, error) {
 	var pending []uint64
 	for _, r := range m.Ledger.List(ledger.Filter{Token: t.Token, Pending: true}) {
 		pending = append(pending, r.InstanceID)
@@ -121,17 +168,9 @@ func (m *Master) resync(ctx context.Context, t registry.Target) ([]Posted, error
 	if err := m.deleteRows(ctx, pending); err != nil {
 		return nil, err
 	}
-	seq, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpDelete, ObjectName: "(all jobs)"})
-	if err != nil {
-		return nil, err
-	}
-	out := []Posted{{t.ServerName, seq, schemas.OpDelete.String()}}
+	out := []outgoing{{t, schemas.Instruction{Operation: schemas.OpDelete, ObjectName: "(all jobs)"}}}
 	for _, j := range m.JobsFor(t.ServerName) {
-		p, err := m.postInsert(ctx, t, j)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, p)
+		out = append(out, insertOf(t, j))
 	}
 	return out, nil
 }
