@@ -47,6 +47,7 @@ type Registry struct {
 	groupsKV  jetstream.KeyValue
 
 	mu      sync.RWMutex
+	allocMu sync.Mutex
 	targets map[string]Target // by canonical name
 	groups  map[string]Group  // by upper-case name
 }
@@ -163,6 +164,9 @@ const counterKey = "next-server-id"
 // AllocServerID returns a new server_id. Ids are never reused, as in msdb: the counter lives in
 // the bucket and is advanced with compare-and-set, so two masters cannot hand out the same id.
 func (r *Registry) AllocServerID(ctx context.Context) (int, error) {
+	// One allocation at a time in this master; compare-and-set guards against other masters.
+	r.allocMu.Lock()
+	defer r.allocMu.Unlock()
 	for range 10 {
 		r.mu.RLock()
 		n := 1
