@@ -29,9 +29,14 @@ type ApplyResult struct {
 func (m *Master) expected(j jobs.Job) map[string]registry.Target {
 	out := map[string]registry.Target{}
 	add := func(name string) {
-		if t, ok := m.Reg.Target(name); ok {
-			out[t.ServerName] = t
+		t, ok := m.Reg.Target(name)
+		if !ok {
+			return
 		}
+		if v, gone := m.consumed.Load(m.out.key(t.Token, j.JobID)); gone && v.(int) == j.VersionNumber {
+			return // deleted by the target after a run (delete_level)
+		}
+		out[t.ServerName] = t
 	}
 	for _, s := range j.Targets.Servers {
 		add(s)
@@ -121,6 +126,7 @@ func (m *Master) validate(j *jobs.Job) error {
 // INSERT or DELETE to the servers that gain or lose the job. Steps and schedules are part of
 // the definition: there is no MSX 14547 gap.
 func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) {
+	j = j.Clone() // Normalize below must not change the caller's steps and schedules
 	m.jobMu.Lock()
 	defer m.jobMu.Unlock()
 	old, exists := m.Catalog.ByName(j.Name)

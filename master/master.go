@@ -62,11 +62,14 @@ type Master struct {
 	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
 	defecting sync.Map // public key -> token
 	out       outcomes
-	stopFn    context.CancelFunc
-	rpcSlots  chan struct{} // bounds concurrent RPC handlers (see concurrently)
-	wg        sync.WaitGroup
-	subs      []*nats.Subscription
-	once      sync.Once
+	// consumed holds, by outcomes key, the job version a target deleted after a run
+	// (delete_level); rebuilt from MSX_RESULTS on start.
+	consumed sync.Map
+	stopFn   context.CancelFunc
+	rpcSlots chan struct{} // bounds concurrent RPC handlers (see concurrently)
+	wg       sync.WaitGroup
+	subs     []*nats.Subscription
+	once     sync.Once
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64

@@ -100,6 +100,11 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 			return // the same run reported again (a resend past JetStream's duplicate window)
 		}
 		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, r.Finished
+		if r.JobDeleted {
+			// delete_level: the target deleted this version of the job after the run; it is
+			// no longer expected there (a new version is delivered again).
+			m.consumed.Store(k, r.VersionNumber)
+		}
 		js.LastRunOutcome = jobs.RunStatus(r.RunStatus).Outcome()
 		js.LastOutcomeMessage = r.Message
 		js.Runs++
@@ -116,14 +121,22 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 }
 
 // JobServers returns the per-target state of a job: every target it is applied to (outcome 5
-// until the first run), plus targets that still report on it.
+// until the first run), plus targets that still report on it (one that deleted the job after
+// a run, by its delete_level).
 func (m *Master) JobServers(j jobs.Job) []JobServer {
 	m.out.mu.RLock()
 	defer m.out.mu.RUnlock()
+	names := m.expected(j)
+	for _, js := range m.out.by {
+		if js.JobID == j.JobID {
+			if t, ok := m.Reg.Target(js.ServerName); ok {
+				names[t.ServerName] = t
+			}
+		}
+	}
 	var out []JobServer
-	for _, name := range sortedKeys(m.expected(j)) {
-		t, _ := m.Reg.Target(name)
-		if js := m.out.by[m.out.key(t.Token, j.JobID)]; js != nil {
+	for _, name := range sortedKeys(names) {
+		if js := m.out.by[m.out.key(names[name].Token, j.JobID)]; js != nil {
 			out = append(out, *js)
 			continue
 		}

@@ -221,6 +221,9 @@ type RunResult struct {
 	RunStatus     int               `json:"run_status"`
 	Message       string            `json:"message,omitempty"`
 	Rows          []json.RawMessage `json:"rows,omitempty"` // jobs.HistoryRow documents
+	// JobDeleted says the target deleted the job after this run (its delete_level matched), so
+	// the master stops expecting this version of it there.
+	JobDeleted bool `json:"job_deleted,omitempty"`
 }
 
 // Event severities, as SQL Server's: 10 informational, 16 error, 20 critical.

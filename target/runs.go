@@ -211,9 +211,12 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	res.Phase, res.Finished = schemas.PhaseFinished, time.Now().UTC()
 	res.RunStatus, res.Message = int(out.Status), out.Job.Message
 	res.Rows = encodeRows(out.Rows(), maxResultBytes)
+	res.JobDeleted = deleteAfter(job, out)
 	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
 	m.record(log, func(ctx context.Context) error { return m.store.RunFinished(ctx, r.id, msgs...) })
-	m.deleteAfterRun(log, job, out)
+	if res.JobDeleted {
+		m.deleteAfterRun(log, job, out)
+	}
 }
 
 // recoverInterrupted reports, as failed, every run a previous life of the agent started and
@@ -381,12 +384,6 @@ func eventMsg(server, token string, ev schemas.Event) store.OutMsg {
 // heartbeat's digest; its drift repair may send the job again.
 func (m *runManager) deleteAfterRun(log *slog.Logger, job jobs.Job, out runner.Outcome) {
 	lvl := job.DeleteLevel
-	del := lvl == jobs.LevelAlways && !errors.Is(out.Cause, runner.ErrShutdown) ||
-		lvl == jobs.LevelOnSuccess && out.Status == jobs.RunSucceeded ||
-		lvl == jobs.LevelOnFailure && out.Status == jobs.RunFailed
-	if !del {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 	defer cancel()
 	ok, err := m.store.DeleteJob(ctx, job.JobID, job.VersionNumber)
@@ -398,6 +395,14 @@ func (m *runManager) deleteAfterRun(log *slog.Logger, job jobs.Job, out runner.O
 			"delete_level", lvl, "run_status", out.Status)
 		m.deleted()
 	}
+}
+
+// deleteAfter reports whether a run's outcome matches the job's delete_level.
+func deleteAfter(job jobs.Job, out runner.Outcome) bool {
+	lvl := job.DeleteLevel
+	return lvl == jobs.LevelAlways && !errors.Is(out.Cause, runner.ErrShutdown) ||
+		lvl == jobs.LevelOnSuccess && out.Status == jobs.RunSucceeded ||
+		lvl == jobs.LevelOnFailure && out.Status == jobs.RunFailed
 }
 
 // sqlAgent holds and runs the downloaded jobs in msdb mode, instead of the agent's scheduler

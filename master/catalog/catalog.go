@@ -93,7 +93,9 @@ func (c *Catalog) Get(name string) (jobs.Job, error) {
 	return j, nil
 }
 
-// Put stores a job (JobID must be set).
+// Put stores a job (JobID must be set). The catalog keeps its own copy: later changes to j's
+// steps or schedules by the caller do not reach it. Jobs returned by the catalog must not be
+// modified in place either; copy them with Clone.
 func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -101,6 +103,10 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	}
 	if _, err := c.kv.Put(ctx, j.JobID, b); err != nil {
 		return fmt.Errorf("store job %s: %w", j.Name, err)
+	}
+	j = jobs.Job{}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	c.by[j.JobID] = j

@@ -20,7 +20,7 @@ var digestDay = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 // leaves out job_id, version_number and targets, so two jobs with the same digest run the same
 // way. The master compares digests to decide whether an apply changes a job.
 func (j Job) Digest() string {
-	c := j.clone()
+	c := j.Clone()
 	c.JobID, c.VersionNumber, c.Targets = "", 0, Targets{}
 	c.Normalize(digestDay)
 	// Marshalling a Job cannot fail: it holds only strings, numbers, booleans and slices of them.
@@ -29,8 +29,9 @@ func (j Job) Digest() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// clone returns a copy of j that Normalize can change without changing j.
-func (j Job) clone() Job {
+// Clone returns a deep copy of the job: changing the copy's steps, schedules or targets leaves
+// the original as it was.
+func (j Job) Clone() Job {
 	c := j
 	if j.Enabled != nil {
 		v := *j.Enabled

@@ -78,7 +78,7 @@ func TestDigestDoesNotModify(t *testing.T) {
 		Schedules: []schedule.Schedule{{Name: "s", FreqType: schedule.FreqDaily}},
 		Targets:   Targets{Servers: []string{"sql01"}},
 	}
-	before := j.clone()
+	before := j.Clone()
 	_ = j.Digest()
 	if d := Diff(before, j); d != nil || j.Enabled != nil || j.Steps[0].Subsystem != "" || j.Schedules[0].ActiveStartDate != 0 ||
 		!slices.Equal(j.Targets.Servers, []string{"sql01"}) {

@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 		j.Normalize(testToday)
 		_ = j.Validate()
 		_ = j.CheckTargets(func(string) bool { return false }, func(string) bool { return false })
-		again := j.clone()
+		again := j.Clone()
 		again.Normalize(testToday)
 		if diff := Diff(j, again); diff != nil {
 			t.Fatalf("Normalize is not idempotent: %q", diff)

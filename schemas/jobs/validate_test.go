@@ -225,7 +225,7 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("schedule not normalised: %+v", j.Schedules[0])
 	}
 
-	again := j.clone()
+	again := j.Clone()
 	again.Normalize(testToday.AddDate(0, 0, 7))
 	if d := Diff(j, again); d != nil {
 		t.Errorf("Normalize is not idempotent: %q", d)
