@@ -121,14 +121,16 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 }
 
 // JobServers returns the per-target state of a job: every target it is applied to (outcome 5
-// until the first run), plus targets that still report on it (one that deleted the job after
-// a run, by its delete_level).
+// until the first run), including those that deleted this version after a run (delete_level).
 func (m *Master) JobServers(j jobs.Job) []JobServer {
 	m.out.mu.RLock()
 	defer m.out.mu.RUnlock()
 	names := m.expected(j)
-	for _, js := range m.out.by {
-		if js.JobID == j.JobID {
+	for k, js := range m.out.by {
+		if js.JobID != j.JobID {
+			continue
+		}
+		if v, ok := m.consumed.Load(k); ok && v.(int) == j.VersionNumber {
 			if t, ok := m.Reg.Target(js.ServerName); ok {
 				names[t.ServerName] = t
 			}
