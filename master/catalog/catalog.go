@@ -104,12 +104,8 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	if _, err := c.kv.Put(ctx, j.JobID, b); err != nil {
 		return fmt.Errorf("store job %s: %w", j.Name, err)
 	}
-	j = jobs.Job{}
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
 	c.mu.Lock()
-	c.by[j.JobID] = j
+	c.by[j.JobID] = j.Clone()
 	c.mu.Unlock()
 	return nil
 }

@@ -40,7 +40,7 @@ func Export(j jobs.Job) ([]byte, []string) {
 	for i, s := range j.Schedules {
 		starts[i] = s.ActiveStartDate != 0
 	}
-	j = clone(j)
+	j = j.Clone()
 	j.Normalize(exportDay)
 
 	var b strings.Builder
@@ -192,28 +192,4 @@ func describeTargets(t jobs.Targets) string {
 		parts = append(parts, "the servers of the groups "+strings.Join(t.Groups, ", "))
 	}
 	return strings.Join(parts, " and ")
-}
-
-// clone returns a copy of j that Normalize can change without changing j.
-func clone(j jobs.Job) jobs.Job {
-	c := j
-	if j.Enabled != nil {
-		v := *j.Enabled
-		c.Enabled = &v
-	}
-	if j.NotifyLevelEventlog != nil {
-		v := *j.NotifyLevelEventlog
-		c.NotifyLevelEventlog = &v
-	}
-	c.Steps = append([]jobs.Step(nil), j.Steps...)
-	c.Schedules = append(c.Schedules[:0:0], j.Schedules...)
-	for i, s := range c.Schedules {
-		if s.Enabled != nil {
-			v := *s.Enabled
-			c.Schedules[i].Enabled = &v
-		}
-	}
-	c.Targets.Servers = append([]string(nil), j.Targets.Servers...)
-	c.Targets.Groups = append([]string(nil), j.Targets.Groups...)
-	return c
 }

@@ -172,7 +172,7 @@ func checkRoundTrip(t testing.TB, exported, imported jobs.Job) {
 // exportable returns a normalised copy of j without what Export does not write, with every
 // schedule's enabled flag set (Normalize leaves it nil; Export writes it).
 func exportable(j jobs.Job) jobs.Job {
-	j = clone(j)
+	j = j.Clone()
 	j.Normalize(testDay)
 	j.JobID, j.VersionNumber, j.Targets = "", 0, jobs.Targets{}
 	for i := range j.Steps {

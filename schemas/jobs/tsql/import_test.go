@@ -458,7 +458,7 @@ func toJSON(v any) string {
 func cloneJobs(js []jobs.Job) []jobs.Job {
 	var out []jobs.Job
 	for _, j := range js {
-		out = append(out, clone(j))
+		out = append(out, j.Clone())
 	}
 	return out
 }
