@@ -11,11 +11,18 @@
 //
 // A redelivered instruction (same id) is recognised in the local database and has no effect.
 //
-// Jobs run on the target itself: package scheduler fires them on their schedules in the
-// target's time zone, START and STOP instructions start and stop them, and a run manager keeps
+// In the default agent mode ("runner") jobs run on the target itself: package scheduler fires
+// them on their schedules in the target's time zone, START and STOP instructions start and stop them, and a run manager keeps
 // at most one run per job (SQL Server Agent's 22022 otherwise). Each run reports a "started"
 // and a "finished" RunResult (with its history rows) on msx.result.<target>.<job>, and failed
 // or canceled runs and failed steps raise events on msx.event.<target>.<severity>, all through
 // the outbox, so reports made while the bus is away are sent, in order, once it is back. T-SQL
-// steps run on the SQL Server of Config.SQLDSN or on an embedded SQLite database (local.db).
+// steps run on the SQL Server of Config.SQLDSN or on an embedded SQLite database (local.db). A
+// run that an agent crash interrupted is reported as failed when the agent starts again.
+//
+// In "msdb" mode (package msdb) the agent writes downloaded jobs into the local SQL Server Agent
+// instead, lets it run them, and harvests msdb.dbo.sysjobhistory into the same reports.
+//
+// Steps that name a proxy run as the OS account the target's own proxies file maps it to
+// (proxy.go); SQL Server errors from the error log are forwarded as events (package errorlog).
 package target
