@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-sql/sqlexp"
+	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/microsoft/go-mssqldb/batch"
 )
 
@@ -18,7 +20,9 @@ import (
 // are written to the output as text. The first batch that fails ends the step (sqlcmd -b);
 // its SQL Server error number and severity go to sql_message_id and sql_severity.
 //
-// PRINT and RAISERROR messages below severity 11 are not captured yet.
+// On SQL Server, PRINT and RAISERROR messages below severity 11 (how maintenance scripts such as
+// Ola Hallengren's report progress) are written to the output in order with the result sets, as
+// SQL Server Agent keeps them in the step's history.
 type SQLExecutor struct {
 	// DB is the pool steps run on when Open is nil. With SQLite (modernc.org/sqlite, driver
 	// "sqlite") the step's database name is ignored.
@@ -69,12 +73,16 @@ func (e *SQLExecutor) Execute(ctx context.Context, req Request) Result {
 			return sqlResult(fmt.Errorf("use database %s: %w", req.Database, err), "")
 		}
 	}
+	run := runBatch
+	if _, ok := db.Driver().(*mssql.Driver); ok {
+		run = runBatchMessages
+	}
 	batches := batch.Split(req.Command, batchSeparator)
 	for i, b := range batches {
 		if strings.TrimSpace(b) == "" {
 			continue
 		}
-		if err := runBatch(ctx, conn, b, out); err != nil {
+		if err := run(ctx, conn, b, out); err != nil {
 			if len(batches) > 1 {
 				err = fmt.Errorf("batch %d of %d: %w", i+1, len(batches), err)
 			}
@@ -108,6 +116,45 @@ func runBatch(ctx context.Context, conn *sql.Conn, query string, out io.Writer) 
 		if !rows.NextResultSet() {
 			break
 		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// runBatchMessages runs one batch on SQL Server through the driver's message queue, so that
+// informational messages (PRINT, RAISERROR below severity 11) are written to out in order with
+// the result sets. The first error message is returned.
+func runBatchMessages(ctx context.Context, conn *sql.Conn, query string, out io.Writer) error {
+	msgs := &sqlexp.ReturnMessage{}
+	rows, err := conn.QueryContext(ctx, query, msgs)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var first error
+	for active := true; active; {
+		switch m := msgs.Message(ctx).(type) {
+		case sqlexp.MsgNotice:
+			fmt.Fprintln(out, m.Message.String())
+		case sqlexp.MsgNext:
+			if err := writeRows(rows, out); err != nil && first == nil {
+				first = err
+			}
+		case sqlexp.MsgNextResultSet: // also what a cancelled context gives
+			active = rows.NextResultSet()
+		case sqlexp.MsgError:
+			if first == nil {
+				first = m.Error
+			}
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := rows.Err(); err != nil {
 		return err

@@ -54,6 +54,11 @@ func testSQLExecutorMSSQL(t *testing.T, db *sql.DB) {
 			output:  "id name\n-- ----\n1 a\n2 NULL\n2 NULL\n\n(3 rows affected)\n",
 		},
 		{
+			name:    "PRINT and informational RAISERROR are kept in order with the rows",
+			command: "PRINT N'starting';\nSELECT 1 AS one;\nRAISERROR('progress %d', 10, 1, 5);",
+			output:  "starting\none\n---\n1\n\n(1 row affected)\nprogress 5\n",
+		},
+		{
 			name:    "output rows of several result sets",
 			command: "SELECT N'first' AS word;\nSELECT 42 AS answer;",
 			output:  "word\n----\nfirst\n\n(1 row affected)\nanswer\n------\n42\n\n(1 row affected)\n",
