@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas/jobs"
 )
 
 // Target is one enlisted target server.
@@ -49,12 +50,13 @@ type Registry struct {
 	mu      sync.RWMutex
 	allocMu sync.Mutex
 	targets map[string]Target // by canonical name
+	byKey   map[string]string // public nkey -> canonical name
 	groups  map[string]Group  // by upper-case name
 }
 
 // Open loads the registry from its buckets (which bus.Layout.Ensure created).
 func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
-	r := &Registry{targets: map[string]Target{}, groups: map[string]Group{}}
+	r := &Registry{targets: map[string]Target{}, byKey: map[string]string{}, groups: map[string]Group{}}
 	var err error
 	if r.targetsKV, err = js.KeyValue(ctx, bus.BucketTargets); err != nil {
 		return nil, fmt.Errorf("open target registry: %w", err)
@@ -64,7 +66,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	}
 	if err := loadAll(ctx, r.targetsKV, func(t Target) {
 		if t.ServerName != "" {
-			r.targets[t.ServerName] = t
+			r.set(t)
 		}
 	}); err != nil {
 		return nil, err
@@ -126,24 +128,28 @@ func (r *Registry) Target(name string) (Target, bool) {
 func (r *Registry) TargetByKey(pub string) (Target, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, t := range r.targets {
-		if t.PublicKey == pub {
-			return t, true
-		}
-	}
-	return Target{}, false
+	t, ok := r.targets[r.byKey[pub]]
+	return t, ok
 }
 
-// TargetByToken returns the target with a subject token.
+// TargetByToken returns the target with a subject token (its name with '\' written as '~').
 func (r *Registry) TargetByToken(tok string) (Target, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, t := range r.targets {
-		if t.Token == tok {
-			return t, true
-		}
+	name, err := jobs.ServerFromToken(tok)
+	if err != nil {
+		return Target{}, false
 	}
-	return Target{}, false
+	return r.Target(name)
+}
+
+// set records t in the in-memory maps; the caller holds mu (or owns r during Open).
+func (r *Registry) set(t Target) {
+	if old, ok := r.targets[t.ServerName]; ok && old.PublicKey != t.PublicKey {
+		delete(r.byKey, old.PublicKey)
+	}
+	r.targets[t.ServerName] = t
+	if t.PublicKey != "" {
+		r.byKey[t.PublicKey] = t.ServerName
+	}
 }
 
 // Targets returns every target ordered by server_id.
@@ -205,7 +211,7 @@ func (r *Registry) PutTarget(ctx context.Context, t Target) error {
 		return err
 	}
 	r.mu.Lock()
-	r.targets[t.ServerName] = t
+	r.set(t)
 	r.mu.Unlock()
 	return nil
 }
@@ -228,6 +234,7 @@ func (r *Registry) DeleteTarget(ctx context.Context, name string) error {
 		return fmt.Errorf("delete target %s: %w", name, err)
 	}
 	r.mu.Lock()
+	delete(r.byKey, r.targets[name].PublicKey)
 	delete(r.targets, name)
 	r.mu.Unlock()
 	return nil
