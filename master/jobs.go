@@ -331,18 +331,25 @@ func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) (
 	return m.postAll(ctx, out)
 }
 
-// JobInstructionCounts returns, for a job, the instructions about it not yet downloaded and
-// those that failed with an error nobody cleared.
-func (m *Master) JobInstructionCounts(jobID string) (pending, errs int) {
+// InstructionCounts are a job's instructions not yet downloaded and those that failed with an
+// error nobody cleared.
+type InstructionCounts struct{ Pending, Errors int }
+
+// JobInstructionCounts returns the InstructionCounts of every job with instructions, by job id,
+// in one pass over the download list.
+func (m *Master) JobInstructionCounts() map[string]InstructionCounts {
+	out := map[string]InstructionCounts{}
 	for _, r := range m.Ledger.List(ledger.Filter{}) {
-		if r.ObjectID != jobID {
+		if r.ObjectID == "" {
 			continue
 		}
+		c := out[r.ObjectID]
 		if r.Status == 0 {
-			pending++
+			c.Pending++
 		} else if r.ErrorMessage != "" && !r.ErrorCleared {
-			errs++
+			c.Errors++
 		}
+		out[r.ObjectID] = c
 	}
-	return pending, errs
+	return out
 }

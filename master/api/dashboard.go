@@ -30,8 +30,9 @@ func (s *Server) dashboard(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if d.Targets == nil {
 		d.Targets = []master.TargetServer{}
 	}
+	counts := s.m.JobInstructionCounts()
 	for _, j := range s.m.Catalog.All() {
-		pending, _ := s.m.JobInstructionCounts(j.JobID)
+		pending := counts[j.JobID].Pending
 		servers := s.m.JobServers(j)
 		if servers == nil {
 			servers = []master.JobServer{}

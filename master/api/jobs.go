@@ -30,6 +30,7 @@ type JobSummary struct {
 
 func (s *Server) summaries() []JobSummary {
 	var out []JobSummary
+	counts := s.m.JobInstructionCounts()
 	for _, j := range s.m.Catalog.All() {
 		sum := JobSummary{JobID: j.JobID, Name: j.Name, Enabled: j.IsEnabled(), VersionNumber: j.VersionNumber,
 			Category: j.Category, Steps: len(j.Steps), Schedules: len(j.Schedules)}
@@ -39,7 +40,8 @@ func (s *Server) summaries() []JobSummary {
 				sum.FailedExecutions++
 			}
 		}
-		sum.PendingInstructions, sum.DownloadErrors = s.m.JobInstructionCounts(j.JobID)
+		c := counts[j.JobID]
+		sum.PendingInstructions, sum.DownloadErrors = c.Pending, c.Errors
 		out = append(out, sum)
 	}
 	if out == nil {
