@@ -152,8 +152,20 @@ func (ca *CA) Fingerprint() string { return CertFingerprint(ca.Cert) }
 
 // ShortFingerprint is the same SHA-256 in unpadded base64url (43 characters), the form carried
 // in enlistment tokens. ParseFingerprint reads both forms.
-func (ca *CA) ShortFingerprint() string {
-	sum := sha256.Sum256(ca.Cert.Raw)
+func (ca *CA) ShortFingerprint() string { return shortFingerprint(ca.Cert) }
+
+// ShortFingerprintFile is the ShortFingerprint of the first certificate in a PEM file (an
+// operator's own CA given with --ca).
+func ShortFingerprintFile(file string) (string, error) {
+	certs, err := loadCerts(file)
+	if err != nil {
+		return "", err
+	}
+	return shortFingerprint(certs[0]), nil
+}
+
+func shortFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -147,7 +143,7 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 	p.nc = nc
 	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn}
 	if p.ca != "" {
-		if mcfg.CAFingerprint, err = caShortFingerprint(p.ca); err != nil {
+		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
 			p.stop(context.Background())
 			return nil, err
 		}
@@ -295,25 +291,6 @@ func newUp(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
 	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
 	return cmd
-}
-
-// caShortFingerprint is the fingerprint of the first certificate in a CA file, in the short form
-// enlistment tokens carry.
-func caShortFingerprint(file string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read CA %s: %w", file, err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return "", fmt.Errorf("CA %s holds no PEM certificate", file)
-	}
-	c, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		return "", fmt.Errorf("CA %s: %w", file, err)
-	}
-	sum := sha256.Sum256(c.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
 // waitEnlisted waits until every named target is enlisted.
