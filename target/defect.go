@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -76,13 +75,7 @@ func tellMaster(ctx context.Context, cfg DefectConfig, id store.Identity) error 
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	ca := cfg.CAFile
-	if saved := filepath.Join(cfg.DataDir, caFileName); ca == "" {
-		if _, err := os.Stat(saved); err == nil {
-			ca = saved
-		}
-	}
-	opts, err := bus.ClientTLS(cfg.Encrypt, ca, "", cfg.Logger)
+	opts, err := bus.ClientTLS(cfg.Encrypt, trustedCA(cfg.CAFile, cfg.DataDir), "", cfg.Logger)
 	if err != nil {
 		return err
 	}

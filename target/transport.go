@@ -31,18 +31,25 @@ func SplitToken(token string) (secret, caFingerprint string) {
 // trust anchor is, in order: --ca, the CA saved at enlistment, the fingerprint in the token,
 // the system roots.
 func (a *Agent) tlsOptions() ([]nats.Option, error) {
-	ca := a.cfg.CAFile
-	saved := filepath.Join(a.cfg.DataDir, caFileName)
-	if ca == "" {
-		if _, err := os.Stat(saved); err == nil {
-			ca = saved
-		}
-	}
+	ca := trustedCA(a.cfg.CAFile, a.cfg.DataDir)
 	fp := ""
 	if ca == "" {
 		_, fp = SplitToken(a.cfg.Token)
 	}
 	return bus.ClientTLS(a.cfg.Encrypt, ca, fp, a.log)
+}
+
+// trustedCA returns the CA file to verify the bus with: the one given, else the one saved in
+// the data directory at enlistment, else "".
+func trustedCA(given, dataDir string) string {
+	if given != "" {
+		return given
+	}
+	saved := filepath.Join(dataDir, caFileName)
+	if _, err := os.Stat(saved); err == nil {
+		return saved
+	}
+	return ""
 }
 
 // connect dials the bus with TLS options, extra options and, once enlisted, the target's key.
