@@ -25,18 +25,14 @@ type ApplyResult struct {
 }
 
 // expected returns the targets a job is applied to now: its servers plus the current members of
-// its groups (membership is live, unlike MSX, which expands groups once).
+// its groups (membership is live, unlike MSX, which expands groups once), less those that
+// deleted this version after a run (delete_level).
 func (m *Master) expected(j jobs.Job) map[string]registry.Target {
 	out := map[string]registry.Target{}
 	add := func(name string) {
-		t, ok := m.Reg.Target(name)
-		if !ok {
-			return
+		if t, ok := m.Reg.Target(name); ok && !m.consumedBy(j, t) {
+			out[t.ServerName] = t
 		}
-		if v, gone := m.consumed.Load(m.out.key(t.Token, j.JobID)); gone && v.(int) == j.VersionNumber {
-			return // deleted by the target after a run (delete_level)
-		}
-		out[t.ServerName] = t
 	}
 	for _, s := range j.Targets.Servers {
 		add(s)
@@ -51,11 +47,34 @@ func (m *Master) expected(j jobs.Job) map[string]registry.Target {
 	return out
 }
 
+// consumedBy reports whether target t deleted this version of job j after a run (delete_level).
+func (m *Master) consumedBy(j jobs.Job, t registry.Target) bool {
+	v, ok := m.consumed.Load(m.out.key(t.Token, j.JobID))
+	return ok && v.(int) == j.VersionNumber
+}
+
+// appliedTo reports whether job j names the server, directly or through one of its groups.
+func (m *Master) appliedTo(j jobs.Job, server string) bool {
+	if slices.ContainsFunc(j.Targets.Servers, func(s string) bool { return strings.EqualFold(s, server) }) {
+		return true
+	}
+	for _, g := range j.Targets.Groups {
+		if gr, ok := m.Reg.Group(g); ok && slices.Contains(gr.Members, server) {
+			return true
+		}
+	}
+	return false
+}
+
 // JobsFor returns the jobs a target should hold.
 func (m *Master) JobsFor(server string) []jobs.Job {
+	t, ok := m.Reg.Target(server)
+	if !ok {
+		return nil
+	}
 	var out []jobs.Job
 	for _, j := range m.Catalog.All() {
-		if _, ok := m.expected(j)[strings.ToUpper(server)]; ok {
+		if m.appliedTo(j, t.ServerName) && !m.consumedBy(j, t) {
 			out = append(out, j)
 		}
 	}

@@ -351,12 +351,13 @@ func (m *Master) onHeartbeat(ctx context.Context, msg jetstream.Msg, meta *jetst
 		m.reject(msg.Subject(), err)
 		return
 	}
-	if _, ok := m.Reg.TargetByToken(tok); !ok {
+	t, ok := m.Reg.TargetByToken(tok)
+	if !ok {
 		m.reject(msg.Subject(), fmt.Errorf("heartbeat from target %s, which is not enlisted", tok))
 		return
 	}
 	m.live.Store(tok, liveStatus{hb: hb, when: meta.Timestamp})
 	if time.Since(meta.Timestamp) < 2*time.Duration(hb.IntervalMS)*time.Millisecond {
-		m.reconcile(ctx, tok, hb)
+		m.reconcile(ctx, t, hb)
 	}
 }

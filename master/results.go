@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -125,20 +126,17 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 func (m *Master) JobServers(j jobs.Job) []JobServer {
 	m.out.mu.RLock()
 	defer m.out.mu.RUnlock()
-	names := m.expected(j)
-	for k, js := range m.out.by {
-		if js.JobID != j.JobID {
-			continue
-		}
-		if v, ok := m.consumed.Load(k); ok && v.(int) == j.VersionNumber {
-			if t, ok := m.Reg.Target(js.ServerName); ok {
-				names[t.ServerName] = t
-			}
+	var names []string
+	for _, t := range m.Reg.Targets() {
+		if m.appliedTo(j, t.ServerName) {
+			names = append(names, t.ServerName)
 		}
 	}
+	slices.Sort(names)
 	var out []JobServer
-	for _, name := range sortedKeys(names) {
-		if js := m.out.by[m.out.key(names[name].Token, j.JobID)]; js != nil {
+	for _, name := range names {
+		t, _ := m.Reg.Target(name)
+		if js := m.out.by[m.out.key(t.Token, j.JobID)]; js != nil {
 			out = append(out, *js)
 			continue
 		}
@@ -296,11 +294,8 @@ func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, erro
 // reconcile compares a fresh heartbeat's job digest with what the target should hold; a
 // mismatch seen on two heartbeats in a row, with nothing pending for the target, is repaired by a
 // resync (DELETE of all master jobs, then an INSERT of each). Silent drift cannot last.
-func (m *Master) reconcile(ctx context.Context, tok string, hb schemas.Heartbeat) {
-	t, ok := m.Reg.TargetByToken(tok)
-	if !ok {
-		return
-	}
+func (m *Master) reconcile(ctx context.Context, t registry.Target, hb schemas.Heartbeat) {
+	tok := t.Token
 	if hb.JobDigest == m.expectedDigest(t.ServerName) {
 		m.drift.Delete(tok)
 		return
