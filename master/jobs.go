@@ -145,9 +145,13 @@ func (m *Master) validate(j *jobs.Job) error {
 // INSERT or DELETE to the servers that gain or lose the job. Steps and schedules are part of
 // the definition: there is no MSX 14547 gap.
 func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) {
-	j = j.Clone() // Normalize below must not change the caller's steps and schedules
 	m.jobMu.Lock()
 	defer m.jobMu.Unlock()
+	return m.applyLocked(ctx, j.Clone()) // Clone: Normalize must not change the caller's job
+}
+
+// applyLocked is ApplyJob with jobMu held.
+func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, error) {
 	old, exists := m.Catalog.ByName(j.Name)
 	if exists {
 		keepStartDates(&j, old)
@@ -221,15 +225,17 @@ func (m *Master) DeleteJob(ctx context.Context, name string) ([]Posted, error) {
 // RetargetJob adds (or, with remove, takes away) servers and groups of a job. MSX answers
 // "Job applied to %ld new servers." (14240) / "Job removed from %ld servers." (14241).
 func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups []string, remove bool) (ApplyResult, error) {
-	m.jobMu.Lock()
-	j, err := m.Catalog.Get(name)
-	m.jobMu.Unlock()
-	if err != nil {
-		return ApplyResult{}, err
-	}
 	if len(servers)+len(groups) == 0 {
 		return ApplyResult{}, fmt.Errorf("%w: name at least one --server or --group", ErrInvalid)
 	}
+	// Read, edit and apply under one lock, so that two retargets at once both take effect.
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	j, err := m.Catalog.Get(name)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	j = j.Clone()
 	edit := func(list, names []string) []string {
 		for _, n := range names {
 			i := slices.IndexFunc(list, func(s string) bool { return strings.EqualFold(s, n) })
@@ -241,9 +247,9 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 		}
 		return list
 	}
-	j.Targets.Servers = edit(slices.Clone(j.Targets.Servers), servers)
-	j.Targets.Groups = edit(slices.Clone(j.Targets.Groups), groups)
-	return m.ApplyJob(ctx, j)
+	j.Targets.Servers = edit(j.Targets.Servers, servers)
+	j.Targets.Groups = edit(j.Targets.Groups, groups)
+	return m.applyLocked(ctx, j)
 }
 
 // membershipChanged re-delivers every job of a group after its membership changed.
@@ -291,17 +297,7 @@ func (m *Master) DeleteGroup(ctx context.Context, name string) ([]Posted, error)
 		if err := m.Reg.DeleteGroup(ctx, name); err != nil {
 			return err
 		}
-		for _, j := range m.Catalog.All() {
-			i := slices.IndexFunc(j.Targets.Groups, func(g string) bool { return strings.EqualFold(g, name) })
-			if i < 0 {
-				continue
-			}
-			j.Targets.Groups = slices.Delete(slices.Clone(j.Targets.Groups), i, i+1)
-			if err := m.Catalog.Put(ctx, j); err != nil {
-				return err
-			}
-		}
-		return nil
+		return m.dropFromJobs(ctx, name, func(j *jobs.Job) *[]string { return &j.Targets.Groups })
 	})
 }
 
@@ -309,12 +305,20 @@ func (m *Master) DeleteGroup(ctx context.Context, name string) ([]Posted, error)
 func (m *Master) dropServerFromJobs(ctx context.Context, server string) error {
 	m.jobMu.Lock()
 	defer m.jobMu.Unlock()
+	return m.dropFromJobs(ctx, server, func(j *jobs.Job) *[]string { return &j.Targets.Servers })
+}
+
+// dropFromJobs removes name (case-insensitive) from the list of every job that has it; jobMu is
+// held by the caller.
+func (m *Master) dropFromJobs(ctx context.Context, name string, list func(*jobs.Job) *[]string) error {
 	for _, j := range m.Catalog.All() {
-		i := slices.IndexFunc(j.Targets.Servers, func(s string) bool { return strings.EqualFold(s, server) })
+		j = j.Clone()
+		l := list(&j)
+		i := slices.IndexFunc(*l, func(s string) bool { return strings.EqualFold(s, name) })
 		if i < 0 {
 			continue
 		}
-		j.Targets.Servers = slices.Delete(slices.Clone(j.Targets.Servers), i, i+1)
+		*l = slices.Delete(*l, i, i+1)
 		if err := m.Catalog.Put(ctx, j); err != nil {
 			return err
 		}

@@ -314,20 +314,8 @@ func (m *Master) onApplied(ctx context.Context, msg jetstream.Msg, _ *jetstream.
 
 // trim deletes a target's downloaded rows beyond KeepDownloaded from MSX_INSTR.
 func (m *Master) trim(ctx context.Context, tok string) {
-	old := m.Ledger.Downloaded(tok, m.cfg.KeepDownloaded)
-	if len(old) == 0 {
-		return
-	}
-	s, err := m.js.Stream(ctx, bus.StreamInstr)
-	if err != nil {
-		return
-	}
-	for _, seq := range old {
-		if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			m.log.Warn("trim download list", "instance_id", seq, "err", err)
-			continue
-		}
-		m.Ledger.Forget(seq)
+	if err := m.deleteRows(ctx, m.Ledger.Downloaded(tok, m.cfg.KeepDownloaded)); err != nil {
+		m.log.Warn("trim download list", "target", tok, "err", err)
 	}
 }
 
