@@ -50,7 +50,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("POST /api/v1/downloadlist/{id}/clear", auth.RoleAdmin, s.clearError)
 	s.route("GET /api/v1/jobs", auth.RoleViewer, s.listJobs)
 	s.route("POST /api/v1/jobs", auth.RoleAdmin, s.applyJob)
-	s.route("GET /api/v1/jobs/summary", auth.RoleViewer, s.jobSummary)
+	s.route("GET /api/v1/jobs/summary", auth.RoleViewer, s.listJobs)
 	s.route("GET /api/v1/jobs/{name}", auth.RoleViewer, s.getJob)
 	s.route("DELETE /api/v1/jobs/{name}", auth.RoleAdmin, s.deleteJob)
 	s.route("POST /api/v1/jobs/{name}/targets", auth.RoleAdmin, s.targetJob)
@@ -338,8 +338,6 @@ func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error
 			return nil, fmt.Errorf("%w: ttl %q: use a duration such as 24h or 90m", master.ErrInvalid, req.TTL)
 		}
 		ttl = d
-	} else if req.Role == auth.RoleEnlist {
-		ttl = 24 * time.Hour
 	}
 	plain, rec, err := s.m.Tokens.Create(r.Context(), req.Role, ttl, who(r.Context()), req.Description)
 	if err != nil {

@@ -54,10 +54,6 @@ func (s *Server) listJobs(_ http.ResponseWriter, _ *http.Request) (any, error) {
 	return s.summaries(), nil
 }
 
-func (s *Server) jobSummary(_ http.ResponseWriter, _ *http.Request) (any, error) {
-	return s.summaries(), nil
-}
-
 // JobView is `msx job show`: the definition, its targets with their last outcome, and the next
 // run times of each schedule (computed in UTC on the master; targets use their own zone).
 type JobView struct {
