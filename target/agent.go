@@ -39,7 +39,7 @@ type Config struct {
 	Token string
 	// DataDir holds the local database; it is locked while the agent runs. Required.
 	DataDir string
-	// PollInterval in seconds (10..28,800); default 60. It sets the heartbeat interval, and the
+	// PollInterval in seconds (10..28,800); default: the one held (60 for a new target). It sets the heartbeat interval, and the
 	// master's SET-POLL instruction changes it.
 	PollInterval int
 	// HeartbeatInterval overrides the heartbeat interval derived from PollInterval (tests, demos).
@@ -150,10 +150,7 @@ func (c *Config) check() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: --data directory is required", ErrConfig)
 	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 60
-	}
-	if c.PollInterval < 10 || c.PollInterval > 28800 {
+	if c.PollInterval != 0 && (c.PollInterval < 10 || c.PollInterval > 28800) {
 		return fmt.Errorf("%w: poll interval %d s is outside 10..28800", ErrConfig, c.PollInterval)
 	}
 	if c.EnlistedBy == "" {
@@ -298,7 +295,7 @@ func (a *Agent) run(ctx context.Context) error {
 	a.pollSecs = a.id.PollInterval
 	a.interval = a.heartbeatInterval()
 	a.mu.Unlock()
-	_, _ = a.store.Get(ctx, "clock_offset_ms", &a.offsetMS)
+	_, _ = a.store.Get(ctx, store.KeyClockOffset, &a.offsetMS)
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

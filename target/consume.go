@@ -137,10 +137,13 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 }
 
 // pending is what applying an instruction leaves for after its commit: the run slot a START
-// claimed.
+// claimed, the job an INSERT changed, the clock offset of SYNC-TIME. In-memory state changes
+// only after the commit, so a failed commit leaves the agent as it was.
 type pending struct {
-	run *activeRun
-	job jobs.Job
+	run      *activeRun
+	job      jobs.Job
+	changed  bool // INSERT/UPDATE: the snapshot replaced what the target held
+	offsetMS int64
 }
 
 func objectName(in *schemas.Instruction) string {
@@ -171,6 +174,7 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 		if err != nil || !changed {
 			return err
 		}
+		p.job, p.changed = j, true
 		// A job this target cannot run as it says fails here, as in MSX, and its transaction
 		// is rolled back; later instructions still apply.
 		if err := checkJobCredentials(&a.cfg, j, a.sqlAgent != nil); err != nil {
@@ -220,20 +224,15 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 	case schemas.OpReEnlist, schemas.OpDefect:
 		return nil // done after commit: both talk to the master
 	case schemas.OpSyncTime:
-		off := time.Since(in.Posted).Milliseconds()
-		a.mu.Lock()
-		a.offsetMS = off
-		a.mu.Unlock()
-		_, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('clock_offset_ms', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(off, 10))
-		return err
+		p.offsetMS = time.Since(in.Posted).Milliseconds()
+		return store.SetTx(ctx, tx, store.KeyClockOffset, p.offsetMS)
 	case schemas.OpSetPoll:
 		if in.PollInterval < 10 || in.PollInterval > 28800 {
 			return busErr(14266, fmt.Sprintf("The specified '@poll_interval' is invalid (valid values are: 10 to 28800); got %d.", in.PollInterval))
 		}
-		a.id.PollInterval = in.PollInterval
-		b, _ := json.Marshal(a.id)
-		_, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'identity'`, string(b))
-		return err
+		id := a.id
+		id.PollInterval = in.PollInterval
+		return store.SetTx(ctx, tx, store.KeyIdentity, id)
 	default:
 		return busErr(CodeUnknownOp, fmt.Sprintf("operation %d is unknown to this agent (version %s): upgrade the target", in.Operation, Version))
 	}
@@ -243,10 +242,14 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
-		if a.sched != nil {
+		if a.sched != nil && p.changed {
 			a.reloadJobs(ctx)
-			a.checkSubsystems(ctx, in.Job)
+			a.checkSubsystems(ctx, p.job)
 		}
+	case schemas.OpSyncTime:
+		a.mu.Lock()
+		a.offsetMS = p.offsetMS
+		a.mu.Unlock()
 	case schemas.OpDelete:
 		if a.sched != nil {
 			a.reloadJobs(ctx)
@@ -268,6 +271,7 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pen
 		}
 	case schemas.OpSetPoll:
 		a.mu.Lock()
+		a.id.PollInterval = in.PollInterval
 		a.pollSecs = in.PollInterval
 		a.interval = a.heartbeatInterval()
 		a.mu.Unlock()

@@ -17,6 +17,9 @@ import (
 
 const rpcTimeout = 10 * time.Second
 
+// defaultPollInterval is MSX's default poll interval, in seconds.
+const defaultPollInterval = 60
+
 // enlist loads the saved identity, or enlists with the token. An enlisted target whose
 // location, poll interval or version changed enlists again (signed), which updates the master.
 func (a *Agent) enlist(ctx context.Context, canon string) error {
@@ -32,13 +35,13 @@ func (a *Agent) enlist(ctx context.Context, canon string) error {
 			a.cfg.DataDir, id.ServerName, canon)
 	}
 	a.id = id
-	if id.Location == a.cfg.Location && id.Version == Version && (a.cfg.PollInterval == 60 || id.PollInterval == a.cfg.PollInterval) {
+	if id.Location == a.cfg.Location && id.Version == Version && (a.cfg.PollInterval == 0 || id.PollInterval == a.cfg.PollInterval) {
 		return nil
 	}
 	if id.Location != a.cfg.Location {
 		a.id.Location = a.cfg.Location
 	}
-	if a.cfg.PollInterval != 60 {
+	if a.cfg.PollInterval != 0 {
 		a.id.PollInterval = a.cfg.PollInterval
 	}
 	return a.reenlist(ctx)
@@ -56,8 +59,11 @@ func (a *Agent) request(canon string, kp nkeys.KeyPair, token string) (*schemas.
 		TimeZoneAdjustment: off / 60, LocalTime: now, PollInterval: a.cfg.PollInterval, Version: Version,
 		EnlistedBy: a.cfg.EnlistedBy, Token: token, PublicKey: pub,
 	}
-	if a.id.PollInterval != 0 {
+	switch {
+	case a.id.PollInterval != 0:
 		req.PollInterval = a.id.PollInterval
+	case req.PollInterval == 0:
+		req.PollInterval = defaultPollInterval
 	}
 	if token == "" {
 		sig, err := kp.Sign(schemas.SignedBytes("enlist", canon, req.LocalTime.UTC().Format(time.RFC3339Nano)))

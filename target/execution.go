@@ -83,11 +83,7 @@ func (a *Agent) reloadJobs(ctx context.Context) {
 
 // checkSubsystems reports, once per job version, the steps of a downloaded job whose subsystem
 // this target cannot run: they would fail at run time.
-func (a *Agent) checkSubsystems(ctx context.Context, raw json.RawMessage) {
-	var j jobs.Job
-	if json.Unmarshal(raw, &j) != nil {
-		return
-	}
+func (a *Agent) checkSubsystems(ctx context.Context, j jobs.Job) {
 	for _, s := range j.Steps {
 		sub := s.Subsystem
 		if sub == "" {

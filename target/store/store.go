@@ -92,10 +92,21 @@ type Identity struct {
 	Version      string    `json:"version"`
 }
 
+// Meta keys.
+const (
+	KeyIdentity    = "identity"
+	KeyClockOffset = "clock_offset_ms"
+)
+
+// SetTx writes a meta value inside tx.
+func SetTx(ctx context.Context, tx *sql.Tx, key string, v any) error {
+	return setJSON(ctx, tx, key, v)
+}
+
 // Identity returns the saved identity, or ErrNotEnlisted.
 func (s *Store) Identity(ctx context.Context) (Identity, error) {
 	var id Identity
-	ok, err := s.getJSON(ctx, "identity", &id)
+	ok, err := s.getJSON(ctx, KeyIdentity, &id)
 	if err != nil {
 		return id, err
 	}
@@ -107,7 +118,7 @@ func (s *Store) Identity(ctx context.Context) (Identity, error) {
 
 // SaveIdentity stores the identity.
 func (s *Store) SaveIdentity(ctx context.Context, id Identity) error {
-	return s.setJSON(ctx, s.db, "identity", id)
+	return setJSON(ctx, s.db, KeyIdentity, id)
 }
 
 // Forget deletes everything that came from the master (identity, jobs, applied instructions,
@@ -233,7 +244,7 @@ func (s *Store) setSeqTx(ctx context.Context, tx *sql.Tx, seq uint64) error {
 		return err
 	}
 	if seq > cur {
-		return s.setJSON(ctx, tx, "applied_seq", seq)
+		return setJSON(ctx, tx, "applied_seq", seq)
 	}
 	return nil
 }
@@ -420,7 +431,7 @@ func (s *Store) Get(ctx context.Context, key string, v any) (bool, error) {
 
 // Set writes a meta value.
 func (s *Store) Set(ctx context.Context, key string, v any) error {
-	return s.setJSON(ctx, s.db, key, v)
+	return setJSON(ctx, s.db, key, v)
 }
 
 type queryer interface {
@@ -446,7 +457,7 @@ func getJSONTx(ctx context.Context, q queryer, key string, v any) (bool, error) 
 	return true, nil
 }
 
-func (s *Store) setJSON(ctx context.Context, x execer, key string, v any) error {
+func setJSON(ctx context.Context, x execer, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
