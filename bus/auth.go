@@ -24,7 +24,8 @@ import (
 type Auth struct {
 	// MasterKey is the master's public nkey.
 	MasterKey string
-	// Lookup returns the subject token of the target that owns a public nkey.
+	// Lookup returns the subject token of the target that owns a public nkey; nil while no
+	// target is registered (every target key is refused).
 	Lookup func(nkey string) (token string, ok bool)
 	// Logger records refusals.
 	Logger *slog.Logger
@@ -59,7 +60,11 @@ func (a *Auth) Check(c server.ClientAuthentication) bool {
 		a.track(o.Nkey, c.GetID())
 		return true
 	}
-	tok, ok := a.Lookup(o.Nkey)
+	var tok string
+	ok := false
+	if a.Lookup != nil {
+		tok, ok = a.Lookup(o.Nkey)
+	}
 	if !ok {
 		a.refuse(c, "nkey is not registered to any enlisted target (defected, deleted, or never enlisted)")
 		return false

@@ -169,9 +169,6 @@ func shortFingerprint(cert *x509.Certificate) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// CertPEM is the CA certificate in PEM, the content of ca.pem.
-func (ca *CA) CertPEM() []byte { return encodeCert(ca.Cert.Raw) }
-
 // CertFingerprint is the SHA-256 of a certificate's DER in lower-case hex.
 func CertFingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
@@ -306,19 +303,6 @@ func WriteKeyPair(certFile, keyFile string, certPEM, keyPEM []byte) error {
 		return fmt.Errorf("write certificate: %w", err)
 	}
 	return nil
-}
-
-// LoadCertPool reads the PEM certificates in caFile into a pool for verifying the bus server.
-func LoadCertPool(caFile string) (*x509.CertPool, error) {
-	certs, err := loadCerts(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
 }
 
 // loadCerts parses every certificate in a PEM file, in order.

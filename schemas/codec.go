@@ -83,15 +83,6 @@ func schemaID(file string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(file, "wire/"), ".json")
 }
 
-// Schema returns the JSON Schema text of a message type, or nil if the type is unknown.
-func Schema(typ string) []byte {
-	b, err := wireFS.ReadFile("wire/" + typ + ".json")
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
 // Types lists every message type that has a schema.
 func Types() []string {
 	m, _ := compiled()

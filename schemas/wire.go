@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -42,7 +43,7 @@ type Error struct {
 	Message string `json:"message"`
 }
 
-func (e *Error) Error() string { return e.Message + " (" + itoa(e.Code) + ")" }
+func (e *Error) Error() string { return e.Message + " (" + strconv.Itoa(e.Code) + ")" }
 
 // EnlistRequest is sent by a target on msx.rpc.enlist. A first enlistment carries a one-time
 // token; enlisting again (RE-ENLIST, restart with new location) is signed with the target's key.
@@ -118,7 +119,7 @@ func (o Operation) String() string {
 	if o >= 1 && o <= maxOperatio {
 		return opNames[o]
 	}
-	return "UNKNOWN(" + itoa(int(o)) + ")"
+	return "UNKNOWN(" + strconv.Itoa(int(o)) + ")"
 }
 
 // ObjectType returns "job" or "server": the object an operation acts on.
@@ -190,11 +191,6 @@ type LedgerClear struct {
 	Seq     uint64    `json:"seq"`
 	Cleared time.Time `json:"cleared"`
 	By      string    `json:"by,omitempty"`
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
 
 // Run phases of a RunResult.

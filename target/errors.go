@@ -23,8 +23,6 @@ var (
 const (
 	CodeUnknownObject   = 14262 // The specified %s ('%s') does not exist.
 	CodeAlreadyEnlisted = 14296 // This server is already enlisted into MSX '%s'.
-	CodeEnlistSelf      = 14297 // Cannot enlist into the local machine.
-	CodeVersion         = 14306 // incompatible versions
 	CodeJobRunning      = 22022 // SQLServerAgent Error: Request to run (stop) job %s refused because the job is already (not) running
 	CodeUnknownOp       = 50010 // msx: unknown instruction operation
 	CodeBadInstruction  = 50011 // msx: malformed instruction

@@ -45,7 +45,7 @@ func RunSecureServer(tb testing.TB) *Secure {
 	kp, _ := nkeys.CreateUser()
 	pub, _ := kp.PublicKey()
 	s := &Secure{CAFile: ca.CertFile, MasterKey: kp,
-		Auth: &bus.Auth{MasterKey: pub, Logger: Logger(tb), Lookup: func(string) (string, bool) { return "", false }}}
+		Auth: &bus.Auth{MasterKey: pub, Logger: Logger(tb)}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.Server, err = bus.StartServer(ctx, bus.ServerConfig{StoreDir: filepath.Join(dir, "store"), Logger: Logger(tb), Auth: s.Auth,

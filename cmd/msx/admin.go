@@ -118,11 +118,7 @@ func newTargetServer(g *globals) *cobra.Command {
 				}
 				req.Servers = args
 				return call(cmd, g, http.MethodPost, "/api/v1/targetservers/actions/"+a.name, req, func(rows []master.Posted) error {
-					return print(g, cmd.OutOrStdout(), rows, []column[master.Posted]{
-						{"target_server", func(p master.Posted) string { return p.TargetServer }},
-						{"instance_id", func(p master.Posted) string { return strconv.FormatUint(p.InstanceID, 10) }},
-						{"operation", func(p master.Posted) string { return p.Operation }},
-					})
+					return print(g, cmd.OutOrStdout(), rows, postedCols())
 				})
 			},
 		}

@@ -30,8 +30,6 @@ func postedCols() []column[master.Posted] {
 	}
 }
 
-var outcomeNames = map[jobs.RunOutcome]string{0: "0 failed", 1: "1 succeeded", 2: "2 retry", 3: "3 canceled", 4: "4 in progress", 5: "5 unknown"}
-
 func newJob(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Aliases: []string{"jobs"}, Short: "Multiserver jobs: define once, run on every target"}
 	var file string
@@ -83,7 +81,7 @@ func newJob(g *globals) *cobra.Command {
 				fmt.Fprintln(w, "targets:")
 				if err := print(g, w, v.Servers, []column[master.JobServer]{
 					{"  server_name", func(s master.JobServer) string { return "  " + s.ServerName }},
-					{"last_run_outcome", func(s master.JobServer) string { return outcomeNames[s.LastRunOutcome] }},
+					{"last_run_outcome", func(s master.JobServer) string { return fmt.Sprintf("%d %s", s.LastRunOutcome, s.LastRunOutcome) }},
 					{"last_run_date", func(s master.JobServer) string { return dash(intOrEmpty(s.LastRunDate)) }},
 					{"last_run_time", func(s master.JobServer) string { return dash(intOrEmpty(s.LastRunTime)) }},
 					{"last_run_duration", func(s master.JobServer) string { return strconv.Itoa(s.LastRunDuration) }},

@@ -102,7 +102,7 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 			return nil, err
 		}
 		pub, _ := kp.PublicKey()
-		authn = &bus.Auth{MasterKey: pub, Logger: log.With("component", "bus.auth"), Lookup: func(string) (string, bool) { return "", false }}
+		authn = &bus.Auth{MasterKey: pub, Logger: log.With("component", "bus.auth")}
 		opt, err := bus.NkeyOption(kp)
 		if err != nil {
 			return nil, err

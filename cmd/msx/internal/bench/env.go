@@ -59,7 +59,7 @@ func startEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 			return nil, err
 		}
 		pub, _ := e.key.PublicKey()
-		e.authn = &bus.Auth{MasterKey: pub, Logger: log.With("component", "bus.auth"), Lookup: func(string) (string, bool) { return "", false }}
+		e.authn = &bus.Auth{MasterKey: pub, Logger: log.With("component", "bus.auth")}
 	}
 	srv, err := bus.StartServer(ctx, bus.ServerConfig{StoreDir: filepath.Join(cfg.Dir, "master"), Logger: log, Auth: e.authn, Customize: customize})
 	if err != nil {

@@ -35,7 +35,7 @@ func runAuthCluster(tb testing.TB) *authCluster {
 	tb.Helper()
 	kp, _ := nkeys.CreateUser()
 	pub, _ := kp.PublicKey()
-	c := &authCluster{key: kp, auth: &bus.Auth{MasterKey: pub, Logger: bustest.Logger(tb), Lookup: func(string) (string, bool) { return "", false }}}
+	c := &authCluster{key: kp, auth: &bus.Auth{MasterKey: pub, Logger: bustest.Logger(tb)}}
 	for i := range 3 {
 		c.dirs = append(c.dirs, filepath.Join(tb.TempDir(), fmt.Sprintf("n%d", i)))
 		c.ports = append(c.ports, freePort(tb))
