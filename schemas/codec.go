@@ -93,58 +93,62 @@ func Types() []string {
 	return out
 }
 
-// Peek returns the type field of a document without validating the rest.
-func Peek(data []byte) (string, error) {
+// parse reads a document once, for both its type field and schema validation.
+func parse(data []byte) (inst any, typ string, err error) {
 	if len(data) > MaxMessageSize {
-		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxMessageSize)
+		return nil, "", fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxMessageSize)
 	}
-	var env struct {
-		Type *string `json:"type"`
+	inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if err := json.Unmarshal(data, &env); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrMalformed, err)
+	obj, ok := inst.(map[string]any)
+	if !ok {
+		return nil, "", fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	if env.Type == nil {
-		return "", fmt.Errorf("%w: no \"type\" field", ErrMalformed)
+	if typ, ok = obj["type"].(string); !ok {
+		return nil, "", fmt.Errorf("%w: no \"type\" field", ErrMalformed)
 	}
-	return *env.Type, nil
+	return inst, typ, nil
+}
+
+// check validates a parsed document against the JSON Schema of typ.
+func check(inst any, typ string) error {
+	m, err := compiled()
+	if err != nil {
+		return err
+	}
+	s, ok := m[typ]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownType, typ)
+	}
+	if err := s.Validate(inst); err != nil {
+		return fmt.Errorf("%w %s: %s", ErrInvalid, typ, flatten(err))
+	}
+	return nil
 }
 
 // Validate checks a document against the JSON Schema its type field names.
 func Validate(data []byte) (string, error) {
-	typ, err := Peek(data)
-	if err != nil {
-		return "", err
-	}
-	m, err := compiled()
+	inst, typ, err := parse(data)
 	if err != nil {
 		return typ, err
 	}
-	s, ok := m[typ]
-	if !ok {
-		return typ, fmt.Errorf("%w %q", ErrUnknownType, typ)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return typ, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if err := s.Validate(inst); err != nil {
-		return typ, fmt.Errorf("%w %s: %s", ErrInvalid, typ, flatten(err))
-	}
-	return typ, nil
+	return typ, check(inst, typ)
 }
 
-// Decode validates data against the schema of v's type and unmarshals it into v.
+// Decode validates data against the schema of v's type and unmarshals it into v. A document of
+// another type fails with ErrWrongType before any validation.
 func Decode(data []byte, v Typed) error {
-	typ, err := Validate(data)
+	inst, typ, err := parse(data)
 	if err != nil {
-		if typ != "" && typ != v.MsgType() && errors.Is(err, ErrUnknownType) {
-			return fmt.Errorf("%w: got %q, want %q", ErrWrongType, typ, v.MsgType())
-		}
 		return err
 	}
 	if typ != v.MsgType() {
 		return fmt.Errorf("%w: got %q, want %q", ErrWrongType, typ, v.MsgType())
+	}
+	if err := check(inst, typ); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
