@@ -124,21 +124,22 @@ func (s *Store) SaveIdentity(ctx context.Context, id Identity) error {
 // Forget deletes everything that came from the master (identity, jobs, applied instructions,
 // outbox) and returns how many jobs were deleted. It is what defection does on a target.
 func (s *Store) Forget(ctx context.Context) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var n int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM meta`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("forget: %w", err)
 	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("forget: %w", err)
-	}
-	for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM meta`} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return 0, fmt.Errorf("forget: %w", err)
-		}
-	}
-	return n, tx.Commit()
+	return n, nil
 }
 
 // AppliedSeq returns the highest instruction stream sequence applied (0 if none).
@@ -206,10 +207,8 @@ func (s *Store) Apply(ctx context.Context, seq uint64, id string, op int, fn fun
 		return applyErr, err
 	}
 	if report != nil {
-		for _, m := range report(applyErr) {
-			if err := enqueue(ctx, tx, m); err != nil {
-				return applyErr, err
-			}
+		if err := enqueueAll(ctx, tx, report(applyErr)); err != nil {
+			return applyErr, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -220,22 +219,15 @@ func (s *Store) Apply(ctx context.Context, seq uint64, id string, op int, fn fun
 
 // duplicate moves the cursor past a duplicate at seq and queues its report.
 func (s *Store) duplicate(ctx context.Context, seq uint64, report func(error) []OutMsg) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := s.setSeqTx(ctx, tx, seq); err != nil {
-		return err
-	}
-	if report != nil {
-		for _, m := range report(nil) {
-			if err := enqueue(ctx, tx, m); err != nil {
-				return err
-			}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.setSeqTx(ctx, tx, seq); err != nil {
+			return err
 		}
-	}
-	return tx.Commit()
+		if report == nil {
+			return nil
+		}
+		return enqueueAll(ctx, tx, report(nil))
+	})
 }
 
 func (s *Store) setSeqTx(ctx context.Context, tx *sql.Tx, seq uint64) error {
