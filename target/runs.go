@@ -3,7 +3,6 @@ package target
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,10 +63,6 @@ type activeRun struct {
 
 // reportTimeout bounds queueing a run's report in the local database.
 const reportTimeout = 30 * time.Second
-
-// maxResultBytes bounds the encoded size of a finished RunResult: a NATS server's default
-// max_payload is 1 MiB, and a run of many steps with 64 KiB of output each would exceed it.
-const maxResultBytes = 768 << 10
 
 // maxStepEvents bounds the step-failure events of one run (a run may make 1,000 attempts).
 const maxStepEvents = 10
@@ -210,7 +205,7 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 
 	res.Phase, res.Finished = schemas.PhaseFinished, time.Now().UTC()
 	res.RunStatus, res.Message = int(out.Status), out.Job.Message
-	res.Rows = encodeRows(out.Rows(), maxResultBytes)
+	res.Rows = jobs.EncodeRows(out.Rows(), jobs.MaxRowsBytes)
 	res.JobDeleted = deleteAfter(job, out)
 	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
 	m.record(log, func(ctx context.Context) error { return m.store.RunFinished(ctx, r.id, msgs...) })
@@ -244,7 +239,7 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 			RunStatus: jobs.RunFailed, Message: res.Message, RunDate: jobs.DateInt(local), RunTime: jobs.TimeInt(local),
 			RunStarted: res.Started, RunDuration: jobs.DurationInt(now.Sub(res.Started)), DurationMS: now.Sub(res.Started).Milliseconds(),
 			Server: res.Server}
-		res.Rows = encodeRows([]jobs.HistoryRow{row}, maxResultBytes)
+		res.Rows = jobs.EncodeRows([]jobs.HistoryRow{row}, jobs.MaxRowsBytes)
 		msgs := []store.OutMsg{m.resultMsg(&res), eventMsg(m.server, m.token, schemas.Event{ID: "interrupted-" + id,
 			Time: now.UTC(), Severity: schemas.SeverityError, Source: "job", Message: res.Message,
 			JobID: res.JobID, JobName: res.JobName, RunID: id})}
@@ -280,50 +275,6 @@ func (m *runManager) resultMsg(res *schemas.RunResult) store.OutMsg {
 		b, _ = schemas.Encode(res)
 	}
 	return store.OutMsg{Subject: bus.ResultSubject(m.token, res.JobID), MsgID: "run-" + res.RunID + "-" + res.Phase, Payload: b}
-}
-
-// encodeRows returns the rows as JSON documents whose total size stays under budget: when the
-// outputs make it larger, each row's output is cut to an equal share, and when the rows alone
-// are too many, the middle step rows are dropped (the job outcome row always stays).
-func encodeRows(rows []jobs.HistoryRow, budget int) []json.RawMessage {
-	size := func(rows []jobs.HistoryRow) int {
-		n := 0
-		for _, r := range rows {
-			b, _ := json.Marshal(r)
-			n += len(b) + 1
-		}
-		return n
-	}
-	if size(rows) > budget {
-		rows = append([]jobs.HistoryRow(nil), rows...)
-		noOut := make([]jobs.HistoryRow, len(rows))
-		for i, r := range rows {
-			r.Output = ""
-			noOut[i] = r
-		}
-		bare := size(noOut)
-		share := 0
-		if bare < budget {
-			share = (budget - bare) / len(rows)
-		}
-		for i := range rows {
-			if len(rows[i].Output) > share {
-				omitted := len(rows[i].Output) - share/2*2
-				rows[i].Output = rows[i].Output[:share/2] + fmt.Sprintf("\n[output truncated: %d bytes omitted to fit the run report]\n", omitted) +
-					rows[i].Output[len(rows[i].Output)-share/2:]
-			}
-		}
-		for len(rows) > 2 && size(rows) > budget {
-			// Drop the oldest step rows after the first step: the start and the end of a long
-			// run say the most.
-			rows = append(rows[:2], rows[3:]...)
-		}
-	}
-	out := make([]json.RawMessage, len(rows))
-	for i, r := range rows {
-		out[i], _ = json.Marshal(r)
-	}
-	return out
 }
 
 // runEvents returns the events a finished run raises: the job failed (16) or was canceled

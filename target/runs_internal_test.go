@@ -43,18 +43,18 @@ func TestEncodeRowsStaysInBudget(t *testing.T) {
 	for i := 1; i <= 200; i++ {
 		rows = append(rows, jobs.HistoryRow{StepID: i, StepName: "s", Output: big})
 	}
-	out := encodeRows(rows, maxResultBytes)
+	out := jobs.EncodeRows(rows, jobs.MaxRowsBytes)
 	n := 0
 	for _, r := range out {
 		n += len(r) + 1
 	}
-	if n > maxResultBytes {
-		t.Errorf("rows take %d bytes, budget %d", n, maxResultBytes)
+	if n > jobs.MaxRowsBytes {
+		t.Errorf("rows take %d bytes, budget %d", n, jobs.MaxRowsBytes)
 	}
 	if !strings.Contains(string(out[0]), jobs.JobOutcomeStepName) || !strings.Contains(string(out[1]), "[output truncated") {
 		t.Errorf("first rows %s / %.200s", out[0], out[1])
 	}
-	if small := encodeRows(rows[:3], 1<<20); len(small) != 3 || strings.Contains(string(small[1]), "truncated") {
+	if small := jobs.EncodeRows(rows[:3], 1<<20); len(small) != 3 || strings.Contains(string(small[1]), "truncated") {
 		t.Error("rows within the budget were changed")
 	}
 }

@@ -1,6 +1,9 @@
 package jobs
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -118,4 +121,57 @@ func DurationInt(d time.Duration) int {
 	}
 	s := int(d / time.Second)
 	return s/3600*10000 + s/60%60*100 + s%60
+}
+
+// MaxRowsBytes bounds the encoded history rows of one run report: a NATS server's default
+// max_payload is 1 MiB, and the report's other fields need room too.
+const MaxRowsBytes = 768 << 10
+
+// EncodeRows returns the rows as JSON documents whose total size stays under budget: when they
+// do not fit, each row's output keeps its start and its end with a truncation marker, and if
+// that is not enough the step rows after the first step are dropped, oldest first (the job
+// outcome row, the first step and the last steps say the most).
+func EncodeRows(rows []HistoryRow, budget int) []json.RawMessage {
+	out, size := encodeAll(rows)
+	if size <= budget {
+		return out
+	}
+	rows = slices.Clone(rows)
+	bare := size
+	for _, b := range out {
+		bare -= len(b)
+	}
+	for i := range rows {
+		o := rows[i].Output
+		rows[i].Output = ""
+		b, _ := json.Marshal(rows[i])
+		bare += len(b)
+		rows[i].Output = o
+	}
+	share := 0
+	if bare < budget {
+		share = (budget - bare) / len(rows)
+	}
+	for i := range rows {
+		if o := rows[i].Output; len(o) > share {
+			half := share / 2
+			rows[i].Output = o[:half] + fmt.Sprintf("\n[output truncated: %d bytes omitted to fit the run report]\n", len(o)-2*half) + o[len(o)-half:]
+		}
+	}
+	out, size = encodeAll(rows)
+	for len(out) > 2 && size > budget {
+		size -= len(out[2]) + 1
+		out = append(out[:2], out[3:]...)
+	}
+	return out
+}
+
+func encodeAll(rows []HistoryRow) ([]json.RawMessage, int) {
+	out := make([]json.RawMessage, len(rows))
+	size := 0
+	for i, r := range rows {
+		out[i], _ = json.Marshal(r)
+		size += len(out[i]) + 1
+	}
+	return out, size
 }

@@ -2,7 +2,6 @@ package msdb
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -36,9 +35,6 @@ type Sink interface {
 
 // batchRows bounds the history rows read in one poll.
 const batchRows = 5000
-
-// maxResultBytes bounds the encoded rows of one RunResult, under NATS's 1 MiB max_payload.
-const maxResultBytes = 768 << 10
 
 // Harvester reads SQL Server Agent's history of the jobs the target holds and reports finished
 // runs. Create it with Client.Harvester.
@@ -212,7 +208,7 @@ func (h *Harvester) result(j Held, run []histRow) schemas.RunResult {
 	return schemas.RunResult{RunID: runID, Phase: schemas.PhaseFinished, JobID: j.JobID, JobName: j.Name,
 		VersionNumber: j.Version, Server: h.c.server, InvokedBy: invoked, Started: started,
 		Finished: started.Add(durationOf(outcome.duration)), RunStatus: outcome.status, Message: outcome.message,
-		Rows: encodeRows(hist)}
+		Rows: jobs.EncodeRows(hist, jobs.MaxRowsBytes)}
 }
 
 // when returns msdb's yyyymmdd and hhmmss integers as a time in the target's zone.
@@ -223,21 +219,4 @@ func (c *Client) when(date, tod int) time.Time {
 // durationOf reads msdb's hhmmss run_duration.
 func durationOf(d int) time.Duration {
 	return time.Duration(d/10000)*time.Hour + time.Duration(d/100%100)*time.Minute + time.Duration(d%100)*time.Second
-}
-
-// encodeRows encodes rows, dropping step rows after the first one while they are larger than
-// maxResultBytes (the outcome row always stays; msdb's messages are at most 4,000 characters).
-func encodeRows(rows []jobs.HistoryRow) []json.RawMessage {
-	out := make([]json.RawMessage, 0, len(rows))
-	size := 0
-	for _, r := range rows {
-		b, _ := json.Marshal(r)
-		out = append(out, b)
-		size += len(b) + 1
-	}
-	for len(out) > 2 && size > maxResultBytes {
-		size -= len(out[2]) + 1
-		out = append(out[:2], out[3:]...)
-	}
-	return out
 }
