@@ -266,15 +266,19 @@ func (m *runManager) record(log *slog.Logger, write func(ctx context.Context) er
 }
 
 func (m *runManager) resultMsg(res *schemas.RunResult) store.OutMsg {
+	return resultMsg(m.log, m.token, res)
+}
+
+// resultMsg is the outbox message of a run report. The runner's messages are free text: a
+// result the schema refuses is reported without its rows rather than lost.
+func resultMsg(log *slog.Logger, token string, res *schemas.RunResult) store.OutMsg {
 	b, err := schemas.Encode(res)
 	if err != nil {
-		// The runner's messages are free text; a result the schema refuses is reported without
-		// its rows rather than lost.
-		m.log.Error("run result does not encode", "run_id", res.RunID, "err", err)
+		log.Error("run result does not encode: sent without its rows", "run_id", res.RunID, "err", err)
 		res.Rows = nil
 		b, _ = schemas.Encode(res)
 	}
-	return store.OutMsg{Subject: bus.ResultSubject(m.token, res.JobID), MsgID: "run-" + res.RunID + "-" + res.Phase, Payload: b}
+	return store.OutMsg{Subject: bus.ResultSubject(token, res.JobID), MsgID: "run-" + res.RunID + "-" + res.Phase, Payload: b}
 }
 
 // runEvents returns the events a finished run raises: the job failed (16) or was canceled
@@ -420,25 +424,18 @@ func (s msdbSink) Report(ctx context.Context, runs []schemas.RunResult, cursor i
 	var msgs []store.OutMsg
 	for i := range runs {
 		r := &runs[i]
-		b, err := schemas.Encode(r)
-		if err != nil {
-			s.a.log.Error("harvested run does not encode: sent without its rows", "run_id", r.RunID, "err", err)
-			r.Rows = nil
-			if b, err = schemas.Encode(r); err != nil {
-				return err
-			}
-		}
-		msgs = append(msgs, store.OutMsg{Subject: bus.ResultSubject(s.a.id.Token, r.JobID), MsgID: "run-" + r.RunID + "-" + r.Phase, Payload: b})
+		msgs = append(msgs, resultMsg(s.a.log, s.a.id.Token, r))
 		if r.RunStatus == int(jobs.RunFailed) {
 			msgs = append(msgs, eventMsg(s.a.id.ServerName, s.a.id.Token, schemas.Event{ID: "run-" + r.RunID + "-job",
 				Severity: schemas.SeverityError, Source: "job", Message: r.Message, JobID: r.JobID, JobName: r.JobName, RunID: r.RunID}))
 		}
 	}
+	// The reports and the cursor past them are one transaction: a crash cannot send a run twice.
+	if err := s.a.store.EnqueueAndSet(ctx, msdbCursorKey, cursor, msgs...); err != nil {
+		return err
+	}
 	if len(msgs) > 0 {
-		if err := s.a.store.Enqueue(ctx, msgs...); err != nil {
-			return err
-		}
 		s.a.wakeOutbox()
 	}
-	return s.a.store.Set(ctx, msdbCursorKey, cursor)
+	return nil
 }

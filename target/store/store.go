@@ -98,6 +98,16 @@ const (
 	KeyClockOffset = "clock_offset_ms"
 )
 
+// EnqueueAndSet queues msgs and writes a meta value in one transaction.
+func (s *Store) EnqueueAndSet(ctx context.Context, key string, v any, msgs ...OutMsg) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := enqueueAll(ctx, tx, msgs); err != nil {
+			return err
+		}
+		return setJSON(ctx, tx, key, v)
+	})
+}
+
 // SetTx writes a meta value inside tx.
 func SetTx(ctx context.Context, tx *sql.Tx, key string, v any) error {
 	return setJSON(ctx, tx, key, v)
