@@ -43,6 +43,10 @@ func FuzzNext(f *testing.F) {
 			if !next.After(prev) {
 				t.Fatalf("%+v: run %v is not after %v", s, next, prev)
 			}
+			// NextN plans once; it must give what Next gives from each previous run.
+			if one, ok := s.Next(prev, loc); !ok || !one.Equal(next) {
+				t.Fatalf("%+v: NextN gave %v after %v, Next gives %v %v", s, next, prev, one, ok)
+			}
 			prev = next
 		}
 		if len(s.Validate("")) > 0 {

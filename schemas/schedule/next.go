@@ -34,29 +34,64 @@ const (
 // after the gap, and a wall time repeated by a fall-back overlap runs once at its first occurrence
 // (see the package documentation). Next never panics, whatever the schedule.
 func (s Schedule) Next(after time.Time, loc *time.Location) (time.Time, bool) {
-	if !s.IsEnabled() || len(s.Validate("")) > 0 {
+	zone, next, ok := s.planner(after, loc)
+	if !ok {
 		return time.Time{}, false
+	}
+	return nextAfter(after, zone, next)
+}
+
+// NextN returns up to n run times after after, each strictly after the one before it (see Next).
+// It returns fewer when the schedule ends, and nil when n < 1. The schedule is validated and
+// planned once for all n.
+func (s Schedule) NextN(after time.Time, loc *time.Location, n int) []time.Time {
+	if n < 1 {
+		return nil
+	}
+	zone, next, ok := s.planner(after, loc)
+	if !ok {
+		return nil
+	}
+	out := make([]time.Time, 0, min(n, 64))
+	for range n {
+		t, ok := nextAfter(after, zone, next)
+		if !ok {
+			break
+		}
+		out = append(out, t)
+		after = t
+	}
+	return out
+}
+
+// planner validates the schedule and reduces it to its zone and a function from one wall time to
+// the next run's wall time.
+func (s Schedule) planner(after time.Time, loc *time.Location) (*time.Location, func(int64) (int64, bool), bool) {
+	if !s.IsEnabled() || len(s.Validate("")) > 0 {
+		return nil, nil, false
 	}
 	zone, err := s.Location(loc)
 	if err != nil {
-		return time.Time{}, false
+		return nil, nil, false
 	}
 	w := wallOf(after, zone)
-	var next func(w int64) (int64, bool)
 	if s.Cron != "" {
 		c, err := parseCron(s.Cron)
 		if err != nil {
-			return time.Time{}, false
+			return nil, nil, false
 		}
-		p := newCronPlan(s, c, w)
-		next = p.next
-	} else {
-		p, ok := newPlan(s, w)
-		if !ok {
-			return time.Time{}, false
-		}
-		next = p.next
+		return zone, newCronPlan(s, c, w).next, true
 	}
+	p, ok := newPlan(s, w)
+	if !ok {
+		return nil, nil, false
+	}
+	return zone, p.next, true
+}
+
+// nextAfter returns the first run of next strictly after after.
+func nextAfter(after time.Time, zone *time.Location, next func(int64) (int64, bool)) (time.Time, bool) {
+	w := wallOf(after, zone)
 	for range maxSkips {
 		c, ok := next(w)
 		if !ok {
@@ -69,24 +104,6 @@ func (s Schedule) Next(after time.Time, loc *time.Location) (time.Time, bool) {
 		w = c
 	}
 	return time.Time{}, false
-}
-
-// NextN returns up to n run times after after, each strictly after the one before it (see Next).
-// It returns fewer when the schedule ends, and nil when n < 1.
-func (s Schedule) NextN(after time.Time, loc *time.Location, n int) []time.Time {
-	if n < 1 {
-		return nil
-	}
-	out := make([]time.Time, 0, min(n, 64))
-	for range n {
-		t, ok := s.Next(after, loc)
-		if !ok {
-			break
-		}
-		out = append(out, t)
-		after = t
-	}
-	return out
 }
 
 // day is a calendar date as days since 1970-01-01.
