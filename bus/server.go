@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -59,7 +60,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	opts := &server.Options{
-		ServerName:         firstNonEmpty(cfg.Name, "msx"),
+		ServerName:         cmp.Or(cfg.Name, "msx"),
 		Host:               host,
 		Port:               port,
 		JetStream:          true,
@@ -68,10 +69,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
 	}
-	opts.JetStreamLimits.DefaultMaxConsumers = cfg.MaxConsumers
-	if opts.JetStreamLimits.DefaultMaxConsumers == 0 {
-		opts.JetStreamLimits.DefaultMaxConsumers = 100_000
-	}
+	opts.JetStreamLimits.DefaultMaxConsumers = cmp.Or(cfg.MaxConsumers, MaxConsumers)
 	if cfg.Auth != nil {
 		opts.CustomClientAuthentication = cfg.Auth
 		opts.AlwaysEnableNonce = true
@@ -132,15 +130,6 @@ func splitListen(listen string) (string, int, error) {
 		return "", 0, fmt.Errorf("NATS listen address %q: port must be a number", listen)
 	}
 	return h, port, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // slogAdapter sends nats-server log lines to slog. Fatalf logs at error level and does not exit:

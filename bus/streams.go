@@ -71,9 +71,9 @@ func (l Layout) withDefaults() Layout {
 	return l
 }
 
-// maxConsumers is set on every stream: nats-server caps streams at 1,000 consumers otherwise,
+// MaxConsumers is set on every stream: nats-server caps streams at 1,000 consumers otherwise,
 // and every target reads MSX_INSTR through a consumer of its own.
-const maxConsumers = 100_000
+const MaxConsumers = 100_000
 
 // Streams returns the stream configurations of a layout.
 func (l Layout) Streams() []jetstream.StreamConfig {
@@ -82,42 +82,42 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 		{
 			Name: StreamInstr, Subjects: []string{subjInstr + ".*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.InstrMaxAge, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
-			Replicas: l.Replicas, MaxConsumers: maxConsumers, AllowDirect: true,
+			Replicas: l.Replicas, MaxConsumers: MaxConsumers, AllowDirect: true,
 			Description: "msx download list: instructions per target, in posting order",
 		},
 		{
 			Name: StreamApplied, Subjects: []string{subjApplied + ".*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.InstrMaxAge, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
-			Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Replicas: l.Replicas, MaxConsumers: MaxConsumers,
 			Description: "msx: what each target did with each instruction",
 		},
 		{
 			Name: StreamLedger, Subjects: []string{"msx.ledger.>"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.InstrMaxAge, Storage: jetstream.FileStorage, Replicas: l.Replicas,
-			MaxConsumers: maxConsumers, Description: "msx: master edits of the download list",
+			MaxConsumers: MaxConsumers, Description: "msx: master edits of the download list",
 		},
 		{
 			Name: StreamStatus, Subjects: []string{subjStatus + ".*"}, Retention: jetstream.LimitsPolicy,
 			MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
-			MaxConsumers: maxConsumers, AllowMsgTTL: true, AllowDirect: true,
+			MaxConsumers: MaxConsumers, AllowMsgTTL: true, AllowDirect: true,
 			Description: "msx: last heartbeat per target; expiry means offline",
 		},
 		{
 			Name: StreamResults, Subjects: []string{subjResult + ".*.*"}, Retention: jetstream.LimitsPolicy,
 			MaxMsgsPerSubject: l.HistoryPerJob, MaxAge: l.HistoryMaxAge, MaxBytes: l.HistoryMaxBytes,
 			Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
-			Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Replicas: l.Replicas, MaxConsumers: MaxConsumers,
 			Description: "msx: run outcomes and step history per target and job",
 		},
 		{
 			Name: StreamEvents, Subjects: []string{subjEvent + ".*.*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.EventsMaxAge, MaxBytes: l.EventsMaxBytes, Duplicates: 10 * time.Minute,
-			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: MaxConsumers,
 			Description: "msx: forwarded events",
 		},
 		{
 			Name: StreamAudit, Subjects: []string{SubjectAudit}, Retention: jetstream.LimitsPolicy,
-			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: maxConsumers,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: MaxConsumers,
 			DenyDelete: true, DenyPurge: true,
 			Description: "msx: append-only audit of every change to targets, groups, jobs and tokens",
 		},

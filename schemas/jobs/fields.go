@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/msx-project/msx/schemas/problem"
 )
 
 // shape is what a document may hold at one place, derived from the json tags and field types of
@@ -145,7 +147,7 @@ func (c *checker) walk(s *shape, path string) error {
 			var child *shape
 			if s.kind == kindObject {
 				if seen[key] {
-					c.errs = append(c.errs, fmt.Errorf("%s: %w: a field may appear once in an object", joinPath(path, key), ErrDuplicateField))
+					c.errs = append(c.errs, fmt.Errorf("%s: %w: a field may appear once in an object", problem.Join(path, key), ErrDuplicateField))
 				}
 				seen[key] = true
 				f, known := s.fields[key]
@@ -154,7 +156,7 @@ func (c *checker) walk(s *shape, path string) error {
 				}
 				child = f
 			}
-			if err := c.walk(child, joinPath(path, key)); err != nil {
+			if err := c.walk(child, problem.Join(path, key)); err != nil {
 				return err
 			}
 		}
@@ -219,13 +221,6 @@ func truncate(s string) string {
 	return s
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 func describe(path string) string {
 	if path == "" {
 		return "of a job"
@@ -236,7 +231,7 @@ func describe(path string) string {
 // unknown builds the error for an unknown field: it names the field meant when one is close
 // enough, otherwise it lists the fields that exist.
 func (s *shape) unknown(key, path string) error {
-	at := joinPath(path, key)
+	at := problem.Join(path, key)
 	if best := s.suggest(key); best != "" {
 		return fmt.Errorf("%s: %w; did you mean %q?", at, ErrUnknownField, best)
 	}

@@ -2,6 +2,7 @@ package tsql
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -99,7 +100,7 @@ func (p *parser) exec() {
 			a.name = proc.params[i]
 		default:
 			named = true
-			if !containsString(proc.params, a.name) {
+			if !slices.Contains(proc.params, a.name) {
 				p.problem(a.line, "@%s ignored: %s has no parameter @%s (SQL Server error 8145)", a.name, name, a.name)
 				continue
 			}
@@ -266,15 +267,6 @@ func (c *call) bind(name string, v value) bool {
 		vr.val = v
 	}
 	return true
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func containsFold(list []string, s string) bool {

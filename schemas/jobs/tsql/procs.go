@@ -1,6 +1,7 @@
 package tsql
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/msx-project/msx/schemas/jobs"
@@ -95,7 +96,7 @@ func (c *call) job() *jobState {
 		case valString, valNumber:
 			id := strings.ToLower(strings.TrimSpace(a.val.s))
 			for _, js := range c.p.jobs {
-				if containsString(js.ids, id) {
+				if slices.Contains(js.ids, id) {
 					return js
 				}
 			}

@@ -231,7 +231,7 @@ func (b *bench) resultsRun(ctx context.Context, f *fleet) error {
 	at := time.Now().Add(lead).Truncate(time.Second).Add(time.Second)
 	progress(b.cfg, "results: all %d targets run the job at %s and report at once", n, at.Format("15:04:05"))
 	sc := schedule.Schedule{Name: "bench once", FreqType: schedule.FreqOnce,
-		ActiveStartDate: dateInt(at), ActiveStartTime: timeInt(at)}
+		ActiveStartDate: jobs.DateInt(at), ActiveStartTime: jobs.TimeInt(at)}
 	j := benchJob(fleetJob, "results round", jobs.Targets{Groups: []string{fleetGroup}}, sc)
 	if _, _, err := b.applyAndWait(ctx, "results (schedule delivery)", f, j, n); err != nil {
 		return err
@@ -371,6 +371,3 @@ func maxOf(ds []time.Duration) time.Duration {
 	}
 	return m
 }
-
-func dateInt(t time.Time) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }
-func timeInt(t time.Time) int { return t.Hour()*10000 + t.Minute()*100 + t.Second() }

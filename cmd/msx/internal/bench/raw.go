@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -111,8 +112,8 @@ func (b *bench) rawEnlistRun(ctx context.Context) error {
 func (b *bench) rawRoundTrips(ctx context.Context) error {
 	e, n := b.e, b.cfg.Targets
 	for _, sc := range []jetstream.StreamConfig{
-		{Name: "BENCH_RAW_DOWN", Subjects: []string{"msxbench.down.*"}, Retention: jetstream.LimitsPolicy, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage, MaxConsumers: 100_000},
-		{Name: "BENCH_RAW_UP", Subjects: []string{"msxbench.up.*"}, Retention: jetstream.LimitsPolicy, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage, MaxConsumers: 100_000},
+		{Name: "BENCH_RAW_DOWN", Subjects: []string{"msxbench.down.*"}, Retention: jetstream.LimitsPolicy, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage, MaxConsumers: bus.MaxConsumers},
+		{Name: "BENCH_RAW_UP", Subjects: []string{"msxbench.up.*"}, Retention: jetstream.LimitsPolicy, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage, MaxConsumers: bus.MaxConsumers},
 	} {
 		if _, err := e.obsJS.CreateOrUpdateStream(ctx, sc); err != nil {
 			return err
