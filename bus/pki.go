@@ -154,6 +154,25 @@ func (ca *CA) Fingerprint() string { return CertFingerprint(ca.Cert) }
 // in enlistment tokens. ParseFingerprint reads both forms.
 func (ca *CA) ShortFingerprint() string { return shortFingerprint(ca.Cert) }
 
+// SelfSigned makes (or loads) a CA in dir and a server certificate it issues for names there,
+// and returns the server TLS options built on them: what a master uses when the operator gives
+// no certificate of their own. The CA comes back too, for targets to trust.
+func SelfSigned(dir string, names []string) (ServerTLSOptions, *CA, error) {
+	ca, err := EnsureCA(dir)
+	if err != nil {
+		return ServerTLSOptions{}, nil, err
+	}
+	cert, key, err := ca.EnsureServerCert(dir, names)
+	if err != nil {
+		return ServerTLSOptions{}, nil, err
+	}
+	cfg, err := ServerTLS(cert, key)
+	if err != nil {
+		return ServerTLSOptions{}, nil, err
+	}
+	return ServerTLSOptions{Config: cfg}, ca, nil
+}
+
 // ShortFingerprintFile is the ShortFingerprint of the first certificate in a PEM file (an
 // operator's own CA given with --ca).
 func ShortFingerprintFile(file string) (string, error) {

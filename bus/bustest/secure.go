@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -30,15 +29,7 @@ type Secure struct {
 func RunSecureServer(tb testing.TB) *Secure {
 	tb.Helper()
 	dir := tb.TempDir()
-	ca, err := bus.EnsureCA(filepath.Join(dir, "tls"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile, err := ca.EnsureServerCert(filepath.Join(dir, "tls"), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tlsCfg, err := bus.ServerTLS(certFile, keyFile)
+	tlsOpts, ca, err := bus.SelfSigned(filepath.Join(dir, "tls"), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -49,7 +40,7 @@ func RunSecureServer(tb testing.TB) *Secure {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.Server, err = bus.StartServer(ctx, bus.ServerConfig{StoreDir: filepath.Join(dir, "store"), Logger: Logger(tb), Auth: s.Auth,
-		Customize: func(o *server.Options) error { return bus.ServerTLSOptions{Config: tlsCfg}.Apply(o) }})
+		Customize: tlsOpts.Apply})
 	if err != nil {
 		tb.Fatalf("start secure JetStream server: %v", err)
 	}

@@ -51,28 +51,26 @@ func (f *masterFlags) bind(cmd *cobra.Command) {
 // busTLS returns the server TLS options and the CA targets verify them with: the operator's
 // files, or a CA and certificate the master makes on first start (and renews before expiry).
 func busTLS(dir string, f *masterFlags) (bus.ServerTLSOptions, string, error) {
-	cert, key, caFile := f.tlsCert, f.tlsKey, f.ca
-	if cert == "" {
-		ca, err := bus.EnsureCA(filepath.Join(dir, "tls"))
-		if err != nil {
-			return bus.ServerTLSOptions{}, "", err
-		}
+	if f.tlsCert == "" {
 		names := append([]string{}, f.tlsNames...)
 		if h, _, err := net.SplitHostPort(f.natsAddr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
 			names = append(names, h)
 		}
-		if cert, key, err = ca.EnsureServerCert(filepath.Join(dir, "tls"), names); err != nil {
+		opts, ca, err := bus.SelfSigned(filepath.Join(dir, "tls"), names)
+		if err != nil {
 			return bus.ServerTLSOptions{}, "", err
 		}
-		caFile = ca.CertFile
-	} else if key == "" || caFile == "" {
+		opts.AllowPlaintext = f.allowPlaintext
+		return opts, ca.CertFile, nil
+	}
+	if f.tlsKey == "" || f.ca == "" {
 		return bus.ServerTLSOptions{}, "", fmt.Errorf("--tls-cert needs --tls-key and --ca (the CA that issued it, for targets to trust)")
 	}
-	cfg, err := bus.ServerTLS(cert, key)
+	cfg, err := bus.ServerTLS(f.tlsCert, f.tlsKey)
 	if err != nil {
 		return bus.ServerTLSOptions{}, "", err
 	}
-	return bus.ServerTLSOptions{Config: cfg, AllowPlaintext: f.allowPlaintext}, caFile, nil
+	return bus.ServerTLSOptions{Config: cfg, AllowPlaintext: f.allowPlaintext}, f.ca, nil
 }
 
 // masterProc is a running master process: NATS (embedded or external), master, API.

@@ -40,21 +40,12 @@ func startEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 	e := &env{cfg: cfg, log: log, masterN: "MSXBENCH"}
 	var customize func(*server.Options) error
 	if !cfg.Insecure {
-		tlsDir := filepath.Join(cfg.Dir, "master", "tls")
-		ca, err := bus.EnsureCA(tlsDir)
-		if err != nil {
-			return nil, err
-		}
-		cert, key, err := ca.EnsureServerCert(tlsDir, nil)
-		if err != nil {
-			return nil, err
-		}
-		tcfg, err := bus.ServerTLS(cert, key)
+		opts, ca, err := bus.SelfSigned(filepath.Join(cfg.Dir, "master", "tls"), nil)
 		if err != nil {
 			return nil, err
 		}
 		e.ca = ca.CertFile
-		customize = bus.ServerTLSOptions{Config: tcfg}.Apply
+		customize = opts.Apply
 		if e.key, err = nkeys.CreateUser(); err != nil {
 			return nil, err
 		}
