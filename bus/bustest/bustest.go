@@ -66,15 +66,26 @@ func Connect(tb testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 // Cluster is a three-node JetStream cluster on loopback.
 type Cluster struct {
 	Servers []*bus.Server
+	auth    *bus.Auth
 	dirs    []string
 	ports   []int
 	cports  []int
 }
 
+// ClusterOptions configures RunClusterWith.
+type ClusterOptions struct {
+	// Auth, when set, authenticates clients on every node as the embedded server does (targets
+	// connect with nkeys, which a node without authentication refuses).
+	Auth *bus.Auth
+}
+
 // RunCluster starts a three-node JetStream cluster and shuts it down when the test ends.
-func RunCluster(tb testing.TB) *Cluster {
+func RunCluster(tb testing.TB) *Cluster { return RunClusterWith(tb, ClusterOptions{}) }
+
+// RunClusterWith starts a three-node JetStream cluster with options.
+func RunClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 	tb.Helper()
-	c := &Cluster{}
+	c := &Cluster{auth: opts.Auth}
 	for i := 0; i < 3; i++ {
 		c.dirs = append(c.dirs, filepath.Join(tb.TempDir(), fmt.Sprintf("n%d", i)))
 		c.ports = append(c.ports, freePort(tb))
@@ -135,7 +146,7 @@ func (c *Cluster) start(tb testing.TB, i int) {
 	}
 	s, err := bus.StartServer(ctx, bus.ServerConfig{
 		Listen: fmt.Sprintf("127.0.0.1:%d", c.ports[i]), StoreDir: c.dirs[i], Name: fmt.Sprintf("n%d", i),
-		Logger: Logger(tb),
+		Logger: Logger(tb), Auth: c.auth,
 		Customize: func(o *server.Options) error {
 			o.Cluster.Name = "msxtest"
 			o.Cluster.Host = "127.0.0.1"

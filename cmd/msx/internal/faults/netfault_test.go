@@ -143,7 +143,7 @@ func TestPartitionLongerThanHeartbeatTimeout(t *testing.T) {
 func TestClusterNodeKilled(t *testing.T) {
 	c := runAuthCluster(t)
 	nc := c.connectMaster(t)
-	f := &fixture{url: c.url(), nc: nc, auth: c.auth, layout: bus.Layout{Replicas: 3}}
+	f := &fixture{url: c.URL(), nc: nc, auth: c.auth, layout: bus.Layout{Replicas: 3}}
 	f.js = mustJS(t, nc)
 	f.startMaster(t)
 	agents := f.startFleet(t, "R3T", 4)
@@ -155,10 +155,10 @@ func TestClusterNodeKilled(t *testing.T) {
 	wg.Go(func() {
 		time.Sleep(300 * time.Millisecond)
 		t.Log("stopping cluster node 1")
-		c.stop(1)
+		c.Stop(1)
 		time.Sleep(3 * time.Second)
 		t.Log("restarting cluster node 1")
-		c.start(t, 1)
+		c.Restart(t, 1)
 	})
 	rounds := 4
 	for r := 1; r <= rounds; r++ {
