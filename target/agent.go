@@ -281,7 +281,7 @@ func (a *Agent) run(ctx context.Context) error {
 		}
 		a.wakeOutbox()
 	})
-	if err := a.enlist(ctx, canon); err != nil {
+	if err := a.enlist(ctx, canon, id); err != nil {
 		return err
 	}
 	start := a.startJobs

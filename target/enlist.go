@@ -20,16 +20,9 @@ const rpcTimeout = 10 * time.Second
 // defaultPollInterval is MSX's default poll interval, in seconds.
 const defaultPollInterval = 60
 
-// enlist loads the saved identity, or enlists with the token. An enlisted target whose
-// location, poll interval or version changed enlists again (signed), which updates the master.
-func (a *Agent) enlist(ctx context.Context, canon string) error {
-	id, err := a.store.Identity(ctx)
-	switch {
-	case errors.Is(err, store.ErrNotEnlisted):
-		return a.firstEnlist(ctx, canon)
-	case err != nil:
-		return err
-	}
+// enlist takes up the saved identity of an enlisted target. One whose location, poll interval
+// or version changed enlists again (signed), which updates the master.
+func (a *Agent) enlist(ctx context.Context, canon string, id store.Identity) error {
 	if id.ServerName != canon {
 		return fmt.Errorf("data directory %s belongs to target %s, not %s: use its own --data directory or defect it first",
 			a.cfg.DataDir, id.ServerName, canon)
