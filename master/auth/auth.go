@@ -149,20 +149,9 @@ func (t *Tokens) UseEnlist(ctx context.Context, plain, server string) error {
 
 // List returns every token record, newest first.
 func (t *Tokens) List(ctx context.Context) ([]Record, error) {
-	lister, err := t.kv.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []Record
-	for k := range lister.Keys() {
-		e, err := t.kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var rec Record
-		if json.Unmarshal(e.Value(), &rec) == nil {
-			out = append(out, rec)
-		}
+	if err := bus.LoadAll(ctx, t.kv, func(_ string, rec Record) { out = append(out, rec) }); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Record) int { return b.Created.Compare(a.Created) })
 	return out, nil

@@ -36,23 +36,8 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
 	c := &Catalog{kv: kv, by: map[string]jobs.Job{}}
-	lister, err := kv.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list jobs: %w", err)
-	}
-	for k := range lister.Keys() {
-		e, err := kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read job %s: %w", k, err)
-		}
-		var j jobs.Job
-		if err := json.Unmarshal(e.Value(), &j); err != nil {
-			return nil, fmt.Errorf("read job %s: %w", k, err)
-		}
-		c.by[j.JobID] = j
+	if err := bus.LoadAll(ctx, kv, func(_ string, j jobs.Job) { c.by[j.JobID] = j }); err != nil {
+		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
 	return c, nil
 }

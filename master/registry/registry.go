@@ -64,42 +64,17 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
 	}
-	if err := loadAll(ctx, r.targetsKV, func(t Target) {
-		if t.ServerName != "" {
+	if err := bus.LoadAll(ctx, r.targetsKV, func(k string, t Target) {
+		if k != counterKey && t.ServerName != "" {
 			r.set(t)
 		}
 	}); err != nil {
 		return nil, err
 	}
-	if err := loadAll(ctx, r.groupsKV, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
+	if err := bus.LoadAll(ctx, r.groupsKV, func(_ string, g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-func loadAll[T any](ctx context.Context, kv jetstream.KeyValue, add func(T)) error {
-	lister, err := kv.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("list %s: %w", kv.Bucket(), err)
-	}
-	for k := range lister.Keys() {
-		if k == counterKey {
-			continue
-		}
-		e, err := kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read %s/%s: %w", kv.Bucket(), k, err)
-		}
-		var v T
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
-			return fmt.Errorf("read %s/%s: %w", kv.Bucket(), k, err)
-		}
-		add(v)
-	}
-	return nil
 }
 
 // key maps a name to a KV key: KV keys allow fewer characters than names do.
