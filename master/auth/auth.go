@@ -150,7 +150,7 @@ func (t *Tokens) UseEnlist(ctx context.Context, plain, server string) error {
 // List returns every token record, newest first.
 func (t *Tokens) List(ctx context.Context) ([]Record, error) {
 	var out []Record
-	if err := bus.LoadAll(ctx, t.kv, func(_ string, rec Record) { out = append(out, rec) }); err != nil {
+	if err := bus.LoadAll(ctx, t.kv, nil, func(rec Record) { out = append(out, rec) }); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Record) int { return b.Created.Compare(a.Created) })

@@ -36,7 +36,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
 	c := &Catalog{kv: kv, by: map[string]jobs.Job{}}
-	if err := bus.LoadAll(ctx, kv, func(_ string, j jobs.Job) { c.by[j.JobID] = j }); err != nil {
+	if err := bus.LoadAll(ctx, kv, nil, func(j jobs.Job) { c.by[j.JobID] = j }); err != nil {
 		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
 	return c, nil

@@ -64,14 +64,11 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
 	}
-	if err := bus.LoadAll(ctx, r.targetsKV, func(k string, t Target) {
-		if k != counterKey && t.ServerName != "" {
-			r.set(t)
-		}
-	}); err != nil {
+	notCounter := func(k string) bool { return k != counterKey }
+	if err := bus.LoadAll(ctx, r.targetsKV, notCounter, func(t Target) { r.set(t) }); err != nil {
 		return nil, err
 	}
-	if err := bus.LoadAll(ctx, r.groupsKV, func(_ string, g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
+	if err := bus.LoadAll(ctx, r.groupsKV, nil, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
 		return nil, err
 	}
 	return r, nil
