@@ -66,7 +66,11 @@ func (m *Master) collect(ctx context.Context, out []outgoing, futures []jetstrea
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
-			m.Ledger.Posted(ack.Sequence, out[i].t.Token, out[i].t.ServerName, &out[i].in)
+			// A deleted target's rows are not shown (its DEFECT goes out after it is gone), as
+			// the stream follower does for them.
+			if _, ok := m.Reg.Target(out[i].t.ServerName); ok {
+				m.Ledger.Posted(ack.Sequence, out[i].t.Token, out[i].t.ServerName, &out[i].in)
+			}
 			posted = append(posted, Posted{out[i].t.ServerName, ack.Sequence, out[i].in.Operation.String()})
 		case err := <-f.Err():
 			if firstErr == nil {
@@ -259,7 +263,6 @@ func (m *Master) DeleteTarget(ctx context.Context, name string, noPostDefection 
 		if _, err := m.Post(ctx, t, schemas.Instruction{Operation: schemas.OpDefect, ObjectName: t.ServerName}); err != nil {
 			return err
 		}
-		m.Ledger.ForgetTarget(t.Token)
 	}
 	return nil
 }

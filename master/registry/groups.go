@@ -112,11 +112,15 @@ func (r *Registry) editGroup(ctx context.Context, name string, edit func(*Group)
 
 // GroupsOf returns the names of the groups a server belongs to.
 func (r *Registry) GroupsOf(server string) []string {
+	server = strings.ToUpper(server)
 	var out []string
-	for _, g := range r.Groups() {
-		if slices.Contains(g.Members, strings.ToUpper(server)) {
+	r.mu.RLock()
+	for _, g := range r.groups {
+		if _, found := slices.BinarySearch(g.Members, server); found {
 			out = append(out, g.Name)
 		}
 	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToUpper(a), strings.ToUpper(b)) })
 	return out
 }
