@@ -85,6 +85,16 @@ func (m *Master) collect(ctx context.Context, out []outgoing, futures []jetstrea
 	return posted, firstErr
 }
 
+// Target returns an enlisted target by name (case-insensitive), or an error wrapping
+// registry.ErrUnknownTarget (14262) that names it.
+func (m *Master) Target(name string) (registry.Target, error) {
+	t, ok := m.Reg.Target(strings.TrimSpace(name))
+	if !ok {
+		return registry.Target{}, fmt.Errorf("%w ('%s')", registry.ErrUnknownTarget, name)
+	}
+	return t, nil
+}
+
 // targets resolves names (case-insensitive), or every target when all is set.
 func (m *Master) targets(names []string, all bool) ([]registry.Target, error) {
 	if all {
@@ -95,9 +105,9 @@ func (m *Master) targets(names []string, all bool) ([]registry.Target, error) {
 	}
 	out := make([]registry.Target, 0, len(names))
 	for _, n := range names {
-		t, ok := m.Reg.Target(strings.TrimSpace(n))
-		if !ok {
-			return nil, fmt.Errorf("%w ('%s')", registry.ErrUnknownTarget, n)
+		t, err := m.Target(n)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, t)
 	}
@@ -252,9 +262,9 @@ func (m *Master) removeTarget(ctx context.Context, t registry.Target, deferRevok
 // the target's pending instructions and posts a DEFECT so the target deletes its jobs too; with
 // it (after a forced defection, or a target that is gone), only the master's records go.
 func (m *Master) DeleteTarget(ctx context.Context, name string, noPostDefection bool) error {
-	t, ok := m.Reg.Target(name)
-	if !ok {
-		return fmt.Errorf("%w ('%s')", registry.ErrUnknownTarget, name)
+	t, err := m.Target(name)
+	if err != nil {
+		return err
 	}
 	if err := m.removeTarget(ctx, t, !noPostDefection); err != nil {
 		return err

@@ -202,9 +202,9 @@ func (m *Master) History(ctx context.Context, name, server string, limit int) ([
 	}
 	tok := "*"
 	if server != "" {
-		t, ok := m.Reg.Target(server)
-		if !ok {
-			return nil, coded(CodeUnknown, "The specified target server ('%s') does not exist.", server)
+		t, err := m.Target(server)
+		if err != nil {
+			return nil, err
 		}
 		tok = t.Token
 	}
@@ -256,9 +256,9 @@ type EventRecord struct {
 func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, error) {
 	filter := "msx.event.>"
 	if f.Server != "" {
-		t, ok := m.Reg.Target(f.Server)
-		if !ok {
-			return nil, coded(CodeUnknown, "The specified target server ('%s') does not exist.", f.Server)
+		t, err := m.Target(f.Server)
+		if err != nil {
+			return nil, err
 		}
 		filter = "msx.event." + t.Token + ".*"
 	}

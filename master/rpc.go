@@ -108,7 +108,8 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 		t.EnlistedBy = req.EnlistedBy
 	} else {
 		if !exists {
-			return nil, coded(CodeUnknown, "The specified target server ('%s') does not exist.", name)
+			_, err := m.Target(name)
+			return nil, err
 		}
 		if err := verify(old.PublicKey, req.Signature, "enlist", name, req.LocalTime.UTC().Format(time.RFC3339Nano), req.LocalTime); err != nil {
 			return nil, err
@@ -161,8 +162,8 @@ func (m *Master) onDefect(msg *nats.Msg) {
 	if err != nil {
 		m.Rejected.Add(1)
 		err = coded(CodeBadRequest, "defection request rejected: %w", err)
-	} else if t, ok := m.Reg.Target(req.ServerName); !ok {
-		err = coded(CodeUnknown, "The specified target server ('%s') does not exist.", req.ServerName)
+	} else if t, terr := m.Target(req.ServerName); terr != nil {
+		err = terr
 	} else if err = verify(t.PublicKey, req.Signature, "defect", t.ServerName, req.Time.UTC().Format(time.RFC3339Nano), req.Time); err == nil {
 		// The key is revoked once the reply is on its way, not before: the reply travels on
 		// the target's own connection.

@@ -198,15 +198,11 @@ func (s *Server) listTargets(_ http.ResponseWriter, _ *http.Request) (any, error
 }
 
 func (s *Server) getTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
-	t, ok := s.m.TargetServer(r.PathValue("name"))
-	if !ok {
-		return nil, unknownTarget(r.PathValue("name"))
+	if _, err := s.m.Target(r.PathValue("name")); err != nil {
+		return nil, err
 	}
+	t, _ := s.m.TargetServer(r.PathValue("name"))
 	return t, nil
-}
-
-func unknownTarget(name string) error {
-	return &master.Coded{Code: 14262, Err: fmt.Errorf("The specified target server ('%s') does not exist.", name)}
 }
 
 func (s *Server) deleteTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -282,9 +278,9 @@ func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, erro
 	q := r.URL.Query()
 	f := ledger.Filter{}
 	if name := q.Get("server"); name != "" {
-		t, ok := s.m.Reg.Target(name)
-		if !ok {
-			return nil, unknownTarget(name)
+		t, err := s.m.Target(name)
+		if err != nil {
+			return nil, err
 		}
 		f.Token = t.Token
 	}
