@@ -31,12 +31,12 @@ func (m *Master) AuditLog(ctx context.Context, limit int) ([]schemas.Audit, erro
 	if limit <= 0 {
 		limit = 100
 	}
-	s, err := m.js.Stream(ctx, bus.StreamAudit)
+	info, err := m.streams[bus.StreamAudit].Info(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var start uint64 = 1
-	if last := s.CachedInfo().State.LastSeq; last > uint64(limit) {
+	if last := info.State.LastSeq; last > uint64(limit) {
 		start = last - uint64(limit) + 1
 	}
 	var out []schemas.Audit

@@ -66,7 +66,8 @@ type Master struct {
 	// (delete_level); rebuilt from MSX_RESULTS on start.
 	consumed sync.Map
 	stopFn   context.CancelFunc
-	rpcSlots chan struct{} // bounds concurrent RPC handlers (see concurrently)
+	streams  map[string]jetstream.Stream // handles, looked up once
+	rpcSlots chan struct{}               // bounds concurrent RPC handlers (see concurrently)
 	wg       sync.WaitGroup
 	subs     []*nats.Subscription
 	once     sync.Once
@@ -104,6 +105,12 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	m := &Master{cfg: cfg, log: cfg.Logger.With("component", "master"), nc: nc, js: js, Ledger: ledger.New()}
 	if err := cfg.Layout.Ensure(ctx, js); err != nil {
 		return nil, err
+	}
+	m.streams = map[string]jetstream.Stream{}
+	for _, sc := range cfg.Layout.Streams() {
+		if m.streams[sc.Name], err = js.Stream(ctx, sc.Name); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
 	}
 	if m.Reg, err = registry.Open(ctx, js); err != nil {
 		return nil, err

@@ -193,10 +193,7 @@ func (m *Master) deleteRows(ctx context.Context, seqs []uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	s, err := m.js.Stream(ctx, bus.StreamInstr)
-	if err != nil {
-		return err
-	}
+	s := m.streams[bus.StreamInstr]
 	for _, seq := range seqs {
 		if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return fmt.Errorf("delete instruction %d: %w", seq, err)
@@ -209,10 +206,8 @@ func (m *Master) deleteRows(ctx context.Context, seqs []uint64) error {
 // purgeTarget drops every instruction of a target from the stream and the download list.
 func (m *Master) purgeTarget(ctx context.Context, tok string) {
 	for stream, subj := range map[string]string{bus.StreamInstr: bus.InstrSubject(tok), bus.StreamStatus: bus.StatusSubject(tok)} {
-		if s, err := m.js.Stream(ctx, stream); err == nil {
-			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
-				m.log.Warn("purge", "stream", stream, "target", tok, "err", err)
-			}
+		if err := m.streams[stream].Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+			m.log.Warn("purge", "stream", stream, "target", tok, "err", err)
 		}
 	}
 	m.Ledger.ForgetTarget(tok)

@@ -148,24 +148,16 @@ func (m *Master) JobServers(j jobs.Job) []JobServer {
 
 // readStream reads every message of a stream matching filter from seq start, up to the end.
 func (m *Master) readStream(ctx context.Context, stream, filter string, start uint64, each func(jetstream.Msg, *jetstream.MsgMetadata)) error {
-	s, err := m.js.Stream(ctx, stream)
-	if err != nil {
-		return err
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return err
-	}
-	if info.State.Msgs == 0 || start > info.State.LastSeq {
-		return nil
-	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if start > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start
 	}
-	cons, err := s.OrderedConsumer(ctx, cfg)
+	cons, err := m.streams[stream].OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if cons.CachedInfo().NumPending == 0 {
+		return nil // nothing (more) matches
 	}
 	for {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
@@ -267,11 +259,11 @@ func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, erro
 	}
 	start := f.Since + 1
 	if f.Since == 0 {
-		s, err := m.js.Stream(ctx, bus.StreamEvents)
+		info, err := m.streams[bus.StreamEvents].Info(ctx)
 		if err != nil {
 			return nil, err
 		}
-		last := s.CachedInfo().State.LastSeq
+		last := info.State.LastSeq
 		start = 1
 		if last > uint64(f.Limit)*20 {
 			start = last - uint64(f.Limit)*20

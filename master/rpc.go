@@ -147,11 +147,11 @@ func verify(pub, sig string, a, b, c string, signed time.Time) error {
 
 // nextSeq is the first MSX_INSTR sequence a new enlistment reads from.
 func (m *Master) nextSeq(ctx context.Context) (uint64, error) {
-	s, err := m.js.Stream(ctx, bus.StreamInstr)
+	info, err := m.streams[bus.StreamInstr].Info(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return s.CachedInfo().State.LastSeq + 1, nil
+	return info.State.LastSeq + 1, nil
 }
 
 func (m *Master) onDefect(msg *nats.Msg) {
