@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -56,7 +55,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, storeDir: t.TempDir(), listen: freeAddr(t), dataDir: t.TempDir()}
+	h := &harness{t: t, storeDir: t.TempDir(), listen: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)), dataDir: t.TempDir()}
 	h.masterKey, _ = nkeys.CreateUser()
 	h.targetKey, _ = nkeys.CreateUser()
 	mpub, _ := h.masterKey.PublicKey()
@@ -259,16 +258,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // newJob returns a job of one step with a fresh id.

@@ -88,8 +88,8 @@ func RunClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 	c := &Cluster{auth: opts.Auth}
 	for i := 0; i < 3; i++ {
 		c.dirs = append(c.dirs, filepath.Join(tb.TempDir(), fmt.Sprintf("n%d", i)))
-		c.ports = append(c.ports, freePort(tb))
-		c.cports = append(c.cports, freePort(tb))
+		c.ports = append(c.ports, FreePort(tb))
+		c.cports = append(c.cports, FreePort(tb))
 	}
 	c.Servers = make([]*bus.Server, 3)
 	for i := range 3 {
@@ -183,7 +183,8 @@ func joinComma(s []string) string {
 	return out
 }
 
-func freePort(tb testing.TB) int {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(tb testing.TB) int {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

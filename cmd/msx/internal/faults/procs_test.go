@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/client"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -124,19 +124,9 @@ type masterProc struct {
 	p    *proc
 }
 
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func startMasterProc(tb testing.TB) *masterProc {
 	tb.Helper()
-	m := &masterProc{dir: filepath.Join(tb.TempDir(), "msx"), port: freePort(tb)}
+	m := &masterProc{dir: filepath.Join(tb.TempDir(), "msx"), port: bustest.FreePort(tb)}
 	m.start(tb)
 	return m
 }
