@@ -79,15 +79,10 @@ func tellMaster(ctx context.Context, cfg DefectConfig, id store.Identity) error 
 	if err != nil {
 		return err
 	}
-	nkOpt, err := bus.NkeyOption(kp)
+	nc, err := dial(cctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "msx-defect " + id.ServerName,
+		InboxPrefix: bus.InboxPrefix(id.Token), Logger: cfg.Logger, Options: append(opts, cfg.ConnOptions...)}, kp)
 	if err != nil {
 		return err
-	}
-	opts = append(append(opts, nkOpt), cfg.ConnOptions...)
-	nc, err := bus.Connect(cctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "msx-defect " + id.ServerName,
-		InboxPrefix: bus.InboxPrefix(id.Token), Logger: cfg.Logger, Options: opts})
-	if err != nil {
-		return bus.ExplainTLS(err, cfg.NATSURL)
 	}
 	defer nc.Close()
 	now := time.Now().UTC()

@@ -58,18 +58,23 @@ func (a *Agent) connect(ctx context.Context, inbox string, kp nkeys.KeyPair) (*n
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	opts := append(tlsOpts, a.cfg.ConnOptions...)
+	return dial(ctx, bus.ConnConfig{URL: a.cfg.NATSURL, Name: "msx-target " + a.cfg.Name, Logger: a.log,
+		InboxPrefix: inbox, Options: append(tlsOpts, a.cfg.ConnOptions...)}, kp)
+}
+
+// dial connects to the bus with cfg and, when kp is set, the target's key; TLS failures come back
+// explained (what is wrong and how to fix it).
+func dial(ctx context.Context, cfg bus.ConnConfig, kp nkeys.KeyPair) (*nats.Conn, error) {
 	if kp != nil {
 		o, err := bus.NkeyOption(kp)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, o)
+		cfg.Options = append(cfg.Options, o)
 	}
-	nc, err := bus.Connect(ctx, bus.ConnConfig{URL: a.cfg.NATSURL, Name: "msx-target " + a.cfg.Name, Logger: a.log,
-		InboxPrefix: inbox, Options: opts})
+	nc, err := bus.Connect(ctx, cfg)
 	if err != nil {
-		return nil, bus.ExplainTLS(err, a.cfg.NATSURL)
+		return nil, bus.ExplainTLS(err, cfg.URL)
 	}
 	return nc, nil
 }
