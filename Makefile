@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 DATA    ?= ./msx-data
 
-.PHONY: help build run test test-short test-faults check bench tidy
+.PHONY: help build run test test-short test-faults test-adversary check bench tidy
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ test: ## run every test with the race detector (what CI runs)
 
 test-faults: ## fault-injection suite: kill -9, partitions, duplicates, cluster node loss, full disk, garbage
 	$(GO) test -tags faults -race -count=1 -timeout 20m ./cmd/msx/internal/faults/
+
+test-adversary: ## adversary suite: probes from an anonymous client and an enlisted target (tests named TestAdversary*)
+	$(GO) test -race -count=1 -timeout 20m -run 'Adversary' ./...
 
 test-short: ## quick tests without the race detector
 	$(GO) test -short -count=1 $(PKGS)

@@ -183,6 +183,25 @@ type Heartbeat struct {
 	// ClockOffsetMS is the target clock minus the master clock at the last SYNC-TIME.
 	ClockOffsetMS int64  `json:"clock_offset_ms"`
 	Database      string `json:"database,omitempty"`
+	// Disk is the state of the target's data directory; absent from agents older than this
+	// field (read as "ok").
+	Disk *DiskState `json:"disk,omitempty"`
+}
+
+// Disk states a heartbeat reports (append-only).
+const (
+	DiskOK   = "ok"   // the data directory takes writes
+	DiskLow  = "low"  // free space is below the agent's warning threshold
+	DiskFull = "full" // writes fail: reports are held in memory until space returns
+)
+
+// DiskState is the state of a target's data directory, as its heartbeat reports it.
+type DiskState struct {
+	State     string `json:"state"`
+	FreeBytes int64  `json:"free_bytes,omitempty"`
+	// HeldReports counts run reports and events held in memory because the disk refused them.
+	HeldReports int    `json:"held_reports,omitempty"`
+	Message     string `json:"message,omitempty"`
 }
 
 // LedgerClear clears the error of one download-list row; master only, on msx.ledger.clear.
