@@ -20,8 +20,8 @@ test: ## run every test with the race detector (what CI runs)
 test-faults: ## fault-injection suite: kill -9, partitions, duplicates, cluster node loss, full disk, garbage
 	$(GO) test -tags faults -race -count=1 -timeout 20m ./cmd/msx/internal/faults/
 
-test-adversary: ## adversary suite: probes from an anonymous client and an enlisted target (tests named TestAdversary*)
-	$(GO) test -race -count=1 -timeout 20m -run 'Adversary' ./...
+test-adversary: ## adversary suite: probes from an anonymous client and an enlisted target (files tagged adversary, tests named TestAdversary*)
+	$(GO) test -tags adversary -race -count=1 -timeout 20m -run 'Adversary' ./...
 
 test-short: ## quick tests without the race detector
 	$(GO) test -short -count=1 $(PKGS)
