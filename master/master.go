@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/auth"
@@ -72,6 +73,12 @@ type Master struct {
 	subs     []*nats.Subscription
 	once     sync.Once
 
+	// auditKey signs audit records (shared by every master of the bus, kept in msx_tokens).
+	auditKey  nkeys.KeyPair
+	auditPub  string
+	refusedMu sync.Mutex
+	refused   map[string]*refusedCount // refused requests per source this window
+
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64
 }
@@ -121,6 +128,13 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if m.Catalog, err = catalog.Open(ctx, js); err != nil {
 		return nil, err
 	}
+	if m.auditKey, err = m.Tokens.AuditKey(ctx); err != nil {
+		return nil, err
+	}
+	if m.auditPub, err = m.auditKey.PublicKey(); err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	m.refused = map[string]*refusedCount{}
 	if cfg.Auth != nil {
 		cfg.Auth.Lookup = func(pub string) (string, bool) {
 			if t, ok := m.Reg.TargetByKey(pub); ok {
@@ -158,6 +172,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("master catching up with its streams: %w", ctx.Err())
 		}
 	}
+	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
 	m.rpcSlots = make(chan struct{}, rpcParallel)
 	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect} {
 		sub, err := nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))

@@ -281,14 +281,37 @@ func JobSetDigest(versions map[string]int) string {
 }
 
 // Audit is one record of the append-only audit stream (msx.audit): who changed what, when and
-// from where.
+// from where. A master signs every record it writes (Signer, Signature over SignedAuditBytes);
+// readers show a record that does not verify as unverified, never as genuine.
 type Audit struct {
 	Type   string    `json:"type"`
 	Time   time.Time `json:"time"`
 	Who    string    `json:"who"`
 	From   string    `json:"from"`
-	Action string    `json:"action"` // e.g. "POST /api/v1/jobs"
-	Object string    `json:"object,omitempty"`
-	Status int       `json:"status"` // HTTP status of the change
-	Detail string    `json:"detail,omitempty"`
+	Action string    `json:"action"` // e.g. "POST /api/v1/jobs", "enlist", "defect", "repair"
+	// Object names what the action is about: "job Nightly", "group Web", "server SQL01",
+	// "token 8c745a872536" (a token's id, never the token).
+	Object string `json:"object,omitempty"`
+	Status int    `json:"status"` // HTTP status of the change; 200 for bus actions that succeeded
+	Detail string `json:"detail,omitempty"`
+	// Changes lists what changed: the diff `msx job apply` prints, members added or removed,
+	// the servers an instruction was posted to.
+	Changes []string `json:"changes,omitempty"`
+	// Count is how many refused requests of one source this record stands for (flood
+	// aggregation); 0 or 1 means one.
+	Count int `json:"count,omitempty"`
+	// Signer is the public nkey of the master that wrote the record; Signature its signature
+	// (base64) over SignedAuditBytes.
+	Signer    string `json:"signer,omitempty"`
+	Signature string `json:"signature,omitempty"`
+}
+
+// SignedAuditBytes returns the bytes a master signs for an audit record: the record with an
+// empty Signature, encoded as JSON.
+func SignedAuditBytes(a Audit) []byte {
+	a.Signature = ""
+	a.Type = TypeAudit
+	a.Time = a.Time.UTC()
+	b, _ := json.Marshal(a)
+	return b
 }

@@ -378,9 +378,10 @@ func (s *Server) record(r *http.Request, err error, status ...int) {
 
 func (s *Server) audit(_ http.ResponseWriter, r *http.Request) (any, error) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	recs, err := s.m.AuditLog(r.Context(), limit)
+	unverified, _ := strconv.ParseBool(r.URL.Query().Get("unverified"))
+	recs, err := s.m.AuditLog(r.Context(), master.AuditFilter{Limit: limit, Unverified: unverified})
 	if recs == nil {
-		recs = []schemas.Audit{}
+		recs = []master.AuditRecord{}
 	}
 	return recs, err
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/msx-project/msx/bus"
 )
@@ -147,11 +148,39 @@ func (t *Tokens) UseEnlist(ctx context.Context, plain, server string) error {
 	return nil
 }
 
-// List returns every token record, newest first.
+// isTokenKey reports whether a bucket key is a token's hash (64 hex digits).
+func isTokenKey(k string) bool {
+	if len(k) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(k)
+	return err == nil
+}
+
+// List returns every token record, newest first. A record that cannot be read is listed as
+// revoked with a description saying so, never trusted.
 func (t *Tokens) List(ctx context.Context) ([]Record, error) {
+	lister, err := t.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
 	var out []Record
-	if err := bus.LoadAll(ctx, t.kv, nil, func(rec Record) { out = append(out, rec) }); err != nil {
-		return nil, err
+	for k := range lister.Keys() {
+		if !isTokenKey(k) {
+			continue
+		}
+		e, err := t.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read token %s: %w", k[:12], err)
+		}
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.ID != k[:12] {
+			rec = Record{ID: k[:12], Revoked: true, Description: "damaged record: not valid, revoke or delete it"}
+		}
+		out = append(out, rec)
 	}
 	slices.SortFunc(out, func(a, b Record) int { return b.Created.Compare(a.Created) })
 	return out, nil
@@ -168,7 +197,7 @@ func (t *Tokens) Revoke(ctx context.Context, id string) (Record, error) {
 	}
 	var match []string
 	for k := range lister.Keys() {
-		if strings.HasPrefix(k, strings.ToLower(id)) {
+		if isTokenKey(k) && strings.HasPrefix(k, strings.ToLower(id)) {
 			match = append(match, k)
 		}
 	}
@@ -193,6 +222,41 @@ func (t *Tokens) Revoke(ctx context.Context, id string) (Record, error) {
 		return Record{}, err
 	}
 	return rec, nil
+}
+
+// auditKeyName is the key in msx_tokens of the seed that signs audit records. It is not a hex
+// hash, so no token id can match it.
+const auditKeyName = "audit-signing-key"
+
+// AuditKey returns the key masters sign audit records with, creating it on first use. Every
+// master of a bus shares it, so records of each verify on all.
+func (t *Tokens) AuditKey(ctx context.Context) (nkeys.KeyPair, error) {
+	for range 3 {
+		e, err := t.kv.Get(ctx, auditKeyName)
+		if err == nil {
+			kp, err := nkeys.FromSeed(e.Value())
+			if err != nil {
+				return nil, fmt.Errorf("audit key in %s is damaged (%w): delete key %s from the bucket to make a new one", bus.BucketTokens, err, auditKeyName)
+			}
+			return kp, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("read audit key: %w", err)
+		}
+		kp, err := nkeys.CreateAccount()
+		if err != nil {
+			return nil, fmt.Errorf("create audit key: %w", err)
+		}
+		seed, err := kp.Seed()
+		if err != nil {
+			return nil, fmt.Errorf("create audit key: %w", err)
+		}
+		if _, err := t.kv.Create(ctx, auditKeyName, seed); err == nil {
+			return kp, nil
+		}
+		// Another master created it first: read theirs.
+	}
+	return nil, errors.New("create audit key: too much contention in the token bucket")
 }
 
 // EnsureAdminFile returns the admin token kept in file, creating a new one (and the file, mode
