@@ -17,6 +17,8 @@ const (
 	CodeBadToken     = 50002
 	CodeBadSignature = 50003
 	CodeBadRequest   = 50004
+	// CodeTokenServer: the enlistment token is bound to another server name.
+	CodeTokenServer  = 50005
 	CodeInternal     = 50000
 	CodeUnknown      = 14262
 	CodeEnlistSelf   = 14297

@@ -182,6 +182,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		}
 		m.subs = append(m.subs, sub)
 	}
+	m.reportQuarantined(ctx)
 	m.log.Info("master ready", "name", cfg.Name, "targets", len(m.Reg.Targets()))
 	return m, nil
 }

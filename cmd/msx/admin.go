@@ -88,6 +88,7 @@ func newTargetServer(g *globals) *cobra.Command {
 	}
 	del.Flags().BoolVar(&noPost, "no-post-defection", false, "only remove the master's records (after a forced defection, or a target that is gone)")
 	cmd.AddCommand(del)
+	addTargetServerSecurity(g, cmd)
 	for _, a := range []struct{ name, short string }{
 		{"resync", "Delete pending instructions, then post DELETE of all jobs and an INSERT of every job targeted at it"},
 		{"setpoll", "Post SET-POLL: set the poll (heartbeat) interval, 10 to 28800 seconds"},
@@ -130,11 +131,11 @@ func newTargetServer(g *globals) *cobra.Command {
 
 func newToken(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Enlistment and API tokens"}
-	var role, ttl, desc string
+	var role, ttl, desc, server string
 	create := &cobra.Command{
 		Use: "create", Short: "Create a token (default: a one-time enlistment token valid 24h)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return call(cmd, g, http.MethodPost, "/api/v1/tokens", api.TokenRequest{Role: role, TTL: ttl, Description: desc},
+			return call(cmd, g, http.MethodPost, "/api/v1/tokens", api.TokenRequest{Role: role, TTL: ttl, Description: desc, Server: server},
 				func(r api.TokenReply) error {
 					if g.output == "json" {
 						return printOne(cmd.OutOrStdout(), r)
@@ -145,7 +146,12 @@ func newToken(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "%s\n\nrole %s, id %s, expires %s. It is shown only once.\n", r.Token, r.Role, r.ID, exp)
 					if r.Role == auth.RoleEnlist {
-						fmt.Fprintf(cmd.OutOrStdout(), "Enlist a target with:\n  msx target --name HOST[\\INSTANCE] --token %s --nats NATS_URL --data DIR\n", r.Token)
+						name := `HOST[\INSTANCE]`
+						if r.Server != "" {
+							name = r.Server
+							fmt.Fprintf(cmd.OutOrStdout(), "It enlists only %s.\n", r.Server)
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "Enlist a target with:\n  msx target --name %s --token %s --nats NATS_URL --data DIR\n", name, r.Token)
 					}
 					return nil
 				})
@@ -154,6 +160,7 @@ func newToken(g *globals) *cobra.Command {
 	create.Flags().StringVar(&role, "role", auth.RoleEnlist, "enlist (one-time, for a new target), viewer or admin (API)")
 	create.Flags().StringVar(&ttl, "ttl", "", "validity, e.g. 24h (default 24h for enlist, no expiry for API tokens)")
 	create.Flags().StringVar(&desc, "description", "", "what the token is for")
+	create.Flags().StringVar(&server, "server", "", "bind the enlistment token to this server name: it enlists no other")
 	cmd.AddCommand(create, &cobra.Command{
 		Use: "list", Short: "List tokens (never their secret)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -163,6 +170,7 @@ func newToken(g *globals) *cobra.Command {
 					{"role", func(r auth.Record) string { return r.Role }},
 					{"created", func(r auth.Record) string { return ts(&r.Created) }},
 					{"expires", func(r auth.Record) string { return ts(&r.Expires) }},
+					{"server", func(r auth.Record) string { return dash(r.Server) }},
 					{"used_by", func(r auth.Record) string { return dash(r.UsedBy) }},
 					{"revoked", func(r auth.Record) string { return strconv.FormatBool(r.Revoked) }},
 					{"description", func(r auth.Record) string { return dash(r.Description) }},

@@ -16,7 +16,6 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/api"
 	"github.com/msx-project/msx/master/client"
-	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
 	"sigs.k8s.io/yaml"
@@ -350,23 +349,41 @@ func newEvents(g *globals) *cobra.Command {
 	return cmd
 }
 
+// auditStatus is an audit record's status, with its count when it stands for several refused
+// requests, and UNVERIFIED when no master signed it.
+func auditStatus(a master.AuditRecord) string {
+	s := strconv.Itoa(a.Status)
+	if a.Count > 1 {
+		s += " x" + strconv.Itoa(a.Count)
+	}
+	if a.Unverified {
+		s += " UNVERIFIED"
+	}
+	return s
+}
+
 func newAudit(g *globals) *cobra.Command {
 	var limit int
+	var unverified bool
 	cmd := &cobra.Command{
 		Use: "audit [--limit N]", Short: "The append-only audit of changes: who, what, when, from where", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return call(cmd, g, http.MethodGet, "/api/v1/audit?limit="+strconv.Itoa(limit), nil, func(rows []schemas.Audit) error {
-				return print(g, cmd.OutOrStdout(), rows, []column[schemas.Audit]{
-					{"time", func(a schemas.Audit) string { return ts(&a.Time) }},
-					{"who", func(a schemas.Audit) string { return a.Who }},
-					{"from", func(a schemas.Audit) string { return a.From }},
-					{"action", func(a schemas.Audit) string { return a.Action }},
-					{"status", func(a schemas.Audit) string { return strconv.Itoa(a.Status) }},
-					{"detail", func(a schemas.Audit) string { return dash(firstLine(a.Detail)) }},
+			path := "/api/v1/audit?limit=" + strconv.Itoa(limit) + "&unverified=" + strconv.FormatBool(unverified)
+			return call(cmd, g, http.MethodGet, path, nil, func(rows []master.AuditRecord) error {
+				return print(g, cmd.OutOrStdout(), rows, []column[master.AuditRecord]{
+					{"time", func(a master.AuditRecord) string { return ts(&a.Time) }},
+					{"who", func(a master.AuditRecord) string { return a.Who }},
+					{"from", func(a master.AuditRecord) string { return a.From }},
+					{"action", func(a master.AuditRecord) string { return a.Action }},
+					{"object", func(a master.AuditRecord) string { return dash(a.Object) }},
+					{"status", func(a master.AuditRecord) string { return auditStatus(a) }},
+					{"changes", func(a master.AuditRecord) string { return dash(strings.Join(a.Changes, "; ")) }},
+					{"detail", func(a master.AuditRecord) string { return dash(a.Detail) }},
 				})
 			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "newest N records")
+	cmd.Flags().BoolVar(&unverified, "unverified", false, "also show records no master signed, flagged UNVERIFIED (they were not written by a master)")
 	return cmd
 }

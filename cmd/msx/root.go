@@ -85,11 +85,12 @@ func print[T any](g *globals, w io.Writer, rows []T, cols []column[T]) error {
 	for i, c := range cols {
 		hdr[i] = c.name
 	}
+	// Every cell is escaped: values come from targets and API callers.
 	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
 	for _, r := range rows {
 		cells := make([]string, len(cols))
 		for i, c := range cols {
-			cells[i] = c.cell(r)
+			cells[i] = Escape(c.cell(r))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}

@@ -18,8 +18,10 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/master/web"
 	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/problem"
 )
 
@@ -39,6 +41,8 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("GET /api/v1/targetservers", auth.RoleViewer, s.listTargets)
 	s.route("GET /api/v1/targetservers/{name}", auth.RoleViewer, s.getTarget)
 	s.route("DELETE /api/v1/targetservers/{name}", auth.RoleAdmin, s.deleteTarget)
+	s.route("GET /api/v1/quarantine", auth.RoleAdmin, s.quarantined)
+	s.route("POST /api/v1/targetservers/{name}/replace", auth.RoleAdmin, s.replaceTarget)
 	s.route("POST /api/v1/targetservers/actions/{action}", auth.RoleAdmin, s.action)
 	s.route("GET /api/v1/groups", auth.RoleViewer, s.listGroups)
 	s.route("POST /api/v1/groups", auth.RoleAdmin, s.addGroup)
@@ -215,6 +219,32 @@ func (s *Server) deleteTarget(_ http.ResponseWriter, r *http.Request) (any, erro
 	return map[string]any{"deleted": strings.ToUpper(name), "post_defection": !noPost}, nil
 }
 
+func (s *Server) quarantined(_ http.ResponseWriter, _ *http.Request) (any, error) {
+	q := s.m.Quarantined()
+	if q == nil {
+		q = []registry.Quarantined{}
+	}
+	return q, nil
+}
+
+// ReplaceReply answers POST /api/v1/targetservers/{name}/replace.
+type ReplaceReply struct {
+	ServerName string    `json:"server_name"`
+	ServerID   int       `json:"server_id"`
+	AllowedBy  string    `json:"allowed_by"`
+	AllowedAt  time.Time `json:"allowed_at"`
+	Message    string    `json:"message"`
+}
+
+func (s *Server) replaceTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
+	t, err := s.m.AllowReplace(r.Context(), r.PathValue("name"), who(r.Context()))
+	if err != nil {
+		return nil, err
+	}
+	return ReplaceReply{ServerName: t.ServerName, ServerID: t.ServerID, AllowedBy: t.ReplaceAllowedBy, AllowedAt: t.ReplaceAllowedAt,
+		Message: fmt.Sprintf("the next enlistment of %s with a valid token (within 24h) replaces the enlisted agent, whose key is then revoked: run `msx target --name %s --token TOKEN` on the new agent", t.ServerName, t.ServerName)}, nil
+}
+
 // ActionRequest is the body of POST /api/v1/targetservers/actions/{action}.
 type ActionRequest struct {
 	Servers []string `json:"servers,omitempty"`
@@ -311,6 +341,8 @@ type TokenRequest struct {
 	Role        string `json:"role,omitempty"` // default enlist
 	TTL         string `json:"ttl,omitempty"`  // Go duration; default 24h for enlist, none for API tokens
 	Description string `json:"description,omitempty"`
+	// Server binds an enlistment token to one server name (HOST or HOST\INSTANCE).
+	Server string `json:"server,omitempty"`
 }
 
 // TokenReply answers POST /api/v1/tokens: the plaintext token, shown once.
@@ -335,7 +367,14 @@ func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error
 		}
 		ttl = d
 	}
-	plain, rec, err := s.m.Tokens.Create(r.Context(), req.Role, ttl, who(r.Context()), req.Description)
+	if req.Server != "" {
+		canon, err := jobs.CanonicalServerName(req.Server)
+		if err != nil {
+			return nil, &master.Coded{Code: master.CodeInvalidName, Err: fmt.Errorf("server: %w", err)}
+		}
+		req.Server = canon
+	}
+	plain, rec, err := s.m.Tokens.CreateFor(r.Context(), req.Role, ttl, who(r.Context()), req.Description, req.Server)
 	if err != nil {
 		return nil, err
 	}

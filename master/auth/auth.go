@@ -37,6 +37,8 @@ var (
 	ErrBadToken = errors.New("token is not valid")
 	// ErrRole: the role is not one of enlist, viewer, admin.
 	ErrRole = errors.New("unknown role")
+	// ErrOtherServer: the enlistment token is bound to another server name.
+	ErrOtherServer = errors.New("enlistment token is bound to another server")
 )
 
 // Record is what the master keeps of a token (never the token itself).
@@ -47,9 +49,11 @@ type Record struct {
 	CreatedBy   string    `json:"created_by,omitempty"`
 	Expires     time.Time `json:"expires,omitzero"`
 	Description string    `json:"description,omitempty"`
-	UsedAt      time.Time `json:"used_at,omitzero"`
-	UsedBy      string    `json:"used_by,omitempty"`
-	Revoked     bool      `json:"revoked,omitempty"`
+	// Server, for an enlistment token, is the only server name it enlists ("" = any).
+	Server  string    `json:"server,omitempty"`
+	UsedAt  time.Time `json:"used_at,omitzero"`
+	UsedBy  string    `json:"used_by,omitempty"`
+	Revoked bool      `json:"revoked,omitempty"`
 }
 
 // Tokens is the token store.
@@ -71,8 +75,17 @@ func hash(token string) string {
 
 // Create makes a new token of a role valid for ttl (0 = no expiry) and returns its plaintext.
 func (t *Tokens) Create(ctx context.Context, role string, ttl time.Duration, by, desc string) (string, Record, error) {
+	return t.CreateFor(ctx, role, ttl, by, desc, "")
+}
+
+// CreateFor is Create with an enlistment token bound to one canonical server name (server ""
+// = any name). Only enlistment tokens can be bound.
+func (t *Tokens) CreateFor(ctx context.Context, role string, ttl time.Duration, by, desc, server string) (string, Record, error) {
 	if !slices.Contains([]string{RoleEnlist, RoleViewer, RoleAdmin}, role) {
 		return "", Record{}, fmt.Errorf("%w %q: use enlist, viewer or admin", ErrRole, role)
+	}
+	if server != "" && role != RoleEnlist {
+		return "", Record{}, fmt.Errorf("%w: only enlistment tokens are bound to a server, not %s tokens", ErrRole, role)
 	}
 	b := make([]byte, 20)
 	if _, err := rand.Read(b); err != nil {
@@ -83,7 +96,7 @@ func (t *Tokens) Create(ctx context.Context, role string, ttl time.Duration, by,
 	if role == RoleEnlist && ttl <= 0 {
 		ttl = 24 * time.Hour // an enlistment token always expires
 	}
-	rec := Record{ID: h[:12], Role: role, Created: time.Now().UTC(), CreatedBy: by, Description: desc}
+	rec := Record{ID: h[:12], Role: role, Created: time.Now().UTC(), CreatedBy: by, Description: desc, Server: server}
 	if ttl > 0 {
 		rec.Expires = rec.Created.Add(ttl)
 	}
@@ -137,6 +150,9 @@ func (t *Tokens) UseEnlist(ctx context.Context, plain, server string) error {
 	if rec.Role != RoleEnlist {
 		return fmt.Errorf("%w: token %s is a %s token, not an enlistment token", ErrBadToken, rec.ID, rec.Role)
 	}
+	if rec.Server != "" && !strings.EqualFold(rec.Server, server) {
+		return fmt.Errorf("%w: token %s enlists only %s, not %s: create a token for %s with `msx token create --server %s`", ErrOtherServer, rec.ID, rec.Server, server, server, server)
+	}
 	if !rec.UsedAt.IsZero() {
 		return fmt.Errorf("%w: token %s was already used by %s at %s", ErrBadToken, rec.ID, rec.UsedBy, rec.UsedAt.Format(time.RFC3339))
 	}
@@ -155,6 +171,20 @@ func isTokenKey(k string) bool {
 	}
 	_, err := hex.DecodeString(k)
 	return err == nil
+}
+
+// UsedBy reports whether plain is an enlistment token (not revoked) that enlisted server: a
+// resent enlistment proves itself with the token it spent.
+func (t *Tokens) UsedBy(ctx context.Context, plain, server string) bool {
+	e, err := t.kv.Get(ctx, hash(plain))
+	if err != nil {
+		return false
+	}
+	var rec Record
+	if json.Unmarshal(e.Value(), &rec) != nil {
+		return false
+	}
+	return rec.Role == RoleEnlist && !rec.Revoked && !rec.UsedAt.IsZero() && strings.EqualFold(rec.UsedBy, server)
 }
 
 // List returns every token record, newest first. A record that cannot be read is listed as

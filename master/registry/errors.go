@@ -16,6 +16,8 @@ var (
 	ErrAlreadyMember = errors.New("The target server is already a member of the group")
 	// ErrNotMember: "Target server '%s' is not a member of group '%s'." (14264)
 	ErrNotMember = errors.New("The target server is not a member of the group")
+	// ErrBadRecord: a record in a registry bucket is not valid; it is quarantined.
+	ErrBadRecord = errors.New("registry record is not valid")
 )
 
 // Code returns the SQL Server message number for a registry error, or 0.

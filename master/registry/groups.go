@@ -30,8 +30,8 @@ func (r *Registry) Group(name string) (Group, bool) {
 // AddGroup creates an empty group.
 func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 128 || strings.ContainsAny(name, ",") {
-		return Group{}, fmt.Errorf("%w ('%s'): use 1 to 128 characters and no commas", ErrGroupName, name)
+	if err := checkGroupName(name); err != nil {
+		return Group{}, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

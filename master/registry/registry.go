@@ -34,6 +34,10 @@ type Target struct {
 	ProtocolVersion    int       `json:"protocol_version"`
 	PublicKey          string    `json:"public_key"`
 	StartSeq           uint64    `json:"start_seq"`
+	// ReplaceAllowedAt, set by `msx targetserver replace`, lets the next token enlistment of
+	// this name take it over (for 24 hours); ReplaceAllowedBy says who allowed it.
+	ReplaceAllowedAt time.Time `json:"replace_allowed_at,omitzero"`
+	ReplaceAllowedBy string    `json:"replace_allowed_by,omitempty"`
 }
 
 // Group is a target server group.
@@ -52,6 +56,8 @@ type Registry struct {
 	targets map[string]Target // by canonical name
 	byKey   map[string]string // public nkey -> canonical name
 	groups  map[string]Group  // by upper-case name
+	// quarantined lists records that failed validation on load.
+	quarantined []Quarantined
 }
 
 // Open loads the registry from its buckets (which bus.Layout.Ensure created).
@@ -64,12 +70,29 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
 	}
-	notCounter := func(k string) bool { return k != counterKey }
-	if err := bus.LoadAll(ctx, r.targetsKV, notCounter, func(t Target) { r.set(t) }); err != nil {
+	// Every record is validated as it is read: one written by anything but a master (or
+	// damaged) is quarantined, never trusted.
+	bad, err := loadValid(ctx, r.targetsKV, counterKey, validTarget, func(t Target) {
+		if _, taken := r.byKey[t.PublicKey]; taken && t.PublicKey != "" {
+			r.quarantined = append(r.quarantined, Quarantined{Bucket: bus.BucketTargets, Key: key(t.ServerName),
+				Reason: fmt.Sprintf("%v: public_key of %s is registered to %s too", ErrBadRecord, t.ServerName, r.byKey[t.PublicKey])})
+			return
+		}
+		r.set(t)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := bus.LoadAll(ctx, r.groupsKV, nil, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g }); err != nil {
+	r.quarantined = append(r.quarantined, bad...)
+	bad, err = loadValid(ctx, r.groupsKV, "", validGroup, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g })
+	if err != nil {
 		return nil, err
+	}
+	r.quarantined = append(r.quarantined, bad...)
+	// Members that are not enlisted targets (their record was quarantined) are left out.
+	for k, g := range r.groups {
+		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { _, ok := r.targets[m]; return !ok })
+		r.groups[k] = g
 	}
 	return r, nil
 }
