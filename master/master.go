@@ -81,6 +81,9 @@ type Master struct {
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64
+	// Misattributed counts messages whose body named another server than the subject they
+	// came on (refused: identity comes from the subject).
+	Misattributed atomic.Int64
 }
 
 type liveStatus struct {
@@ -365,6 +368,11 @@ func (m *Master) onHeartbeat(ctx context.Context, msg jetstream.Msg, meta *jetst
 	t, ok := m.Reg.TargetByToken(tok)
 	if !ok {
 		m.reject(msg.Subject(), fmt.Errorf("heartbeat from target %s, which is not enlisted", tok))
+		return
+	}
+	if !strings.EqualFold(hb.ServerName, t.ServerName) {
+		m.Misattributed.Add(1)
+		m.reject(msg.Subject(), fmt.Errorf("heartbeat of target %s names server %q: refused", t.ServerName, Truncate(hb.ServerName, 130)))
 		return
 	}
 	m.live.Store(tok, liveStatus{hb: hb, when: meta.Timestamp})

@@ -33,6 +33,9 @@ type JobServer struct {
 	Finished           time.Time       `json:"finished,omitzero"`
 	Runs               int             `json:"runs"`
 	Failures           int             `json:"failures"`
+	// Received is when the master received the last report (JetStream time, not the target's
+	// clock).
+	Received time.Time `json:"received,omitzero"`
 
 	finished []string // ids of the latest finished runs, newest last: a resent result counts once
 }
@@ -61,7 +64,7 @@ type outcomes struct {
 
 func (o *outcomes) key(tok, job string) string { return tok + "/" + job }
 
-func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {
+func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 	tok, err := bus.TargetFromSubject(msg.Subject())
 	if err != nil {
 		m.reject(msg.Subject(), err)
@@ -80,6 +83,12 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 	if !ok {
 		return
 	}
+	// Identity comes from the subject the bus let the target publish on, never from the body.
+	if !strings.EqualFold(r.Server, t.ServerName) {
+		m.Misattributed.Add(1)
+		m.reject(msg.Subject(), fmt.Errorf("result of target %s names server %q: refused", t.ServerName, Truncate(r.Server, 130)))
+		return
+	}
 	m.out.mu.Lock()
 	defer m.out.mu.Unlock()
 	k := m.out.key(tok, r.JobID)
@@ -89,6 +98,7 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, _ *jetstream.Msg
 		m.out.by[k] = js
 	}
 	js.JobName = r.JobName
+	js.Received = meta.Timestamp.UTC()
 	switch r.Phase {
 	case schemas.PhaseStarted:
 		if slices.Contains(js.finished, r.RunID) {
@@ -206,10 +216,15 @@ func (m *Master) History(ctx context.Context, name, server string, limit int) ([
 		if schemas.Decode(msg.Data(), &r) != nil || r.Phase != schemas.PhaseFinished {
 			return
 		}
+		server, ok := m.serverOfSubject(msg.Subject())
+		if !ok || !strings.EqualFold(r.Server, server) {
+			return // a result naming another server than its subject's is never shown
+		}
 		rows := make([]jobs.HistoryRow, 0, len(r.Rows))
 		for i, raw := range r.Rows {
 			var row jobs.HistoryRow
 			if json.Unmarshal(raw, &row) == nil {
+				row.Server = server
 				row.InstanceID = int64(meta.Sequence.Stream)*10000 + int64(i)
 				rows = append(rows, row)
 			}
@@ -238,10 +253,31 @@ type EventFilter struct {
 	Limit       int
 }
 
-// EventRecord is a forwarded event with its stream sequence (for --follow).
+// EventRecord is a forwarded event with its stream sequence (for --follow). Server is the
+// server registered for the subject the event came on and Time the master's receive time;
+// what the sender claimed is kept beside them.
 type EventRecord struct {
 	Seq uint64 `json:"seq"`
 	schemas.Event
+	// ReportedTime is the time the sender put in the event (its clock).
+	ReportedTime time.Time `json:"reported_time"`
+	// ClaimedServer is the server the body named when it differs from the sender's: the
+	// event is shown as the sender's, never as the named server's.
+	ClaimedServer string `json:"claimed_server,omitempty"`
+}
+
+// serverOfSubject returns the server name a per-target subject stands for: the registered
+// target's, or the name its token encodes (a deleted target, the master's own events).
+func (m *Master) serverOfSubject(subj string) (string, bool) {
+	tok, err := bus.TargetFromSubject(subj)
+	if err != nil {
+		return "", false
+	}
+	if t, ok := m.Reg.TargetByToken(tok); ok {
+		return t.ServerName, true
+	}
+	name, err := jobs.ServerFromToken(tok)
+	return name, err == nil
 }
 
 // Events returns forwarded events matching f, oldest first.
@@ -275,7 +311,16 @@ func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, erro
 		if schemas.Decode(msg.Data(), &e) != nil || e.Severity < f.MinSeverity {
 			return
 		}
-		out = append(out, EventRecord{Seq: meta.Sequence.Stream, Event: e})
+		server, ok := m.serverOfSubject(msg.Subject())
+		if !ok {
+			return
+		}
+		rec := EventRecord{Seq: meta.Sequence.Stream, Event: e, ReportedTime: e.Time}
+		if !strings.EqualFold(e.Server, server) {
+			rec.ClaimedServer = e.Server
+		}
+		rec.Server, rec.Time = server, meta.Timestamp.UTC()
+		out = append(out, rec)
 	})
 	if len(out) > f.Limit {
 		out = out[len(out)-f.Limit:]

@@ -221,7 +221,16 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer unlock()
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "target.db"))
+	// target.db holds the target's private key: private from its creation, and fixed on start.
+	dbPath := filepath.Join(cfg.DataDir, "target.db")
+	fixed, err := bus.SecureFiles([]string{dbPath}, dbPath+"-wal", dbPath+"-shm")
+	if err != nil {
+		return err
+	}
+	for _, f := range fixed {
+		cfg.Logger.Warn("file holding the target's key was readable by others: made private (0600)", "file", f)
+	}
+	st, err := store.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}

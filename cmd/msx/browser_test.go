@@ -53,7 +53,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	ctx := browser(t)
 	dir := t.TempDir()
-	up := start(t, dir, "up", "--targets", "2", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms")
+	up := start(t, dir, "up", "--targets", "2", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms", "--print-token")
 	var dash string
 	waitFor(t, 60*time.Second, "msx up banner with the dashboard link", func() bool {
 		m := regexp.MustCompile(`dashboard\s+(http://\S+)`).FindStringSubmatch(up.out.String())

@@ -19,7 +19,7 @@ func addTargetServerSecurity(g *globals, cmd *cobra.Command) {
 		Short: "Let the next enlistment of an enlisted name (with a new token) replace its agent; the old agent's key is revoked (MSX 14296 otherwise)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, g, http.MethodPost, "/api/v1/targetservers/"+client.Path(args[0])+"/replace", struct{}{}, func(r api.ReplaceReply) error {
+			return call(cmd, g, http.MethodPost, "/api/v1/targetservers/"+client.Path(args[0])+"/enlistment/replace", struct{}{}, func(r api.ReplaceReply) error {
 				if g.output == "json" {
 					return printOne(cmd.OutOrStdout(), r)
 				}

@@ -154,6 +154,10 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		p.stop(context.Background())
 		return nil, err
 	}
+	if err := securePrivateFiles(dir, log); err != nil {
+		p.stop(context.Background())
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		p.stop(context.Background())
@@ -217,7 +221,7 @@ func newUp(g *globals) *cobra.Command {
 	f := &masterFlags{}
 	var n int
 	var heartbeat time.Duration
-	var noExamples bool
+	var noExamples, printToken bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole system on this machine: NATS JetStream, a master, N target agents",
@@ -272,7 +276,7 @@ func newUp(g *globals) *cobra.Command {
 					fmt.Fprintf(cmd.ErrOrStderr(), "msx: example jobs not loaded: %v\n", err)
 				}
 			}
-			banner(cmd.OutOrStdout(), g, p, n, logPath)
+			banner(cmd.OutOrStdout(), g, p, n, logPath, printToken)
 			<-ctx.Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping: targets, API, master, NATS ...")
 			stopTargets()
@@ -288,6 +292,7 @@ func newUp(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&n, "targets", 3, "number of target agents (SQL01, SQL02, ...) each with an embedded SQLite database")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
 	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
+	cmd.Flags().BoolVar(&printToken, "print-token", false, "print the admin token (and a dashboard link that signs in with it); by default only its file is named")
 	return cmd
 }
 
@@ -316,10 +321,18 @@ func waitEnlisted(ctx context.Context, m *master.Master, names []string) error {
 	}
 }
 
-func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string) {
+func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string, printToken bool) {
+	tokenFile := filepath.Join(g.data, "master", client.TokenFile)
+	// The admin token is not printed unless asked: terminal output ends up in scrollback,
+	// screen shares and CI logs. The CLI and the dashboard's sign-in read it from its file.
+	dash := p.api + "/  (sign in with the admin token in " + tokenFile + ")"
+	tok := tokenFile + " (not printed; use --print-token to show it)"
+	if printToken {
+		dash, tok = p.api+"/#token="+p.token, p.token+" (in "+tokenFile+")"
+	}
 	fmt.Fprintf(w, `msx is up: master %s, %d target agent(s) (SQL01..), embedded NATS JetStream.
 
-  dashboard    %s/#token=%s
+  dashboard    %s
   API          %s
   NATS         %s
   admin token  %s
@@ -337,5 +350,5 @@ Next, in another terminal in this folder:
   msx downloadlist
 
 Ctrl-C stops everything; running it again resumes the same fleet.
-`, p.m.Name(), n, p.api, p.token, p.api, bus.Redact(p.url), filepath.Join(g.data, "master", client.TokenFile), p.ca, g.data, logPath)
+`, p.m.Name(), n, dash, p.api, bus.Redact(p.url), tok, p.ca, g.data, logPath)
 }

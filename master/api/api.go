@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/master/web"
-	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/problem"
 )
@@ -42,7 +42,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("GET /api/v1/targetservers/{name}", auth.RoleViewer, s.getTarget)
 	s.route("DELETE /api/v1/targetservers/{name}", auth.RoleAdmin, s.deleteTarget)
 	s.route("GET /api/v1/quarantine", auth.RoleAdmin, s.quarantined)
-	s.route("POST /api/v1/targetservers/{name}/replace", auth.RoleAdmin, s.replaceTarget)
+	s.route("POST /api/v1/targetservers/{name}/enlistment/replace", auth.RoleAdmin, s.replaceTarget)
 	s.route("POST /api/v1/targetservers/actions/{action}", auth.RoleAdmin, s.action)
 	s.route("GET /api/v1/groups", auth.RoleViewer, s.listGroups)
 	s.route("POST /api/v1/groups", auth.RoleAdmin, s.addGroup)
@@ -109,7 +109,7 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		if role == auth.RoleAdmin && rec.Role != auth.RoleAdmin {
 			// A refused change by a known token is audited too (unknown tokens are not: anyone
 			// could fill a stream that cannot be purged).
-			s.record(r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec})), fmt.Errorf("refused: token %s has role %s", rec.ID, rec.Role), http.StatusForbidden)
+			s.record(r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec})), nil, fmt.Errorf("refused: token %s has role %s", rec.ID, rec.Role), http.StatusForbidden)
 			writeErrText(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an admin token", rec.ID, rec.Role))
 			return
 		}
@@ -117,7 +117,7 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		v, err := h(w, r)
 		if r.Method != http.MethodGet {
-			s.record(r, err)
+			s.record(r, v, err)
 		}
 		if err != nil {
 			writeErr(w, statusOf(err), master.CodeOf(err), err)
@@ -184,11 +184,22 @@ func writeErrText(w http.ResponseWriter, status, code int, msg string) {
 	writeErr(w, status, code, errors.New(msg))
 }
 
+// decode reads a request body strictly: exactly one JSON value, no unknown fields. Requests
+// whose body is optional may send none.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: request body is empty: send one JSON object", master.ErrInvalid)
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("%w: request body: unknown field %s: remove it (see the API's request types)", master.ErrInvalid, f)
+		}
 		return fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: request body holds more than one JSON value: send exactly one", master.ErrInvalid)
 	}
 	return nil
 }
@@ -227,7 +238,7 @@ func (s *Server) quarantined(_ http.ResponseWriter, _ *http.Request) (any, error
 	return q, nil
 }
 
-// ReplaceReply answers POST /api/v1/targetservers/{name}/replace.
+// ReplaceReply answers POST /api/v1/targetservers/{name}/enlistment/replace.
 type ReplaceReply struct {
 	ServerName string    `json:"server_name"`
 	ServerID   int       `json:"server_id"`
@@ -297,7 +308,7 @@ func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"group": g, "posted": posted}, nil
+	return map[string]any{"group": g, "added": strings.ToUpper(strings.TrimSpace(req.Server)), "posted": posted}, nil
 }
 
 func (s *Server) removeMember(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -397,23 +408,6 @@ func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error
 }
 
 var _ http.Handler = (*Server)(nil)
-
-// record writes a change (or a refused change) to the audit stream.
-func (s *Server) record(r *http.Request, err error, status ...int) {
-	a := schemas.Audit{Who: who(r.Context()), From: r.RemoteAddr, Action: r.Method + " " + r.URL.Path, Status: http.StatusOK}
-	if err != nil {
-		a.Status = statusOf(err)
-		a.Detail = err.Error()
-	}
-	if len(status) > 0 {
-		a.Status = status[0]
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if aerr := s.m.Audit(ctx, a); aerr != nil {
-		s.log.Error("audit record lost", "action", a.Action, "err", aerr)
-	}
-}
 
 func (s *Server) audit(_ http.ResponseWriter, r *http.Request) (any, error) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
