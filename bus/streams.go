@@ -44,7 +44,18 @@ type Layout struct {
 	EventsMaxAge time.Duration
 	// EventsMaxBytes bounds forwarded events; default 1 GiB.
 	EventsMaxBytes int64
+	// AuditMaxAge bounds how long audit records are kept; default 400 days (a year and a
+	// month, for yearly reviews).
+	AuditMaxAge time.Duration
+	// AuditMaxBytes bounds the audit stream; default 1 GiB (about a million records). The
+	// oldest records go first; the master aggregates floods of refused requests so that they
+	// cannot push real records out.
+	AuditMaxBytes int64
 }
+
+// AuditMaxMsgSize bounds one audit record on the bus; the master keeps records far smaller
+// (each field at most 1 KiB).
+const AuditMaxMsgSize = 64 << 10
 
 func (l Layout) withDefaults() Layout {
 	if l.Replicas == 0 {
@@ -67,6 +78,12 @@ func (l Layout) withDefaults() Layout {
 	}
 	if l.EventsMaxBytes == 0 {
 		l.EventsMaxBytes = 1 << 30
+	}
+	if l.AuditMaxAge == 0 {
+		l.AuditMaxAge = 400 * 24 * time.Hour
+	}
+	if l.AuditMaxBytes == 0 {
+		l.AuditMaxBytes = 1 << 30
 	}
 	return l
 }
@@ -117,7 +134,7 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 		},
 		{
 			Name: StreamAudit, Subjects: []string{SubjectAudit}, Retention: jetstream.LimitsPolicy,
-			Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: MaxConsumers,
+			MaxAge: l.AuditMaxAge, MaxBytes: l.AuditMaxBytes, MaxMsgSize: AuditMaxMsgSize, Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: MaxConsumers,
 			DenyDelete: true, DenyPurge: true,
 			Description: "msx: append-only audit of every change to targets, groups, jobs and tokens",
 		},

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -247,27 +246,49 @@ func (m *Master) nextSeq(ctx context.Context) (uint64, error) {
 func (m *Master) onDefect(msg *nats.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	defer cancel()
-	var req schemas.DefectRequest
-	err := schemas.Decode(msg.Data, &req)
+	t, err := m.defect(ctx, msg.Data)
 	if err != nil {
-		m.Rejected.Add(1)
-		err = coded(CodeBadRequest, "defection request rejected: %w", err)
-	} else if t, terr := m.Target(req.ServerName); terr != nil {
-		err = terr
-	} else if err = verify(t.PublicKey, req.Signature, "defect", t.ServerName, req.Time.UTC().Format(time.RFC3339Nano), req.Time); err == nil {
-		// The key is revoked once the reply is on its way, not before: the reply travels on
-		// the target's own connection.
-		if err = m.removeTarget(ctx, t, true); err == nil {
-			defer m.endDefect(t.PublicKey)
-		}
-	}
-	if err != nil {
+		m.log.Warn("defection refused", "err", err)
 		m.auditBusRefused(ctx, "defect", "", err)
 		m.reply(msg, &schemas.DefectReply{Error: busError(err)})
 		return
 	}
-	m.log.Info("target defected", "server", req.ServerName)
-	m.auditEvent(ctx, "target "+strings.ToUpper(req.ServerName), "defect", "server "+strings.ToUpper(req.ServerName), "the target defected (signed request); its jobs and download list were removed")
+	m.log.Info("target defected", "server", t.ServerName)
+	m.auditEvent(ctx, "target "+t.ServerName+" (key "+t.PublicKey+")", "defect", "server "+t.ServerName,
+		"the target defected (signed request); its jobs and download list were removed")
 	m.reply(msg, &schemas.DefectReply{})
 	_ = m.nc.Flush()
+	// The key is revoked once the reply is on its way, not before: the reply travels on the
+	// target's own connection.
+	m.endDefect(t.PublicKey)
+}
+
+// decodeDefect decodes and checks a defection request.
+func decodeDefect(data []byte) (schemas.DefectRequest, string, error) {
+	var req schemas.DefectRequest
+	if err := schemas.Decode(data, &req); err != nil {
+		return req, "", coded(CodeBadRequest, "defection request rejected: %w", err)
+	}
+	name, err := jobs.CanonicalServerName(req.ServerName)
+	if err != nil {
+		return req, "", coded(CodeInvalidName, "defection request rejected: %w", err)
+	}
+	return req, name, nil
+}
+
+// defect handles one signed defection request and returns the removed target.
+func (m *Master) defect(ctx context.Context, data []byte) (registry.Target, error) {
+	req, name, err := decodeDefect(data)
+	if err != nil {
+		m.Rejected.Add(1)
+		return registry.Target{}, err
+	}
+	t, err := m.Target(name)
+	if err != nil {
+		return t, err
+	}
+	if err := verify(t.PublicKey, req.Signature, "defect", t.ServerName, req.Time.UTC().Format(time.RFC3339Nano), req.Time); err != nil {
+		return t, err
+	}
+	return t, m.removeTarget(ctx, t, true)
 }
