@@ -72,16 +72,26 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	}
 	// Every record is validated as it is read: one written by anything but a master (or
 	// damaged) is quarantined, never trusted.
-	bad, err := loadValid(ctx, r.targetsKV, counterKey, validTarget, func(t Target) {
-		if _, taken := r.byKey[t.PublicKey]; taken && t.PublicKey != "" {
-			r.quarantined = append(r.quarantined, Quarantined{Bucket: bus.BucketTargets, Key: key(t.ServerName),
-				Reason: fmt.Sprintf("%v: public_key of %s is registered to %s too", ErrBadRecord, t.ServerName, r.byKey[t.PublicKey])})
-			return
-		}
-		r.set(t)
-	})
+	var loaded []Target
+	bad, err := loadValid(ctx, r.targetsKV, counterKey, validTarget, func(t Target) { loaded = append(loaded, t) })
 	if err != nil {
 		return nil, err
+	}
+	// A key registered to two names belongs to neither: which record is genuine cannot be
+	// told, so both are quarantined.
+	names := map[string][]string{}
+	for _, t := range loaded {
+		if t.PublicKey != "" {
+			names[t.PublicKey] = append(names[t.PublicKey], t.ServerName)
+		}
+	}
+	for _, t := range loaded {
+		if n := names[t.PublicKey]; len(n) > 1 {
+			r.quarantined = append(r.quarantined, Quarantined{Bucket: bus.BucketTargets, Key: key(t.ServerName),
+				Reason: fmt.Sprintf("%v: the public_key of %s is registered to %s", ErrBadRecord, t.ServerName, strings.Join(n, " and "))})
+			continue
+		}
+		r.set(t)
 	}
 	r.quarantined = append(r.quarantined, bad...)
 	bad, err = loadValid(ctx, r.groupsKV, "", validGroup, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g })
