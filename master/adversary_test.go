@@ -101,7 +101,7 @@ func auditHas(tb testing.TB, m *master.Master, action, object string, status int
 
 // TestAdversaryForgedIdentity: an enlisted target (EVIL) publishes an event, a run result and a
 // heartbeat naming SQL01. The event is shown as EVIL's with the master's receive time; the
-// result and heartbeat are refused and counted; SQL01's view is untouched.
+// result is refused, the heartbeat taken as EVIL's, both counted; SQL01's view is untouched.
 func TestAdversaryForgedIdentity(t *testing.T) {
 	f := newFixture(t)
 	victim := f.startTarget(t, "SQL01")
@@ -151,12 +151,14 @@ func TestAdversaryForgedIdentity(t *testing.T) {
 	publish(t, js, bus.ResultSubject("EVIL", job), &schemas.RunResult{RunID: uuid.NewString(), Phase: schemas.PhaseStarted, JobID: job,
 		JobName: "x", VersionNumber: 1, Server: "SQL01", InvokedBy: "evil", Started: time.Now(), RunStatus: 4})
 	publish(t, js, bus.StatusSubject("EVIL"), &schemas.Heartbeat{ServerName: "SQL01", Sent: time.Now(), LocalTime: "x", PollInterval: 60,
-		IntervalMS: 200, Version: "x", ProtocolVersion: schemas.ProtocolVersion, JobDigest: "x"})
+		IntervalMS: 200, Version: "x", ProtocolVersion: schemas.ProtocolVersion, JobDigest: "x", Database: "forged"})
 	waitFor(t, patience, func() bool { return f.m.Misattributed.Load() >= before+2 }, "the forged result and heartbeat refused and counted")
 	ts, _ := f.m.TargetServer("SQL01")
-	if !ts.Connected || ts.Status != 1 {
+	if !ts.Connected || ts.Status != 1 || ts.Database == "forged" {
 		t.Errorf("SQL01's view changed: %+v", ts)
 	}
+	waitFor(t, patience, func() bool { ev, _ := f.m.TargetServer("EVIL"); return ev.Database == "forged" },
+		"the forged heartbeat taken as EVIL's own")
 }
 
 // TestAdversaryTokenTakeover: a second agent with a fresh token enlisting over the name of a

@@ -371,9 +371,10 @@ func (m *Master) onHeartbeat(ctx context.Context, msg jetstream.Msg, meta *jetst
 		return
 	}
 	if !strings.EqualFold(hb.ServerName, t.ServerName) {
+		// Identity comes from the subject: the heartbeat is its sender's, whatever it says.
 		m.Misattributed.Add(1)
-		m.reject(msg.Subject(), fmt.Errorf("heartbeat of target %s names server %q: refused", t.ServerName, Truncate(hb.ServerName, 130)))
-		return
+		m.log.Warn("heartbeat names another server: taken as its sender's", "subject", msg.Subject(), "claimed", Truncate(hb.ServerName, 130))
+		hb.ServerName = t.ServerName
 	}
 	m.live.Store(tok, liveStatus{hb: hb, when: meta.Timestamp})
 	if time.Since(meta.Timestamp) < 2*time.Duration(hb.IntervalMS)*time.Millisecond {
