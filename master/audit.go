@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,7 @@ func (m *Master) Audit(ctx context.Context, a schemas.Audit) error {
 	a.Type = schemas.TypeAudit
 	a.Who, a.From, a.Action = Truncate(a.Who, MaxAuditField), Truncate(a.From, MaxAuditField), Truncate(a.Action, MaxAuditField)
 	a.Object, a.Detail = Truncate(a.Object, MaxAuditField), Truncate(a.Detail, MaxAuditField)
+	a.Changes = slices.Clone(a.Changes) // the caller's slice is not changed
 	if len(a.Changes) > maxAuditChanges {
 		n := len(a.Changes) - maxAuditChanges
 		a.Changes = append(a.Changes[:maxAuditChanges:maxAuditChanges], fmt.Sprintf("... and %d more", n))
