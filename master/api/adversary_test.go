@@ -15,6 +15,7 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/api"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/schemas"
 )
@@ -109,7 +110,7 @@ func TestAdversaryAuditNamesObjectAndChange(t *testing.T) {
 	f.must(t, f.admin, "POST", "/api/v1/groups", `{"name":"Web"}`, nil)
 	f.must(t, f.admin, "POST", "/api/v1/jobs", validJob, nil)
 	f.must(t, f.admin, "POST", "/api/v1/jobs", strings.Replace(validJob, "SELECT 1", "SELECT 2", 1), nil)
-	var tok api_TokenReply
+	var tok api.TokenReply
 	f.must(t, f.admin, "POST", "/api/v1/tokens", `{"role":"enlist","server":"sql09"}`, &tok)
 	recs := f.auditRecords(t, "limit=10")
 	byObject := map[string]master.AuditRecord{}
@@ -130,12 +131,6 @@ func TestAdversaryAuditNamesObjectAndChange(t *testing.T) {
 	if !ok || !strings.Contains(strings.Join(tr.Changes, " "), "SQL09") {
 		t.Errorf("the token's record does not name its id and server: %+v", tr)
 	}
-}
-
-// api_TokenReply is the part of api.TokenReply the tests read.
-type api_TokenReply struct {
-	Token string `json:"token"`
-	ID    string `json:"id"`
 }
 
 // TestAdversaryAuditForgedRecord: a record published on msx.audit by anything but a master
