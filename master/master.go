@@ -62,6 +62,7 @@ type Master struct {
 	drift sync.Map // token -> consecutive heartbeats with a wrong job digest
 	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
 	defecting sync.Map // public key -> token
+	enlisting sync.Map // canonical name -> struct{}: enlistments in progress
 	out       outcomes
 	// consumed holds, by outcomes key, the job version a target deleted after a run
 	// (delete_level); rebuilt from MSX_RESULTS on start.

@@ -77,6 +77,14 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 		m.auditBusRefused(ctx, "enlist", "", err)
 		return nil, err
 	}
+	// One enlistment of a name at a time, so that two agents racing for a new name cannot
+	// both win (the second sees the first's record and gets 14296).
+	if _, busy := m.enlisting.LoadOrStore(name, struct{}{}); busy {
+		err := coded(CodeAlreadyEnlisted, "another enlistment of %s is in progress: if this agent is not the one enlisting, give it its own name", name)
+		m.auditBusRefused(ctx, "enlist", name, err)
+		return nil, err
+	}
+	defer m.enlisting.Delete(name)
 	t, action, err := m.admit(ctx, req, name)
 	if err != nil {
 		m.auditBusRefused(ctx, "enlist", name, err)
