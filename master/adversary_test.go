@@ -9,6 +9,7 @@ package master_test
 // changed.
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/schemas"
+	"github.com/msx-project/msx/target"
 )
 
 // connectAs connects to the bus with a stopped agent's own key, as that target would.
@@ -384,4 +386,43 @@ func TestAdversaryTargetDBMode(t *testing.T) {
 	}
 	a.start(t)
 	waitFor(t, patience, func() bool { return mode() == 0o600 }, "target.db made private again on start")
+}
+
+// TestAdversaryEnlistRace: two agents with two valid tokens enlist the same new name at once;
+// exactly one wins, the other gets 14296 and its token is not spent.
+func TestAdversaryEnlistRace(t *testing.T) {
+	f := newFixture(t)
+	tok1, _ := f.token(t, time.Hour)
+	tok2, _ := f.token(t, time.Hour)
+	agents := []*agent{f.newAgent(t, "SQL01", tok1), f.newAgent(t, "SQL01", tok2)}
+	errs := make(chan error, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, a := range agents {
+		go func() { errs <- target.Run(ctx, a.cfg) }() // the winner runs until cancel
+	}
+	var refused error
+	select {
+	case refused = <-errs:
+	case <-time.After(2 * patience):
+		t.Fatal("neither agent was refused")
+	}
+	if refused == nil || !strings.Contains(refused.Error(), "(14296)") {
+		t.Fatalf("the losing agent: %v, want 14296", refused)
+	}
+	waitFor(t, patience, func() bool { _, ok := f.m.Reg.Target("SQL01"); return ok }, "the winner enlisted")
+	used := 0
+	recs, _ := f.m.Tokens.List(t.Context())
+	for _, r := range recs {
+		if !r.UsedAt.IsZero() {
+			used++
+		}
+	}
+	if used != 1 {
+		t.Errorf("%d tokens spent, want 1", used)
+	}
+	cancel()
+	if err := <-errs; err != nil {
+		t.Errorf("the winner stopped with %v", err)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/api"
 	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 )
 
@@ -215,5 +216,33 @@ func TestAdversaryAdminTokenFileMode(t *testing.T) {
 	}
 	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v after the fix", st.Mode().Perm())
+	}
+}
+
+// TestAdversaryReplaceIsAdminAndAudited: only an admin may allow a replacement; it is audited
+// with the server named; an unknown server is 14262.
+func TestAdversaryReplaceIsAdminAndAudited(t *testing.T) {
+	f := newFixture(t)
+	if err := f.m.Reg.PutTarget(t.Context(), registry.Target{ServerID: 1, ServerName: "SQL01", Token: "SQL01"}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.do(t, f.viewer, "POST", "/api/v1/targetservers/SQL01/enlistment/replace", "")
+	wantErr(t, r, http.StatusForbidden, 0)
+	if tg, _ := f.m.Reg.Target("SQL01"); !tg.ReplaceAllowedAt.IsZero() {
+		t.Fatal("a viewer allowed a replacement")
+	}
+	wantErr(t, f.do(t, f.admin, "POST", "/api/v1/targetservers/NOSUCH/enlistment/replace", ""), http.StatusNotFound, 14262)
+	f.must(t, f.admin, "POST", "/api/v1/targetservers/sql01/enlistment/replace", "", nil)
+	if tg, _ := f.m.Reg.Target("SQL01"); tg.ReplaceAllowedAt.IsZero() || !strings.Contains(tg.ReplaceAllowedBy, f.adminRec.ID) {
+		t.Errorf("replacement not recorded: %+v", tg)
+	}
+	recs := f.auditRecords(t, "limit=1")
+	if len(recs) != 1 || recs[0].Object != "server SQL01" || len(recs[0].Changes) == 0 {
+		t.Errorf("replacement audit record %+v", recs)
+	}
+	var q []registry.Quarantined
+	f.must(t, f.admin, "GET", "/api/v1/quarantine", "", &q)
+	if len(q) != 0 {
+		t.Errorf("quarantine of a clean registry: %+v", q)
 	}
 }

@@ -57,6 +57,8 @@ func objectOf(r *http.Request, v any) string {
 		return "token " + x.ID
 	case auth.Record:
 		return "token " + x.ID
+	case ReplaceReply:
+		return "server " + x.ServerName
 	}
 	seg := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
 	kind := kinds[seg[0]]
