@@ -27,8 +27,10 @@ type Quarantined struct {
 	Value string `json:"value"`
 }
 
-// validTarget reports why a target record read from key is not to be trusted, or nil.
-func validTarget(k string, t Target) error {
+// Validate reports why a target record is not to be trusted (wrapping ErrBadRecord), or nil:
+// its name must be canonical, its token the subject token of that name, its server_id positive
+// and its key, when set, a user nkey. Use it on every record read from the bucket.
+func (t Target) Validate() error {
 	canon, err := jobs.CanonicalServerName(t.ServerName)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRecord, err)
@@ -36,14 +38,23 @@ func validTarget(k string, t Target) error {
 	switch {
 	case canon != t.ServerName:
 		return fmt.Errorf("%w: server_name %q is not canonical (want %q)", ErrBadRecord, t.ServerName, canon)
-	case k != key(canon):
-		return fmt.Errorf("%w: server_name %q is stored under the key of another name", ErrBadRecord, t.ServerName)
 	case t.Token != jobs.ServerToken(canon):
 		return fmt.Errorf("%w: token %q is not the subject token of %s", ErrBadRecord, t.Token, canon)
 	case t.ServerID <= 0:
 		return fmt.Errorf("%w: server_id %d is not positive", ErrBadRecord, t.ServerID)
 	case t.PublicKey != "" && !nkeys.IsValidPublicUserKey(t.PublicKey):
 		return fmt.Errorf("%w: public_key of %s is not a user nkey", ErrBadRecord, canon)
+	}
+	return nil
+}
+
+// validTarget reports why a target record read from key k is not to be trusted, or nil.
+func validTarget(k string, t Target) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if k != key(t.ServerName) {
+		return fmt.Errorf("%w: server_name %q is stored under the key of another name", ErrBadRecord, t.ServerName)
 	}
 	return nil
 }
