@@ -300,7 +300,7 @@ func TestAdversaryRegistryGarbage(t *testing.T) {
 		"7a7a":           "not json at all",
 		hexOf("SQL77"):   `{"server_name":"SQL77","token":"SQL77","server_id":77,"public_key":"garbage"}`,
 		hexOf("SQL78"):   `{"server_name":"SQL79","token":"SQL79","server_id":78}`,
-		hexOf("SQL80"):   `{"server_name":"SQL80","token":"SQL80","server_id":80,"evil":true}`,
+		hexOf("SQL80"):   `{"server_name":"SQL80","token":"SQL80","server_id":80}{"server_name":"SQL01"}`,
 		hexOf("SQL81.X"): `{"server_name":"SQL81.X","token":"SQL81.X","server_id":81}`,
 		hexOf("sql83"):   `{"server_name":"sql83","token":"sql83","server_id":83}`,
 	} {

@@ -119,10 +119,11 @@ func loadValid[T any](ctx context.Context, kv jetstream.KeyValue, skip string, c
 	return bad, nil
 }
 
-// decodeStrict decodes exactly one JSON object with known fields.
+// decodeStrict decodes exactly one JSON value. Unknown fields are allowed: a newer master may
+// add fields (additive changes keep the format), and an older one sharing the bucket must not
+// quarantine its records for that.
 func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRecord, err)
 	}
