@@ -323,7 +323,14 @@ func newEvents(g *globals) *cobra.Command {
 					}
 				} else {
 					for _, e := range evs {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s  %-10s sev %2d  %-11s %s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Server, e.Severity, e.Source, firstLine(e.Message))
+						// Values come from targets: escaped, and a server the body claimed is
+						// shown as a claim, beside the sender's name.
+						msg := firstLine(e.Message)
+						if e.ClaimedServer != "" {
+							msg = "[claims to be " + e.ClaimedServer + "] " + msg
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "%s  %-10s sev %2d  %-11s %s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
+							Escape(e.Server), e.Severity, Escape(e.Source), Escape(msg))
 					}
 				}
 				if len(evs) > 0 {
