@@ -36,3 +36,13 @@ func Escape(s string) string {
 func needsEscape(r rune) bool {
 	return r == unicode.ReplacementChar || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
+
+// EscapeLines is Escape for text of several lines (an error listing problems): each line is
+// escaped, the line breaks are kept.
+func EscapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Escape(l)
+	}
+	return strings.Join(lines, "\n")
+}

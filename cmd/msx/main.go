@@ -17,7 +17,7 @@ func main() {
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		if !errors.Is(err, errSilent) {
-			fmt.Fprintln(os.Stderr, "msx:", err)
+			fmt.Fprintln(os.Stderr, "msx:", EscapeLines(err.Error()))
 		}
 		os.Exit(1)
 	}
