@@ -170,6 +170,9 @@ const (
 	refusedBurst  = 5
 	// refusedSources bounds the sources tracked at once; beyond it all sources share one.
 	refusedSources = 1000
+	// refusedTotal bounds the refused-request records written at once per window, all sources
+	// together; beyond it requests are counted.
+	refusedTotal = 100
 )
 
 type refusedCount struct {
@@ -192,8 +195,10 @@ func (m *Master) AuditRefused(ctx context.Context, a schemas.Audit) error {
 		m.refused[src] = c
 	}
 	c.n++
-	write := c.n <= refusedBurst
-	if !write {
+	write := c.n <= refusedBurst && m.refusedWritten < refusedTotal
+	if write {
+		m.refusedWritten++
+	} else {
 		c.dropped++
 		c.last = a
 	}
@@ -209,7 +214,7 @@ func (m *Master) AuditRefused(ctx context.Context, a schemas.Audit) error {
 func (m *Master) flushRefused(ctx context.Context) {
 	m.refusedMu.Lock()
 	pending := m.refused
-	m.refused = map[string]*refusedCount{}
+	m.refused, m.refusedWritten = map[string]*refusedCount{}, 0
 	m.refusedMu.Unlock()
 	for src, c := range pending {
 		if c.dropped == 0 {

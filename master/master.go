@@ -79,6 +79,8 @@ type Master struct {
 	auditPub  string
 	refusedMu sync.Mutex
 	refused   map[string]*refusedCount // refused requests per source this window
+	// refusedWritten counts refused-request records written this window, all sources.
+	refusedWritten int
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64

@@ -246,3 +246,25 @@ func TestAdversaryReplaceIsAdminAndAudited(t *testing.T) {
 		t.Errorf("quarantine of a clean registry: %+v", q)
 	}
 }
+
+// TestAdversaryAuditFloodManySources: refused requests from many callers at once are capped
+// all together, not only per caller.
+func TestAdversaryAuditFloodManySources(t *testing.T) {
+	f := newFixture(t)
+	before := f.auditCount(t)
+	for range 40 {
+		viewer, _ := f.token(t, auth.RoleViewer, 0)
+		for range 8 {
+			if r := f.do(t, viewer, "DELETE", "/api/v1/groups/X", ""); r.status != http.StatusForbidden {
+				t.Fatalf("a viewer's change: %s", r)
+			}
+		}
+	}
+	if added := f.auditCount(t) - before; added > 110 {
+		t.Errorf("320 refused requests from 40 callers added %d records, want at most about 100", added)
+	}
+	f.must(t, f.admin, "POST", "/api/v1/groups", `{"name":"RealChange"}`, nil)
+	if recs := f.auditRecords(t, "limit=1"); len(recs) != 1 || recs[0].Object != "group RealChange" {
+		t.Errorf("newest record after the flood: %+v", recs)
+	}
+}
