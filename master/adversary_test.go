@@ -279,8 +279,8 @@ func TestAdversaryVictimKeyEnlist(t *testing.T) {
 	}
 }
 
-// TestAdversaryRegistryGarbage: records written straight into the registry buckets (as the
-// reply-subject probe could) are quarantined on the next start: the master runs, trusts none of
+// TestAdversaryRegistryGarbage: records written straight into the registry and job buckets
+// (as the reply-subject probe could) are quarantined on the next start: the master runs, trusts none of
 // them, reports them, and a real target keeps working.
 func TestAdversaryRegistryGarbage(t *testing.T) {
 	f := newFixture(t)
@@ -318,11 +318,21 @@ func TestAdversaryRegistryGarbage(t *testing.T) {
 		}
 	}
 
+	jobsKV, err := f.js.KeyValue(ctx, bus.BucketJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"j1": "not json", "j2": `{"job_id":"other","name":"x"}`} {
+		if _, err := jobsKV.Put(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	shutdownMaster(t, f.m)
 	f.m = f.startMaster(t)
 	q := f.m.Quarantined()
-	if len(q) != 9 {
-		t.Errorf("%d records quarantined, want 9: %+v", len(q), q)
+	if len(q) != 11 {
+		t.Errorf("%d records quarantined, want 11: %+v", len(q), q)
 	}
 	for _, name := range []string{"", "SQL77", "SQL79", "SQL80", "SQL81.X", "SQL83"} {
 		if _, ok := f.m.Reg.Target(name); ok {

@@ -16,15 +16,17 @@ import (
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
-// Quarantined returns the registry records that failed validation when the master started:
-// they are not trusted (their target or group is unknown to the master) and stay in their
-// bucket for an operator to inspect. Enlisting the target again replaces its record.
-func (m *Master) Quarantined() []registry.Quarantined { return m.Reg.Quarantined() }
+// Quarantined returns the registry and catalog records that failed validation when the master
+// started: they are not trusted (their target, group or job is unknown to the master) and stay
+// in their bucket for an operator to inspect. Enlisting the target again replaces its record.
+func (m *Master) Quarantined() []registry.Quarantined {
+	return append(m.Reg.Quarantined(), m.Catalog.Quarantined()...)
+}
 
 // reportQuarantined logs each quarantined record and forwards it as an event of the master's,
 // so that it shows in `msx events` and on the dashboard.
 func (m *Master) reportQuarantined(ctx context.Context) {
-	for _, q := range m.Reg.Quarantined() {
+	for _, q := range m.Quarantined() {
 		m.log.Error("registry record quarantined: not trusted", "bucket", q.Bucket, "key", q.Key, "revision", q.Revision, "reason", q.Reason)
 		m.masterEvent(ctx, schemas.SeverityError, quarantineID(q),
 			fmt.Sprintf("registry record %s/%s (revision %d) is quarantined and not trusted: %s. Inspect it with `msx targetserver quarantined`; enlist the target again or delete the key.",

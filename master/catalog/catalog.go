@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
@@ -27,6 +28,8 @@ type Catalog struct {
 	kv jetstream.KeyValue
 	mu sync.RWMutex
 	by map[string]jobs.Job // by job id
+	// bad lists records that were not jobs on load (read only after Open).
+	bad []registry.Quarantined
 }
 
 // Open loads the catalog from its bucket.
@@ -36,11 +39,37 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
 	c := &Catalog{kv: kv, by: map[string]jobs.Job{}}
-	if err := bus.LoadAll(ctx, kv, nil, func(j jobs.Job) { c.by[j.JobID] = j }); err != nil {
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("open job catalog: %w", err)
+	}
+	// A record that is not a job stored under its own id is quarantined, never trusted: the
+	// master starts without it.
+	for k := range lister.Keys() {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open job catalog: read %s: %w", k, err)
+		}
+		var j jobs.Job
+		err = json.Unmarshal(e.Value(), &j)
+		if err == nil && (j.JobID != k || strings.TrimSpace(j.Name) == "") {
+			err = fmt.Errorf("record is not a named job stored under its job_id (job_id %q, name %q)", j.JobID, j.Name)
+		}
+		if err != nil {
+			c.bad = append(c.bad, registry.Quarantined{Bucket: bus.BucketJobs, Key: k, Revision: e.Revision(),
+				Reason: err.Error(), Value: strings.ToValidUTF8(string(e.Value()[:min(len(e.Value()), 512)]), "?")})
+			continue
+		}
+		c.by[j.JobID] = j
 	}
 	return c, nil
 }
+
+// Quarantined returns the records of the bucket that were not jobs when the catalog was loaded.
+func (c *Catalog) Quarantined() []registry.Quarantined { return slices.Clone(c.bad) }
 
 // All returns every job ordered by name.
 func (c *Catalog) All() []jobs.Job {
