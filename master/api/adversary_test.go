@@ -44,6 +44,7 @@ func TestAdversaryAuditFlood(t *testing.T) {
 	}
 	f.must(t, f.admin, "POST", "/api/v1/groups", `{"name":"RealChange"}`, nil)
 	added := f.auditCount(t) - before
+	t.Logf("300 refused requests of 100 KB added %d audit records", added)
 	// 5 refused records per source per window are written at once; the rest are counted into
 	// one record per window (written when the window ends, not yet here).
 	if added > 12 {
@@ -53,6 +54,7 @@ func TestAdversaryAuditFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("audit stream: %d bytes", s.CachedInfo().State.Bytes)
 	if b := s.CachedInfo().State.Bytes; b > 64<<10 {
 		t.Errorf("audit stream holds %d bytes after the flood: records are not bounded", b)
 	}
@@ -260,7 +262,9 @@ func TestAdversaryAuditFloodManySources(t *testing.T) {
 			}
 		}
 	}
-	if added := f.auditCount(t) - before; added > 110 {
+	added := f.auditCount(t) - before
+	t.Logf("320 refused requests from 40 callers added %d audit records", added)
+	if added > 110 {
 		t.Errorf("320 refused requests from 40 callers added %d records, want at most about 100", added)
 	}
 	f.must(t, f.admin, "POST", "/api/v1/groups", `{"name":"RealChange"}`, nil)
