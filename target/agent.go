@@ -31,8 +31,11 @@ var Version = "0.1.0"
 type Config struct {
 	// Name is the SQL Server instance, HOST or HOST\INSTANCE. Required.
 	Name string
-	// Location is free text shown on the master.
+	// Location is free text shown on the master. Default (empty): the location the target
+	// last reported, kept in its local database (empty for a new target).
 	Location string
+	// ClearLocation makes an empty Location clear the location held instead of keeping it.
+	ClearLocation bool
 	// NATSURL is the bus to connect to. Required.
 	NATSURL string
 	// Token is a one-time enlistment token; needed only for the first enlistment.

@@ -26,6 +26,8 @@ func newTarget(g *globals) *cobra.Command {
 			if err := loadProxies(&cfg, proxies, g.data); err != nil {
 				return err
 			}
+			// --location "" clears the location; no --location keeps the one held.
+			cfg.ClearLocation = cmd.Flags().Changed("location") && cfg.Location == ""
 			err := target.Run(cmd.Context(), cfg)
 			if cmd.Context().Err() != nil {
 				return nil
@@ -34,7 +36,7 @@ func newTarget(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Name, "name", "", "SQL Server instance: HOST or HOST\\INSTANCE (required)")
-	cmd.Flags().StringVar(&cfg.Location, "location", "", "free text shown on the master, e.g. \"rack 7\"")
+	cmd.Flags().StringVar(&cfg.Location, "location", "", "free text shown on the master, e.g. \"rack 7\" (default: the location last reported; --location \"\" clears it)")
 	cmd.Flags().StringVar(&cfg.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server")
 	cmd.Flags().IntVar(&cfg.PollInterval, "poll", 0, "poll (heartbeat) interval in seconds, 10 to 28800 (default: the one the target holds; 60 for a new target)")
 	cmd.Flags().DurationVar(&cfg.HeartbeatInterval, "heartbeat", 0, "override the heartbeat interval (default: the poll interval)")

@@ -90,6 +90,8 @@ type Identity struct {
 	Location     string    `json:"location"`
 	PollInterval int       `json:"poll_interval"`
 	Version      string    `json:"version"`
+	// TimeZoneAdjustment is the offset from UTC, in minutes, last reported.
+	TimeZoneAdjustment int `json:"time_zone_adjustment"`
 }
 
 // Meta keys.
