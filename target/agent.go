@@ -98,6 +98,18 @@ type Config struct {
 	// Server Agent's AllowDownloadedJobsToMatchProxyName. Default false, as in MSX: a job
 	// whose step names a proxy fails its INSERT or UPDATE (CodeProxyMatching).
 	AllowProxyMatching bool
+	// KeepStepChildren leaves running the processes a CmdExec or PowerShell step starts in the
+	// background and leaves behind when its main process exits. Default false: they are ended
+	// (SIGTERM, then SIGKILL). The step's outcome is its main process's exit either way.
+	KeepStepChildren bool
+	// OrphanPolicy is what the agent does, when it starts, with steps a previous life of it
+	// left running (kill -9, a crash): OrphanEnd (the default, "end": SIGTERM to the step's
+	// process group, SIGKILL after OrphanGrace) or OrphanWait ("wait": the agent schedules
+	// nothing until they finish). Either way the interrupted run is reported once, as failed,
+	// naming the step. Process groups are Unix only: on Windows nothing is found.
+	OrphanPolicy string
+	// OrphanGrace is the time between SIGTERM and SIGKILL for OrphanEnd; default 10 s.
+	OrphanGrace time.Duration
 }
 
 // Agent modes (Config.AgentMode).
@@ -180,6 +192,16 @@ func (c *Config) check() error {
 	}
 	if err := checkCredentials(c); err != nil {
 		return err
+	}
+	switch c.OrphanPolicy {
+	case "":
+		c.OrphanPolicy = OrphanEnd
+	case OrphanEnd, OrphanWait:
+	default:
+		return fmt.Errorf("%w: orphan policy %q: use end (end what a previous agent left running) or wait (wait for it)", ErrConfig, c.OrphanPolicy)
+	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = defaultOrphanGrace
 	}
 	switch c.AgentMode {
 	case "":

@@ -29,6 +29,7 @@ func (a *Agent) startJobs(ctx context.Context, canon string) error {
 	a.runs = &runManager{
 		loc: a.cfg.TimeZone, log: base.With("component", "target.runs"), store: a.store, runner: a.runner, server: a.id.ServerName,
 		token: a.id.Token, wake: a.wakeOutbox, active: map[string]*activeRun{},
+		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace,
 		deleted: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 			defer cancel()

@@ -44,6 +44,9 @@ type runManager struct {
 	token   string // subject token
 	wake    func() // wakes the outbox sender
 	deleted func() // a job was deleted after its run (delete_level)
+	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
+	orphanPolicy string
+	orphanGrace  time.Duration
 
 	mu     sync.Mutex
 	active map[string]*activeRun // by job id
@@ -201,7 +204,8 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	started := m.resultMsg(&res)
 	m.record(log, func(ctx context.Context) error { return m.store.RunStarted(ctx, r.id, started.Payload, started) })
 
-	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start})
+	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start,
+		Processes: runProcesses{m: m, runID: r.id, log: log}})
 
 	res.Phase, res.Finished = schemas.PhaseFinished, time.Now().UTC()
 	res.RunStatus, res.Message = int(out.Status), out.Job.Message
@@ -216,12 +220,24 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 
 // recoverInterrupted reports, as failed, every run a previous life of the agent started and
 // never finished (it was killed, or its machine lost power): without this the master would
-// show them in progress until the job ran again.
+// show them in progress until the job ran again. First it ends, or waits for, the steps that
+// life left running (Config.OrphanPolicy), so that no job runs twice at once; each report says
+// which step was running and what became of it. It runs before the scheduler starts.
 func (m *runManager) recoverInterrupted(ctx context.Context) {
 	runs, err := m.store.Interrupted(ctx)
 	if err != nil {
 		m.log.Error("interrupted runs not recovered", "err", err)
 		return
+	}
+	procs, err := m.store.Processes(ctx)
+	if err != nil {
+		m.log.Error("steps left running by the previous agent not looked for", "err", err)
+	}
+	notes := m.settleOrphans(ctx, procs)
+	for id := range procs {
+		if _, ok := runs[id]; !ok {
+			_ = m.store.RunFinished(ctx, id) // a run whose report was already queued: forget its processes
+		}
 	}
 	for id, doc := range runs {
 		var res schemas.RunResult
@@ -232,8 +248,12 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 		}
 		now := time.Now()
 		res.Phase, res.Finished, res.RunStatus = schemas.PhaseFinished, now.UTC(), int(jobs.RunFailed)
+		known := "the outcome of its steps is unknown"
+		if n := notes[id]; n != "" {
+			known = n + "; its outcome is unknown"
+		}
 		res.Message = fmt.Sprintf("The job failed.  The Job was invoked by %s.  The agent stopped while the job was running "+
-			"(started %s); the outcome of its steps is unknown.", res.InvokedBy, res.Started.Format(time.RFC3339))
+			"(started %s); %s.", res.InvokedBy, res.Started.Format(time.RFC3339), known)
 		local := res.Started.In(m.loc)
 		row := jobs.HistoryRow{RunID: id, JobID: res.JobID, JobName: res.JobName, StepID: 0, StepName: jobs.JobOutcomeStepName,
 			RunStatus: jobs.RunFailed, Message: res.Message, RunDate: jobs.DateInt(local), RunTime: jobs.TimeInt(local),

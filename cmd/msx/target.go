@@ -51,6 +51,9 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
 	cmd.Flags().Var(&tzFlag{&cfg.TimeZone}, "time-zone", "the target's time zone, IANA (default: this machine's)")
 	cmd.Flags().StringVar(&proxies, "proxies", "", "this target's proxies and connection profiles, YAML, never sent anywhere (default DATA/"+target.ProxiesFile+" when it exists)")
+	cmd.Flags().StringVar(&cfg.OrphanPolicy, "orphans", target.OrphanEnd, "at start, what to do with job steps a previous agent left running (kill -9, crash): end (SIGTERM, then SIGKILL after --orphan-grace) or wait (schedule nothing until they finish)")
+	cmd.Flags().DurationVar(&cfg.OrphanGrace, "orphan-grace", 0, "time between SIGTERM and SIGKILL when ending steps a previous agent left running (default 10s)")
+	cmd.Flags().BoolVar(&cfg.KeepStepChildren, "keep-step-children", false, "leave running the background processes a CmdExec or PowerShell step leaves behind (default: end them when the step's main process exits)")
 	cmd.Flags().BoolVar(&cfg.AllowProxyMatching, "allow-proxy-matching", false, "let downloaded jobs' steps use this target's proxies by proxy_name, as AllowDownloadedJobsToMatchProxyName (default off, as in MSX: such jobs fail to apply)")
 
 	var dc target.DefectConfig

@@ -45,6 +45,15 @@ CREATE TABLE IF NOT EXISTS running (
   run_id TEXT PRIMARY KEY,
   doc BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS processes (
+  run_id TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  pgid INTEGER NOT NULL,
+  start_time INTEGER NOT NULL,
+  step_id INTEGER NOT NULL,
+  step_name TEXT NOT NULL,
+  PRIMARY KEY (run_id, pid)
+);
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   subject TEXT NOT NULL,
@@ -141,7 +150,7 @@ func (s *Store) Forget(ctx context.Context) (int, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM meta`} {
+		for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM processes`, `DELETE FROM meta`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
@@ -275,11 +284,14 @@ func (s *Store) RunStarted(ctx context.Context, runID string, doc []byte, msgs .
 	})
 }
 
-// RunFinished forgets a run in progress and queues msgs (its final report), in one transaction.
+// RunFinished forgets a run in progress and its process groups, and queues msgs (its final
+// report), in one transaction.
 func (s *Store) RunFinished(ctx context.Context, runID string, msgs ...OutMsg) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM running WHERE run_id = ?`, runID); err != nil {
-			return fmt.Errorf("finish run %s: %w", runID, err)
+		for _, q := range []string{`DELETE FROM running WHERE run_id = ?`, `DELETE FROM processes WHERE run_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, runID); err != nil {
+				return fmt.Errorf("finish run %s: %w", runID, err)
+			}
 		}
 		return enqueueAll(ctx, tx, msgs)
 	})
@@ -301,6 +313,54 @@ func (s *Store) Interrupted(ctx context.Context) (map[string][]byte, error) {
 			return nil, err
 		}
 		out[id] = doc
+	}
+	return out, rows.Err()
+}
+
+// StepProcess is the process group of a running step of a run, recorded before the agent
+// waits on it so that the agent's next life can find it after a crash.
+type StepProcess struct {
+	RunID     string
+	StepID    int
+	StepName  string
+	PID, PGID int
+	StartTime uint64 // of the main process, against pid reuse (0: unknown)
+}
+
+// ProcessStarted records a step's process group.
+func (s *Store) ProcessStarted(ctx context.Context, p StepProcess) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO processes(run_id, pid, pgid, start_time, step_id, step_name) VALUES (?,?,?,?,?,?)`,
+		p.RunID, p.PID, p.PGID, int64(p.StartTime), p.StepID, p.StepName)
+	if err != nil {
+		return fmt.Errorf("record process %d of run %s: %w", p.PID, p.RunID, err)
+	}
+	return nil
+}
+
+// ProcessEnded forgets a step's process group.
+func (s *Store) ProcessEnded(ctx context.Context, runID string, pid int) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM processes WHERE run_id = ? AND pid = ?`, runID, pid); err != nil {
+		return fmt.Errorf("forget process %d of run %s: %w", pid, runID, err)
+	}
+	return nil
+}
+
+// Processes returns the process groups recorded, by run id.
+func (s *Store) Processes(ctx context.Context) (map[string][]StepProcess, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT run_id, pid, pgid, start_time, step_id, step_name FROM processes ORDER BY rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("read processes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]StepProcess{}
+	for rows.Next() {
+		var p StepProcess
+		var st int64
+		if err := rows.Scan(&p.RunID, &p.PID, &p.PGID, &st, &p.StepID, &p.StepName); err != nil {
+			return nil, fmt.Errorf("read processes: %w", err)
+		}
+		p.StartTime = uint64(st)
+		out[p.RunID] = append(out[p.RunID], p)
 	}
 	return out, rows.Err()
 }
