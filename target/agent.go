@@ -110,6 +110,16 @@ type Config struct {
 	OrphanPolicy string
 	// OrphanGrace is the time between SIGTERM and SIGKILL for OrphanEnd; default 10 s.
 	OrphanGrace time.Duration
+	// HoldBytes bounds the reports held in memory while the data directory refuses writes (a
+	// full disk); default 16 MiB. Held reports are sent directly while the bus is reachable,
+	// and written to the outbox, in order, once the disk has space. Over the limit the agent
+	// drops, oldest first: start reports superseded by their run's outcome, then events, then
+	// the history rows of outcomes; never an outcome itself. It reports what it dropped in an
+	// event. Held reports are lost if the agent stops before they are out.
+	HoldBytes int
+	// LowDiskBytes is the free space of the data directory's file system under which the
+	// heartbeat reports the disk "low"; default 64 MiB.
+	LowDiskBytes int64
 }
 
 // Agent modes (Config.AgentMode).
@@ -133,6 +143,10 @@ type Agent struct {
 	offsetMS int64
 	kick     chan struct{} // wakes the heartbeat loop after SET-POLL
 	outbox   chan struct{} // wakes the outbox sender
+	spool    *spool        // reports the disk refused
+	// sentUpTo is the last outbox row published, forgotUpTo the last one deleted: on a full
+	// disk the delete fails and waits. Only the outbox sender uses them.
+	sentUpTo, forgotUpTo int64
 
 	localDB *sql.DB // T-SQL steps run here
 	runner  *runner.Runner
@@ -200,6 +214,12 @@ func (c *Config) check() error {
 	default:
 		return fmt.Errorf("%w: orphan policy %q: use end (end what a previous agent left running) or wait (wait for it)", ErrConfig, c.OrphanPolicy)
 	}
+	if c.HoldBytes <= 0 {
+		c.HoldBytes = defaultHoldBytes
+	}
+	if c.LowDiskBytes <= 0 {
+		c.LowDiskBytes = defaultLowDiskBytes
+	}
 	if c.OrphanGrace <= 0 {
 		c.OrphanGrace = defaultOrphanGrace
 	}
@@ -246,18 +266,21 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer unlock()
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "target.db"))
+	a := &Agent{cfg: cfg, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{}),
+		spool: newSpool(cfg.HoldBytes)}
+	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
+	st, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	a.store = st
 	db, err := openLocalDB(&cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	a := &Agent{cfg: cfg, store: st, localDB: db, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{})}
-	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
+	a.localDB = db
 	return a.run(ctx)
 }
 

@@ -45,7 +45,7 @@ func (a *Agent) beat(ctx context.Context) error {
 		ServerName: a.id.ServerName, Sent: now.UTC(), LocalTime: now.Format(time.RFC3339),
 		TimeZoneAdjustment: a.zoneOffset(now), PollInterval: a.pollSecs, IntervalMS: a.interval.Milliseconds(),
 		Version: Version, ProtocolVersion: schemas.ProtocolVersion, JobDigest: digest, Jobs: n,
-		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database,
+		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database, Disk: a.diskState(),
 	}
 	a.mu.Unlock()
 	b, err := schemas.Encode(hb)

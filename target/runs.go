@@ -43,6 +43,8 @@ type runManager struct {
 	server  string // canonical server name, for results and events
 	token   string // subject token
 	wake    func() // wakes the outbox sender
+	// write makes a report's write in the local database, or holds it while the disk refuses.
+	write func(ctx context.Context, w store.Write)
 	deleted func() // a job was deleted after its run (delete_level)
 	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
 	orphanPolicy string
@@ -202,7 +204,7 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 		Message: "The job is running.",
 	}
 	started := m.resultMsg(&res)
-	m.record(log, func(ctx context.Context) error { return m.store.RunStarted(ctx, r.id, started.Payload, started) })
+	m.record(store.Write{StartRun: r.id, StartDoc: started.Payload, Msgs: []store.OutMsg{started}})
 
 	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start,
 		Processes: runProcesses{m: m, runID: r.id, log: log}})
@@ -212,7 +214,7 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	res.Rows = jobs.EncodeRows(out.Rows(), jobs.MaxRowsBytes)
 	res.JobDeleted = deleteAfter(job, out)
 	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
-	m.record(log, func(ctx context.Context) error { return m.store.RunFinished(ctx, r.id, msgs...) })
+	m.record(store.Write{FinishRun: r.id, Msgs: msgs})
 	if res.JobDeleted {
 		m.deleteAfterRun(log, job, out)
 	}
@@ -263,10 +265,7 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 		msgs := []store.OutMsg{m.resultMsg(&res), eventMsg(m.server, m.token, schemas.Event{ID: "interrupted-" + id,
 			Time: now.UTC(), Severity: schemas.SeverityError, Source: "job", Message: res.Message,
 			JobID: res.JobID, JobName: res.JobName, RunID: id})}
-		if err := m.store.RunFinished(ctx, id, msgs...); err != nil {
-			m.log.Error("interrupted run not reported", "run_id", id, "err", err)
-			continue
-		}
+		m.write(ctx, store.Write{FinishRun: id, Msgs: msgs})
 		m.log.Warn("run interrupted by an agent stop reported as failed", "job", res.JobName, "run_id", id)
 	}
 	if len(runs) > 0 {
@@ -274,15 +273,12 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 	}
 }
 
-// record runs one store write of a run's report, with a deadline, and wakes the outbox.
-func (m *runManager) record(log *slog.Logger, write func(ctx context.Context) error) {
+// record makes one write of a run's report, with a deadline: into the outbox, or held in
+// memory while the disk refuses it. It is never dropped.
+func (m *runManager) record(w store.Write) {
 	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 	defer cancel()
-	if err := write(ctx); err != nil {
-		log.Error("run report not queued: the master will not see it", "err", err)
-		return
-	}
-	m.wake()
+	m.write(ctx, w)
 }
 
 func (m *runManager) resultMsg(res *schemas.RunResult) store.OutMsg {
