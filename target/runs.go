@@ -36,15 +36,15 @@ import (
 //
 // A claim that is released (its START instruction did not commit) never starts.
 type runManager struct {
-	loc     *time.Location // the target's time zone, for history dates
-	log     *slog.Logger
-	store   *store.Store
-	runner  *runner.Runner
-	server  string // canonical server name, for results and events
-	token   string // subject token
-	wake    func() // wakes the outbox sender
+	loc    *time.Location // the target's time zone, for history dates
+	log    *slog.Logger
+	store  *store.Store
+	runner *runner.Runner
+	server string // canonical server name, for results and events
+	token  string // subject token
+	wake   func() // wakes the outbox sender
 	// write makes a report's write in the local database, or holds it while the disk refuses.
-	write func(ctx context.Context, w store.Write)
+	write   func(ctx context.Context, w store.Write)
 	deleted func() // a job was deleted after its run (delete_level)
 	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
 	orphanPolicy string
