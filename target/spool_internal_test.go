@@ -55,7 +55,7 @@ func TestSpoolPolicy(t *testing.T) {
 		wantRows    int // finished reports that still carry rows
 	}{
 		{
-			name:  "under the limit: everything kept",
+			name: "under the limit: everything kept",
 			over: -1,
 			writes: func(t *testing.T) []store.Write {
 				return []store.Write{
@@ -66,8 +66,8 @@ func TestSpoolPolicy(t *testing.T) {
 			wantIDs: "run-a-started,run-a-finished,event-a", wantRows: 1,
 		},
 		{
-			name:  "superseded start reports go first",
-			over:  100, // less than one start report
+			name: "superseded start reports go first",
+			over: 100, // less than one start report
 			writes: func(t *testing.T) []store.Write {
 				return []store.Write{
 					{StartRun: "a", Msgs: []store.OutMsg{startedMsg("a")}},
@@ -79,8 +79,8 @@ func TestSpoolPolicy(t *testing.T) {
 			wantIDs: "run-b-started,run-a-finished,event-a", wantDropped: dropCount{started: 1}, wantRows: 1,
 		},
 		{
-			name:  "then events, oldest first",
-			over:  300, // less than one event
+			name: "then events, oldest first",
+			over: 300, // less than one event
 			writes: func(t *testing.T) []store.Write {
 				return []store.Write{
 					{Msgs: []store.OutMsg{eventOut("1")}},
@@ -90,8 +90,8 @@ func TestSpoolPolicy(t *testing.T) {
 			wantIDs: "run-a-finished,event-2", wantDropped: dropCount{events: 1}, wantRows: 1,
 		},
 		{
-			name:  "then history rows; outcomes stay even over the limit",
-			over:  1 << 20,
+			name: "then history rows; outcomes stay even over the limit",
+			over: 1 << 20,
 			writes: func(t *testing.T) []store.Write {
 				return []store.Write{
 					{FinishRun: "a", Msgs: []store.OutMsg{finishedMsg(t, "a", 3000), eventOut("a")}},

@@ -20,7 +20,9 @@ func open(t *testing.T, path string) *Store {
 	return s
 }
 
-func msg(id string) OutMsg { return OutMsg{Subject: "msx.result.T.J", MsgID: id, Payload: []byte(`{"id":"` + id + `"}`)} }
+func msg(id string) OutMsg {
+	return OutMsg{Subject: "msx.result.T.J", MsgID: id, Payload: []byte(`{"id":"` + id + `"}`)}
+}
 
 func insertJob(id string, version int) func(tx *sql.Tx) error {
 	return func(tx *sql.Tx) error {
