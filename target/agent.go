@@ -386,6 +386,10 @@ func (a *Agent) run(ctx context.Context) error {
 			_ = a.sendOutbox(flushCtx)
 		}
 		done()
+		if st := a.spool.state(); st.reports > 0 {
+			a.log.Error("reports held in memory are lost: the agent stops while its disk refuses writes and the bus did not take them",
+				"reports", st.reports, "dir", a.cfg.DataDir)
+		}
 		_ = a.nc.Drain()
 	}
 	return out
