@@ -144,8 +144,10 @@ type Agent struct {
 	kick     chan struct{} // wakes the heartbeat loop after SET-POLL
 	outbox   chan struct{} // wakes the outbox sender
 	spool    *spool        // reports the disk refused
-	// sentUpTo is the last outbox row published, forgotUpTo the last one deleted: on a full
-	// disk the delete fails and waits. Only the outbox sender uses them.
+	// sending is the outbox sender's turn (capacity 1). sentUpTo is the last outbox row
+	// published, forgotUpTo the last one deleted (on a full disk the delete fails and waits):
+	// only the sender whose turn it is uses them.
+	sending              chan struct{}
 	sentUpTo, forgotUpTo int64
 
 	localDB *sql.DB // T-SQL steps run here
@@ -267,7 +269,7 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	defer unlock()
 	a := &Agent{cfg: cfg, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{}),
-		spool: newSpool(cfg.HoldBytes)}
+		spool: newSpool(cfg.HoldBytes), sending: make(chan struct{}, 1)}
 	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
 	st, err := a.openStore(ctx)
 	if err != nil {

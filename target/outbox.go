@@ -47,9 +47,16 @@ func (a *Agent) flushOutbox(ctx context.Context) error {
 	}
 }
 
-// sendOutbox publishes the outbox, then what the spool holds. Only the flush loop (and the
-// final flush of a stopping agent, after it) calls it.
+// sendOutbox publishes the outbox, then what the spool holds. One sender at a time (the
+// flush loop, a defection's flush, a stopping agent's last flush): it waits its turn until ctx
+// ends.
 func (a *Agent) sendOutbox(ctx context.Context) error {
+	select {
+	case a.sending <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-a.sending }()
 	for {
 		if err := a.sendQueued(ctx); err != nil {
 			return err
