@@ -112,13 +112,18 @@ func (a *Agent) sendHeld(ctx context.Context) (more bool, err error) {
 	} else {
 		a.spool.refused(err)
 	}
+	sent := 0
 	for _, h := range hs {
 		for _, m := range a.spool.msgs(h) {
 			if err := a.publish(ctx, m); err != nil {
 				return false, err
 			}
+			sent++
 		}
 		a.spool.published(h)
+	}
+	if sent > 0 {
+		a.log.Info("held reports sent directly: the data directory still refuses writes", "reports", sent)
 	}
 	a.reportDropped(ctx)
 	return false, nil

@@ -54,6 +54,8 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.OrphanPolicy, "orphans", target.OrphanEnd, "at start, what to do with job steps a previous agent left running (kill -9, crash): end (SIGTERM, then SIGKILL after --orphan-grace) or wait (schedule nothing until they finish)")
 	cmd.Flags().DurationVar(&cfg.OrphanGrace, "orphan-grace", 0, "time between SIGTERM and SIGKILL when ending steps a previous agent left running (default 10s)")
 	cmd.Flags().BoolVar(&cfg.KeepStepChildren, "keep-step-children", false, "leave running the background processes a CmdExec or PowerShell step leaves behind (default: end them when the step's main process exits)")
+	cmd.Flags().IntVar(&cfg.HoldBytes, "hold-bytes", 0, "memory for reports the data directory refuses (a full disk) until they are out; over it, superseded start reports, then events, then history rows are dropped, never an outcome (default 16 MiB)")
+	cmd.Flags().Int64Var(&cfg.LowDiskBytes, "low-disk-bytes", 0, "free space of the data directory under which heartbeats report the disk \"low\" (default 64 MiB)")
 	cmd.Flags().BoolVar(&cfg.AllowProxyMatching, "allow-proxy-matching", false, "let downloaded jobs' steps use this target's proxies by proxy_name, as AllowDownloadedJobsToMatchProxyName (default off, as in MSX: such jobs fail to apply)")
 
 	var dc target.DefectConfig
