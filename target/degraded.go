@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -67,6 +69,10 @@ func (a *Agent) degraded(ctx context.Context, path string, cause error) (*store.
 // degradedLoops starts the heartbeat and outbox loops on the read-only database, when the
 // target is enlisted and the bus answers, and returns what stops them.
 func (a *Agent) degradedLoops(ctx context.Context, path string, cause error) (stop func()) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		a.log.Error("no local database yet (a new target cannot enlist on a full disk): waiting for space", "dir", a.cfg.DataDir)
+		return func() {}
+	}
 	ro, err := store.OpenReadOnly(ctx, path)
 	if err != nil {
 		a.log.Error("local database unreadable: no heartbeat until the disk has space", "err", err)

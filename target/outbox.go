@@ -102,16 +102,16 @@ func (a *Agent) sendHeld(ctx context.Context) (more bool, err error) {
 	if len(hs) == 0 {
 		return false, nil
 	}
-	if err := a.store.Commit(ctx, a.spool.writes(hs)...); err == nil {
+	cerr := a.store.Commit(ctx, a.spool.writes(hs)...)
+	if cerr == nil {
 		a.spool.remove(hs)
 		if a.spool.accepted() {
 			a.log.Info("the data directory takes writes again: held reports written to the outbox", "writes", len(hs))
 		}
 		a.reportDropped(ctx)
 		return true, nil
-	} else {
-		a.spool.refused(err)
 	}
+	a.spool.refused(cerr)
 	sent := 0
 	for _, h := range hs {
 		for _, m := range a.spool.msgs(h) {
