@@ -31,8 +31,11 @@ var Version = "0.1.0"
 type Config struct {
 	// Name is the SQL Server instance, HOST or HOST\INSTANCE. Required.
 	Name string
-	// Location is free text shown on the master.
+	// Location is free text shown on the master. Default (empty): the location the target
+	// last reported, kept in its local database (empty for a new target).
 	Location string
+	// ClearLocation makes an empty Location clear the location held instead of keeping it.
+	ClearLocation bool
 	// NATSURL is the bus to connect to. Required.
 	NATSURL string
 	// Token is a one-time enlistment token; needed only for the first enlistment.
@@ -95,6 +98,28 @@ type Config struct {
 	// Server Agent's AllowDownloadedJobsToMatchProxyName. Default false, as in MSX: a job
 	// whose step names a proxy fails its INSERT or UPDATE (CodeProxyMatching).
 	AllowProxyMatching bool
+	// KeepStepChildren leaves running the processes a CmdExec or PowerShell step starts in the
+	// background and leaves behind when its main process exits. Default false: they are ended
+	// (SIGTERM, then SIGKILL). The step's outcome is its main process's exit either way.
+	KeepStepChildren bool
+	// OrphanPolicy is what the agent does, when it starts, with steps a previous life of it
+	// left running (kill -9, a crash): OrphanEnd (the default, "end": SIGTERM to the step's
+	// process group, SIGKILL after OrphanGrace) or OrphanWait ("wait": the agent schedules
+	// nothing until they finish). Either way the interrupted run is reported once, as failed,
+	// naming the step. Process groups are Unix only: on Windows nothing is found.
+	OrphanPolicy string
+	// OrphanGrace is the time between SIGTERM and SIGKILL for OrphanEnd; default 10 s.
+	OrphanGrace time.Duration
+	// HoldBytes bounds the reports held in memory while the data directory refuses writes (a
+	// full disk); default 16 MiB. Held reports are sent directly while the bus is reachable,
+	// and written to the outbox, in order, once the disk has space. Over the limit the agent
+	// drops, oldest first: start reports superseded by their run's outcome, then events, then
+	// the history rows of outcomes; never an outcome itself. It reports what it dropped in an
+	// event. Held reports are lost if the agent stops before they are out.
+	HoldBytes int
+	// LowDiskBytes is the free space of the data directory's file system under which the
+	// heartbeat reports the disk "low"; default 64 MiB.
+	LowDiskBytes int64
 }
 
 // Agent modes (Config.AgentMode).
@@ -118,6 +143,12 @@ type Agent struct {
 	offsetMS int64
 	kick     chan struct{} // wakes the heartbeat loop after SET-POLL
 	outbox   chan struct{} // wakes the outbox sender
+	spool    *spool        // reports the disk refused
+	// sending is the outbox sender's turn (capacity 1). sentUpTo is the last outbox row
+	// published, forgotUpTo the last one deleted (on a full disk the delete fails and waits):
+	// only the sender whose turn it is uses them.
+	sending              chan struct{}
+	sentUpTo, forgotUpTo int64
 
 	localDB *sql.DB // T-SQL steps run here
 	runner  *runner.Runner
@@ -178,6 +209,22 @@ func (c *Config) check() error {
 	if err := checkCredentials(c); err != nil {
 		return err
 	}
+	switch c.OrphanPolicy {
+	case "":
+		c.OrphanPolicy = OrphanEnd
+	case OrphanEnd, OrphanWait:
+	default:
+		return fmt.Errorf("%w: orphan policy %q: use end (end what a previous agent left running) or wait (wait for it)", ErrConfig, c.OrphanPolicy)
+	}
+	if c.HoldBytes <= 0 {
+		c.HoldBytes = defaultHoldBytes
+	}
+	if c.LowDiskBytes <= 0 {
+		c.LowDiskBytes = defaultLowDiskBytes
+	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = defaultOrphanGrace
+	}
 	switch c.AgentMode {
 	case "":
 		c.AgentMode = AgentModeRunner
@@ -230,18 +277,21 @@ func run(ctx context.Context, cfg Config) error {
 	for _, f := range fixed {
 		cfg.Logger.Warn("file holding the target's key was readable by others: made private (0600)", "file", f)
 	}
-	st, err := store.Open(ctx, dbPath)
+	a := &Agent{cfg: cfg, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{}),
+		spool: newSpool(cfg.HoldBytes), sending: make(chan struct{}, 1)}
+	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
+	st, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	a.store = st
 	db, err := openLocalDB(&cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	a := &Agent{cfg: cfg, store: st, localDB: db, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{})}
-	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
+	a.localDB = db
 	return a.run(ctx)
 }
 
@@ -347,6 +397,10 @@ func (a *Agent) run(ctx context.Context) error {
 			_ = a.sendOutbox(flushCtx)
 		}
 		done()
+		if st := a.spool.state(); st.reports > 0 {
+			a.log.Error("reports held in memory are lost: the agent stops while its disk refuses writes and the bus did not take them",
+				"reports", st.reports, "dir", a.cfg.DataDir)
+		}
 		_ = a.nc.Drain()
 	}
 	return out

@@ -20,6 +20,21 @@
 // steps run on the SQL Server of Config.SQLDSN or on an embedded SQLite database (local.db). A
 // run that an agent crash interrupted is reported as failed when the agent starts again.
 //
+// At most one instance of a job runs, across crashes: each CmdExec or PowerShell step runs in a
+// process group of its own, recorded in the local database before the agent waits on it. An
+// agent that starts after a crash first ends (Config.OrphanPolicy "end": SIGTERM, then SIGKILL
+// after Config.OrphanGrace) or waits for ("wait") the groups its previous life left running,
+// then reports each interrupted run once, naming the step, and only then schedules. A step's
+// outcome is its main process's exit; the children it leaves behind are ended then, unless
+// Config.KeepStepChildren.
+//
+// No report is lost to a full disk. A report the local database refuses is held in memory
+// (spool.go: bounded by Config.HoldBytes, with a documented drop order that never drops an
+// outcome), sent directly in order behind the outbox, and written to the outbox once the disk
+// takes writes again; heartbeats carry the disk state (ok, low, full), free bytes and reports
+// held. An agent that cannot open its database at all runs degraded (degraded.go): it
+// heartbeats "full" and says what to do, applies and runs nothing, and resumes by itself.
+//
 // In "msdb" mode (package msdb) the agent writes downloaded jobs into the local SQL Server Agent
 // instead, lets it run them, and harvests msdb.dbo.sysjobhistory into the same reports.
 //

@@ -20,24 +20,41 @@ const rpcTimeout = 10 * time.Second
 // defaultPollInterval is MSX's default poll interval, in seconds.
 const defaultPollInterval = 60
 
-// enlist takes up the saved identity of an enlisted target. One whose location, poll interval
-// or version changed enlists again (signed), which updates the master.
+// enlist takes up the saved identity of an enlisted target. One whose location, poll interval,
+// time zone or version changed enlists again (signed), which updates the master. An empty
+// Config.Location keeps the location held (the one last reported); ClearLocation clears it.
 func (a *Agent) enlist(ctx context.Context, canon string, id store.Identity) error {
 	if id.ServerName != canon {
 		return fmt.Errorf("data directory %s belongs to target %s, not %s: use its own --data directory or defect it first",
 			a.cfg.DataDir, id.ServerName, canon)
 	}
 	a.id = id
-	if id.Location == a.cfg.Location && id.Version == Version && (a.cfg.PollInterval == 0 || id.PollInterval == a.cfg.PollInterval) {
+	loc := a.location(id.Location)
+	if id.Location == loc && id.Version == Version && id.TimeZoneAdjustment == a.zoneOffset(time.Now()) &&
+		(a.cfg.PollInterval == 0 || id.PollInterval == a.cfg.PollInterval) {
 		return nil
 	}
-	if id.Location != a.cfg.Location {
-		a.id.Location = a.cfg.Location
-	}
+	a.id.Location = loc
 	if a.cfg.PollInterval != 0 {
 		a.id.PollInterval = a.cfg.PollInterval
 	}
 	return a.reenlist(ctx)
+}
+
+// location is the location to report: the configured one, or held when none is configured
+// (and ClearLocation is not set).
+func (a *Agent) location(held string) string {
+	if a.cfg.Location != "" || a.cfg.ClearLocation {
+		return a.cfg.Location
+	}
+	return held
+}
+
+// zoneOffset is the offset of the target's configured time zone from UTC at t, in minutes, as
+// MSX's time_zone_adjustment.
+func (a *Agent) zoneOffset(t time.Time) int {
+	_, off := t.In(a.cfg.TimeZone).Zone()
+	return off / 60
 }
 
 func (a *Agent) request(canon string, kp nkeys.KeyPair, token string) (*schemas.EnlistRequest, error) {
@@ -45,11 +62,10 @@ func (a *Agent) request(canon string, kp nkeys.KeyPair, token string) (*schemas.
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	_, off := now.Zone()
+	now := time.Now().In(a.cfg.TimeZone)
 	req := &schemas.EnlistRequest{
-		ProtocolVersion: schemas.ProtocolVersion, ServerName: canon, Location: a.cfg.Location,
-		TimeZoneAdjustment: off / 60, LocalTime: now, PollInterval: a.cfg.PollInterval, Version: Version,
+		ProtocolVersion: schemas.ProtocolVersion, ServerName: canon, Location: a.location(a.id.Location),
+		TimeZoneAdjustment: a.zoneOffset(now), LocalTime: now, PollInterval: a.cfg.PollInterval, Version: Version,
 		EnlistedBy: a.cfg.EnlistedBy, Token: token, PublicKey: pub,
 	}
 	switch {
@@ -89,7 +105,7 @@ func (a *Agent) firstEnlist(ctx context.Context, canon string) error {
 	a.id = store.Identity{
 		ServerName: rep.ServerName, Token: jobs.ServerToken(rep.ServerName), ServerID: rep.ServerID,
 		MasterName: rep.MasterName, Seed: string(seed), EnlistDate: rep.EnlistDate, StartSeq: rep.StartSeq,
-		Location: a.cfg.Location, PollInterval: rep.PollInterval, Version: Version,
+		Location: req.Location, PollInterval: rep.PollInterval, Version: Version, TimeZoneAdjustment: req.TimeZoneAdjustment,
 	}
 	if err := a.store.SaveIdentity(ctx, a.id); err != nil {
 		return err
@@ -121,7 +137,12 @@ func (a *Agent) reenlist(ctx context.Context) error {
 	a.id.PollInterval = rep.PollInterval
 	a.id.Version = Version
 	a.id.Location = req.Location
-	return a.store.SaveIdentity(ctx, a.id)
+	a.id.TimeZoneAdjustment = req.TimeZoneAdjustment
+	if err := a.store.SaveIdentity(ctx, a.id); err != nil {
+		// The master has the new information; the local copy catches up at the next start.
+		a.log.Error("enlistment information not saved locally: it is sent again at the next start", "err", err)
+	}
+	return nil
 }
 
 func (a *Agent) call(ctx context.Context, req *schemas.EnlistRequest) (*schemas.EnlistReply, error) {

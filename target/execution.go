@@ -10,6 +10,7 @@ import (
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/target/runner"
 	"github.com/msx-project/msx/target/scheduler"
+	"github.com/msx-project/msx/target/store"
 )
 
 // runsShutdownTimeout bounds how long a stopping agent waits for canceled runs to report.
@@ -28,7 +29,8 @@ func (a *Agent) startJobs(ctx context.Context, canon string) error {
 	a.runner = runner.New(runner.Config{Server: canon, Logger: base, Executors: ex, Location: a.cfg.TimeZone})
 	a.runs = &runManager{
 		loc: a.cfg.TimeZone, log: base.With("component", "target.runs"), store: a.store, runner: a.runner, server: a.id.ServerName,
-		token: a.id.Token, wake: a.wakeOutbox, active: map[string]*activeRun{},
+		token: a.id.Token, wake: a.wakeOutbox, write: a.write, active: map[string]*activeRun{},
+		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace,
 		deleted: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 			defer cancel()
@@ -102,9 +104,5 @@ func (a *Agent) checkSubsystems(ctx context.Context, j jobs.Job) {
 // agentEvent queues an error event (severity 16) from the agent itself.
 func (a *Agent) agentEvent(ctx context.Context, id string, code int, msg string) {
 	ev := schemas.Event{ID: id, Severity: schemas.SeverityError, Source: "agent", Message: msg, ErrorCode: code}
-	if err := a.store.Enqueue(ctx, eventMsg(a.id.ServerName, a.id.Token, ev)); err != nil {
-		a.log.Error("event not queued", "event", id, "err", err)
-		return
-	}
-	a.wakeOutbox()
+	a.write(ctx, store.Write{Msgs: []store.OutMsg{eventMsg(a.id.ServerName, a.id.Token, ev)}})
 }

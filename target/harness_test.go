@@ -112,12 +112,18 @@ func (h *harness) enlist() {
 	}
 }
 
-func (h *harness) startAgent() {
+func (h *harness) startAgent() { h.startAgentWith(nil) }
+
+// startAgentWith starts the agent with its configuration changed by mod.
+func (h *harness) startAgentWith(mod func(*target.Config)) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.agentErr = make(chan error, 1)
 	cfg := target.Config{Name: serverName, NATSURL: "nats://" + h.listen, DataDir: h.dataDir, HeartbeatInterval: time.Second, Encrypt: bus.ModeNone,
 		TimeZone: time.UTC, Logger: bustest.Logger(h.t)}
+	if mod != nil {
+		mod(&cfg)
+	}
 	go func() { h.agentErr <- target.Run(ctx, cfg) }()
 	var once sync.Once
 	h.stopAgent = func() {

@@ -39,14 +39,13 @@ func (a *Agent) beat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	_, off := now.Zone()
+	now := time.Now().In(a.cfg.TimeZone)
 	a.mu.Lock()
 	hb := &schemas.Heartbeat{
 		ServerName: a.id.ServerName, Sent: now.UTC(), LocalTime: now.Format(time.RFC3339),
-		TimeZoneAdjustment: off / 60, PollInterval: a.pollSecs, IntervalMS: a.interval.Milliseconds(),
+		TimeZoneAdjustment: a.zoneOffset(now), PollInterval: a.pollSecs, IntervalMS: a.interval.Milliseconds(),
 		Version: Version, ProtocolVersion: schemas.ProtocolVersion, JobDigest: digest, Jobs: n,
-		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database,
+		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database, Disk: a.diskState(),
 	}
 	a.mu.Unlock()
 	b, err := schemas.Encode(hb)

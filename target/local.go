@@ -81,7 +81,7 @@ func executors(cfg *Config, db *sql.DB) (map[string]runner.Executor, error) {
 	}
 	return map[string]runner.Executor{
 		jobs.SubsystemTSQL:       &runner.SQLExecutor{DB: db, UseDatabase: cfg.SQLDSN != ""},
-		jobs.SubsystemCmdExec:    &runner.CmdExecExecutor{Dir: cfg.WorkDir},
-		jobs.SubsystemPowerShell: &runner.PowerShellExecutor{},
+		jobs.SubsystemCmdExec:    &runner.CmdExecExecutor{Dir: cfg.WorkDir, KeepChildren: cfg.KeepStepChildren},
+		jobs.SubsystemPowerShell: &runner.PowerShellExecutor{KeepChildren: cfg.KeepStepChildren},
 	}, nil
 }

@@ -36,14 +36,19 @@ import (
 //
 // A claim that is released (its START instruction did not commit) never starts.
 type runManager struct {
-	loc     *time.Location // the target's time zone, for history dates
-	log     *slog.Logger
-	store   *store.Store
-	runner  *runner.Runner
-	server  string // canonical server name, for results and events
-	token   string // subject token
-	wake    func() // wakes the outbox sender
+	loc    *time.Location // the target's time zone, for history dates
+	log    *slog.Logger
+	store  *store.Store
+	runner *runner.Runner
+	server string // canonical server name, for results and events
+	token  string // subject token
+	wake   func() // wakes the outbox sender
+	// write makes a report's write in the local database, or holds it while the disk refuses.
+	write   func(ctx context.Context, w store.Write)
 	deleted func() // a job was deleted after its run (delete_level)
+	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
+	orphanPolicy string
+	orphanGrace  time.Duration
 
 	mu     sync.Mutex
 	active map[string]*activeRun // by job id
@@ -199,16 +204,17 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 		Message: "The job is running.",
 	}
 	started := m.resultMsg(&res)
-	m.record(log, func(ctx context.Context) error { return m.store.RunStarted(ctx, r.id, started.Payload, started) })
+	m.record(store.Write{StartRun: r.id, StartDoc: started.Payload, Msgs: []store.OutMsg{started}})
 
-	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start})
+	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start,
+		Processes: runProcesses{m: m, runID: r.id, log: log}})
 
 	res.Phase, res.Finished = schemas.PhaseFinished, time.Now().UTC()
 	res.RunStatus, res.Message = int(out.Status), out.Job.Message
 	res.Rows = jobs.EncodeRows(out.Rows(), jobs.MaxRowsBytes)
 	res.JobDeleted = deleteAfter(job, out)
 	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
-	m.record(log, func(ctx context.Context) error { return m.store.RunFinished(ctx, r.id, msgs...) })
+	m.record(store.Write{FinishRun: r.id, Msgs: msgs})
 	if res.JobDeleted {
 		m.deleteAfterRun(log, job, out)
 	}
@@ -216,12 +222,24 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 
 // recoverInterrupted reports, as failed, every run a previous life of the agent started and
 // never finished (it was killed, or its machine lost power): without this the master would
-// show them in progress until the job ran again.
+// show them in progress until the job ran again. First it ends, or waits for, the steps that
+// life left running (Config.OrphanPolicy), so that no job runs twice at once; each report says
+// which step was running and what became of it. It runs before the scheduler starts.
 func (m *runManager) recoverInterrupted(ctx context.Context) {
 	runs, err := m.store.Interrupted(ctx)
 	if err != nil {
 		m.log.Error("interrupted runs not recovered", "err", err)
 		return
+	}
+	procs, err := m.store.Processes(ctx)
+	if err != nil {
+		m.log.Error("steps left running by the previous agent not looked for", "err", err)
+	}
+	notes := m.settleOrphans(ctx, procs)
+	for id := range procs {
+		if _, ok := runs[id]; !ok {
+			_ = m.store.RunFinished(ctx, id) // a run whose report was already queued: forget its processes
+		}
 	}
 	for id, doc := range runs {
 		var res schemas.RunResult
@@ -232,8 +250,12 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 		}
 		now := time.Now()
 		res.Phase, res.Finished, res.RunStatus = schemas.PhaseFinished, now.UTC(), int(jobs.RunFailed)
+		known := "the outcome of its steps is unknown"
+		if n := notes[id]; n != "" {
+			known = n + "; its outcome is unknown"
+		}
 		res.Message = fmt.Sprintf("The job failed.  The Job was invoked by %s.  The agent stopped while the job was running "+
-			"(started %s); the outcome of its steps is unknown.", res.InvokedBy, res.Started.Format(time.RFC3339))
+			"(started %s); %s.", res.InvokedBy, res.Started.Format(time.RFC3339), known)
 		local := res.Started.In(m.loc)
 		row := jobs.HistoryRow{RunID: id, JobID: res.JobID, JobName: res.JobName, StepID: 0, StepName: jobs.JobOutcomeStepName,
 			RunStatus: jobs.RunFailed, Message: res.Message, RunDate: jobs.DateInt(local), RunTime: jobs.TimeInt(local),
@@ -243,10 +265,7 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 		msgs := []store.OutMsg{m.resultMsg(&res), eventMsg(m.server, m.token, schemas.Event{ID: "interrupted-" + id,
 			Time: now.UTC(), Severity: schemas.SeverityError, Source: "job", Message: res.Message,
 			JobID: res.JobID, JobName: res.JobName, RunID: id})}
-		if err := m.store.RunFinished(ctx, id, msgs...); err != nil {
-			m.log.Error("interrupted run not reported", "run_id", id, "err", err)
-			continue
-		}
+		m.write(ctx, store.Write{FinishRun: id, Msgs: msgs})
 		m.log.Warn("run interrupted by an agent stop reported as failed", "job", res.JobName, "run_id", id)
 	}
 	if len(runs) > 0 {
@@ -254,15 +273,12 @@ func (m *runManager) recoverInterrupted(ctx context.Context) {
 	}
 }
 
-// record runs one store write of a run's report, with a deadline, and wakes the outbox.
-func (m *runManager) record(log *slog.Logger, write func(ctx context.Context) error) {
+// record makes one write of a run's report, with a deadline: into the outbox, or held in
+// memory while the disk refuses it. It is never dropped.
+func (m *runManager) record(w store.Write) {
 	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 	defer cancel()
-	if err := write(ctx); err != nil {
-		log.Error("run report not queued: the master will not see it", "err", err)
-		return
-	}
-	m.wake()
+	m.write(ctx, w)
 }
 
 func (m *runManager) resultMsg(res *schemas.RunResult) store.OutMsg {

@@ -178,7 +178,7 @@ func TestResultsSpooledWhileBusDown(t *testing.T) {
 	}
 	defer st.Close()
 	waitFor(t, 15*time.Second, "a run reported while the bus is down", func() bool {
-		q, err := st.Outbox(t.Context(), 100)
+		q, err := st.Outbox(t.Context(), 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestResultsSpooledWhileBusDown(t *testing.T) {
 	})
 	h.startServer()
 	waitFor(t, 15*time.Second, "the spooled reports", func() bool {
-		q, err := st.Outbox(t.Context(), 1)
+		q, err := st.Outbox(t.Context(), 0, 1)
 		return err == nil && len(q) == 0 && len(h.runs(j.JobID, schemas.PhaseFinished)) >= 2
 	})
 	h.stopAgent()

@@ -26,6 +26,8 @@ func newTarget(g *globals) *cobra.Command {
 			if err := loadProxies(&cfg, proxies, g.data); err != nil {
 				return err
 			}
+			// --location "" clears the location; no --location keeps the one held.
+			cfg.ClearLocation = cmd.Flags().Changed("location") && cfg.Location == ""
 			err := target.Run(cmd.Context(), cfg)
 			if cmd.Context().Err() != nil {
 				return nil
@@ -34,7 +36,7 @@ func newTarget(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Name, "name", "", "SQL Server instance: HOST or HOST\\INSTANCE (required)")
-	cmd.Flags().StringVar(&cfg.Location, "location", "", "free text shown on the master, e.g. \"rack 7\"")
+	cmd.Flags().StringVar(&cfg.Location, "location", "", "free text shown on the master, e.g. \"rack 7\" (default: the location last reported; --location \"\" clears it)")
 	cmd.Flags().StringVar(&cfg.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server")
 	cmd.Flags().IntVar(&cfg.PollInterval, "poll", 0, "poll (heartbeat) interval in seconds, 10 to 28800 (default: the one the target holds; 60 for a new target)")
 	cmd.Flags().DurationVar(&cfg.HeartbeatInterval, "heartbeat", 0, "override the heartbeat interval (default: the poll interval)")
@@ -49,6 +51,11 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
 	cmd.Flags().Var(&tzFlag{&cfg.TimeZone}, "time-zone", "the target's time zone, IANA (default: this machine's)")
 	cmd.Flags().StringVar(&proxies, "proxies", "", "this target's proxies and connection profiles, YAML, never sent anywhere (default DATA/"+target.ProxiesFile+" when it exists)")
+	cmd.Flags().StringVar(&cfg.OrphanPolicy, "orphans", target.OrphanEnd, "at start, what to do with job steps a previous agent left running (kill -9, crash): end (SIGTERM, then SIGKILL after --orphan-grace) or wait (schedule nothing until they finish)")
+	cmd.Flags().DurationVar(&cfg.OrphanGrace, "orphan-grace", 0, "time between SIGTERM and SIGKILL when ending steps a previous agent left running (default 10s)")
+	cmd.Flags().BoolVar(&cfg.KeepStepChildren, "keep-step-children", false, "leave running the background processes a CmdExec or PowerShell step leaves behind (default: end them when the step's main process exits)")
+	cmd.Flags().IntVar(&cfg.HoldBytes, "hold-bytes", 0, "memory for reports the data directory refuses (a full disk) until they are out; over it, superseded start reports, then events, then history rows are dropped, never an outcome (default 16 MiB)")
+	cmd.Flags().Int64Var(&cfg.LowDiskBytes, "low-disk-bytes", 0, "free space of the data directory under which heartbeats report the disk \"low\" (default 64 MiB)")
 	cmd.Flags().BoolVar(&cfg.AllowProxyMatching, "allow-proxy-matching", false, "let downloaded jobs' steps use this target's proxies by proxy_name, as AllowDownloadedJobsToMatchProxyName (default off, as in MSX: such jobs fail to apply)")
 
 	var dc target.DefectConfig

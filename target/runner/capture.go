@@ -2,6 +2,8 @@ package runner
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"sync"
 )
 
@@ -64,7 +66,7 @@ func (c *Capture) Len() int64 {
 }
 
 // String returns what was kept; when bytes were dropped, a line
-// "[output truncated: N bytes omitted]" stands where they were.
+// "[output truncated: N bytes omitted]" stands where they were, N the exact count.
 func (c *Capture) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -72,17 +74,30 @@ func (c *Capture) String() string {
 	if int64(kept) == c.total {
 		return string(c.head) + string(c.tail[c.pos:]) + string(c.tail[:c.pos])
 	}
-	return fmt.Sprintf("%s\n[output truncated: %d bytes omitted]\n%s%s",
-		c.head, c.total-int64(kept), c.tail[c.pos:], c.tail[:c.pos])
+	return string(c.head) + marker(c.total-int64(kept)) + string(c.tail[c.pos:]) + string(c.tail[:c.pos])
 }
 
+// marker is the line that stands for n omitted bytes.
+func marker(n int64) string { return fmt.Sprintf("\n[output truncated: %d bytes omitted]\n", n) }
+
+// markerRE finds a truncation marker in output that a Capture already bounded.
+var markerRE = regexp.MustCompile(`\n\[output truncated: (\d+) bytes omitted\]\n`)
+
 // bound returns s, or its first and last bytes around a truncation marker when it is longer
-// than limit.
+// than limit. A marker s already carries (an executor's Capture) is not counted as output: the
+// bytes it stands for are added to the new marker's count, so the count stays exact.
 func bound(s string, limit int) string {
-	if len(s) <= limit {
+	var omitted int64
+	text := s
+	if loc := markerRE.FindStringSubmatchIndex(s); loc != nil {
+		omitted, _ = strconv.ParseInt(s[loc[2]:loc[3]], 10, 64)
+		text = s[:loc[0]] + s[loc[1]:]
+	}
+	if len(text) <= limit {
 		return s
 	}
 	c := NewCapture(limit)
-	_, _ = c.Write([]byte(s))
+	_, _ = c.Write([]byte(text))
+	c.total += omitted
 	return c.String()
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,44 @@ func TestCapture(t *testing.T) {
 			}
 			if c.Len() != int64(n) {
 				t.Errorf("Len() = %d, want %d", c.Len(), n)
+			}
+		})
+	}
+}
+
+// TestBoundExact: output an executor already bounded, bounded again by the runner, says
+// exactly how many bytes of the original were omitted (not the marker's own length).
+func TestBoundExact(t *testing.T) {
+	tests := []struct {
+		name         string
+		total, limit int // bytes written to the executor's capture, and both limits
+		runnerLimit  int
+		wantOmitted  int
+		wantKept     int
+	}{
+		{name: "50 MB through 64 KiB", total: 50 << 20, limit: 64 << 10, runnerLimit: 64 << 10, wantOmitted: 50<<20 - 64<<10, wantKept: 64 << 10},
+		{name: "runner limit smaller", total: 1000, limit: 100, runnerLimit: 10, wantOmitted: 990, wantKept: 10},
+		{name: "fits", total: 100, limit: 100, runnerLimit: 100, wantOmitted: 0, wantKept: 100},
+		{name: "one byte over", total: 101, limit: 100, runnerLimit: 100, wantOmitted: 1, wantKept: 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCapture(tt.limit)
+			chunk := []byte(strings.Repeat("x", 4096))
+			for n := tt.total; n > 0; n -= len(chunk) {
+				_, _ = c.Write(chunk[:min(n, len(chunk))])
+			}
+			got := bound(c.String(), tt.runnerLimit)
+			var omitted int
+			if m := markerRE.FindStringSubmatch(got); m != nil {
+				omitted, _ = strconv.Atoi(m[1])
+			}
+			kept := len(markerRE.ReplaceAllString(got, ""))
+			if omitted != tt.wantOmitted || kept != tt.wantKept {
+				t.Errorf("omitted %d, kept %d; want omitted %d, kept %d", omitted, kept, tt.wantOmitted, tt.wantKept)
+			}
+			if omitted+kept != tt.total {
+				t.Errorf("omitted %d + kept %d != %d bytes written", omitted, kept, tt.total)
 			}
 		})
 	}

@@ -18,6 +18,10 @@ type CmdExecExecutor struct {
 	// groups, HOME, USER and LOGNAME, and its home directory as working directory when Dir
 	// is empty. Windows does not support it yet.
 	User string
+	// KeepChildren leaves running the processes a step's main process started and left
+	// behind (`sleep 60 &`). Default false: they are ended (SIGTERM, then SIGKILL) once the
+	// main process exits, whose exit code is the step's outcome either way. Unix only.
+	KeepChildren bool
 }
 
 var _ Executor = (*CmdExecExecutor)(nil)
@@ -33,12 +37,12 @@ func (e *CmdExecExecutor) Execute(ctx context.Context, req Request) Result {
 	if err := runAs(cmd, e.User); err != nil {
 		return Result{Err: err, NonRetryable: true, ExitCode: -1}
 	}
-	return processResult(ctx, cmd, req)
+	return processResult(ctx, cmd, req, e.KeepChildren)
 }
 
 // processResult runs cmd and compares its exit code with the step's success code.
-func processResult(ctx context.Context, cmd *exec.Cmd, req Request) Result {
-	code, out, err := runProcess(ctx, cmd, req.OutputLimit)
+func processResult(ctx context.Context, cmd *exec.Cmd, req Request, keep bool) Result {
+	code, out, err := runProcess(ctx, cmd, procOpts{limit: req.OutputLimit, keep: keep, rec: req.Processes, step: req.Step})
 	res := Result{ExitCode: code, Output: out, Err: err}
 	if err == nil && code != req.Step.CmdExecSuccessCode {
 		res.Err = wrapf(ErrExitCode, "process exit code %d; the step's success code is %d", code, req.Step.CmdExecSuccessCode)

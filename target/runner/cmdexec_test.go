@@ -5,7 +5,13 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +78,7 @@ func TestCmdExecCancelKillsProcessGroup(t *testing.T) {
 			t.Cleanup(func() { timer.Stop() })
 			start := time.Now()
 			res := (&CmdExecExecutor{}).Execute(ctx, cmdRequest(tt.command, 0))
-			if d := time.Since(start); d > waitDelay {
+			if d := time.Since(start); d > tooLong {
 				t.Errorf("Execute returned after %v; the process group was not killed", d)
 			}
 			if !errors.Is(res.Err, ErrStopped) || res.ExitCode != -1 {
@@ -88,7 +94,7 @@ func TestRunCmdExecTimeout(t *testing.T) {
 	r := New(Config{Server: "SQL01", Executors: map[string]Executor{jobs.SubsystemCmdExec: &CmdExecExecutor{}}})
 	start := time.Now()
 	out := r.Run(t.Context(), jobs.Job{Name: "j", Steps: s}, RunInfo{})
-	if d := time.Since(start); d > waitDelay {
+	if d := time.Since(start); d > tooLong {
 		t.Errorf("run took %v", d)
 	}
 	if out.Status != fail || !errors.Is(out.Cause, ErrStepTimeout) {
@@ -116,5 +122,85 @@ func TestRunCmdExecMessages(t *testing.T) {
 	}
 	if !r.Available(jobs.SubsystemCmdExec) || r.Available(jobs.SubsystemTSQL) {
 		t.Errorf("Available: CmdExec %v, TSQL %v; want true, false", r.Available(jobs.SubsystemCmdExec), r.Available(jobs.SubsystemTSQL))
+	}
+}
+
+// tooLong is far longer than ending a process group takes.
+const tooLong = 5 * time.Second
+
+// recorder is a ProcessRecorder that remembers what it was told.
+type recorder struct {
+	mu             sync.Mutex
+	started, ended []Process
+}
+
+func (r *recorder) ProcessStarted(_ jobs.Step, p Process) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = append(r.started, p)
+}
+
+func (r *recorder) ProcessEnded(_ jobs.Step, p Process) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = append(r.ended, p)
+}
+
+// TestCmdExecBackgroundChild: a step that leaves a background child succeeds with its main
+// process's exit and output, and the child is ended (or kept, with KeepChildren).
+func TestCmdExecBackgroundChild(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "child.pid")
+			rec := &recorder{}
+			req := cmdRequest("sleep 60 & echo $! > "+pidFile+"; echo done", 0)
+			req.Processes = rec
+			res := (&CmdExecExecutor{KeepChildren: keep}).Execute(t.Context(), req)
+			if res.Err != nil || res.ExitCode != 0 || res.Output != "done\n" {
+				t.Fatalf("result = %+v, want success with output \"done\\n\"", res)
+			}
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			child := Process{PID: pid, PGID: rec.started[0].PGID}
+			if alive := GroupAlive(child); alive != keep {
+				t.Errorf("child's group alive = %v after the step, want %v", alive, keep)
+			}
+			if keep {
+				if err := EndGroup(t.Context(), child, time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(rec.started) != 1 || len(rec.ended) != 1 || rec.started[0] != rec.ended[0] || rec.started[0].PGID != rec.started[0].PID {
+				t.Errorf("recorded started %v, ended %v; want one group, led by the main process", rec.started, rec.ended)
+			}
+		})
+	}
+}
+
+// TestGroupAlivePIDReuse: a recorded group whose leader's start time differs is not ours.
+func TestGroupAlivePIDReuse(t *testing.T) {
+	cmd := exec.CommandContext(t.Context(), "sleep", "30")
+	killGroupOnCancel(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	p := Process{PID: cmd.Process.Pid, PGID: cmd.Process.Pid, StartTime: startTime(cmd.Process.Pid)}
+	if !GroupAlive(p) {
+		t.Fatal("a running group reported gone")
+	}
+	if p.StartTime == 0 {
+		t.Skip("process start times are unknown on this system")
+	}
+	reused := p
+	reused.StartTime++
+	if GroupAlive(reused) {
+		t.Error("a group whose leader started at another time reported as the recorded one")
+	}
+	if err := EndGroup(t.Context(), p, time.Second); err != nil || GroupAlive(p) {
+		t.Errorf("EndGroup: %v, alive after: %v", err, GroupAlive(p))
 	}
 }

@@ -32,6 +32,9 @@ type Request struct {
 	// OutputLimit is the most bytes of output to keep; an executor keeps the start and the end
 	// of longer output (see NewCapture). Always > 0.
 	OutputLimit int
+	// Processes records the process group of a CmdExec or PowerShell step while it runs; nil
+	// records nothing.
+	Processes ProcessRecorder
 }
 
 // Result is the end of one attempt.

@@ -17,6 +17,9 @@ type PowerShellExecutor struct {
 	Env []string
 	// User is the OS account pwsh runs as, as CmdExecExecutor.User; default: the agent's.
 	User string
+	// KeepChildren leaves running the processes pwsh left behind, as
+	// CmdExecExecutor.KeepChildren; default false: they are ended.
+	KeepChildren bool
 }
 
 var (
@@ -55,5 +58,5 @@ func (e *PowerShellExecutor) Execute(ctx context.Context, req Request) Result {
 		return Result{Err: err, NonRetryable: true, ExitCode: -1}
 	}
 	req.Step.CmdExecSuccessCode = 0
-	return processResult(ctx, cmd, req)
+	return processResult(ctx, cmd, req, e.KeepChildren)
 }

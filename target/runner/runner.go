@@ -101,6 +101,9 @@ type RunInfo struct {
 	// Start is when the run started: run_date and run_time of the job outcome and the STRTDT
 	// and STRTTM tokens. Default: Config.Now() when Run is called.
 	Start time.Time
+	// Processes records the process groups of the run's steps while they run; default (nil):
+	// not recorded.
+	Processes ProcessRecorder
 }
 
 // Outcome is the result of a run.

@@ -111,7 +111,7 @@ func (r *Runner) attempt(ctx context.Context, st *run, step jobs.Step, start tim
 	if step.Timeout > 0 {
 		stepCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(step.Timeout), ErrStepTimeout)
 	}
-	res := exec.Execute(stepCtx, Request{Step: step, Command: command, Database: db, OutputLimit: r.cfg.OutputLimit})
+	res := exec.Execute(stepCtx, Request{Step: step, Command: command, Database: db, OutputLimit: r.cfg.OutputLimit, Processes: st.info.Processes})
 	timedOut := errors.Is(context.Cause(stepCtx), ErrStepTimeout) && ctx.Err() == nil
 	cancel()
 	res.Output = bound(res.Output, r.cfg.OutputLimit)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -21,6 +22,26 @@ import (
 
 // ErrAlreadyApplied is returned by Apply when the instruction id was applied before.
 var ErrAlreadyApplied = errors.New("instruction already applied")
+
+// Refused reports whether err says the file system refused a write: it is full (SQLite's
+// SQLITE_FULL, ENOSPC) or failed an I/O (SQLITE_IOERR, as when SQLite cannot size its
+// shared-memory file on a full disk).
+func Refused(err error) bool {
+	var ce interface{ Code() int }
+	if errors.As(err, &ce) {
+		switch ce.Code() & 0xff {
+		case sqliteIOErr, sqliteFull:
+			return true
+		}
+	}
+	return errors.Is(err, syscall.ENOSPC)
+}
+
+// SQLite's primary result codes that Refused looks for.
+const (
+	sqliteIOErr = 10
+	sqliteFull  = 13
+)
 
 // ErrNotEnlisted is returned by Identity when the agent has not enlisted.
 var ErrNotEnlisted = errors.New("target is not enlisted")
@@ -44,6 +65,15 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS running (
   run_id TEXT PRIMARY KEY,
   doc BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS processes (
+  run_id TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  pgid INTEGER NOT NULL,
+  start_time INTEGER NOT NULL,
+  step_id INTEGER NOT NULL,
+  step_name TEXT NOT NULL,
+  PRIMARY KEY (run_id, pid)
 );
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,6 +102,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// OpenReadOnly opens the database at path to read it on a file system that refuses writes
+// (a full disk): immutable, so SQLite needs no lock or shared-memory file, and changes
+// still in its write-ahead log are not seen. Every write fails.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	if err != nil {
+		return nil, fmt.Errorf("open local database %s read-only: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open local database %s read-only: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -90,6 +136,8 @@ type Identity struct {
 	Location     string    `json:"location"`
 	PollInterval int       `json:"poll_interval"`
 	Version      string    `json:"version"`
+	// TimeZoneAdjustment is the offset from UTC, in minutes, last reported.
+	TimeZoneAdjustment int `json:"time_zone_adjustment"`
 }
 
 // Meta keys.
@@ -139,7 +187,7 @@ func (s *Store) Forget(ctx context.Context) (int, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM meta`} {
+		for _, q := range []string{`DELETE FROM jobs`, `DELETE FROM applied`, `DELETE FROM outbox`, `DELETE FROM processes`, `DELETE FROM meta`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
@@ -262,25 +310,53 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...OutMsg) error {
 	return nil
 }
 
-// RunStarted records a run in progress, with doc (its "started" report, kept to describe the
-// run if the agent dies during it), together with msgs, in one transaction.
-func (s *Store) RunStarted(ctx context.Context, runID string, doc []byte, msgs ...OutMsg) error {
+// Write is one change to the local database that reports something: the messages to queue,
+// and the run-in-progress bookkeeping that goes with them.
+type Write struct {
+	// StartRun, when set, records run StartRun as in progress, with StartDoc (its "started"
+	// report, kept to describe the run if the agent dies during it).
+	StartRun string
+	StartDoc []byte
+	// FinishRun, when set, forgets run FinishRun and its process groups.
+	FinishRun string
+	// Msgs are queued in the outbox, in order.
+	Msgs []OutMsg
+}
+
+// Commit makes ws, in order, in one transaction.
+func (s *Store) Commit(ctx context.Context, ws ...Write) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO running(run_id, doc) VALUES (?, ?)`, runID, doc); err != nil {
-			return fmt.Errorf("record run %s: %w", runID, err)
+		for _, w := range ws {
+			if w.StartRun != "" {
+				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO running(run_id, doc) VALUES (?, ?)`, w.StartRun, w.StartDoc); err != nil {
+					return fmt.Errorf("record run %s: %w", w.StartRun, err)
+				}
+			}
+			if w.FinishRun != "" {
+				for _, q := range []string{`DELETE FROM running WHERE run_id = ?`, `DELETE FROM processes WHERE run_id = ?`} {
+					if _, err := tx.ExecContext(ctx, q, w.FinishRun); err != nil {
+						return fmt.Errorf("finish run %s: %w", w.FinishRun, err)
+					}
+				}
+			}
+			if err := enqueueAll(ctx, tx, w.Msgs); err != nil {
+				return err
+			}
 		}
-		return enqueueAll(ctx, tx, msgs)
+		return nil
 	})
 }
 
-// RunFinished forgets a run in progress and queues msgs (its final report), in one transaction.
+// RunStarted records a run in progress, with doc (its "started" report, kept to describe the
+// run if the agent dies during it), together with msgs, in one transaction.
+func (s *Store) RunStarted(ctx context.Context, runID string, doc []byte, msgs ...OutMsg) error {
+	return s.Commit(ctx, Write{StartRun: runID, StartDoc: doc, Msgs: msgs})
+}
+
+// RunFinished forgets a run in progress and its process groups, and queues msgs (its final
+// report), in one transaction.
 func (s *Store) RunFinished(ctx context.Context, runID string, msgs ...OutMsg) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM running WHERE run_id = ?`, runID); err != nil {
-			return fmt.Errorf("finish run %s: %w", runID, err)
-		}
-		return enqueueAll(ctx, tx, msgs)
-	})
+	return s.Commit(ctx, Write{FinishRun: runID, Msgs: msgs})
 }
 
 // Interrupted returns the "started" reports of runs that were in progress when the agent
@@ -299,6 +375,54 @@ func (s *Store) Interrupted(ctx context.Context) (map[string][]byte, error) {
 			return nil, err
 		}
 		out[id] = doc
+	}
+	return out, rows.Err()
+}
+
+// StepProcess is the process group of a running step of a run, recorded before the agent
+// waits on it so that the agent's next life can find it after a crash.
+type StepProcess struct {
+	RunID     string
+	StepID    int
+	StepName  string
+	PID, PGID int
+	StartTime uint64 // of the main process, against pid reuse (0: unknown)
+}
+
+// ProcessStarted records a step's process group.
+func (s *Store) ProcessStarted(ctx context.Context, p StepProcess) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO processes(run_id, pid, pgid, start_time, step_id, step_name) VALUES (?,?,?,?,?,?)`,
+		p.RunID, p.PID, p.PGID, int64(p.StartTime), p.StepID, p.StepName)
+	if err != nil {
+		return fmt.Errorf("record process %d of run %s: %w", p.PID, p.RunID, err)
+	}
+	return nil
+}
+
+// ProcessEnded forgets a step's process group.
+func (s *Store) ProcessEnded(ctx context.Context, runID string, pid int) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM processes WHERE run_id = ? AND pid = ?`, runID, pid); err != nil {
+		return fmt.Errorf("forget process %d of run %s: %w", pid, runID, err)
+	}
+	return nil
+}
+
+// Processes returns the process groups recorded, by run id.
+func (s *Store) Processes(ctx context.Context) (map[string][]StepProcess, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT run_id, pid, pgid, start_time, step_id, step_name FROM processes ORDER BY rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("read processes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]StepProcess{}
+	for rows.Next() {
+		var p StepProcess
+		var st int64
+		if err := rows.Scan(&p.RunID, &p.PID, &p.PGID, &st, &p.StepID, &p.StepName); err != nil {
+			return nil, fmt.Errorf("read processes: %w", err)
+		}
+		p.StartTime = uint64(st)
+		out[p.RunID] = append(out[p.RunID], p)
 	}
 	return out, rows.Err()
 }
@@ -343,9 +467,9 @@ type Queued struct {
 	OutMsg
 }
 
-// Outbox returns up to limit queued messages, oldest first.
-func (s *Store) Outbox(ctx context.Context, limit int) ([]Queued, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, msg_id, payload FROM outbox ORDER BY id LIMIT ?`, limit)
+// Outbox returns up to limit queued messages whose id is above after, oldest first.
+func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]Queued, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, msg_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -361,10 +485,13 @@ func (s *Store) Outbox(ctx context.Context, limit int) ([]Queued, error) {
 	return out, rows.Err()
 }
 
-// Sent removes a published message from the outbox.
+// Sent removes the published messages up to id from the outbox. On a full disk it fails; the
+// caller remembers id and tries again, since a delete needs space too.
 func (s *Store) Sent(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id)
-	return err
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id <= ?`, id); err != nil {
+		return fmt.Errorf("forget sent messages: %w", err)
+	}
+	return nil
 }
 
 // JobDefinition is one job held, as the master sent it.

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestFullDisk puts a target's data directory on a 4 MiB tmpfs, fills it while instructions
@@ -51,7 +50,11 @@ func TestFullDisk(t *testing.T) {
 		l := strings.ToLower(logs.String())
 		return strings.Contains(l, "disk is full") || strings.Contains(l, "no space left")
 	})
-	time.Sleep(2 * time.Second)
+	// The observable end of "nothing was applied": the agent tried again after its backoff and
+	// failed again (a second consumer restart after the first disk-full error).
+	waitFor(t, patience, "a second failed attempt to apply", func() bool {
+		return strings.Count(logs.String(), "instruction consumer stopped, restarting") >= 2
+	})
 	if ts, _ := f.m.TargetServer("FULL01"); ts.UnreadInstructions == 0 {
 		t.Error("instructions were reported applied while the disk was full")
 	}

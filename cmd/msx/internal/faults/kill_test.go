@@ -78,7 +78,19 @@ func TestKillTargetMidApplyAndMidRun(t *testing.T) {
 	t.Log("kill -9 mid-run")
 	startProc(t, args...) // stopped by its cleanup
 	waitFor(t, patience, "KILL01 back", func() bool { r := mp.targets(t)["KILL01"]; return r.Status == 1 && r.UnreadInstructions == 0 })
-	time.Sleep(5 * time.Second) // longer than the job: a rerun would have counted by now
+	// The observable end: the restarted agent reports the killed run, which it does after it
+	// ended the run's step and before it applies or schedules anything; the instructions are
+	// all applied (above), so a rerun would have started by now, and its step 1 counts first.
+	tok := jobs.ServerToken("KILL01")
+	waitFor(t, patience, "the killed run reported", func() bool {
+		fin, started := finishedRuns(t, js)
+		for run := range started[tok] {
+			if fin[tok][run] == 0 {
+				return false
+			}
+		}
+		return len(started[tok]) > 0
+	})
 	if n := ranRows(t, tdir, "slow"); n != 1 {
 		t.Errorf("the killed run ran %d times after the restart, want once (START applied once)", n)
 	}
