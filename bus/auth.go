@@ -2,6 +2,7 @@ package bus
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,26 +14,37 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// Auth decides, inside the embedded NATS server, who may connect and what each connection may
-// do. Identities are nkeys: a client proves it holds the private key by signing the server's
-// nonce. The master's key gets every permission; a target's key (registered at enlistment) gets
-// exactly its own subjects (TargetPermissions); a client without a key may only enlist
-// (EnlistPermissions). The permissions are enforced by the server, not by convention.
+// Auth decides, inside the embedded NATS server, who may connect, in which account, and what
+// each connection may do. Identities are nkeys: a client proves it holds the private key by
+// signing the server's nonce.
+//
+//	who                 account            may
+//	master's key        $G (streams, KV)   everything
+//	target t's key      MSX_T_<t>, its own  its own subjects, imported from $G (TargetPermissions)
+//	no key              MSX_ENLIST          msx.rpc.enlist, imported from $G (EnlistPermissions)
+//
+// Requests cross from a target's or the enlist account into $G only through service imports,
+// and the server routes every answer (a PubAck, an RPC reply, a pulled instruction) back into the
+// requester's own account: a reply subject a caller picks can never name a stream, a bucket or
+// another target's subjects. SECURITY.md explains the structure.
 //
 // Auth works only with the embedded server. With an external NATS cluster the operator
-// configures the same permissions there (deploy/ has an example).
+// configures the same accounts there (deploy/nats has the static part).
 type Auth struct {
 	// MasterKey is the master's public nkey.
 	MasterKey string
 	// Lookup returns the subject token of the target that owns a public nkey; nil while no
-	// target is registered (every target key is refused).
+	// target is registered (every target key is refused). A token Lookup returns is checked
+	// (CheckToken) before use: a bad one refuses the connection.
 	Lookup func(nkey string) (token string, ok bool)
 	// Logger records refusals.
 	Logger *slog.Logger
 
-	mu    sync.Mutex
-	srv   *server.Server
-	conns map[string]map[uint64]bool // nkey -> client ids
+	mu       sync.Mutex
+	srv      *server.Server
+	exported bool
+	accounts map[string]*server.Account // by name, once its imports are in place
+	conns    map[string]map[uint64]bool // nkey -> client ids
 }
 
 var _ server.Authentication = (*Auth)(nil)
@@ -41,14 +53,27 @@ var _ server.Authentication = (*Auth)(nil)
 // enlistment requests carry nothing secret: a target's private key never leaves it.
 const EnlistInboxPrefix = "_INBOX_ENLIST"
 
-// Check is called by the server for every new client connection.
-func (a *Auth) Check(c server.ClientAuthentication) bool {
-	o := c.GetOpts()
+// Check is called by the server for every new client connection. It never panics: a panic in
+// anything it calls (Lookup included) refuses the connection with the reason logged, since a
+// panic here would end the server and, with it, the master.
+func (a *Auth) Check(c server.ClientAuthentication) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.refuse(c, fmt.Sprintf("authenticator failed: %v", r))
+			ok = false
+		}
+	}()
 	if c.Kind() != server.CLIENT {
 		return false
 	}
+	o := c.GetOpts()
 	if o.Nkey == "" {
-		c.RegisterUser(&server.User{Username: "enlist", Permissions: EnlistPermissions()})
+		acc, err := a.account(AccountEnlist, []string{SubjectEnlist})
+		if err != nil {
+			a.refuse(c, err.Error())
+			return false
+		}
+		c.RegisterUser(&server.User{Username: "enlist", Account: acc, Permissions: EnlistPermissions()})
 		return true
 	}
 	if !verifyNonce(o.Nkey, o.Sig, c.GetNonce()) {
@@ -61,7 +86,6 @@ func (a *Auth) Check(c server.ClientAuthentication) bool {
 		return true
 	}
 	var tok string
-	ok := false
 	if a.Lookup != nil {
 		tok, ok = a.Lookup(o.Nkey)
 	}
@@ -69,9 +93,49 @@ func (a *Auth) Check(c server.ClientAuthentication) bool {
 		a.refuse(c, "nkey is not registered to any enlisted target (defected, deleted, or never enlisted)")
 		return false
 	}
-	c.RegisterUser(&server.User{Username: "target:" + tok, Permissions: TargetPermissions(tok)})
+	perms, err := TargetPermissions(tok)
+	if err != nil {
+		a.refuse(c, fmt.Sprintf("the registry holds an unusable token for this nkey (repair or delete the target): %v", err))
+		return false
+	}
+	imports, _ := targetImports(tok) // the token was checked by TargetPermissions
+	acc, err := a.account(TargetAccount(tok), imports)
+	if err != nil {
+		a.refuse(c, err.Error())
+		return false
+	}
+	c.RegisterUser(&server.User{Username: "target:" + tok, Account: acc, Permissions: perms})
 	a.track(o.Nkey, c.GetID())
 	return true
+}
+
+// account returns the named account, creating it with service imports of subjects from the
+// master's account on first use. Before the server is attached (it is starting), it fails.
+func (a *Auth) account(name string, subjects []string) (*server.Account, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if acc := a.accounts[name]; acc != nil {
+		return acc, nil
+	}
+	if a.srv == nil {
+		return nil, errors.New("the server is still starting: connect again")
+	}
+	g := a.srv.GlobalAccount()
+	if !a.exported {
+		if err := exportServices(g); err != nil {
+			return nil, err
+		}
+		a.exported = true
+	}
+	acc, err := registerAccount(a.srv, g, name, subjects)
+	if err != nil {
+		return nil, err
+	}
+	if a.accounts == nil {
+		a.accounts = map[string]*server.Account{}
+	}
+	a.accounts[name] = acc
+	return acc, nil
 }
 
 func (a *Auth) refuse(c server.ClientAuthentication, why string) {
@@ -108,10 +172,14 @@ func (a *Auth) Revoke(nkey string) {
 	}
 }
 
+// attach binds a to a started server. Accounts belong to one server: a restarted server gets
+// them made again.
 func (a *Auth) attach(s *server.Server) {
 	a.mu.Lock()
-	a.srv = s
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	if a.srv != s {
+		a.srv, a.exported, a.accounts = s, false, nil
+	}
 }
 
 func verifyNonce(pub, sig string, nonce []byte) bool {
@@ -136,22 +204,21 @@ func EnlistPermissions() *server.Permissions {
 	}
 }
 
-// TargetPermissions is what target t may do: read its own instructions through a consumer it
-// creates filtered to its own subject (pulling and deleting need the consumer's random name,
-// which no other target can list), publish its own status, reports, results and events, enlist
-// again and defect, and receive on its own inbox. It can create no other consumer, and read no
-// stream or consumer information.
-func TargetPermissions(t string) *server.Permissions {
-	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
-			StatusSubject(t), AppliedSubject(t), subjResult + "." + t + ".*", subjEvent + "." + t + ".*",
-			SubjectEnlist, SubjectDefect,
-			"$JS.API.CONSUMER.CREATE." + StreamInstr + ".*." + InstrSubject(t),
-			"$JS.API.CONSUMER.MSG.NEXT." + StreamInstr + ".*",
-			"$JS.API.CONSUMER.DELETE." + StreamInstr + ".*",
-		}},
-		Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(t) + ".>"}},
+// TargetPermissions is what target t may do, on top of what its account imports (the two
+// lists are the same subjects): publish its own status, reports, results and events, enlist
+// again, defect, ask the master for its instruction consumer, pull from that one consumer and
+// read its info; and receive on its own inbox. It can create, list or delete no consumer and
+// read no stream. It fails when t is not a valid token (a record read from storage may hold
+// anything), and never panics.
+func TargetPermissions(t string) (*server.Permissions, error) {
+	allow, err := targetImports(t)
+	if err != nil {
+		return nil, fmt.Errorf("target permissions: %w", err)
 	}
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: allow},
+		Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(t) + ".>"}},
+	}, nil
 }
 
 // LoadOrCreateKey loads the nkey seed in file, creating a new user key (file mode 0600) when the

@@ -105,13 +105,30 @@ func TestTargetPermissions(t *testing.T) {
 	t.Run("reads its own instructions", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		cons, err := js.OrderedConsumer(ctx, bus.StreamInstr, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.InstrSubject("SQL01")}})
+		// The master makes the consumer; the target pulls from it.
+		if _, err := f.masterJ.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: bus.InstrConsumerName("SQL01"),
+			FilterSubject: bus.InstrSubject("SQL01"), AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		cons, err := js.Consumer(ctx, bus.StreamInstr, bus.InstrConsumerName("SQL01"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		msg, err := cons.Next(jetstream.FetchMaxWait(3 * time.Second))
 		if err != nil || string(msg.Data()) != "for SQL01" {
 			t.Fatalf("own instruction: %v", err)
+		}
+		it, err := cons.Messages(jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(3*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Stop()
+		if _, err := f.masterJ.Publish(ctx, bus.InstrSubject("SQL01"), []byte("second")); err != nil {
+			t.Fatal(err)
+		}
+		msg, err = it.Next()
+		if err != nil || string(msg.Data()) != "second" {
+			t.Fatalf("own instruction through Messages: %v", err)
 		}
 	})
 	t.Run("publishes its own status", func(t *testing.T) {
@@ -137,6 +154,10 @@ func TestTargetPermissions(t *testing.T) {
 		}},
 		{"create a consumer on another target's subject", func(ctx context.Context) error {
 			_, err := js.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: "steal", FilterSubject: bus.InstrSubject("SQL02")})
+			return err
+		}},
+		{"create a consumer on its own subject", func(ctx context.Context) error {
+			_, err := js.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: "mine", FilterSubject: bus.InstrSubject("SQL01")})
 			return err
 		}},
 		{"create an unfiltered consumer", func(ctx context.Context) error {

@@ -86,6 +86,11 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
 	s.SetLoggerV2(&slogAdapter{l: cfg.Logger.With("component", "nats-server")}, false, false, false)
+	if cfg.Auth != nil {
+		// Accounts are made once JetStream has come up in $G (JetStream enables only the global
+		// account when it is alone); until then targets and anonymous clients are refused.
+		cfg.Auth.attach(nil)
+	}
 	go s.Start()
 	deadline := 30 * time.Second
 	if d, ok := ctx.Deadline(); ok {

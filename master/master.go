@@ -159,7 +159,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		}
 	}
 	m.rpcSlots = make(chan struct{}, rpcParallel)
-	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect} {
+	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect, bus.SubjectConsumer + ".*": m.onConsumer} {
 		sub, err := nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))
 		if err != nil {
 			m.Shutdown(ctx)
