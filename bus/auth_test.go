@@ -118,14 +118,17 @@ func TestTargetPermissions(t *testing.T) {
 		if err != nil || string(msg.Data()) != "for SQL01" {
 			t.Fatalf("own instruction: %v", err)
 		}
-		it, err := cons.Messages(jetstream.PullHeartbeat(time.Second), jetstream.PullExpiry(3*time.Second))
+		// Idle heartbeats cross the import too: a pull that waits through several of them and
+		// past its expiry still gets the next instruction, with no missed heartbeat reported.
+		it, err := cons.Messages(jetstream.PullHeartbeat(500*time.Millisecond), jetstream.PullExpiry(2*time.Second),
+			jetstream.WithMessagesErrOnMissingHeartbeat(true))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer it.Stop()
-		if _, err := f.masterJ.Publish(ctx, bus.InstrSubject("SQL01"), []byte("second")); err != nil {
-			t.Fatal(err)
-		}
+		time.AfterFunc(3*time.Second, func() { // publish after the first pull expired
+			_, _ = f.masterJ.Publish(context.Background(), bus.InstrSubject("SQL01"), []byte("second"))
+		})
 		msg, err = it.Next()
 		if err != nil || string(msg.Data()) != "second" {
 			t.Fatalf("own instruction through Messages: %v", err)

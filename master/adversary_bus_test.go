@@ -238,6 +238,7 @@ func advTargetKey(tb testing.TB, a *agent) (nkeys.KeyPair, string) {
 func TestAdversaryTargetConsumers(t *testing.T) {
 	f := newFixture(t)
 	attacker, victim := f.startTarget(t, "advsql2"), f.startTarget(t, "advsql3")
+	f.waitOnline(t, attacker)
 	kp, at := advTargetKey(t, attacker)
 	f.waitOnline(t, attacker)
 	f.waitOnline(t, victim)
@@ -292,6 +293,12 @@ func TestAdversaryTargetConsumers(t *testing.T) {
 	c.refusedPublish(t, bus.ConsumerSubject(vt))
 	for _, reply := range hostileReplies(vt) {
 		if err := c.PublishRequest(bus.ConsumerSubject(at), reply, []byte("junk")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Enlisting with reply subjects into streams and buckets, from the target's account.
+	for _, reply := range hostileReplies(vt) {
+		if err := c.PublishRequest(bus.SubjectEnlist, reply, []byte("junk")); err != nil {
 			t.Fatal(err)
 		}
 	}
