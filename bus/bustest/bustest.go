@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,35 +205,48 @@ func ServeInstrConsumers(tb testing.TB, nc *nats.Conn) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	slots := make(chan struct{}, 32) // as many at once as the master answers
+	var wg sync.WaitGroup
 	sub, err := nc.Subscribe(bus.SubjectConsumer+".*", func(msg *nats.Msg) {
-		rep := &schemas.ConsumerReply{}
-		var req schemas.ConsumerRequest
-		tok, err := bus.TargetFromConsumerSubject(msg.Subject)
-		if err == nil {
-			err = schemas.Decode(msg.Data, &req)
-		}
-		var cfg jetstream.ConsumerConfig
-		if err == nil {
-			cfg, err = bus.InstrConsumerConfig(tok, req.StartSeq)
-		}
-		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			var s jetstream.Stream
-			if s, err = js.Stream(ctx, bus.StreamInstr); err == nil {
-				err = bus.ReplaceConsumer(ctx, s, cfg)
-			}
-		}
-		if err != nil {
-			rep.Error = &schemas.Error{Code: 50000, Message: err.Error()}
-		} else {
-			rep.Stream, rep.Consumer, rep.StartSeq = bus.StreamInstr, cfg.Name, cfg.OptStartSeq
-		}
-		b, _ := schemas.Encode(rep)
-		_ = msg.Respond(b)
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			serveInstrConsumer(js, msg)
+		})
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = sub.Unsubscribe() })
+	tb.Cleanup(func() {
+		_ = sub.Unsubscribe()
+		wg.Wait()
+	})
+}
+
+func serveInstrConsumer(js jetstream.JetStream, msg *nats.Msg) {
+	rep := &schemas.ConsumerReply{}
+	var req schemas.ConsumerRequest
+	tok, err := bus.TargetFromConsumerSubject(msg.Subject)
+	if err == nil {
+		err = schemas.Decode(msg.Data, &req)
+	}
+	var cfg jetstream.ConsumerConfig
+	if err == nil {
+		cfg, err = bus.InstrConsumerConfig(tok, req.StartSeq)
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var s jetstream.Stream
+		if s, err = js.Stream(ctx, bus.StreamInstr); err == nil {
+			err = bus.ReplaceConsumer(ctx, s, cfg)
+		}
+	}
+	if err != nil {
+		rep.Error = &schemas.Error{Code: 50000, Message: err.Error()}
+	} else {
+		rep.Stream, rep.Consumer, rep.StartSeq = bus.StreamInstr, cfg.Name, cfg.OptStartSeq
+	}
+	b, _ := schemas.Encode(rep)
+	_ = msg.Respond(b)
 }
