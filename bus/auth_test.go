@@ -280,3 +280,48 @@ func TestAuthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthCannotPanic: whatever Lookup returns or does, the connection is refused with a reason
+// and the server goes on (a panic in the callback would end the process that embeds it).
+func TestAuthCannotPanic(t *testing.T) {
+	f := newAuthFixture(t)
+	bad, _ := nkeys.CreateUser()
+	badPub, _ := bad.PublicKey()
+	boom, _ := nkeys.CreateUser()
+	boomPub, _ := boom.PublicKey()
+	lookup := f.auth.Lookup
+	f.auth.Lookup = func(pub string) (string, bool) {
+		switch pub {
+		case badPub:
+			return "", true // a registry record without a token
+		case boomPub:
+			panic("registry is broken")
+		}
+		return lookup(pub)
+	}
+	for _, tc := range []struct {
+		name string
+		kp   nkeys.KeyPair
+	}{
+		{"empty token", bad},
+		{"panicking lookup", boom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, _ := bus.NkeyOption(tc.kp)
+			if nc, err := nats.Connect(f.url, o); err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			}
+		})
+	}
+	for _, tok := range []string{"", "A.B", "A*", ">", "A B"} {
+		if _, err := bus.TargetPermissions(tok); !errors.Is(err, bus.ErrInvalidToken) {
+			t.Errorf("TargetPermissions(%q): %v, want ErrInvalidToken", tok, err)
+		}
+	}
+	// The server is alive: a registered target still connects.
+	nc := f.connect(t, f.keys["SQL01"], bus.InboxPrefix("SQL01"))
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
