@@ -208,6 +208,19 @@ func TestAdversaryAnonymousReplySubjects(t *testing.T) {
 			}
 		}
 	}
+	// A reply subject that is the enlist import itself: the answer must not come back to the
+	// master as a new request, round after round.
+	if err := anon.PublishRequest(bus.SubjectEnlist, bus.SubjectEnlist, req); err != nil {
+		t.Fatal(err)
+	}
+	// Anything but enlisting, directly.
+	for _, subj := range []string{"$JS.API.STREAM.PURGE." + bus.StreamEvents, "$JS.API.CONSUMER.CREATE." + bus.StreamInstr,
+		bus.SubjectDefect, bus.ConsumerSubject(vt), bus.StatusSubject(vt), "$KV." + bus.BucketTargets + ".x"} {
+		if err := anon.PublishRequest(subj, bus.EnlistInboxPrefix+".x", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		anon.refusedPublish(t, subj)
+	}
 	// A request of its own afterwards: once it is answered, the master has answered the probes
 	// before it (one subscription, in order).
 	if _, err := anon.Request(bus.SubjectEnlist, req, patience); err != nil {
