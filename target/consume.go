@@ -23,8 +23,8 @@ import (
 )
 
 // consume reads this target's instructions in stream order, starting after the last sequence
-// applied (kept in the local database). The master makes the consumer (msx.rpc.consumer, see
-// instrConsumer): a memory-only pull consumer with no acks, so the server keeps nothing durable
+// applied (kept in the local database). The master makes the consumer on request (askConsumer; its
+// shape is bus.InstrConsumerConfig): a memory-only pull consumer with no acks, so the server keeps nothing durable
 // for the target, and the target can neither create consumers nor pull from another's. What
 // nats.go's ordered consumer did is done here: a gap in the consumer's sequence (a delivery lost
 // on a reconnect), missing idle heartbeats, or a deleted consumer end the read, and the consumer
