@@ -174,6 +174,33 @@ func TestTargetPermissions(t *testing.T) {
 			_, err := js.Consumer(ctx, bus.StreamInstr, "SQL02")
 			return err
 		}},
+		{"pull, read or delete another target's consumer by name", func(ctx context.Context) error {
+			cfg, _ := bus.InstrConsumerConfig("SQL02", 1)
+			if _, err := f.masterJ.CreateOrUpdateConsumer(ctx, bus.StreamInstr, cfg); err != nil {
+				t.Fatal(err)
+			}
+			name := bus.InstrConsumerName("SQL02")
+			for _, op := range []func(context.Context) error{
+				func(ctx context.Context) error {
+					_, err := nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT."+bus.StreamInstr+"."+name, []byte(`{"batch":1}`))
+					return err
+				},
+				func(ctx context.Context) error { _, err := js.Consumer(ctx, bus.StreamInstr, name); return err },
+				func(ctx context.Context) error { return js.DeleteConsumer(ctx, bus.StreamInstr, name) },
+			} {
+				if !refused(t, op) {
+					return nil
+				}
+			}
+			if _, err := f.masterJ.Consumer(t.Context(), bus.StreamInstr, name); err != nil {
+				t.Fatalf("SQL02's consumer is gone: %v", err)
+			}
+			return errors.New("all refused")
+		}},
+		{"ask for another target's consumer", func(ctx context.Context) error {
+			_, err := nc.RequestWithContext(ctx, bus.ConsumerSubject("SQL02"), []byte(`{}`))
+			return err
+		}},
 		{"read stream info", func(ctx context.Context) error {
 			_, err := js.Stream(ctx, bus.StreamInstr)
 			return err
