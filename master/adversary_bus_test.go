@@ -145,16 +145,18 @@ func (f *fixture) advConnect(tb testing.TB, kp nkeys.KeyPair, inbox string) *adv
 // refusedPublish waits until the server reports a publish permission violation on subj.
 func (c *advConn) refusedPublish(tb testing.TB, subj string) {
 	tb.Helper()
+	var got []string
 	waitFor(tb, patience, func() bool {
 		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, e := range c.errs {
+		got = slices.Clone(c.errs)
+		c.mu.Unlock()
+		for _, e := range got {
 			if strings.Contains(e, "Permissions Violation for Publish to \""+subj+"\"") {
 				return true
 			}
 		}
 		return false
-	}, "a permission violation for publish to %q (got %v)", subj, c.errs)
+	}, "a permission violation for publish to %q (got %v)", subj, &got)
 }
 
 // hostileReplies are reply subjects that, answered by a connection with more rights than the
