@@ -10,6 +10,7 @@ package master_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -311,6 +312,20 @@ func TestAdversaryTargetConsumers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A flood of valid, signed requests for its own consumer: at most one consumer per target
+	// comes of it, and the master keeps serving the others.
+	for i := range 200 {
+		req := schemas.ConsumerRequest{StartSeq: uint64(i + 1), Time: time.Now().UTC()}
+		sig, err := kp.Sign(schemas.SignedBytes("consumer", at, req.Signed()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Signature = base64.StdEncoding.EncodeToString(sig)
+		b, _ := schemas.Encode(&req)
+		if err := c.PublishRequest(bus.ConsumerSubject(at), bus.InboxPrefix(at)+".flood", b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Enlisting with reply subjects into streams and buckets, from the target's account.
 	for _, reply := range hostileReplies(vt) {
 		if err := c.PublishRequest(bus.SubjectEnlist, reply, []byte("junk")); err != nil {
@@ -357,6 +372,9 @@ func advSettledAfter(tb testing.TB, js jetstream.JetStream, before busState) bus
 		if !strings.HasPrefix(name, "I_") {
 			tb.Fatalf("consumer %s exists on %s", name, bus.StreamInstr)
 		}
+	}
+	if len(now.consumers) > len(before.consumers) {
+		tb.Fatalf("%d instruction consumers, %d before the probes: %v", len(now.consumers), len(before.consumers), now)
 	}
 	return now
 }

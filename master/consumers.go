@@ -34,6 +34,11 @@ func (m *Master) instrConsumer(ctx context.Context, subj string, data []byte) (*
 		m.Rejected.Add(1)
 		return nil, err
 	}
+	// One request per target at a time: a target that floods cannot take every RPC slot.
+	if _, busy := m.consuming.LoadOrStore(tok, struct{}{}); busy {
+		return nil, coded(CodeBadRequest, "an instruction consumer request of %s is already being handled: wait for its reply", tok)
+	}
+	defer m.consuming.Delete(tok)
 	pub, first, ok := m.consumerOwner(tok)
 	if !ok {
 		return nil, coded(CodeUnknown, "The specified target server ('%s') does not exist: enlist it again", tok)

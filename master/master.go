@@ -72,6 +72,9 @@ type Master struct {
 	subs     []*nats.Subscription
 	once     sync.Once
 
+	// consuming holds the tokens whose consumer request is being handled (see onConsumer).
+	consuming sync.Map
+
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64
 }
