@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -83,5 +85,66 @@ func registerAccount(s *server.Server, g *server.Account, name string, subjects 
 			return nil, fmt.Errorf("account %s: import %s: %w", name, subj, err)
 		}
 	}
+	return acc, nil
+}
+
+// serverAuth is Auth bound to one server: accounts belong to a server, and the nodes of a test
+// cluster share one Auth. StartServer makes one per start and installs it as the server's
+// authenticator.
+type serverAuth struct {
+	a *Auth
+
+	mu       sync.Mutex
+	srv      *server.Server // nil until JetStream is up in $G
+	exported bool
+	accounts map[string]*server.Account // by name, once its imports are in place
+}
+
+var _ server.Authentication = (*serverAuth)(nil)
+
+// Check is called by the server for every new client connection.
+func (sa *serverAuth) Check(c server.ClientAuthentication) bool { return sa.a.check(sa, c) }
+
+// ready lets sa make accounts on s. Until then only the master's key connects: accounts must be
+// made after JetStream has come up in $G (JetStream enables only the global account when it is
+// alone).
+func (sa *serverAuth) ready(s *server.Server) {
+	sa.mu.Lock()
+	sa.srv = s
+	sa.mu.Unlock()
+}
+
+func (sa *serverAuth) server() *server.Server {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.srv
+}
+
+// account returns the named account, creating it with service imports of subjects from the
+// master's account on first use.
+func (sa *serverAuth) account(name string, subjects []string) (*server.Account, error) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	if acc := sa.accounts[name]; acc != nil {
+		return acc, nil
+	}
+	if sa.srv == nil {
+		return nil, errors.New("the server is still starting: connect again")
+	}
+	g := sa.srv.GlobalAccount()
+	if !sa.exported {
+		if err := exportServices(g); err != nil {
+			return nil, err
+		}
+		sa.exported = true
+	}
+	acc, err := registerAccount(sa.srv, g, name, subjects)
+	if err != nil {
+		return nil, err
+	}
+	if sa.accounts == nil {
+		sa.accounts = map[string]*server.Account{}
+	}
+	sa.accounts[name] = acc
 	return acc, nil
 }

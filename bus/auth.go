@@ -2,7 +2,6 @@ package bus
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,23 +39,24 @@ type Auth struct {
 	// Logger records refusals.
 	Logger *slog.Logger
 
-	mu       sync.Mutex
-	srv      *server.Server
-	exported bool
-	accounts map[string]*server.Account // by name, once its imports are in place
-	conns    map[string]map[uint64]bool // nkey -> client ids
+	mu    sync.Mutex
+	conns map[string]map[connRef]bool // nkey -> connections
 }
 
-var _ server.Authentication = (*Auth)(nil)
+// connRef is one client connection on one server (nodes of a test cluster share an Auth).
+type connRef struct {
+	on *serverAuth
+	id uint64
+}
 
 // EnlistInboxPrefix is the reply inbox prefix of clients that are not enlisted yet. Replies to
 // enlistment requests carry nothing secret: a target's private key never leaves it.
 const EnlistInboxPrefix = "_INBOX_ENLIST"
 
-// Check is called by the server for every new client connection. It never panics: a panic in
+// check decides on a new client connection of the server sa. It never panics: a panic in
 // anything it calls (Lookup included) refuses the connection with the reason logged, since a
 // panic here would end the server and, with it, the master.
-func (a *Auth) Check(c server.ClientAuthentication) (ok bool) {
+func (a *Auth) check(sa *serverAuth, c server.ClientAuthentication) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			a.refuse(c, fmt.Sprintf("authenticator failed: %v", r))
@@ -68,7 +68,7 @@ func (a *Auth) Check(c server.ClientAuthentication) (ok bool) {
 	}
 	o := c.GetOpts()
 	if o.Nkey == "" {
-		acc, err := a.account(AccountEnlist, []string{SubjectEnlist})
+		acc, err := sa.account(AccountEnlist, []string{SubjectEnlist})
 		if err != nil {
 			a.refuse(c, err.Error())
 			return false
@@ -82,7 +82,7 @@ func (a *Auth) Check(c server.ClientAuthentication) (ok bool) {
 	}
 	if o.Nkey == a.MasterKey {
 		c.RegisterUser(&server.User{Username: "master"})
-		a.track(o.Nkey, c.GetID())
+		a.track(o.Nkey, connRef{sa, c.GetID()})
 		return true
 	}
 	var tok string
@@ -99,43 +99,14 @@ func (a *Auth) Check(c server.ClientAuthentication) (ok bool) {
 		return false
 	}
 	imports, _ := targetImports(tok) // the token was checked by TargetPermissions
-	acc, err := a.account(TargetAccount(tok), imports)
+	acc, err := sa.account(TargetAccount(tok), imports)
 	if err != nil {
 		a.refuse(c, err.Error())
 		return false
 	}
 	c.RegisterUser(&server.User{Username: "target:" + tok, Account: acc, Permissions: perms})
-	a.track(o.Nkey, c.GetID())
+	a.track(o.Nkey, connRef{sa, c.GetID()})
 	return true
-}
-
-// account returns the named account, creating it with service imports of subjects from the
-// master's account on first use. Before the server is attached (it is starting), it fails.
-func (a *Auth) account(name string, subjects []string) (*server.Account, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if acc := a.accounts[name]; acc != nil {
-		return acc, nil
-	}
-	if a.srv == nil {
-		return nil, errors.New("the server is still starting: connect again")
-	}
-	g := a.srv.GlobalAccount()
-	if !a.exported {
-		if err := exportServices(g); err != nil {
-			return nil, err
-		}
-		a.exported = true
-	}
-	acc, err := registerAccount(a.srv, g, name, subjects)
-	if err != nil {
-		return nil, err
-	}
-	if a.accounts == nil {
-		a.accounts = map[string]*server.Account{}
-	}
-	a.accounts[name] = acc
-	return acc, nil
 }
 
 func (a *Auth) refuse(c server.ClientAuthentication, why string) {
@@ -144,41 +115,29 @@ func (a *Auth) refuse(c server.ClientAuthentication, why string) {
 	}
 }
 
-func (a *Auth) track(nkey string, id uint64) {
+func (a *Auth) track(nkey string, ref connRef) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.conns == nil {
-		a.conns = map[string]map[uint64]bool{}
+		a.conns = map[string]map[connRef]bool{}
 	}
 	if a.conns[nkey] == nil {
-		a.conns[nkey] = map[uint64]bool{}
+		a.conns[nkey] = map[connRef]bool{}
 	}
-	a.conns[nkey][id] = true
+	a.conns[nkey][ref] = true
 }
 
-// Revoke disconnects every connection of a key at once. The caller has already removed the key
-// from Lookup, so a reconnect is refused.
+// Revoke disconnects every connection of a key at once, on every server using a. The caller has
+// already removed the key from Lookup, so a reconnect is refused.
 func (a *Auth) Revoke(nkey string) {
 	a.mu.Lock()
-	ids := a.conns[nkey]
+	refs := a.conns[nkey]
 	delete(a.conns, nkey)
-	srv := a.srv
 	a.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	for id := range ids {
-		_ = srv.DisconnectClientByID(id)
-	}
-}
-
-// attach binds a to a started server. Accounts belong to one server: a restarted server gets
-// them made again.
-func (a *Auth) attach(s *server.Server) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.srv != s {
-		a.srv, a.exported, a.accounts = s, false, nil
+	for ref := range refs {
+		if srv := ref.on.server(); srv != nil {
+			_ = srv.DisconnectClientByID(ref.id)
+		}
 	}
 }
 

@@ -70,8 +70,10 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		JetStreamMaxMemory: 256 << 20,
 	}
 	opts.JetStreamLimits.DefaultMaxConsumers = cmp.Or(cfg.MaxConsumers, MaxConsumers)
+	var sa *serverAuth
 	if cfg.Auth != nil {
-		opts.CustomClientAuthentication = cfg.Auth
+		sa = &serverAuth{a: cfg.Auth}
+		opts.CustomClientAuthentication = sa
 		opts.AlwaysEnableNonce = true
 	}
 	if cfg.Customize != nil {
@@ -86,11 +88,6 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
 	s.SetLoggerV2(&slogAdapter{l: cfg.Logger.With("component", "nats-server")}, false, false, false)
-	if cfg.Auth != nil {
-		// Accounts are made once JetStream has come up in $G (JetStream enables only the global
-		// account when it is alone); until then targets and anonymous clients are refused.
-		cfg.Auth.attach(nil)
-	}
 	go s.Start()
 	deadline := 30 * time.Second
 	if d, ok := ctx.Deadline(); ok {
@@ -106,8 +103,8 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		unlock()
 		return nil, fmt.Errorf("start NATS with store %s: check free space and permissions: %w", opts.StoreDir, ErrJetStreamUnavailable)
 	}
-	if cfg.Auth != nil {
-		cfg.Auth.attach(s)
+	if sa != nil {
+		sa.ready(s)
 	}
 	return &Server{Server: s, unlock: unlock}, nil
 }
