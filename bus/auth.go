@@ -17,10 +17,10 @@ import (
 // each connection may do. Identities are nkeys: a client proves it holds the private key by
 // signing the server's nonce.
 //
-//	who                 account            may
-//	master's key        $G (streams, KV)   everything
-//	target t's key      MSX_T_<t>, its own  its own subjects, imported from $G (TargetPermissions)
-//	no key              MSX_ENLIST          msx.rpc.enlist, imported from $G (EnlistPermissions)
+//	who              account                  may
+//	master's key     $G (streams, KV)         everything
+//	target t's key   MSX_T_<t>, its own       its own subjects, imported from $G (TargetPermissions)
+//	no key           MSX_ENLIST               msx.rpc.enlist, imported from $G (EnlistPermissions)
 //
 // Requests cross from a target's or the enlist account into $G only through service imports,
 // and the server routes every answer (a PubAck, an RPC reply, a pulled instruction) back into the
