@@ -13,42 +13,67 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// Auth decides, inside the embedded NATS server, who may connect and what each connection may
-// do. Identities are nkeys: a client proves it holds the private key by signing the server's
-// nonce. The master's key gets every permission; a target's key (registered at enlistment) gets
-// exactly its own subjects (TargetPermissions); a client without a key may only enlist
-// (EnlistPermissions). The permissions are enforced by the server, not by convention.
+// Auth decides, inside the embedded NATS server, who may connect, in which account, and what
+// each connection may do. Identities are nkeys: a client proves it holds the private key by
+// signing the server's nonce.
+//
+//	who              account                  may
+//	master's key     $G (streams, KV)         everything
+//	target t's key   MSX_T_<t>, its own       its own subjects, imported from $G (TargetPermissions)
+//	no key           MSX_ENLIST               msx.rpc.enlist, imported from $G (EnlistPermissions)
+//
+// Requests cross from a target's or the enlist account into $G only through service imports,
+// and the server routes every answer (a PubAck, an RPC reply, a pulled instruction) back into the
+// requester's own account: a reply subject a caller picks can never name a stream, a bucket or
+// another target's subjects. SECURITY.md explains the structure.
 //
 // Auth works only with the embedded server. With an external NATS cluster the operator
-// configures the same permissions there (deploy/ has an example).
+// configures the same accounts there (deploy/nats has the static part).
 type Auth struct {
 	// MasterKey is the master's public nkey.
 	MasterKey string
 	// Lookup returns the subject token of the target that owns a public nkey; nil while no
-	// target is registered (every target key is refused).
+	// target is registered (every target key is refused). A token Lookup returns is checked
+	// (CheckToken) before use: a bad one refuses the connection.
 	Lookup func(nkey string) (token string, ok bool)
 	// Logger records refusals.
 	Logger *slog.Logger
 
 	mu    sync.Mutex
-	srv   *server.Server
-	conns map[string]map[uint64]bool // nkey -> client ids
+	conns map[string]map[connRef]bool // nkey -> connections
 }
 
-var _ server.Authentication = (*Auth)(nil)
+// connRef is one client connection on one server (nodes of a test cluster share an Auth).
+type connRef struct {
+	on *serverAuth
+	id uint64
+}
 
 // EnlistInboxPrefix is the reply inbox prefix of clients that are not enlisted yet. Replies to
 // enlistment requests carry nothing secret: a target's private key never leaves it.
 const EnlistInboxPrefix = "_INBOX_ENLIST"
 
-// Check is called by the server for every new client connection.
-func (a *Auth) Check(c server.ClientAuthentication) bool {
-	o := c.GetOpts()
+// check decides on a new client connection of the server sa. It never panics: a panic in
+// anything it calls (Lookup included) refuses the connection with the reason logged, since a
+// panic here would end the server and, with it, the master.
+func (a *Auth) check(sa *serverAuth, c server.ClientAuthentication) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.refuse(c, fmt.Sprintf("authenticator failed: %v", r))
+			ok = false
+		}
+	}()
 	if c.Kind() != server.CLIENT {
 		return false
 	}
+	o := c.GetOpts()
 	if o.Nkey == "" {
-		c.RegisterUser(&server.User{Username: "enlist", Permissions: EnlistPermissions()})
+		acc, err := sa.account(AccountEnlist, []string{SubjectEnlist})
+		if err != nil {
+			a.refuse(c, err.Error())
+			return false
+		}
+		c.RegisterUser(&server.User{Username: "enlist", Account: acc, Permissions: EnlistPermissions()})
 		return true
 	}
 	if !verifyNonce(o.Nkey, o.Sig, c.GetNonce()) {
@@ -57,11 +82,10 @@ func (a *Auth) Check(c server.ClientAuthentication) bool {
 	}
 	if o.Nkey == a.MasterKey {
 		c.RegisterUser(&server.User{Username: "master"})
-		a.track(o.Nkey, c.GetID())
+		a.track(o.Nkey, connRef{sa, c.GetID()})
 		return true
 	}
 	var tok string
-	ok := false
 	if a.Lookup != nil {
 		tok, ok = a.Lookup(o.Nkey)
 	}
@@ -69,8 +93,19 @@ func (a *Auth) Check(c server.ClientAuthentication) bool {
 		a.refuse(c, "nkey is not registered to any enlisted target (defected, deleted, or never enlisted)")
 		return false
 	}
-	c.RegisterUser(&server.User{Username: "target:" + tok, Permissions: TargetPermissions(tok)})
-	a.track(o.Nkey, c.GetID())
+	perms, err := TargetPermissions(tok)
+	if err != nil {
+		a.refuse(c, fmt.Sprintf("the registry holds an unusable token for this nkey (repair or delete the target): %v", err))
+		return false
+	}
+	imports, _ := targetImports(tok) // the token was checked by TargetPermissions
+	acc, err := sa.account(TargetAccount(tok), imports)
+	if err != nil {
+		a.refuse(c, err.Error())
+		return false
+	}
+	c.RegisterUser(&server.User{Username: "target:" + tok, Account: acc, Permissions: perms})
+	a.track(o.Nkey, connRef{sa, c.GetID()})
 	return true
 }
 
@@ -80,38 +115,30 @@ func (a *Auth) refuse(c server.ClientAuthentication, why string) {
 	}
 }
 
-func (a *Auth) track(nkey string, id uint64) {
+func (a *Auth) track(nkey string, ref connRef) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.conns == nil {
-		a.conns = map[string]map[uint64]bool{}
+		a.conns = map[string]map[connRef]bool{}
 	}
 	if a.conns[nkey] == nil {
-		a.conns[nkey] = map[uint64]bool{}
+		a.conns[nkey] = map[connRef]bool{}
 	}
-	a.conns[nkey][id] = true
+	a.conns[nkey][ref] = true
 }
 
-// Revoke disconnects every connection of a key at once. The caller has already removed the key
-// from Lookup, so a reconnect is refused.
+// Revoke disconnects every connection of a key at once, on every server using a. The caller has
+// already removed the key from Lookup, so a reconnect is refused.
 func (a *Auth) Revoke(nkey string) {
 	a.mu.Lock()
-	ids := a.conns[nkey]
+	refs := a.conns[nkey]
 	delete(a.conns, nkey)
-	srv := a.srv
 	a.mu.Unlock()
-	if srv == nil {
-		return
+	for ref := range refs {
+		if srv := ref.on.server(); srv != nil {
+			_ = srv.DisconnectClientByID(ref.id)
+		}
 	}
-	for id := range ids {
-		_ = srv.DisconnectClientByID(id)
-	}
-}
-
-func (a *Auth) attach(s *server.Server) {
-	a.mu.Lock()
-	a.srv = s
-	a.mu.Unlock()
 }
 
 func verifyNonce(pub, sig string, nonce []byte) bool {
@@ -136,22 +163,21 @@ func EnlistPermissions() *server.Permissions {
 	}
 }
 
-// TargetPermissions is what target t may do: read its own instructions through a consumer it
-// creates filtered to its own subject (pulling and deleting need the consumer's random name,
-// which no other target can list), publish its own status, reports, results and events, enlist
-// again and defect, and receive on its own inbox. It can create no other consumer, and read no
-// stream or consumer information.
-func TargetPermissions(t string) *server.Permissions {
-	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
-			StatusSubject(t), AppliedSubject(t), subjResult + "." + t + ".*", subjEvent + "." + t + ".*",
-			SubjectEnlist, SubjectDefect,
-			"$JS.API.CONSUMER.CREATE." + StreamInstr + ".*." + InstrSubject(t),
-			"$JS.API.CONSUMER.MSG.NEXT." + StreamInstr + ".*",
-			"$JS.API.CONSUMER.DELETE." + StreamInstr + ".*",
-		}},
-		Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(t) + ".>"}},
+// TargetPermissions is what target t may do, on top of what its account imports (the two
+// lists are the same subjects): publish its own status, reports, results and events, enlist
+// again, defect, ask the master for its instruction consumer, pull from that one consumer and
+// read its info; and receive on its own inbox. It can create, list or delete no consumer and
+// read no stream. It fails when t is not a valid token (a record read from storage may hold
+// anything), and never panics.
+func TargetPermissions(t string) (*server.Permissions, error) {
+	allow, err := targetImports(t)
+	if err != nil {
+		return nil, fmt.Errorf("target permissions: %w", err)
 	}
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: allow},
+		Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(t) + ".>"}},
+	}, nil
 }
 
 // LoadOrCreateKey loads the nkey seed in file, creating a new user key (file mode 0600) when the

@@ -105,13 +105,33 @@ func TestTargetPermissions(t *testing.T) {
 	t.Run("reads its own instructions", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		cons, err := js.OrderedConsumer(ctx, bus.StreamInstr, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.InstrSubject("SQL01")}})
+		// The master makes the consumer; the target pulls from it.
+		if _, err := f.masterJ.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: bus.InstrConsumerName("SQL01"),
+			FilterSubject: bus.InstrSubject("SQL01"), AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		cons, err := js.Consumer(ctx, bus.StreamInstr, bus.InstrConsumerName("SQL01"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		msg, err := cons.Next(jetstream.FetchMaxWait(3 * time.Second))
 		if err != nil || string(msg.Data()) != "for SQL01" {
 			t.Fatalf("own instruction: %v", err)
+		}
+		// Idle heartbeats cross the import too: a pull that waits through several of them and
+		// past its expiry still gets the next instruction, with no missed heartbeat reported.
+		it, err := cons.Messages(jetstream.PullHeartbeat(500*time.Millisecond), jetstream.PullExpiry(2*time.Second),
+			jetstream.WithMessagesErrOnMissingHeartbeat(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Stop()
+		time.AfterFunc(3*time.Second, func() { // publish after the first pull expired
+			_, _ = f.masterJ.Publish(context.Background(), bus.InstrSubject("SQL01"), []byte("second"))
+		})
+		msg, err = it.Next()
+		if err != nil || string(msg.Data()) != "second" {
+			t.Fatalf("own instruction through Messages: %v", err)
 		}
 	})
 	t.Run("publishes its own status", func(t *testing.T) {
@@ -139,6 +159,10 @@ func TestTargetPermissions(t *testing.T) {
 			_, err := js.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: "steal", FilterSubject: bus.InstrSubject("SQL02")})
 			return err
 		}},
+		{"create a consumer on its own subject", func(ctx context.Context) error {
+			_, err := js.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: "mine", FilterSubject: bus.InstrSubject("SQL01")})
+			return err
+		}},
 		{"create an unfiltered consumer", func(ctx context.Context) error {
 			_, err := js.CreateConsumer(ctx, bus.StreamInstr, jetstream.ConsumerConfig{Name: "all"})
 			return err
@@ -148,6 +172,33 @@ func TestTargetPermissions(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := js.Consumer(ctx, bus.StreamInstr, "SQL02")
+			return err
+		}},
+		{"pull, read or delete another target's consumer by name", func(ctx context.Context) error {
+			cfg, _ := bus.InstrConsumerConfig("SQL02", 1)
+			if _, err := f.masterJ.CreateOrUpdateConsumer(ctx, bus.StreamInstr, cfg); err != nil {
+				t.Fatal(err)
+			}
+			name := bus.InstrConsumerName("SQL02")
+			for _, op := range []func(context.Context) error{
+				func(ctx context.Context) error {
+					_, err := nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT."+bus.StreamInstr+"."+name, []byte(`{"batch":1}`))
+					return err
+				},
+				func(ctx context.Context) error { _, err := js.Consumer(ctx, bus.StreamInstr, name); return err },
+				func(ctx context.Context) error { return js.DeleteConsumer(ctx, bus.StreamInstr, name) },
+			} {
+				if !refused(t, op) {
+					return nil
+				}
+			}
+			if _, err := f.masterJ.Consumer(t.Context(), bus.StreamInstr, name); err != nil {
+				t.Fatalf("SQL02's consumer is gone: %v", err)
+			}
+			return errors.New("all refused")
+		}},
+		{"ask for another target's consumer", func(ctx context.Context) error {
+			_, err := nc.RequestWithContext(ctx, bus.ConsumerSubject("SQL02"), []byte(`{}`))
 			return err
 		}},
 		{"read stream info", func(ctx context.Context) error {
@@ -255,4 +306,49 @@ func TestAuthentication(t *testing.T) {
 			t.Fatal("revoked key connected again")
 		}
 	})
+}
+
+// TestAuthCannotPanic: whatever Lookup returns or does, the connection is refused with a reason
+// and the server goes on (a panic in the callback would end the process that embeds it).
+func TestAuthCannotPanic(t *testing.T) {
+	f := newAuthFixture(t)
+	bad, _ := nkeys.CreateUser()
+	badPub, _ := bad.PublicKey()
+	boom, _ := nkeys.CreateUser()
+	boomPub, _ := boom.PublicKey()
+	lookup := f.auth.Lookup
+	f.auth.Lookup = func(pub string) (string, bool) {
+		switch pub {
+		case badPub:
+			return "", true // a registry record without a token
+		case boomPub:
+			panic("registry is broken")
+		}
+		return lookup(pub)
+	}
+	for _, tc := range []struct {
+		name string
+		kp   nkeys.KeyPair
+	}{
+		{"empty token", bad},
+		{"panicking lookup", boom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, _ := bus.NkeyOption(tc.kp)
+			if nc, err := nats.Connect(f.url, o); err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			}
+		})
+	}
+	for _, tok := range []string{"", "A.B", "A*", ">", "A B"} {
+		if _, err := bus.TargetPermissions(tok); !errors.Is(err, bus.ErrInvalidToken) {
+			t.Errorf("TargetPermissions(%q): %v, want ErrInvalidToken", tok, err)
+		}
+	}
+	// The server is alive: a registered target still connects.
+	nc := f.connect(t, f.keys["SQL01"], bus.InboxPrefix("SQL01"))
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -9,6 +9,12 @@ package bus_test
 //	ordered  the target creates an ordered consumer itself (FilterSubjects [msx.instr.<t>],
 //	         DeliverByStartSequence = last applied + 1); nothing durable on the server, the
 //	         target records the last applied stream sequence in its local database.
+//	master   what msx does now (bus/SECURITY.md): the target asks the master over
+//	         msx.rpc.consumer.<t> for its consumer from last applied + 1; the master makes
+//	         bus.InstrConsumerConfig (ephemeral pull, memory, AckNone, named I_<t>); the target
+//	         pulls from it. No authentication: every connection in the global account.
+//	accounts the same with bus.Auth: every target in its own account, reaching the stream
+//	         through service imports (pulled instructions are routed back as service responses).
 //
 // Both targets would also record the applied instruction id locally (idempotent apply);
 // that cost is the same in both designs, so the benchmark keeps the "local database" in
@@ -32,14 +38,18 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
+	"github.com/msx-project/msx/schemas"
 )
 
 const (
-	designDurable = "durable"
-	designOrdered = "ordered"
+	designDurable  = "durable"
+	designOrdered  = "ordered"
+	designMaster   = "master"
+	designAccounts = "accounts"
 
 	// benchRawStream has MSX_INSTR's settings and no consumers: the "persist N messages"
 	// baseline that fan-out times are compared with.
@@ -48,7 +58,7 @@ const (
 )
 
 var (
-	benchDesigns = []string{designDurable, designOrdered}
+	benchDesigns = []string{designDurable, designOrdered, designMaster, designAccounts}
 	benchSizes   = []int{100, 1000}
 )
 
@@ -74,8 +84,10 @@ func benchFanOut(b *testing.B, design string, n int) {
 	ctx := b.Context()
 	dir := b.TempDir()
 	b.Logf("store on %s", fsType(dir))
-	srv := bustest.RunServer(b, dir)
-	f := newFleet(b, design, n, srv.ClientURL())
+	keys := newBenchKeys(design, n)
+	srv := startServer(b, dir, keys.auth)
+	b.Cleanup(srv.Shutdown)
+	f := newFleet(b, design, n, srv.ClientURL(), keys)
 	setupStart := time.Now()
 	f.connectTargets(b, srv.ClientURL(), false)
 	f.startAll(b, ctx)
@@ -126,9 +138,10 @@ func benchRestart(b *testing.B, design string, n int) {
 	ctx := b.Context()
 	dir := b.TempDir()
 	b.Logf("store on %s", fsType(dir))
-	srv := startServer(b, dir)
+	keys := newBenchKeys(design, n)
+	srv := startServer(b, dir, keys.auth)
 	defer func() { srv.Shutdown() }()
-	f := newFleet(b, design, n, srv.ClientURL())
+	f := newFleet(b, design, n, srv.ClientURL(), keys)
 	f.connectTargets(b, srv.ClientURL(), true)
 	f.startAll(b, ctx)
 	// Every consumer has delivered something, so durables have state to write at shutdown.
@@ -147,7 +160,7 @@ func benchRestart(b *testing.B, design string, n int) {
 		b.StartTimer()
 
 		t0 = time.Now()
-		srv = startServer(b, dir)
+		srv = startServer(b, dir, keys.auth)
 		f.connectMaster(b, srv.ClientURL(), true)
 		if _, err := f.js.AccountInfo(ctx); err != nil {
 			b.Fatalf("JetStream after restart: %v", err)
@@ -188,6 +201,7 @@ type fleet struct {
 	js      jetstream.JetStream
 	targets []*benchTarget
 	done    chan int
+	keys    benchKeys
 
 	errMu sync.Mutex
 	err   error
@@ -208,11 +222,11 @@ type benchTarget struct {
 	wantMsgID atomic.Value
 }
 
-func newFleet(tb testing.TB, design string, n int, url string) *fleet {
+func newFleet(tb testing.TB, design string, n int, url string, keys benchKeys) *fleet {
 	tb.Helper()
 	f := &fleet{
 		tb: tb, design: design, run: strconv.FormatInt(time.Now().UnixNano(), 36),
-		done: make(chan int, 2*n),
+		done: make(chan int, 2*n), keys: keys,
 	}
 	tb.Cleanup(f.stopTargets)
 	f.connectMaster(tb, url, false)
@@ -252,15 +266,18 @@ func (f *fleet) connectMaster(tb testing.TB, url string, noReconnect bool) {
 	if f.nc != nil {
 		f.nc.Close()
 	}
-	nc, js := dial(tb, url, "master", noReconnect)
+	nc, js := dial(tb, url, "master", noReconnect, f.keys.master)
 	f.nc, f.js = nc, js
+	if f.design == designMaster || f.design == designAccounts {
+		bustest.ServeInstrConsumers(tb, nc)
+	}
 }
 
 func (f *fleet) connectTargets(tb testing.TB, url string, noReconnect bool) {
 	tb.Helper()
 	err := parallel(len(f.targets), 16, func(i int) error {
 		t := f.targets[i]
-		nc, err := nats.Connect(url, connOpts(t.name, noReconnect)...)
+		nc, err := nats.Connect(url, connOpts(t.name, noReconnect, f.keys.target(i))...)
 		if err != nil {
 			return fmt.Errorf("connect %s: %w", t.name, err)
 		}
@@ -310,6 +327,8 @@ func (f *fleet) startTarget(ctx context.Context, t *benchTarget) error {
 			FilterSubjects: []string{t.subj}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 			OptStartSeq: t.last.Load() + 1,
 		})
+	case designMaster, designAccounts:
+		cons, err = askConsumer(ctx, t, t.last.Load()+1)
 	}
 	if err != nil {
 		return fmt.Errorf("consumer for %s: %w", t.name, err)
@@ -511,19 +530,85 @@ func (f *fleet) stopTargets() {
 	}
 }
 
-func startServer(tb testing.TB, dir string) *bus.Server {
+// askConsumer asks the master for t's instruction consumer from start, as target/consume.go
+// does, and binds to it.
+func askConsumer(ctx context.Context, t *benchTarget, start uint64) (jetstream.Consumer, error) {
+	data, err := schemas.Encode(&schemas.ConsumerRequest{StartSeq: start, Time: time.Now().UTC(), Signature: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	msg, err := t.nc.RequestWithContext(ctx, bus.ConsumerSubject(t.name), data)
+	if err != nil {
+		return nil, fmt.Errorf("ask for the consumer of %s: %w", t.name, err)
+	}
+	var rep schemas.ConsumerReply
+	if err := schemas.Decode(msg.Data, &rep); err != nil {
+		return nil, err
+	}
+	if rep.Error != nil {
+		return nil, rep.Error
+	}
+	return t.js.Consumer(ctx, bus.StreamInstr, rep.Consumer)
+}
+
+// benchKeys are the identities of a fleet on a server with bus.Auth (design accounts); the
+// zero value means no authentication.
+type benchKeys struct {
+	auth    *bus.Auth
+	master  nkeys.KeyPair
+	targets []nkeys.KeyPair
+}
+
+func (k benchKeys) target(i int) nkeys.KeyPair {
+	if k.targets == nil {
+		return nil
+	}
+	return k.targets[i]
+}
+
+// newBenchKeys makes a master key and n target keys with an Auth that knows them, for design
+// accounts.
+func newBenchKeys(design string, n int) benchKeys {
+	if design != designAccounts {
+		return benchKeys{}
+	}
+	k := benchKeys{master: must(nkeys.CreateUser())}
+	byKey := map[string]string{}
+	for i := range n {
+		kp := must(nkeys.CreateUser())
+		k.targets = append(k.targets, kp)
+		byKey[must(kp.PublicKey())] = fmt.Sprintf("SQL%04d", i)
+	}
+	k.auth = &bus.Auth{MasterKey: must(k.master.PublicKey()), Lookup: func(pub string) (string, bool) {
+		t, ok := byKey[pub]
+		return t, ok
+	}}
+	return k
+}
+
+func startServer(tb testing.TB, dir string, auth *bus.Auth) *bus.Server {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := bus.StartServer(ctx, bus.ServerConfig{StoreDir: dir, Logger: bustest.Logger(tb)})
+	s, err := bus.StartServer(ctx, bus.ServerConfig{StoreDir: dir, Logger: bustest.Logger(tb), Auth: auth})
 	if err != nil {
 		tb.Fatalf("start server: %v", err)
 	}
 	return s
 }
 
-func connOpts(name string, noReconnect bool) []nats.Option {
+func connOpts(name string, noReconnect bool, kp nkeys.KeyPair) []nats.Option {
 	opts := []nats.Option{nats.Name(name)}
+	if kp != nil {
+		nk, err := bus.NkeyOption(kp)
+		if err != nil {
+			panic(err)
+		}
+		opts = append(opts, nk)
+		if name != "master" {
+			opts = append(opts, nats.CustomInboxPrefix(bus.InboxPrefix(name)))
+		}
+	}
 	if noReconnect {
 		opts = append(opts, nats.NoReconnect())
 	} else {
@@ -532,9 +617,9 @@ func connOpts(name string, noReconnect bool) []nats.Option {
 	return opts
 }
 
-func dial(tb testing.TB, url, name string, noReconnect bool) (*nats.Conn, jetstream.JetStream) {
+func dial(tb testing.TB, url, name string, noReconnect bool, kp nkeys.KeyPair) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	nc, err := nats.Connect(url, connOpts(name, noReconnect)...)
+	nc, err := nats.Connect(url, connOpts(name, noReconnect, kp)...)
 	if err != nil {
 		tb.Fatalf("connect %s: %v", url, err)
 	}

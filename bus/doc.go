@@ -12,7 +12,14 @@
 //	MSX_RESULTS    msx.result.<t>.<job>  run outcomes and step history
 //	MSX_EVENTS     msx.event.<t>.<sev>   forwarded events
 //	KV msx_*       keys by id            targets, groups, tokens
-//	msx.rpc.*      core request-reply    enlist, defect (no persistence)
+//	msx.rpc.*      core request-reply    enlist, defect, consumer.<t> (no persistence)
+//
+// With authentication (Auth), the master and every asset above live in one account, each target
+// in an account of its own and clients without a key in an enlist-only account; the target and
+// enlist accounts reach the master's only through service imports of their own subjects, so any
+// answer a caller causes is routed back into the caller's account and never into a stream.
+// Targets create no consumers: the master makes each target's one instruction consumer
+// (InstrConsumerConfig) when the target asks on ConsumerSubject. SECURITY.md has the details.
 //
 // bus imports neither master nor target.
 package bus

@@ -70,8 +70,10 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		JetStreamMaxMemory: 256 << 20,
 	}
 	opts.JetStreamLimits.DefaultMaxConsumers = cmp.Or(cfg.MaxConsumers, MaxConsumers)
+	var sa *serverAuth
 	if cfg.Auth != nil {
-		opts.CustomClientAuthentication = cfg.Auth
+		sa = &serverAuth{a: cfg.Auth}
+		opts.CustomClientAuthentication = sa
 		opts.AlwaysEnableNonce = true
 	}
 	if cfg.Customize != nil {
@@ -101,8 +103,8 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		unlock()
 		return nil, fmt.Errorf("start NATS with store %s: check free space and permissions: %w", opts.StoreDir, ErrJetStreamUnavailable)
 	}
-	if cfg.Auth != nil {
-		cfg.Auth.attach(s)
+	if sa != nil {
+		sa.ready(s)
 	}
 	return &Server{Server: s, unlock: unlock}, nil
 }

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -164,6 +165,50 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
 		}
+	}
+	return nil
+}
+
+// InstrConsumerIdle is how long a target's instruction consumer outlives its last pull. A target
+// that comes back later asks for a new one; nothing of it is kept on disk meanwhile.
+const InstrConsumerIdle = 5 * time.Minute
+
+// InstrConsumerConfig is the one shape of target t's instruction consumer, made by the master
+// (targets cannot create consumers, see SECURITY.md):
+//
+//	name          I_<t> (InstrConsumerName): one per target, so the count is bounded
+//	filter        msx.instr.<t>
+//	start         start, the sequence after the last one the target applied
+//	ack           none: the target keeps its place in its local database
+//	storage       memory, InactiveThreshold 5 min: no state on disk, gone when the target is
+//	kind          pull, at most 16 waiting requests: each delivery goes to the reply subject of
+//	              the target's own pull request, which the server routes back into the
+//	              target's account
+func InstrConsumerConfig(t string, start uint64) (jetstream.ConsumerConfig, error) {
+	if err := CheckToken(t); err != nil {
+		return jetstream.ConsumerConfig{}, fmt.Errorf("instruction consumer: %w", err)
+	}
+	return jetstream.ConsumerConfig{
+		Name:              InstrConsumerName(t),
+		FilterSubject:     InstrSubject(t),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       max(start, 1),
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: InstrConsumerIdle,
+		MemoryStorage:     true,
+		Replicas:          1,
+		MaxWaiting:        16,
+	}, nil
+}
+
+// ReplaceConsumer deletes the consumer named cfg.Name on s, if there is one, and creates it with
+// cfg: a consumer's start sequence cannot be changed (JetStream error 10012).
+func ReplaceConsumer(ctx context.Context, s jetstream.Stream, cfg jetstream.ConsumerConfig) error {
+	if err := s.DeleteConsumer(ctx, cfg.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("replace consumer %s: %w", cfg.Name, err)
+	}
+	if _, err := s.CreateConsumer(ctx, cfg); err != nil {
+		return fmt.Errorf("create consumer %s at sequence %d: %w", cfg.Name, cfg.OptStartSeq, err)
 	}
 	return nil
 }

@@ -17,6 +17,9 @@ const (
 	SubjectEnlist = "msx.rpc.enlist"
 	// SubjectDefect is the request-reply subject targets defect on.
 	SubjectDefect = "msx.rpc.defect"
+	// SubjectConsumer + "." + token is the request-reply subject a target asks the master on for
+	// its instruction consumer (see ConsumerSubject).
+	SubjectConsumer = "msx.rpc.consumer"
 	// SubjectLedgerClear carries the master's "error cleared" edits of the download list.
 	SubjectLedgerClear = "msx.ledger.clear"
 )
@@ -60,6 +63,28 @@ func ResultSubject(t, j string) string { return subject(subjResult, t, j) }
 
 // EventSubject is where target t forwards events of a severity.
 func EventSubject(t, severity string) string { return subject(subjEvent, t, severity) }
+
+// ConsumerSubject is where target t asks the master to (re)create its instruction consumer.
+// The token in the subject is the only identity the master takes: with Auth, t's account can
+// publish on no other target's ConsumerSubject.
+func ConsumerSubject(t string) string { return subject(SubjectConsumer, t) }
+
+// InstrConsumerName is the name of target t's one instruction consumer on MSX_INSTR, made by the
+// master. The name is fixed, so a target can pull from exactly one consumer and the number of
+// consumers is bounded by the number of targets.
+func InstrConsumerName(t string) string { return "I_" + t }
+
+// TargetFromConsumerSubject returns the target token of a ConsumerSubject.
+func TargetFromConsumerSubject(subj string) (string, error) {
+	tok, ok := strings.CutPrefix(subj, SubjectConsumer+".")
+	if !ok {
+		return "", fmt.Errorf("%w: subject %q is not %s.<target>", ErrInvalidToken, subj, SubjectConsumer)
+	}
+	if err := CheckToken(tok); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
 
 // InboxPrefix is target t's own reply inbox prefix. It can never equal EnlistInboxPrefix.
 func InboxPrefix(t string) string { return "_INBOX_T_" + t }

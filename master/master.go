@@ -81,6 +81,8 @@ type Master struct {
 	refused   map[string]*refusedCount // refused requests per source this window
 	// refusedWritten counts refused-request records written this window, all sources.
 	refusedWritten int
+	// consuming holds the tokens whose consumer request is being handled (see onConsumer).
+	consuming sync.Map
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64
@@ -180,7 +182,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	}
 	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
 	m.rpcSlots = make(chan struct{}, rpcParallel)
-	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect} {
+	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect, bus.SubjectConsumer + ".*": m.onConsumer} {
 		sub, err := nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))
 		if err != nil {
 			m.Shutdown(ctx)

@@ -43,6 +43,8 @@ func (EnlistRequest) MsgType() string     { return TypeEnlistRequest }
 func (EnlistReply) MsgType() string       { return TypeEnlistReply }
 func (DefectRequest) MsgType() string     { return TypeDefectRequest }
 func (DefectReply) MsgType() string       { return TypeDefectReply }
+func (ConsumerRequest) MsgType() string   { return TypeConsumerRequest }
+func (ConsumerReply) MsgType() string     { return TypeConsumerReply }
 func (Instruction) MsgType() string       { return TypeInstruction }
 func (InstructionStatus) MsgType() string { return TypeInstructionStatus }
 func (Heartbeat) MsgType() string         { return TypeHeartbeat }

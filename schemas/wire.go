@@ -16,7 +16,10 @@ import (
 // History:
 //   - 1 (2026-11-25): first protocol: enlist/defect RPC, instructions 1-9, heartbeats with job
 //     digest, applied reports.
-const ProtocolVersion = 1
+//   - 2 (2026-12-02): the master makes each target's instruction consumer (msx.rpc.consumer.<t>,
+//     ConsumerRequest); targets may no longer create consumers. A protocol-1 target enlists but,
+//     on a bus with authentication, cannot read its instructions: upgrade it.
+const ProtocolVersion = 2
 
 // MinProtocolVersion is the oldest target protocol this master accepts.
 const MinProtocolVersion = max(1, ProtocolVersion-2)
@@ -27,6 +30,8 @@ const (
 	TypeEnlistReply       = "msx.enlist.reply.v1"
 	TypeDefectRequest     = "msx.defect.request.v1"
 	TypeDefectReply       = "msx.defect.reply.v1"
+	TypeConsumerRequest   = "msx.consumer.request.v1"
+	TypeConsumerReply     = "msx.consumer.reply.v1"
 	TypeInstruction       = "msx.instruction.v1"
 	TypeInstructionStatus = "msx.instruction.status.v1"
 	TypeHeartbeat         = "msx.heartbeat.v1"
@@ -88,6 +93,32 @@ type DefectRequest struct {
 	ServerName string    `json:"server_name"`
 	Time       time.Time `json:"time"`
 	Signature  string    `json:"signature"`
+}
+
+// ConsumerRequest is sent by a target on msx.rpc.consumer.<token>: it asks the master to
+// (re)create its instruction consumer, delivering from StartSeq (the sequence after the last one
+// the target applied). The token in the subject says who asks; the signature over ("consumer",
+// token, StartSeq, Time) proves it where accounts do not (an external NATS with one account for
+// all targets).
+type ConsumerRequest struct {
+	Type      string    `json:"type"`
+	StartSeq  uint64    `json:"start_seq"`
+	Time      time.Time `json:"time"`
+	Signature string    `json:"signature"`
+}
+
+// Signed is the third part signed with SignedBytes("consumer", token, r.Signed()).
+func (r *ConsumerRequest) Signed() string {
+	return strconv.FormatUint(r.StartSeq, 10) + " " + r.Time.UTC().Format(time.RFC3339Nano)
+}
+
+// ConsumerReply answers a ConsumerRequest with the consumer to pull from.
+type ConsumerReply struct {
+	Type     string `json:"type"`
+	Error    *Error `json:"error,omitempty"`
+	Stream   string `json:"stream,omitempty"`
+	Consumer string `json:"consumer,omitempty"`
+	StartSeq uint64 `json:"start_seq,omitempty"`
 }
 
 // DefectReply answers a DefectRequest.

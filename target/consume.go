@@ -3,14 +3,18 @@ package target
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas"
@@ -18,22 +22,29 @@ import (
 	"github.com/msx-project/msx/target/store"
 )
 
-// consume reads this target's instructions through an ordered consumer that starts after the
-// last sequence applied (kept in the local database), so the server holds no durable state for
-// the target (see bus/CONSUMERS.md for the measurements behind this choice). If applying fails
-// locally (disk full, database error), the consumer is dropped and recreated from the last
-// applied sequence after a backoff, so nothing is skipped.
+// consume reads this target's instructions in stream order, starting after the last sequence
+// applied (kept in the local database). The master makes the consumer on request (askConsumer; its
+// shape is bus.InstrConsumerConfig): a memory-only pull consumer with no acks, so the server keeps nothing durable
+// for the target, and the target can neither create consumers nor pull from another's. What
+// nats.go's ordered consumer did is done here: a gap in the consumer's sequence (a delivery lost
+// on a reconnect), missing idle heartbeats, or a deleted consumer end the read, and the consumer
+// is made again from the last applied sequence (see bus/CONSUMERS.md). If applying fails locally
+// (disk full, database error), the same happens after a backoff, so nothing is skipped.
 func (a *Agent) consume(ctx context.Context) error {
 	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
 	b.MaxInterval = 10 * time.Second
 	b.MaxElapsedTime = 0
 	for ctx.Err() == nil {
-		err := a.consumeOnce(ctx)
+		read, err := a.consumeOnce(ctx)
 		if ctx.Err() != nil || errors.Is(err, ErrDefected) {
 			return nil
 		}
+		if read {
+			b.Reset()
+		}
 		wait := b.NextBackOff()
-		a.log.Error("instruction consumer stopped, restarting", "err", err, "wait", wait)
+		a.log.Warn("instruction consumer stopped, restarting", "err", err, "wait", wait)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -43,43 +54,108 @@ func (a *Agent) consume(ctx context.Context) error {
 	return nil
 }
 
-func (a *Agent) consumeOnce(ctx context.Context) error {
+// pullHeartbeat is the idle heartbeat asked of each pull: two missed ones end the read.
+const pullHeartbeat = 5 * time.Second
+
+// consumeOnce asks the master for a consumer and reads from it until something goes wrong. read
+// reports whether it got as far as reading.
+func (a *Agent) consumeOnce(ctx context.Context) (read bool, err error) {
 	seq, err := a.store.AppliedSeq(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	start := max(seq+1, a.id.StartSeq, 1)
-	cons, err := a.js.OrderedConsumer(ctx, bus.StreamInstr, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.InstrSubject(a.id.Token)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start,
-	})
+	name, err := a.askConsumer(ctx, start)
 	if err != nil {
-		return fmt.Errorf("create instruction consumer at sequence %d: %w", start, err)
+		return false, err
 	}
-	it, err := cons.Messages()
+	cons, err := a.js.Consumer(ctx, bus.StreamInstr, name)
 	if err != nil {
-		return fmt.Errorf("read instructions: %w", err)
+		return false, fmt.Errorf("instruction consumer %s: %w", name, err)
+	}
+	it, err := cons.Messages(jetstream.PullHeartbeat(pullHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return false, fmt.Errorf("read instructions: %w", err)
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	// Deliveries sent while the connection was down are lost (no acks): after a reconnect the
+	// consumer is made again, as nats.go's ordered consumer does.
+	reconnected := a.nc.StatusChanged(nats.CONNECTED)
+	defer a.nc.RemoveStatusListener(reconnected)
+	var lost atomic.Bool
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-reconnected:
+			lost.Store(true)
+			it.Stop()
+		case <-done:
+		}
+	}()
+	var delivered uint64 // the consumer's own sequence: it counts every delivery, so a skip is a loss
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
+			if lost.Load() {
+				return true, fmt.Errorf("%w: reconnected to the bus", errGap)
 			}
-			return fmt.Errorf("read instructions: %w", err)
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return true, ctx.Err()
+			}
+			return true, fmt.Errorf("read instructions: %w", err)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("instruction metadata: %w", err)
+			return true, fmt.Errorf("instruction metadata: %w", err)
 		}
+		if meta.Sequence.Consumer != delivered+1 {
+			return true, fmt.Errorf("%w: delivery %d of consumer %s after %d", errGap, meta.Sequence.Consumer, name, delivered)
+		}
+		delivered = meta.Sequence.Consumer
 		if err := a.handle(ctx, meta.Sequence.Stream, msg.Data()); err != nil {
-			return err
+			return true, err
 		}
 	}
+}
+
+// errGap: a delivery of the instruction consumer was lost; it is made again from the last
+// applied sequence.
+var errGap = errors.New("instruction deliveries skipped")
+
+// askConsumer asks the master to (re)create this target's instruction consumer from sequence
+// start, and returns its name.
+func (a *Agent) askConsumer(ctx context.Context, start uint64) (string, error) {
+	kp, err := nkeys.FromSeed([]byte(a.id.Seed))
+	if err != nil {
+		return "", fmt.Errorf("load target identity: %w", err)
+	}
+	req := schemas.ConsumerRequest{StartSeq: start, Time: time.Now().UTC()}
+	sig, err := kp.Sign(schemas.SignedBytes("consumer", a.id.Token, req.Signed()))
+	if err != nil {
+		return "", err
+	}
+	req.Signature = base64.StdEncoding.EncodeToString(sig)
+	data, err := schemas.Encode(&req)
+	if err != nil {
+		return "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msg, err := a.nc.RequestWithContext(rctx, bus.ConsumerSubject(a.id.Token), data)
+	if err != nil {
+		return "", fmt.Errorf("ask the master for the instruction consumer at sequence %d: %w", start, err)
+	}
+	var rep schemas.ConsumerReply
+	if err := schemas.Decode(msg.Data, &rep); err != nil {
+		return "", fmt.Errorf("instruction consumer reply: %w", err)
+	}
+	if rep.Error != nil {
+		return "", fmt.Errorf("the master refused the instruction consumer at sequence %d: %w", start, rep.Error)
+	}
+	return rep.Consumer, nil
 }
 
 // handle applies one delivered instruction. It returns an error only when the local database

@@ -72,6 +72,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(nc.Close)
 	h.js, _ = jetstream.New(nc)
+	bustest.ServeInstrConsumers(t, nc)
 	if err := (bus.Layout{}).Ensure(t.Context(), h.js); err != nil {
 		t.Fatal(err)
 	}

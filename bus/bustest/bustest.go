@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/schemas"
 )
 
 // Logger returns a logger that writes to the test log at warn level and above.
@@ -192,4 +194,59 @@ func FreePort(tb testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ServeInstrConsumers answers instruction consumer requests (msx.rpc.consumer.<t>) on nc as the
+// master does, without checking signatures, for tests of targets without a master. It stops
+// when the test ends.
+func ServeInstrConsumers(tb testing.TB, nc *nats.Conn) {
+	tb.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slots := make(chan struct{}, 32) // as many at once as the master answers
+	var wg sync.WaitGroup
+	sub, err := nc.Subscribe(bus.SubjectConsumer+".*", func(msg *nats.Msg) {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			serveInstrConsumer(js, msg)
+		})
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = sub.Unsubscribe()
+		wg.Wait()
+	})
+}
+
+func serveInstrConsumer(js jetstream.JetStream, msg *nats.Msg) {
+	rep := &schemas.ConsumerReply{}
+	var req schemas.ConsumerRequest
+	tok, err := bus.TargetFromConsumerSubject(msg.Subject)
+	if err == nil {
+		err = schemas.Decode(msg.Data, &req)
+	}
+	var cfg jetstream.ConsumerConfig
+	if err == nil {
+		cfg, err = bus.InstrConsumerConfig(tok, req.StartSeq)
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var s jetstream.Stream
+		if s, err = js.Stream(ctx, bus.StreamInstr); err == nil {
+			err = bus.ReplaceConsumer(ctx, s, cfg)
+		}
+	}
+	if err != nil {
+		rep.Error = &schemas.Error{Code: 50000, Message: err.Error()}
+	} else {
+		rep.Stream, rep.Consumer, rep.StartSeq = bus.StreamInstr, cfg.Name, cfg.OptStartSeq
+	}
+	b, _ := schemas.Encode(rep)
+	_ = msg.Respond(b)
 }
