@@ -117,7 +117,12 @@ type Agent struct {
 	pollSecs int
 	offsetMS int64
 	kick     chan struct{} // wakes the heartbeat loop after SET-POLL
-	outbox   chan struct{} // wakes the outbox sender
+
+	// Owned by the heartbeat loop: heartbeats sent, and the digest of the last one that
+	// carried the held job versions.
+	beats      int
+	lastDigest string
+	outbox     chan struct{} // wakes the outbox sender
 
 	localDB *sql.DB // T-SQL steps run here
 	runner  *runner.Runner
