@@ -212,6 +212,7 @@ func (m *Master) purgeTarget(ctx context.Context, tok string) {
 	}
 	m.Ledger.ForgetTarget(tok)
 	m.live.Delete(tok)
+	m.drift.forget(tok)
 }
 
 // endDefect revokes the key of a deleted target once its DEFECT grace is over.

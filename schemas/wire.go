@@ -268,7 +268,7 @@ type Event struct {
 	Server    string    `json:"server"`
 	Time      time.Time `json:"time"`
 	Severity  int       `json:"severity"`
-	Source    string    `json:"source"` // job, step, instruction, agent, sqlserver
+	Source    string    `json:"source"` // job, step, instruction, agent, sqlserver, master
 	Message   string    `json:"message"`
 	ErrorCode int       `json:"error_code,omitempty"`
 	JobID     string    `json:"job_id,omitempty"`
