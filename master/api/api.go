@@ -63,6 +63,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("GET /api/v1/tokens", auth.RoleAdmin, s.listTokens)
 	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
+	s.routeOps()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.Handle("GET /", web.Handler())
 	return s
@@ -184,7 +185,7 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
+		return bodyError(err)
 	}
 	return nil
 }

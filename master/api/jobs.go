@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -87,7 +86,7 @@ func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		// Too large (http.MaxBytesError) or cut off: the request is wrong, not the master.
-		return nil, fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
+		return nil, bodyError(err)
 	}
 	j, err := jobs.Parse(b)
 	if err != nil {
