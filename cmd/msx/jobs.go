@@ -100,14 +100,11 @@ func newJob(g *globals) *cobra.Command {
 			})
 		},
 	}
-	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a job and post DELETE to its targets", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, g, http.MethodDelete, "/api/v1/jobs/"+client.Path(args[0]), nil, func(rows []master.Posted) error {
-				return print(g, cmd.OutOrStdout(), rows, postedCols())
-			})
-		},
-	}
+	del := destructive(&cobra.Command{
+		Use: "delete NAME", Short: "Delete a job and post DELETE to its targets; shows them first", Args: cobra.ExactArgs(1),
+	}, g, func(args []string) (url.Values, string, string) {
+		return url.Values{"job": {args[0]}}, http.MethodDelete, "/api/v1/jobs/" + client.Path(args[0])
+	})
 	retarget := func(use, short string, remove bool) *cobra.Command {
 		var servers, groups []string
 		c := &cobra.Command{Use: use + " NAME --server S --group G", Short: short, Args: cobra.ExactArgs(1),
