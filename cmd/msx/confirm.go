@@ -74,12 +74,6 @@ func describePlan(w io.Writer, p master.UndeployPlan) {
 	}
 }
 
-// isTerminal reports whether f is a terminal (a character device).
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // destructive completes cmd as a verb that un-deploys jobs: it shows the plan (query), asks
 // (or needs --yes), then sends method path and prints the instructions posted.
 func destructive(cmd *cobra.Command, g *globals, req func(args []string) (query url.Values, method, path string)) *cobra.Command {
