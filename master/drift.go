@@ -133,9 +133,13 @@ func (m *Master) Repairs(server string) int {
 	if !ok {
 		return 0
 	}
+	return m.repairsOf(t.Token)
+}
+
+func (m *Master) repairsOf(tok string) int {
 	m.drift.mu.Lock()
 	defer m.drift.mu.Unlock()
-	if st := m.drift.by[t.Token]; st != nil {
+	if st := m.drift.by[tok]; st != nil {
 		return st.repairs
 	}
 	return 0

@@ -31,6 +31,8 @@ type TargetServer struct {
 	// Disk is the state of the target's data directory from its last heartbeat (absent: the
 	// agent does not report it); "full" also sets status flag 8.
 	Disk *schemas.DiskState `json:"disk,omitempty"`
+	// DriftRepairs counts the repairs drift repair posted to the target since the master started.
+	DriftRepairs int `json:"drift_repairs,omitempty"`
 }
 
 // TargetServers returns the status of every target, ordered by server_id.
@@ -79,6 +81,7 @@ func (m *Master) view(now time.Time, t registry.Target) TargetServer {
 		ts.Database = ls.hb.Database
 		ts.Disk = ls.hb.Disk
 	}
+	ts.DriftRepairs = m.repairsOf(t.Token)
 	ts.Status = ledger.Flags(now, last, interval, errs)
 	if ts.Disk != nil && ts.Disk.State == schemas.DiskFull {
 		ts.Status |= ledger.StatusDiskFull
