@@ -4,9 +4,11 @@ package faults_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/schemas"
@@ -142,9 +144,20 @@ func TestBulkDeployWithFastHeartbeats(t *testing.T) {
 		}
 		return true
 	})
+	// The deploy goes as fast as the targets take it (each job applied everywhere before the
+	// next): heartbeats then mostly see every posted job applied, the moment a heartbeat judged
+	// against the master's newest expectation mistakes the next job for drift.
 	start := time.Now()
 	for i := range n {
 		applyAll(t, f.m, countingJob(fmt.Sprintf("bulk %03d", i), names(agents)...))
+		waitFor(t, patience, fmt.Sprintf("job %d applied everywhere", i), func() bool {
+			for _, a := range agents {
+				if _, pending := ledgerIDs(f.m, a.tok); pending > 0 {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	t.Logf("%d jobs applied in %s", n, time.Since(start).Round(time.Millisecond))
 	for _, a := range agents {
@@ -172,21 +185,106 @@ func TestBulkDeployWithFastHeartbeats(t *testing.T) {
 				t.Errorf("%s row %d failed: %s", a.cfg.Name, r.InstanceID, r.ErrorMessage)
 			}
 		}
-		// Rows beyond the newest 100 downloaded are trimmed: count what the stream holds
-		// through the ledger's instance ids instead of its length.
-		posted := postedTo(t, f, a)
-		t.Logf("%s: %d instructions posted (%d rows kept: %d INSERT, %d DELETE, %d other)", a.cfg.Name, posted, len(rows), inserts, deletes, other)
-		if deletes != 0 || other != 0 || posted != n {
-			t.Errorf("%s: %d instructions posted, %d DELETE, %d other rows; want exactly %d INSERTs", a.cfg.Name, posted, deletes, other, n)
+		// Rows beyond the newest 100 downloaded are trimmed from the ledger: count what the
+		// target applied.
+		posted, applyDeletes := postedTo(t, f, a)
+		t.Logf("%s: %d instructions posted, %d of them DELETE (%d rows kept: %d INSERT, %d DELETE, %d other); %d drift repairs",
+			a.cfg.Name, posted, applyDeletes, len(rows), inserts, deletes, other, f.m.Repairs(a.cfg.Name))
+		if deletes != 0 || other != 0 || applyDeletes != 0 || posted != n {
+			t.Errorf("%s: %d instructions posted, %d DELETE; want exactly the %d INSERTs of the deploy", a.cfg.Name, posted, applyDeletes, n)
 		}
 	}
 }
 
-// postedTo counts the instructions ever posted to a target: the master trims downloaded rows
-// beyond the newest 100, the target's applied table keeps every one it took; add those still
-// pending.
-func postedTo(tb testing.TB, f *fixture, a *agent) int {
+// postedTo counts the instructions ever posted to a target, and the DELETEs among them: the
+// master trims downloaded rows beyond the newest 100, the target's applied table keeps every
+// instruction it took, with its operation; add those still pending.
+func postedTo(tb testing.TB, f *fixture, a *agent) (posted, deletes int) {
 	tb.Helper()
 	_, pending := ledgerIDs(f.m, a.tok)
-	return len(appliedIDs(tb, a.cfg.DataDir)) + pending
+	db := openRO(tb, filepath.Join(a.cfg.DataDir, "target.db"))
+	defer db.Close()
+	if err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE operation = ?) FROM applied`, int(schemas.OpDelete)).Scan(&posted, &deletes); err != nil {
+		tb.Fatal(err)
+	}
+	return posted + pending, deletes
+}
+
+// TestHeartbeatOvertakenByReports delivers a target's heartbeat after the report of an
+// instruction the target applied after sending it (the two travel on different streams, and a
+// busy master reads them in either order): the heartbeat's digest is the state at its
+// applied_seq, one job short of the master's newest expectation. That is not drift: nothing is
+// posted, no DELETE, no resync. The messages are real ones on the real bus, sent in the order
+// that a race produces, so the scenario does not depend on timing.
+func TestHeartbeatOvertakenByReports(t *testing.T) {
+	f := newSecureFixture(t)
+	a := f.newAgent(t, "LATE01", "")
+	a.start()
+	waitFor(t, patience, "LATE01 online", func() bool {
+		ts, ok := f.m.TargetServer("LATE01")
+		return ok && ts.LastPollDate != nil
+	})
+	first := applyAll(t, f.m, countingJob("first", "LATE01"))
+	waitFor(t, patience, "LATE01 holds the first job", func() bool {
+		ts, _ := f.m.TargetServer("LATE01")
+		return ts.Jobs == 1 && ts.UnreadInstructions == 0
+	})
+	a.stop() // from here its messages are written by hand, in the order of the race
+	before := rowsOf(t, f.m, "LATE01")
+	s1 := before[len(before)-1].InstanceID
+	applyAll(t, f.m, countingJob("second", "LATE01"))
+	rows := rowsOf(t, f.m, "LATE01")
+	if len(rows) != len(before)+1 {
+		t.Fatalf("rows after the second job: %+v", rows)
+	}
+	r2 := rows[len(rows)-1]
+	// The report of the second job's INSERT arrives first...
+	rep, err := schemas.Encode(&schemas.InstructionStatus{InstructionID: r2.InstructionID, Seq: r2.InstanceID,
+		Status: schemas.StatusApplied, Downloaded: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.js.Publish(t.Context(), bus.AppliedSubject(a.tok), rep); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, patience, "the report read", func() bool {
+		ts, _ := f.m.TargetServer("LATE01")
+		return ts.UnreadInstructions == 0
+	})
+	// ...then heartbeats sent before it: the state at s1, the first job only.
+	held := map[string]int{first.JobID: first.VersionNumber}
+	for i := range 4 {
+		hb := &schemas.Heartbeat{ServerName: "LATE01", Sent: time.Now().UTC(), LocalTime: time.Now().Format(time.RFC3339),
+			PollInterval: 60, IntervalMS: 2000, Version: "faults", ProtocolVersion: schemas.ProtocolVersion,
+			JobDigest: schemas.JobSetDigest(held), Jobs: 1, AppliedSeq: s1, Held: held}
+		b, err := schemas.Encode(hb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.js.Publish(t.Context(), bus.StatusSubject(a.tok), b); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, patience, fmt.Sprintf("heartbeat %d read", i+1), func() bool {
+			ts, _ := f.m.TargetServer("LATE01")
+			return ts.LastPollDate != nil && !ts.LastPollDate.Before(hb.Sent.Add(-time.Second)) && ts.Version == "faults" && ts.Jobs == 1
+		})
+	}
+	// The agent comes back and applies the second job for real; its own heartbeats follow.
+	a.start()
+	waitFor(t, patience, "LATE01 holds both jobs", func() bool {
+		ts, _ := f.m.TargetServer("LATE01")
+		return ts.Jobs == 2 && ts.UnreadInstructions == 0 && ts.Version != "faults"
+	})
+	waitHeartbeats(t, f.m, "LATE01", 3)
+	after := rowsOf(t, f.m, "LATE01")
+	deletes := 0
+	for _, r := range after {
+		if r.Operation == schemas.OpDelete {
+			deletes++
+		}
+	}
+	t.Logf("rows: %d before the stale heartbeats, %d after; %d DELETE", len(rows), len(after), deletes)
+	if len(after) != len(rows) || deletes != 0 {
+		t.Errorf("a heartbeat older than a report started a repair: %d rows (want %d), %d DELETE", len(after), len(rows), deletes)
+	}
 }
