@@ -60,6 +60,13 @@ func masterData(data string) (dir, note string, err error) {
 		return "", "", fmt.Errorf("%w: %s is a target agent's data directory (it holds target.db): pass the master's --data (the directory that holds master/), or a new empty directory for a new fleet",
 			errDataDir, data)
 	}
+	for _, e := range entries {
+		if sub := filepath.Join(data, e.Name()); e.IsDir() {
+			if _, ok := isMasterDir(filepath.Join(sub, "master")); ok {
+				return "", "", fmt.Errorf("%w: %s holds no master itself, but %s does: pass --data %s", errDataDir, data, sub, sub)
+			}
+		}
+	}
 	return "", "", fmt.Errorf("%w: %s is not empty and holds no master (no %s): pass the directory that holds master/ (the --data of `msx up` or of an earlier `msx master`), or a new empty directory to start a new fleet",
 		errDataDir, data, filepath.Join(data, "master", "master.nk"))
 }

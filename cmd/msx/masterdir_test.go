@@ -33,6 +33,7 @@ func TestMasterData(t *testing.T) {
 		return dir
 	}
 	up := mk("msx.log", "master/master.nk", "master/admin.token", "targets/SQL01/target.db")
+	parent := mk("msx-data/master/master.nk", "notes.txt")
 	for _, tc := range []struct {
 		name     string
 		data     string
@@ -48,6 +49,7 @@ func TestMasterData(t *testing.T) {
 		{"target directory", filepath.Join(up, "targets", "SQL01"), "", []string{"target.db", "master/"}},
 		{"something else", mk("notes.txt"), "", []string{"not empty", "master/", "new empty directory"}},
 		{"master files at the top", mk("master.nk"), "", []string{"move them into", "--data"}},
+		{"parent of the msx up directory", parent, "", []string{"but " + filepath.Join(parent, "msx-data") + " does: pass --data " + filepath.Join(parent, "msx-data")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := masterData(tc.data)
