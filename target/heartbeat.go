@@ -75,9 +75,12 @@ func (a *Agent) heldList(ctx context.Context, digest string) (map[string]int, er
 		return nil, nil
 	}
 	held, ok, err := a.store.JobVersions(ctx, schemas.MaxHeld)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
 	}
 	a.lastDigest = digest
+	if !ok {
+		return nil, nil // too many to send: the master falls back to a resync when it must
+	}
 	return held, nil
 }
