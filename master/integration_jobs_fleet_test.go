@@ -196,7 +196,8 @@ func TestIntegrationJobsMasterRestart(t *testing.T) {
 }
 
 // TestIntegrationJobsDriftRepair deletes a job from a stopped target's database behind the
-// master's back: when the target is back, the master sees the digest mismatch and resyncs it.
+// master's back: when the target is back, the master sees the digest mismatch and posts an
+// INSERT of the missing job alone (no DELETE of all jobs), with one audit record.
 func TestIntegrationJobsDriftRepair(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -227,11 +228,26 @@ func TestIntegrationJobsDriftRepair(t *testing.T) {
 	waitFor(t, patience, func() bool {
 		all := f.m.Ledger.List(ledger.Filter{Token: tokA})
 		repair = all[len(rowsA):]
-		return len(repair) >= 2 && repair[1].Status == 1
+		return len(repair) >= 1 && repair[0].Status == 1
 	}, "the repair rows downloaded (%+v)", &repair)
-	if len(repair) != 2 || repair[0].Operation != schemas.OpDelete || repair[0].ObjectID != "" ||
-		repair[1].Operation != schemas.OpInsert || repair[1].ObjectID != j.JobID {
-		t.Errorf("repair rows %q, want DELETE of all jobs, then INSERT of %s", describeRows(repair), j.JobID)
+	if len(repair) != 1 || repair[0].Operation != schemas.OpInsert || repair[0].ObjectID != j.JobID {
+		t.Errorf("repair rows %q, want one INSERT of %s", describeRows(repair), j.JobID)
+	}
+	if n := f.m.Repairs("sqld1"); n != 1 {
+		t.Errorf("%d repairs of sqld1, want 1", n)
+	}
+	recs, err := f.m.AuditLog(t.Context(), master.AuditFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Action == "repair" && r.Object == "server SQLD1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d audit records of the repair, want 1: %+v", n, recs)
 	}
 	for _, r := range repair {
 		if r.Status != 1 || r.ErrorMessage != "" {

@@ -535,7 +535,14 @@ schedules:
 	if len(run) == 2 && run[1].Output != "tick\n" {
 		t.Errorf("step output %q", run[1].Output)
 	}
-	if js, _ := f.jobServer(t, j.Name, "sqls1"); js.Runs < 1 || js.LastRunOutcome == jobs.OutcomeFailed {
+	// The history is read from the stream, the job server from the master's follower of it,
+	// which may not have taken the finished report yet.
+	var js master.JobServer
+	waitFor(t, patience, func() bool {
+		js, _ = f.jobServer(t, j.Name, "sqls1")
+		return js.Runs >= 1
+	}, "the job server counts the scheduled run (%+v)", &js)
+	if js.LastRunOutcome == jobs.OutcomeFailed {
 		t.Errorf("job server after a scheduled run: %+v", js)
 	}
 }

@@ -59,7 +59,7 @@ type Master struct {
 	jobMu sync.Mutex // serialises catalog and membership changes with their deliveries
 
 	live  sync.Map // token -> liveStatus
-	drift sync.Map // token -> consecutive heartbeats with a wrong job digest
+	drift driftTracker
 	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
 	defecting sync.Map // public key -> token
 	enlisting sync.Map // canonical name -> struct{}: enlistments in progress
@@ -117,7 +117,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Master{cfg: cfg, log: cfg.Logger.With("component", "master"), nc: nc, js: js, Ledger: ledger.New()}
+	m := &Master{cfg: cfg, log: cfg.Logger.With("component", "master"), nc: nc, js: js, Ledger: ledger.New(), drift: newDriftTracker()}
 	if err := cfg.Layout.Ensure(ctx, js); err != nil {
 		return nil, err
 	}
@@ -181,6 +181,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		}
 	}
 	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
+	m.wg.Go(func() { m.repairLoop(runCtx) })
 	m.rpcSlots = make(chan struct{}, rpcParallel)
 	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect, bus.SubjectConsumer + ".*": m.onConsumer} {
 		sub, err := nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))
@@ -381,8 +382,11 @@ func (m *Master) onHeartbeat(ctx context.Context, msg jetstream.Msg, meta *jetst
 		m.log.Warn("heartbeat names another server: taken as its sender's", "subject", msg.Subject(), "claimed", Truncate(hb.ServerName, 130))
 		hb.ServerName = t.ServerName
 	}
-	m.live.Store(tok, liveStatus{hb: hb, when: meta.Timestamp})
-	if time.Since(meta.Timestamp) < 2*time.Duration(hb.IntervalMS)*time.Millisecond {
-		m.reconcile(ctx, t, hb)
+	prev, _ := m.live.Swap(tok, liveStatus{hb: hb, when: meta.Timestamp})
+	fresh := time.Since(meta.Timestamp) < 2*time.Duration(hb.IntervalMS)*time.Millisecond
+	// Drift is judged on the repair goroutine: nothing here waits on a lock held across I/O.
+	m.drift.observe(tok, &hb, fresh)
+	if fresh {
+		m.diskChanged(ctx, t, prev, &hb)
 	}
 }

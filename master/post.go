@@ -163,17 +163,8 @@ func (m *Master) Action(ctx context.Context, action string, names []string, all 
 	return m.postAll(ctx, out)
 }
 
-// resync deletes a target's pending instructions, then posts "delete all jobs" and an INSERT
-// for every job targeted at it, as MSX does.
-func (m *Master) resync(ctx context.Context, t registry.Target) ([]Posted, error) {
-	out, err := m.resyncPosts(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return m.postAll(ctx, out)
-}
-
-// resyncPosts deletes a target's pending instructions and returns what a resync posts.
+// resyncPosts deletes a target's pending instructions and returns what a resync posts, as MSX
+// does: "delete all jobs", then an INSERT for every job targeted at it.
 func (m *Master) resyncPosts(ctx context.Context, t registry.Target) ([]outgoing, error) {
 	var pending []uint64
 	for _, r := range m.Ledger.List(ledger.Filter{Token: t.Token, Pending: true}) {
@@ -212,6 +203,7 @@ func (m *Master) purgeTarget(ctx context.Context, tok string) {
 	}
 	m.Ledger.ForgetTarget(tok)
 	m.live.Delete(tok)
+	m.drift.forget(tok)
 }
 
 // endDefect revokes the key of a deleted target once its DEFECT grace is over.

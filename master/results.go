@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
-	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -326,30 +325,4 @@ func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, erro
 		out = out[len(out)-f.Limit:]
 	}
 	return out, err
-}
-
-// reconcile compares a fresh heartbeat's job digest with what the target should hold; a
-// mismatch seen on two heartbeats in a row, with nothing pending for the target, is repaired by a
-// resync (DELETE of all master jobs, then an INSERT of each). Silent drift cannot last.
-func (m *Master) reconcile(ctx context.Context, t registry.Target, hb schemas.Heartbeat) {
-	tok := t.Token
-	if hb.JobDigest == m.expectedDigest(t.ServerName) {
-		m.drift.Delete(tok)
-		return
-	}
-	if unread, _ := m.Ledger.Counts(tok); unread > 0 {
-		return // instructions on their way will change the digest
-	}
-	n, _ := m.drift.LoadOrStore(tok, 0)
-	if n.(int) < 1 {
-		m.drift.Store(tok, n.(int)+1)
-		return
-	}
-	m.drift.Delete(tok)
-	m.log.Warn("job drift on target: repairing", "target", t.ServerName, "holds", hb.Jobs, "digest", hb.JobDigest)
-	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
-	if _, err := m.resync(ctx, t); err != nil {
-		m.log.Error("drift repair failed", "target", t.ServerName, "err", err)
-	}
 }

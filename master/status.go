@@ -5,6 +5,7 @@ import (
 
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas"
 )
 
 // TargetServer is one row of `msx targetserver list`: sp_help_targetserver's columns, plus msx's.
@@ -27,6 +28,11 @@ type TargetServer struct {
 	Groups         []string `json:"groups,omitempty"`
 	Jobs           int      `json:"jobs"`
 	Database       string   `json:"database,omitempty"`
+	// Disk is the state of the target's data directory from its last heartbeat (absent: the
+	// agent does not report it); "full" also sets status flag 8.
+	Disk *schemas.DiskState `json:"disk,omitempty"`
+	// DriftRepairs counts the repairs drift repair posted to the target since the master started.
+	DriftRepairs int `json:"drift_repairs,omitempty"`
 }
 
 // TargetServers returns the status of every target, ordered by server_id.
@@ -73,8 +79,13 @@ func (m *Master) view(now time.Time, t registry.Target) TargetServer {
 		ts.TimeZoneAdjustment = ls.hb.TimeZoneAdjustment
 		ts.Jobs = ls.hb.Jobs
 		ts.Database = ls.hb.Database
+		ts.Disk = ls.hb.Disk
 	}
+	ts.DriftRepairs = m.repairsOf(t.Token)
 	ts.Status = ledger.Flags(now, last, interval, errs)
+	if ts.Disk != nil && ts.Disk.State == schemas.DiskFull {
+		ts.Status |= ledger.StatusDiskFull
+	}
 	ts.Connected = ts.LastPollDate != nil && ts.Status&ledger.StatusSuspectedOffline == 0
 	return ts
 }

@@ -217,7 +217,19 @@ type Heartbeat struct {
 	// Disk is the state of the target's data directory; absent from agents older than this
 	// field (read as "ok").
 	Disk *DiskState `json:"disk,omitempty"`
+	// Held lists the job ids and versions whose digest is JobDigest, so the master can tell
+	// which jobs differ when the digest is not the one it expects. Sent when the digest changed
+	// since the previous heartbeat and on every HeldEvery-th heartbeat, and only while the target
+	// holds at most MaxHeld jobs; absent otherwise and from older agents.
+	Held map[string]int `json:"held,omitempty"`
 }
+
+// MaxHeld bounds Heartbeat.Held: a target holding more jobs sends the digest alone.
+const MaxHeld = 1000
+
+// HeldEvery is how often (in heartbeats) a target sends Held while its digest does not change,
+// so that a master that restarted learns it.
+const HeldEvery = 10
 
 // Disk states a heartbeat reports (append-only).
 const (
@@ -287,7 +299,7 @@ type Event struct {
 	Server    string    `json:"server"`
 	Time      time.Time `json:"time"`
 	Severity  int       `json:"severity"`
-	Source    string    `json:"source"` // job, step, instruction, agent, sqlserver
+	Source    string    `json:"source"` // job, step, instruction, agent, sqlserver, master
 	Message   string    `json:"message"`
 	ErrorCode int       `json:"error_code,omitempty"`
 	JobID     string    `json:"job_id,omitempty"`

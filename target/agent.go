@@ -150,6 +150,11 @@ type Agent struct {
 	sending              chan struct{}
 	sentUpTo, forgotUpTo int64
 
+	// Owned by the heartbeat loop: heartbeats sent, and the digest of the last one that
+	// carried the held job versions.
+	beats      int
+	lastDigest string
+
 	localDB *sql.DB // T-SQL steps run here
 	runner  *runner.Runner
 	runs    *runManager

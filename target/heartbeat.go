@@ -39,13 +39,17 @@ func (a *Agent) beat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	held, err := a.heldList(ctx, digest)
+	if err != nil {
+		return err
+	}
 	now := time.Now().In(a.cfg.TimeZone)
 	a.mu.Lock()
 	hb := &schemas.Heartbeat{
 		ServerName: a.id.ServerName, Sent: now.UTC(), LocalTime: now.Format(time.RFC3339),
 		TimeZoneAdjustment: a.zoneOffset(now), PollInterval: a.pollSecs, IntervalMS: a.interval.Milliseconds(),
 		Version: Version, ProtocolVersion: schemas.ProtocolVersion, JobDigest: digest, Jobs: n,
-		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database, Disk: a.diskState(),
+		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database, Disk: a.diskState(), Held: held,
 	}
 	a.mu.Unlock()
 	b, err := schemas.Encode(hb)
@@ -58,4 +62,24 @@ func (a *Agent) beat(ctx context.Context) error {
 	// target was last seen; staleness, not expiry, makes it suspected offline.
 	_, err = a.js.Publish(pctx, bus.StatusSubject(a.id.Token), b)
 	return err
+}
+
+// heldList returns the job versions a heartbeat with this digest carries: on the first
+// heartbeat, when the digest changed since the previous one, and every schemas.HeldEvery-th
+// (so a restarted master learns them); nil otherwise, or when more than schemas.MaxHeld jobs
+// are held. Only the heartbeat loop calls it.
+func (a *Agent) heldList(ctx context.Context, digest string) (map[string]int, error) {
+	a.beats++
+	if digest == a.lastDigest && a.beats%schemas.HeldEvery != 1 {
+		return nil, nil
+	}
+	held, ok, err := a.store.JobVersions(ctx, schemas.MaxHeld)
+	if err != nil {
+		return nil, err
+	}
+	a.lastDigest = digest
+	if !ok {
+		return nil, nil // too many to send: the master falls back to a resync when it must
+	}
+	return held, nil
 }

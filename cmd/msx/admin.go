@@ -54,6 +54,15 @@ var targetCols = []column[master.TargetServer]{
 	{"version", func(t master.TargetServer) string { return t.Version }},
 	{"connected", func(t master.TargetServer) string { return strconv.FormatBool(t.Connected) }},
 	{"download_errors", func(t master.TargetServer) string { return strconv.Itoa(t.DownloadErrors) }},
+	{"disk", func(t master.TargetServer) string {
+		switch {
+		case t.Disk == nil:
+			return "-"
+		case t.Disk.HeldReports > 0:
+			return fmt.Sprintf("%s (%d held)", t.Disk.State, t.Disk.HeldReports)
+		}
+		return t.Disk.State
+	}},
 }
 
 func dash(s string) string {
@@ -66,7 +75,7 @@ func dash(s string) string {
 func newTargetServer(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "targetserver", Aliases: []string{"targetservers", "ts"}, Short: "Enlisted target servers (sp_help_targetserver and friends)"}
 	cmd.AddCommand(&cobra.Command{
-		Use: "list", Short: "List target servers with their status (1 normal, 2 suspected offline, 4 blocked)", Args: cobra.NoArgs,
+		Use: "list", Short: "List target servers with their status (1 normal, 2 suspected offline, 4 blocked, 8 disk full)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return call(cmd, g, http.MethodGet, "/api/v1/targetservers", nil, func(rows []master.TargetServer) error {
 				return print(g, cmd.OutOrStdout(), rows, targetCols)
@@ -78,15 +87,20 @@ func newTargetServer(g *globals) *cobra.Command {
 			return call[master.TargetServer](cmd, g, http.MethodGet, "/api/v1/targetservers/"+client.Path(args[0]), nil, nil)
 		},
 	})
-	var noPost bool
+	var noPost, yes bool
 	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a target server (posts DEFECT to it unless --no-post-defection)", Args: cobra.ExactArgs(1),
+		Use: "delete NAME", Short: "Delete a target server (posts DEFECT to it unless --no-post-defection); shows what it un-deploys first", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{"server": {args[0]}, "no_post_defection": {strconv.FormatBool(noPost)}}
+			if err := confirmUndeploy(cmd, g, q, yes); err != nil {
+				return err
+			}
 			return call[map[string]any](cmd, g, http.MethodDelete,
 				"/api/v1/targetservers/"+client.Path(args[0])+"?no_post_defection="+strconv.FormatBool(noPost), nil, nil)
 		},
 	}
 	del.Flags().BoolVar(&noPost, "no-post-defection", false, "only remove the master's records (after a forced defection, or a target that is gone)")
+	del.Flags().BoolVar(&yes, "yes", false, "go ahead without asking (needed when stdin is not a terminal)")
 	cmd.AddCommand(del)
 	addTargetServerSecurity(g, cmd)
 	for _, a := range []struct{ name, short string }{
@@ -215,12 +229,11 @@ func newGroup(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return call(cmd, g, http.MethodPost, "/api/v1/groups", map[string]string{"name": args[0]}, one(cmd))
 		},
-	}, &cobra.Command{
-		Use: "delete GROUP", Short: "Delete a group (its members stay enlisted)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, g, http.MethodDelete, "/api/v1/groups/"+client.Path(args[0]), nil, func(any) error { return nil })
-		},
-	}, &cobra.Command{
+	}, destructive(&cobra.Command{
+		Use: "delete GROUP", Short: "Delete a group (its members stay enlisted; the group's jobs are un-deployed from them)", Args: cobra.ExactArgs(1),
+	}, g, func(args []string) (url.Values, string, string) {
+		return url.Values{"group": {args[0]}}, http.MethodDelete, "/api/v1/groups/" + client.Path(args[0])
+	}), &cobra.Command{
 		Use: "addmember GROUP SERVER", Short: "Add a target server to a group", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return call(cmd, g, http.MethodPost, "/api/v1/groups/"+client.Path(args[0])+"/members", map[string]string{"server": args[1]},
@@ -231,12 +244,12 @@ func newGroup(g *globals) *cobra.Command {
 					return one(cmd)(r.Group)
 				})
 		},
-	}, &cobra.Command{
-		Use: "removemember GROUP SERVER", Short: "Remove a target server from a group", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, g, http.MethodDelete, "/api/v1/groups/"+client.Path(args[0])+"/members/"+client.Path(args[1]), nil, func(any) error { return nil })
-		},
-	})
+	}, destructive(&cobra.Command{
+		Use: "removemember GROUP SERVER", Short: "Remove a target server from a group (the group's jobs are un-deployed from it)", Args: cobra.ExactArgs(2),
+	}, g, func(args []string) (url.Values, string, string) {
+		return url.Values{"group": {args[0]}, "member": {args[1]}}, http.MethodDelete,
+			"/api/v1/groups/" + client.Path(args[0]) + "/members/" + client.Path(args[1])
+	}))
 	return cmd
 }
 
@@ -286,11 +299,45 @@ func newDownloadList(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&pending, "pending", false, "only instructions not yet downloaded")
 	cmd.Flags().BoolVar(&errs, "errors", false, "only instructions that failed, with errors not cleared")
 	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N rows")
-	cmd.AddCommand(&cobra.Command{
-		Use: "clear ID", Short: "Clear the error of a failed instruction (removes status flag 4 when none is left)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return call[ledger.Row](cmd, g, http.MethodPost, "/api/v1/downloadlist/"+client.Path(args[0])+"/clear", nil, nil)
-		},
-	})
+	cmd.AddCommand(newDownloadListClear(g))
 	return cmd
+}
+
+func newDownloadListClear(g *globals) *cobra.Command {
+	var f master.ClearFilter
+	c := &cobra.Command{
+		Use:   "clear ID | --all | --server S | --job J",
+		Short: "Clear the error of failed instructions (status flag 4 goes from a target left without one)",
+		Long: "Clear the error of one failed instruction (its instance_id), or of every failed instruction of a\n" +
+			"target server (--server), of a job (--job, both to narrow), or of all (--all). Drift repair posts\n" +
+			"an instruction that failed again only after its error is cleared.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if f.All || f.Server != "" || f.Job != "" {
+					return fmt.Errorf("clear: give an instance_id or --all/--server/--job, not both")
+				}
+				return call[ledger.Row](cmd, g, http.MethodPost, "/api/v1/downloadlist/"+client.Path(args[0])+"/clear", nil, nil)
+			}
+			return call(cmd, g, http.MethodPost, "/api/v1/downloadlist/clear", f, func(r api.ClearReply) error {
+				if g.output == "json" {
+					return printOne(cmd.OutOrStdout(), r)
+				}
+				ids := make([]string, len(r.Cleared))
+				for i, id := range r.Cleared {
+					ids[i] = strconv.FormatUint(id, 10)
+				}
+				if len(ids) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "No error to clear.")
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Cleared %d error(s): instance_id %s.\n", len(ids), strings.Join(ids, ", "))
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&f.All, "all", false, "every failed instruction")
+	c.Flags().StringVar(&f.Server, "server", "", "the failed instructions of this target server")
+	c.Flags().StringVar(&f.Job, "job", "", "the failed instructions of this job (name or id)")
+	return c
 }

@@ -88,25 +88,31 @@ func newJob(g *globals) *cobra.Command {
 				}); err != nil {
 					return err
 				}
-				fmt.Fprintln(w, "\nschedules (next runs in UTC; targets use their own time zone):")
+				fmt.Fprintln(w, "\nschedules (next runs in each target's time zone):")
 				for _, s := range v.Schedules {
 					fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, map[bool]string{true: "enabled", false: "disabled"}[s.Enabled], s.Description)
-					for _, t := range s.NextRuns {
-						fmt.Fprintf(w, "    %s\n", t.Format(time.RFC3339))
+					if len(s.ByZone) == 0 {
+						fmt.Fprintln(w, "    (no target servers) in UTC:")
+						for _, t := range s.NextRuns {
+							fmt.Fprintf(w, "      %s\n", t.Format(time.RFC3339))
+						}
+					}
+					for _, z := range s.ByZone {
+						fmt.Fprintf(w, "    %s (%s):\n", z.Zone, strings.Join(z.Servers, ", "))
+						for _, t := range z.NextRuns {
+							fmt.Fprintf(w, "      %s\n", t.Format("2006-01-02 15:04:05 -07:00"))
+						}
 					}
 				}
 				return nil
 			})
 		},
 	}
-	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a job and post DELETE to its targets", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, g, http.MethodDelete, "/api/v1/jobs/"+client.Path(args[0]), nil, func(rows []master.Posted) error {
-				return print(g, cmd.OutOrStdout(), rows, postedCols())
-			})
-		},
-	}
+	del := destructive(&cobra.Command{
+		Use: "delete NAME", Short: "Delete a job and post DELETE to its targets; shows them first", Args: cobra.ExactArgs(1),
+	}, g, func(args []string) (url.Values, string, string) {
+		return url.Values{"job": {args[0]}}, http.MethodDelete, "/api/v1/jobs/" + client.Path(args[0])
+	})
 	retarget := func(use, short string, remove bool) *cobra.Command {
 		var servers, groups []string
 		c := &cobra.Command{Use: use + " NAME --server S --group G", Short: short, Args: cobra.ExactArgs(1),

@@ -200,6 +200,14 @@ func newMaster(g *globals) *cobra.Command {
 		Use: "master", Short: "Run a master: embedded NATS JetStream (or --nats-url), API", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := g.logger(cmd.ErrOrStderr())
+			data, note, err := masterData(g.data)
+			if err != nil {
+				return err
+			}
+			if note != "" {
+				log.Warn(note)
+			}
+			g.data = data
 			p, err := startMaster(cmd.Context(), g, f, log)
 			if err != nil {
 				return err

@@ -67,6 +67,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("GET /api/v1/tokens", auth.RoleAdmin, s.listTokens)
 	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
+	s.routeOps()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.Handle("GET /", web.Handler())
 	return s
@@ -196,7 +197,7 @@ func decode(r *http.Request, v any) error {
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return fmt.Errorf("%w: request body: unknown field %s: remove it (see the API's request types)", master.ErrInvalid, f)
 		}
-		return fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
+		return bodyError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: request body holds more than one JSON value: send exactly one", master.ErrInvalid)

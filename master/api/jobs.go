@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -62,12 +61,14 @@ type JobView struct {
 	Schedules []ScheduleView     `json:"schedules"`
 }
 
-// ScheduleView describes one schedule and its next run times.
+// ScheduleView describes one schedule and its next run times: in UTC (NextRuns), and in each
+// target's time zone, grouped by zone (ByZone).
 type ScheduleView struct {
 	Name        string      `json:"name"`
 	Enabled     bool        `json:"enabled"`
 	Description string      `json:"description"`
 	NextRuns    []time.Time `json:"next_runs"`
+	ByZone      []ZoneRuns  `json:"by_zone"`
 }
 
 func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -76,9 +77,14 @@ func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	v := JobView{Job: j, Servers: s.m.JobServers(j)}
+	offset := func(name string) int {
+		t, _ := s.m.TargetServer(name)
+		return t.TimeZoneAdjustment
+	}
+	now := time.Now()
 	for _, sc := range j.Schedules {
 		v.Schedules = append(v.Schedules, ScheduleView{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(),
-			NextRuns: sc.NextN(time.Now(), time.UTC, 5)})
+			NextRuns: sc.NextN(now, time.UTC, 5), ByZone: runsByZone(sc, v.Servers, offset, now, 5)})
 	}
 	return v, nil
 }
@@ -87,7 +93,7 @@ func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		// Too large (http.MaxBytesError) or cut off: the request is wrong, not the master.
-		return nil, fmt.Errorf("%w: request body: %w", master.ErrInvalid, err)
+		return nil, bodyError(err)
 	}
 	j, err := jobs.Parse(b)
 	if err != nil {

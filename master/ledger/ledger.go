@@ -8,12 +8,16 @@
 //	posted (status 0) ──applied──> downloaded (status 1)
 //	       │
 //	       └──failed──> downloaded with error (status 1, error_message; target blocked, flag 4)
-//	                         └──clear──> downloaded, error cleared (flag 4 gone)
+//	                         ├──clear──> downloaded, error cleared (flag 4 gone)
+//	                         └──a later instruction for the same job succeeds──> error cleared
 //
-// Unlike MSX, a failed row does not hold back later rows for the same target.
+// Unlike MSX, a failed row does not hold back later rows for the same target. A row with an
+// error nobody cleared is never trimmed: it is what keeps drift repair from posting the same
+// failing instruction again.
 package ledger
 
 import (
+	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -23,21 +27,26 @@ import (
 
 // Row is one download-list row.
 type Row struct {
-	InstanceID     uint64            `json:"instance_id"`
-	InstructionID  string            `json:"instruction_id"`
-	Operation      schemas.Operation `json:"operation"`
-	OperationName  string            `json:"operation_name"`
-	ObjectType     string            `json:"object_type"`
-	ObjectID       string            `json:"object_id,omitempty"`
-	ObjectName     string            `json:"object_name,omitempty"`
-	TargetServer   string            `json:"target_server"`
-	SourceServer   string            `json:"source_server"`
-	DatePosted     time.Time         `json:"date_posted"`
-	DateDownloaded *time.Time        `json:"date_downloaded"`
-	Status         int               `json:"status"` // 0 not downloaded, 1 downloaded
-	ErrorCode      int               `json:"error_code,omitempty"`
-	ErrorMessage   string            `json:"error_message,omitempty"`
-	ErrorCleared   bool              `json:"error_cleared,omitempty"`
+	InstanceID    uint64            `json:"instance_id"`
+	InstructionID string            `json:"instruction_id"`
+	Operation     schemas.Operation `json:"operation"`
+	OperationName string            `json:"operation_name"`
+	ObjectType    string            `json:"object_type"`
+	ObjectID      string            `json:"object_id,omitempty"`
+	ObjectName    string            `json:"object_name,omitempty"`
+	// Version is the job version an INSERT or UPDATE carried.
+	Version        int        `json:"version,omitempty"`
+	TargetServer   string     `json:"target_server"`
+	SourceServer   string     `json:"source_server"`
+	DatePosted     time.Time  `json:"date_posted"`
+	DateDownloaded *time.Time `json:"date_downloaded"`
+	Status         int        `json:"status"` // 0 not downloaded, 1 downloaded
+	ErrorCode      int        `json:"error_code,omitempty"`
+	ErrorMessage   string     `json:"error_message,omitempty"`
+	ErrorCleared   bool       `json:"error_cleared,omitempty"`
+	// ClearedBy is the instance_id of the later instruction for the same job whose success
+	// cleared this row's error (0: cleared by an operator, or not cleared).
+	ClearedBy uint64 `json:"cleared_by,omitempty"`
 
 	token string
 }
@@ -49,6 +58,11 @@ type Ledger struct {
 	byTarget map[string][]uint64 // token -> sequences, ascending
 	applied  map[uint64]applied  // may arrive before the row while streams are replayed
 	cleared  map[uint64]bool
+	// superseded maps a failed row to the later row of the same job that succeeded.
+	superseded map[uint64]uint64
+	// maxApplied is, per target token, the highest sequence the target reported on; trimming
+	// rows does not lower it.
+	maxApplied map[string]uint64
 }
 
 type applied struct {
@@ -58,7 +72,8 @@ type applied struct {
 
 // New returns an empty ledger.
 func New() *Ledger {
-	return &Ledger{rows: map[uint64]*Row{}, byTarget: map[string][]uint64{}, applied: map[uint64]applied{}, cleared: map[uint64]bool{}}
+	return &Ledger{rows: map[uint64]*Row{}, byTarget: map[string][]uint64{}, applied: map[uint64]applied{}, cleared: map[uint64]bool{},
+		superseded: map[uint64]uint64{}, maxApplied: map[string]uint64{}}
 }
 
 // Posted records an instruction read from (or just published to) MSX_INSTR at seq, for the
@@ -72,11 +87,24 @@ func (l *Ledger) Posted(seq uint64, tok, server string, in *schemas.Instruction)
 	l.rows[seq] = &Row{
 		InstanceID: seq, InstructionID: in.ID, Operation: in.Operation, OperationName: in.Operation.String(),
 		ObjectType: in.Operation.ObjectType(), ObjectID: in.ObjectID, ObjectName: in.ObjectName,
-		TargetServer: server, SourceServer: in.Source, DatePosted: in.Posted, token: tok,
+		Version: jobVersion(in), TargetServer: server, SourceServer: in.Source, DatePosted: in.Posted, token: tok,
 	}
 	s := l.byTarget[tok]
 	i, _ := slices.BinarySearch(s, seq)
 	l.byTarget[tok] = slices.Insert(s, i, seq)
+	l.settle(seq)
+}
+
+// jobVersion returns the version number of the job snapshot an INSERT or UPDATE carries.
+func jobVersion(in *schemas.Instruction) int {
+	if len(in.Job) == 0 {
+		return 0
+	}
+	var v struct {
+		VersionNumber int `json:"version_number"`
+	}
+	_ = json.Unmarshal(in.Job, &v) // a snapshot without a version is version 0
+	return v.VersionNumber
 }
 
 // Applied records a target's report for the instruction at st.Seq. tok is the target the report
@@ -89,6 +117,8 @@ func (l *Ledger) Applied(tok string, st schemas.InstructionStatus) bool {
 		return false
 	}
 	l.applied[st.Seq] = applied{token: tok, st: st}
+	l.maxApplied[tok] = max(l.maxApplied[tok], st.Seq)
+	l.settle(st.Seq)
 	return true
 }
 
@@ -111,6 +141,7 @@ func (l *Ledger) Forget(seqs ...uint64) {
 		delete(l.rows, seq)
 		delete(l.applied, seq)
 		delete(l.cleared, seq)
+		delete(l.superseded, seq)
 		s := l.byTarget[r.token]
 		if i, found := slices.BinarySearch(s, seq); found {
 			l.byTarget[r.token] = slices.Delete(s, i, i+1)
@@ -126,6 +157,7 @@ func (l *Ledger) ForgetTarget(tok string) []uint64 {
 	l.Forget(seqs...)
 	l.mu.Lock()
 	delete(l.byTarget, tok)
+	delete(l.maxApplied, tok)
 	l.mu.Unlock()
 	return seqs
 }
@@ -139,7 +171,8 @@ func (l *Ledger) view(r *Row) Row {
 		out.Status = 1
 		if a.st.Error != nil {
 			out.ErrorCode, out.ErrorMessage = a.st.Error.Code, a.st.Error.Message
-			out.ErrorCleared = l.cleared[r.InstanceID]
+			out.ClearedBy = l.superseded[r.InstanceID]
+			out.ErrorCleared = l.cleared[r.InstanceID] || out.ClearedBy != 0
 		}
 	}
 	return out
@@ -217,7 +250,7 @@ func (l *Ledger) Downloaded(tok string, keep int) []uint64 {
 	defer l.mu.RUnlock()
 	var done []uint64
 	for _, s := range l.byTarget[tok] {
-		if l.view(l.rows[s]).Status == 1 {
+		if v := l.view(l.rows[s]); v.Status == 1 && (v.ErrorMessage == "" || v.ErrorCleared) {
 			done = append(done, s)
 		}
 	}
@@ -225,4 +258,11 @@ func (l *Ledger) Downloaded(tok string, keep int) []uint64 {
 		return nil
 	}
 	return done[:len(done)-keep]
+}
+
+// MaxApplied returns the highest sequence a target reported on (applied or failed).
+func (l *Ledger) MaxApplied(tok string) uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.maxApplied[tok]
 }

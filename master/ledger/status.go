@@ -9,10 +9,13 @@ import "time"
 //	  ▼                  │        │                               ▼
 //	1 normal ────────────┴────────┘                 2 suspected offline
 //	  + 4 blocked while an instruction failed and its error is not cleared
+//	  + 8 disk full while the last heartbeat says the target's data directory refuses writes
+//	      (msx's own flag: run reports are held in the agent's memory until space returns)
 const (
 	StatusNormal           = 1
 	StatusSuspectedOffline = 2
 	StatusBlocked          = 4
+	StatusDiskFull         = 8
 )
 
 // OfflineAfter is how many heartbeat intervals without contact make a target suspected offline.

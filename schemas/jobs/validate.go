@@ -29,9 +29,12 @@ const (
 
 // Limits from msdb's column types and sp_verify_jobstep.
 const (
-	maxDescriptionLen = 512  // sysjobs.description nvarchar(512)
-	maxRetry          = 9999 // retry_attempts and retry_interval: 0..9999
-	validFlags        = 2 | 4 | 8 | 16 | 32 | 64
+	MaxDescriptionLen = 512 // sysjobs.description nvarchar(512)
+	// MaxCommandBytes bounds a step's command (msdb's is nvarchar(max)): a job travels to its
+	// targets as one message, and the API takes documents of at most 1 MiB.
+	MaxCommandBytes = 512 << 10
+	maxRetry        = 9999 // retry_attempts and retry_interval: 0..9999
+	validFlags      = 2 | 4 | 8 | 16 | 32 | 64
 )
 
 // unsupportedSubsystems are SQL Server Agent subsystems that msx does not run, so that a job
@@ -51,9 +54,9 @@ var unsupportedSubsystems = []string{
 func (j Job) Validate() problem.List {
 	var l problem.List
 	checkName(&l, "name", "job", j.Name)
-	if utf8.RuneCountInString(j.Description) > maxDescriptionLen {
+	if utf8.RuneCountInString(j.Description) > MaxDescriptionLen {
 		l.Add("description", 0, "the description is %d characters long; the limit is %d",
-			utf8.RuneCountInString(j.Description), maxDescriptionLen)
+			utf8.RuneCountInString(j.Description), MaxDescriptionLen)
 	}
 	if j.NotifyLevelEventlog != nil {
 		checkLevel(&l, "notify_level_eventlog", *j.NotifyLevelEventlog)
@@ -132,6 +135,9 @@ func validateStep(l *problem.List, s Step, i, n int, names map[string]int) {
 	}
 	if strings.TrimSpace(s.Command) == "" {
 		l.Add(at("command"), 0, "a step needs a command")
+	} else if len(s.Command) > MaxCommandBytes {
+		l.Add(at("command"), 0, "the command is %d bytes long; the limit is %d bytes (512 KiB): put a long script in a file the step runs",
+			len(s.Command), MaxCommandBytes)
 	}
 	if utf8.RuneCountInString(s.DatabaseName) > MaxNameLen {
 		l.Add(at("database_name"), 0, "the database name is longer than %d characters", MaxNameLen)

@@ -45,16 +45,20 @@ function draw(d) {
   const ts = d.targets || [];
   const online = ts.filter((t) => (t.status & 2) === 0).length;
   const blocked = ts.filter((t) => (t.status & 4) !== 0).length;
+  const diskFull = ts.filter((t) => (t.status & 8) !== 0).length;
   const failed = (d.jobs || []).reduce((n, j) => n + j.servers.filter((s) => s.last_run_outcome === 0).length, 0);
   $("summary").innerHTML =
     `<span><b>${ts.length}</b>targets</span><span><b>${online}</b>online</span>` +
     `<span><b>${ts.length - online}</b>suspected offline</span><span><b>${blocked}</b>blocked</span>` +
+    `<span><b>${diskFull}</b>disk full</span>` +
     `<span><b>${(d.jobs || []).length}</b>jobs</span><span><b>${failed}</b>failed last runs</span>`;
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   $("targets").innerHTML = ts.map((t) =>
-    `<div class="tile st${t.status}" data-server="${esc(t.server_name)}" title="${esc(t.location)} — status ${t.status}">` +
+    `<div class="tile st${t.status & 7}${t.status & 8 ? " diskfull" : ""}" data-server="${esc(t.server_name)}" title="${esc(t.location)} — status ${t.status}">` +
     `<b>${esc(t.server_name)}</b><small>${t.jobs} jobs · polled ${ago(t.last_poll_date)}</small>` +
-    `<small>${t.unread_instructions} unread · ${t.download_errors} errors</small></div>`).join("");
+    `<small>${t.unread_instructions} unread · ${t.download_errors} errors</small>` +
+    (t.disk && t.disk.state !== "ok" ? `<small class="disk">disk ${esc(t.disk.state)} · ${t.disk.held_reports || 0} reports held</small>` : "") +
+    `</div>`).join("");
   $("jobs").tBodies[0].innerHTML = (d.jobs || []).map((j) =>
     `<tr data-job="${esc(j.name)}"><td>${esc(j.name)}</td><td>${j.version_number}</td><td>${j.servers.length}</td><td>${j.pending}</td>` +
     `<td class="dots">${j.servers.map((s) => `<span class="o${s.last_run_outcome}" title="${esc(s.server_name)}: ${outcomeNames[s.last_run_outcome]} — ${esc(s.last_outcome_message)}"></span>`).join("")}</td></tr>`).join("");

@@ -2,7 +2,8 @@
 
 // Package faults_test is msx's fault-injection suite: targets and masters killed with SIGKILL
 // and restarted, partitions, duplicated messages, a JetStream cluster node killed under load, a
-// full disk, and garbage on every subject. Every scenario ends with an exact count: each
+// full disk, garbage on every subject, an INSERT that keeps failing while heartbeats go by, and
+// a 500-job deploy under one-second heartbeats. Every scenario ends with an exact count: each
 // instruction applied once on its target (the target's `applied` table against the master's
 // ledger) and each run reported once (finished results per run id on MSX_RESULTS, and the rows
 // the job's step wrote). Run it with `make test-faults`.

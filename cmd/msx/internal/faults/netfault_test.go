@@ -122,7 +122,13 @@ func TestPartitionLongerThanHeartbeatTimeout(t *testing.T) {
 	if _, err := f.m.StartJob(t.Context(), job.Name, "", false); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * heartbeat) // the partition lasts well beyond the heartbeat timeout
+	// The partition lasts well beyond the heartbeat timeout: NEAR01 takes both instructions and
+	// sends four more heartbeats while FAR01 cannot.
+	waitFor(t, patience, "NEAR01 applied the new version and the START", func() bool {
+		ts, _ := f.m.TargetServer("NEAR01")
+		return ts.UnreadInstructions == 0
+	})
+	waitHeartbeats(t, f.m, "NEAR01", 4)
 	if ts, _ := f.m.TargetServer("FAR01"); ts.UnreadInstructions != 2 {
 		t.Errorf("FAR01 has %d unread instructions during the partition, want 2 (INSERT, START)", ts.UnreadInstructions)
 	}
@@ -150,17 +156,32 @@ func TestClusterNodeKilled(t *testing.T) {
 	job := applyAll(t, f.m, countingJob("cluster job", names(agents)...))
 	startRounds(t, f.m, job, agents, 1)
 
-	// Under load: versions and starts keep coming while node 1 goes down and comes back.
+	// Under load: versions and starts keep coming while node 1 goes down and comes back. It
+	// goes down once round 1 started and stays down until rounds 2 and 3 are done: a count of
+	// rounds, not a guess at how long they take.
+	rounds := 4
+	roundDone := make(chan int, rounds)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		time.Sleep(300 * time.Millisecond)
+		deadline := time.After(patience)
+		wait := func(round int) {
+			for {
+				select {
+				case r := <-roundDone:
+					if r >= round {
+						return
+					}
+				case <-deadline:
+					return // the rounds failed; the test reports it
+				}
+			}
+		}
 		t.Log("stopping cluster node 1")
 		c.Stop(1)
-		time.Sleep(3 * time.Second)
+		wait(3)
 		t.Log("restarting cluster node 1")
 		c.Restart(t, 1)
 	})
-	rounds := 4
 	for r := 1; r <= rounds; r++ {
 		job.Description = "cluster round " + string(rune('0'+r))
 		var err error
@@ -174,6 +195,7 @@ func TestClusterNodeKilled(t *testing.T) {
 			t.Fatalf("apply during node loss: %v", err)
 		}
 		startRounds(t, f.m, job, agents, 1)
+		roundDone <- r
 	}
 	wg.Wait()
 	want := map[string]int{}
