@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/schemas"
 )
 
@@ -51,6 +52,9 @@ func advSnapshot(tb testing.TB, js jetstream.JetStream) busState {
 	st := busState{msgs: map[string]uint64{}, keys: map[string][]string{}, consumers: map[string]time.Time{}}
 	l := js.ListStreams(ctx)
 	for info := range l.Info() {
+		if info.Config.Name == bus.StreamAudit {
+			continue // the master audits refused requests: advAuditGenuine checks that stream
+		}
 		st.msgs[info.Config.Name] = info.State.Msgs
 	}
 	if err := l.Err(); err != nil {
@@ -99,6 +103,21 @@ func advSettled(tb testing.TB, js jetstream.JetStream) busState {
 		return same
 	}, "the bus state to settle (last %v)", &cur)
 	return cur
+}
+
+// advAuditGenuine fails the test if the audit stream holds a record no master signed: a reply
+// or delivery that a probe steered into msx.audit would be one.
+func advAuditGenuine(tb testing.TB, m *master.Master) {
+	tb.Helper()
+	recs, err := m.AuditLog(tb.Context(), master.AuditFilter{Limit: 1000, Unverified: true})
+	if err != nil {
+		tb.Fatalf("audit log: %v", err)
+	}
+	for _, r := range recs {
+		if r.Unverified {
+			tb.Errorf("audit record %d was not written by a master: %+v", r.Seq, r.Audit)
+		}
+	}
 }
 
 // advUnchanged fails the test if the bus state differs from before.
@@ -230,6 +249,7 @@ func TestAdversaryAnonymousReplySubjects(t *testing.T) {
 		t.Fatalf("the master no longer answers enlistment: %v", err)
 	}
 	advUnchanged(t, f.js, before)
+	advAuditGenuine(t, f.m)
 	f.advAlive(t, "advanon")
 }
 
@@ -348,6 +368,7 @@ func TestAdversaryTargetConsumers(t *testing.T) {
 	f.waitApplied(t, f.action(t, "synctime", victim.name(), 0))
 	before = advSettledAfter(t, f.js, before)
 	advUnchanged(t, f.js, before)
+	advAuditGenuine(t, f.m)
 	f.advAlive(t, "advtgt")
 }
 
