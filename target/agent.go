@@ -118,6 +118,16 @@ type Config struct {
 	// LowDiskBytes is the free space of the data directory's file system under which the
 	// heartbeat reports the disk "low"; default 64 MiB.
 	LowDiskBytes int64
+	// OutboxBytes bounds the reports queued on disk while the bus does not take them (payload
+	// bytes); default 64 MiB. Over it the agent drops, oldest first: start reports of runs
+	// whose outcome is queued too, then events, then start reports of runs still going; never
+	// an outcome (a finished run, an instruction's status). It raises an event saying what it
+	// dropped.
+	OutboxBytes int64
+	// AppliedKeep is how long the ids of applied instructions are kept to recognise a
+	// redelivery; default 30 days, the instruction stream's default maximum age (bus.Layout
+	// InstrMaxAge): set it to at least that stream's maximum age.
+	AppliedKeep time.Duration
 }
 
 // Agent modes (Config.AgentMode).
@@ -218,6 +228,12 @@ func (c *Config) check() error {
 	}
 	if c.LowDiskBytes <= 0 {
 		c.LowDiskBytes = defaultLowDiskBytes
+	}
+	if c.OutboxBytes <= 0 {
+		c.OutboxBytes = defaultOutboxBytes
+	}
+	if c.AppliedKeep <= 0 {
+		c.AppliedKeep = defaultAppliedKeep
 	}
 	if c.OrphanGrace <= 0 {
 		c.OrphanGrace = defaultOrphanGrace
@@ -360,7 +376,7 @@ func (a *Agent) run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	loops := append([]func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox}, a.host.loops()...)
+	loops := append([]func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox, a.housekeep}, a.host.loops()...)
 	if p := a.errorLogPoller(); p != nil {
 		loops = append(loops, p.Run)
 	}
