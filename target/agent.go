@@ -163,7 +163,7 @@ type Agent struct {
 	beats      int
 	lastDigest string
 
-	localDB *sql.DB // T-SQL steps run here, or SQL Server Agent's msdb is
+	localDB *sql.DB // T-SQL steps run here; in msdb mode, SQL Server Agent's jobs are written through it
 	// held is the jobs held, in memory; host holds and runs them, in the agent's mode.
 	held *heldJobs
 	host jobHost
