@@ -408,3 +408,22 @@ func times(rs []run) []string {
 	}
 	return out
 }
+
+// BenchmarkPut measures one job changed among n, what an INSERT or UPDATE costs the scheduler.
+func BenchmarkPut(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			list := make([]jobs.Job, n)
+			for i := range list {
+				list[i] = job(fmt.Sprintf("j%05d", i), every10s("fast"))
+			}
+			s := scheduler.New(scheduler.Config{Starter: &starter{}, Location: ny})
+			s.Reload(list)
+			j := list[n/2]
+			for b.Loop() {
+				j.VersionNumber++ // planned again
+				s.Put(j)
+			}
+		})
+	}
+}
