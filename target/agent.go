@@ -18,9 +18,7 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas/jobs"
-	"github.com/msx-project/msx/target/msdb"
 	"github.com/msx-project/msx/target/runner"
-	"github.com/msx-project/msx/target/scheduler"
 	"github.com/msx-project/msx/target/store"
 )
 
@@ -120,6 +118,16 @@ type Config struct {
 	// LowDiskBytes is the free space of the data directory's file system under which the
 	// heartbeat reports the disk "low"; default 64 MiB.
 	LowDiskBytes int64
+	// OutboxBytes bounds the reports queued on disk while the bus does not take them (payload
+	// bytes); default 64 MiB. Over it the agent drops, oldest first: start reports of runs
+	// whose outcome is queued too, then events, then start reports of runs still going; never
+	// an outcome (a finished run, an instruction's status). It raises an event saying what it
+	// dropped.
+	OutboxBytes int64
+	// AppliedKeep is how long the ids of applied instructions are kept to recognise a
+	// redelivery; default 30 days, the instruction stream's default maximum age (bus.Layout
+	// InstrMaxAge): set it to at least that stream's maximum age.
+	AppliedKeep time.Duration
 }
 
 // Agent modes (Config.AgentMode).
@@ -155,16 +163,10 @@ type Agent struct {
 	beats      int
 	lastDigest string
 
-	localDB *sql.DB // T-SQL steps run here
-	runner  *runner.Runner
-	runs    *runManager
-	sched   *scheduler.Scheduler
-	// profiles are the pools of the connection profiles T-SQL steps name; closed at the end.
-	profiles *profilePools
-
-	// msdb mode: SQL Server Agent holds and runs the jobs; runner, runs and sched stay nil.
-	sqlAgent  sqlAgent
-	harvester *msdb.Harvester
+	localDB *sql.DB // T-SQL steps run here; in msdb mode, SQL Server Agent's jobs are written through it
+	// held is the jobs held, in memory; host holds and runs them, in the agent's mode.
+	held *heldJobs
+	host jobHost
 
 	defected chan struct{}
 	defOnce  sync.Once
@@ -227,6 +229,12 @@ func (c *Config) check() error {
 	if c.LowDiskBytes <= 0 {
 		c.LowDiskBytes = defaultLowDiskBytes
 	}
+	if c.OutboxBytes <= 0 {
+		c.OutboxBytes = defaultOutboxBytes
+	}
+	if c.AppliedKeep <= 0 {
+		c.AppliedKeep = defaultAppliedKeep
+	}
 	if c.OrphanGrace <= 0 {
 		c.OrphanGrace = defaultOrphanGrace
 	}
@@ -283,7 +291,7 @@ func run(ctx context.Context, cfg Config) error {
 		cfg.Logger.Warn("file holding the target's key was readable by others: made private (0600)", "file", f)
 	}
 	a := &Agent{cfg: cfg, kick: make(chan struct{}, 1), outbox: make(chan struct{}, 1), defected: make(chan struct{}),
-		spool: newSpool(cfg.HoldBytes), sending: make(chan struct{}, 1)}
+		spool: newSpool(cfg.HoldBytes), sending: make(chan struct{}, 1), held: newHeldJobs()}
 	a.log = cfg.Logger.With("component", "target", "server", cfg.Name)
 	st, err := a.openStore(ctx)
 	if err != nil {
@@ -348,11 +356,15 @@ func (a *Agent) run(ctx context.Context) error {
 	if err := a.enlist(ctx, canon, id); err != nil {
 		return err
 	}
-	start := a.startJobs
-	if a.cfg.AgentMode == AgentModeMSDB {
-		start = a.startMSDB
+	if err := a.loadHeld(ctx, true); err != nil {
+		return err
 	}
-	if err := start(ctx, canon); err != nil {
+	if a.cfg.AgentMode == AgentModeMSDB {
+		a.host, err = newMSDBHost(ctx, a, canon)
+	} else {
+		a.host, err = newRunnerHost(ctx, a, canon)
+	}
+	if err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -364,13 +376,7 @@ func (a *Agent) run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	loops := []func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox}
-	if a.sched != nil {
-		loops = append(loops, a.sched.Run)
-	}
-	if a.harvester != nil {
-		loops = append(loops, a.harvester.Run)
-	}
+	loops := append([]func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox, a.housekeep}, a.host.loops()...)
 	if p := a.errorLogPoller(); p != nil {
 		loops = append(loops, p.Run)
 	}
@@ -416,6 +422,13 @@ func (a *Agent) heartbeatInterval() time.Duration {
 		return a.cfg.HeartbeatInterval
 	}
 	return time.Duration(a.pollSecs) * time.Second
+}
+
+// stopRuns cancels running jobs (agent shutdown) and waits for their reports.
+func (a *Agent) stopRuns() {
+	if err := a.host.shutdown(context.Background()); err != nil {
+		a.log.Error("running jobs did not stop in time; their reports may be lost", "err", err)
+	}
 }
 
 func (a *Agent) markDefected() { a.defOnce.Do(func() { close(a.defected) }) }

@@ -160,7 +160,7 @@ func (a *Agent) askConsumer(ctx context.Context, start uint64) (string, error) {
 
 // handle applies one delivered instruction. It returns an error only when the local database
 // could not record it; a bad or failing instruction is recorded as failed and reported, with an
-// error event.
+// error event. Only the job the instruction names is read or changed, in memory and on disk.
 func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 	var in schemas.Instruction
 	id := "seq-" + strconv.FormatUint(seq, 10)
@@ -172,7 +172,20 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 		}
 	} else {
 		id = in.ID
-		apply = func(tx *sql.Tx) error { return a.apply(ctx, tx, &in, &p) }
+		_, done, err := a.store.Applied(ctx, id)
+		if err != nil {
+			return err
+		}
+		var prepErr error
+		if !done { // a duplicate has no effect: store.Apply recognises it
+			prepErr = a.prepare(ctx, &in, &p)
+		}
+		apply = func(tx *sql.Tx) error {
+			if prepErr != nil {
+				return prepErr
+			}
+			return a.apply(ctx, tx, &in, &p)
+		}
 	}
 	report := func(applyErr error) []store.OutMsg {
 		st := &schemas.InstructionStatus{InstructionID: id, Seq: seq, Status: schemas.StatusApplied, Downloaded: time.Now().UTC()}
@@ -192,8 +205,8 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 		return msgs
 	}
 	applyErr, err := a.store.Apply(ctx, seq, id, int(in.Operation), apply, report)
-	if p.run != nil && (err != nil || applyErr != nil) {
-		a.runs.release(p.job.JobID, p.run) // the START did not commit: it never runs
+	if err != nil || applyErr != nil {
+		a.host.aborted(&p)
 	}
 	if errors.Is(err, store.ErrAlreadyApplied) {
 		a.log.Info("duplicate instruction: no second effect", "seq", seq, "id", id)
@@ -212,14 +225,39 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 	return a.afterCommit(ctx, &in, &p)
 }
 
-// pending is what applying an instruction leaves for after its commit: the run slot a START
-// claimed, the job an INSERT changed, the clock offset of SYNC-TIME. In-memory state changes
-// only after the commit, so a failed commit leaves the agent as it was.
+// pending is what applying an instruction carries from before its transaction to after its
+// commit: the job it names, the run slot a START claimed, the clock offset of SYNC-TIME.
+// In-memory state changes only after the commit, so a failed commit leaves the agent as it was.
 type pending struct {
 	run      *activeRun
 	job      jobs.Job
-	changed  bool // INSERT/UPDATE: the snapshot replaced what the target held
+	changed  bool // INSERT/UPDATE: the snapshot is newer than the job held
 	offsetMS int64
+}
+
+// prepare reads what the instruction names from the jobs held in memory, then lets the host
+// do its part before the instruction is recorded (jobHost.prepare). Its error fails the
+// instruction.
+func (a *Agent) prepare(ctx context.Context, in *schemas.Instruction, p *pending) error {
+	switch in.Operation {
+	case schemas.OpInsert, schemas.OpUpdate:
+		var j jobs.Job
+		if err := json.Unmarshal(in.Job, &j); err != nil || j.JobID == "" {
+			return busErr(CodeBadInstruction, fmt.Sprintf("%s instruction carries no valid job snapshot", in.Operation))
+		}
+		p.job = j
+		if old, ok := a.held.get(j.JobID); ok && old.VersionNumber >= j.VersionNumber {
+			return nil // an old or repeated snapshot: the newer one stays
+		}
+		p.changed = true
+	case schemas.OpStart, schemas.OpStop:
+		j, ok := a.held.get(in.ObjectID)
+		if !ok {
+			return busErr(CodeUnknownObject, fmt.Sprintf("The specified job_id ('%s') does not exist.", in.ObjectID))
+		}
+		p.job = j
+	}
+	return a.host.prepare(ctx, in, p)
 }
 
 func objectName(in *schemas.Instruction) string {
@@ -242,61 +280,19 @@ func jobIDOf(in *schemas.Instruction) string {
 	return ""
 }
 
-// apply performs an instruction's effect on the local database inside tx.
+// apply performs an instruction's effect on the local database inside tx. It makes no call
+// outside the database: prepare did those.
 func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
-		j, changed, err := applyJob(ctx, tx, in)
-		if err != nil || !changed {
-			return err
-		}
-		p.job, p.changed = j, true
-		// A job this target cannot run as it says fails here, as in MSX, and its transaction
-		// is rolled back; later instructions still apply.
-		if err := checkJobCredentials(&a.cfg, j, a.sqlAgent != nil); err != nil {
-			return err
-		}
-		if a.sqlAgent == nil {
+		if !p.changed {
 			return nil
 		}
-		// msdb mode: written into SQL Server Agent before the local commit, so that a job
-		// SQL Server refuses fails its instruction; a redelivery writes it again.
-		return a.sqlAgent.Apply(ctx, j)
+		return storeJob(ctx, tx, p.job, in.Job)
 	case schemas.OpDelete:
-		if a.sqlAgent != nil {
-			if err := a.deleteFromAgent(ctx, tx, in.ObjectID); err != nil {
-				return err
-			}
-		}
 		return deleteJobs(ctx, tx, in.ObjectID)
-	case schemas.OpStart:
-		j, err := heldJob(ctx, tx, in.ObjectID)
-		if err != nil {
-			return err
-		}
-		if a.sqlAgent != nil {
-			return a.sqlAgent.Start(ctx, j.JobID)
-		}
-		// The slot is claimed now, so that nothing starts the job between the commit and the
-		// run; handle gives it back if the commit fails.
-		r, err := a.runs.claim(j.JobID, j.Name, requester(in.Source))
-		if err != nil {
-			return err
-		}
-		p.run, p.job = r, j
-		return nil
-	case schemas.OpStop:
-		j, err := heldJob(ctx, tx, in.ObjectID)
-		if err != nil {
-			return err
-		}
-		if a.sqlAgent != nil {
-			return a.sqlAgent.Stop(ctx, j.JobID)
-		}
-		if _, ok := a.runs.running(j.JobID); !ok {
-			return notRunning(j.Name, requester(in.Source))
-		}
-		return nil
+	case schemas.OpStart, schemas.OpStop:
+		return nil // prepare found the job and the host did its part
 	case schemas.OpReEnlist, schemas.OpDefect:
 		return nil // done after commit: both talk to the master
 	case schemas.OpSyncTime:
@@ -318,33 +314,23 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pending) error {
 	switch in.Operation {
 	case schemas.OpInsert, schemas.OpUpdate:
-		if a.sched != nil && p.changed {
-			a.reloadJobs(ctx)
-			a.checkSubsystems(ctx, p.job)
+		if p.changed {
+			a.held.put(p.job)
 		}
+		a.host.committed(ctx, in, p)
+	case schemas.OpDelete:
+		if in.ObjectID == "" {
+			a.held.clear()
+		} else {
+			a.held.remove(in.ObjectID, 0)
+		}
+		a.host.committed(ctx, in, p)
+	case schemas.OpStart, schemas.OpStop:
+		a.host.committed(ctx, in, p)
 	case schemas.OpSyncTime:
 		a.mu.Lock()
 		a.offsetMS = p.offsetMS
 		a.mu.Unlock()
-	case schemas.OpDelete:
-		if a.sched != nil {
-			a.reloadJobs(ctx)
-		}
-	case schemas.OpStart:
-		if p.run != nil {
-			a.runs.launch(p.job, p.run)
-		}
-	case schemas.OpStop:
-		if a.runs == nil {
-			return nil // msdb mode: sp_stop_job was called in apply
-		}
-		name := in.ObjectName
-		if name == "" {
-			name = in.ObjectID
-		}
-		if err := a.runs.Stop(in.ObjectID, name, in.Source); err != nil {
-			a.log.Info("job ended before its STOP took effect", "job", name, "err", err)
-		}
 	case schemas.OpSetPoll:
 		a.mu.Lock()
 		a.id.PollInterval = in.PollInterval
@@ -363,14 +349,7 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pen
 		// Running jobs end first, so that their outcomes reach the master before it forgets
 		// this target; then report: the DEFECT row must show as downloaded on the master.
 		a.stopRuns()
-		if a.sqlAgent != nil {
-			// SQL Server Agent's copies go too, as a TSX deletes its master's jobs.
-			for _, d := range a.heldIDs(ctx) {
-				if err := a.sqlAgent.Delete(ctx, d); err != nil {
-					a.log.Error("job not deleted from msdb at defection", "job_id", d, "err", err)
-				}
-			}
-		}
+		a.host.defected(ctx, a.held.clear())
 		flush, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = a.sendOutbox(flush)
 		cancel()
@@ -385,87 +364,12 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pen
 	return nil
 }
 
-// applyJob stores the instruction's job snapshot and reports whether it was newer than the
-// one held.
-func applyJob(ctx context.Context, tx *sql.Tx, in *schemas.Instruction) (jobs.Job, bool, error) {
-	var j jobs.Job
-	if err := json.Unmarshal(in.Job, &j); err != nil || j.JobID == "" {
-		return j, false, busErr(CodeBadInstruction, fmt.Sprintf("%s instruction carries no valid job snapshot", in.Operation))
-	}
-	var held int
-	err := tx.QueryRowContext(ctx, `SELECT version FROM jobs WHERE job_id = ?`, j.JobID).Scan(&held)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return j, false, err
-	}
-	if err == nil && held >= j.VersionNumber {
-		return j, false, nil // an old or repeated snapshot: the newer one stays
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO jobs(job_id, name, version, definition) VALUES (?,?,?,?)
+// storeJob stores job's snapshot def, replacing the version held.
+func storeJob(ctx context.Context, tx *sql.Tx, j jobs.Job, def []byte) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs(job_id, name, version, definition) VALUES (?,?,?,?)
 		ON CONFLICT(job_id) DO UPDATE SET name = excluded.name, version = excluded.version, definition = excluded.definition`,
-		j.JobID, j.Name, j.VersionNumber, string(in.Job))
-	return j, err == nil, err
-}
-
-// deleteFromAgent deletes the job jobID (every job held when it is empty) from SQL Server
-// Agent, in msdb mode.
-func (a *Agent) deleteFromAgent(ctx context.Context, tx *sql.Tx, jobID string) error {
-	ids := []string{jobID}
-	if jobID == "" {
-		rows, err := tx.QueryContext(ctx, `SELECT job_id FROM jobs`)
-		if err != nil {
-			return err
-		}
-		ids = ids[:0]
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-	}
-	for _, id := range ids {
-		if err := a.sqlAgent.Delete(ctx, id); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// heldIDs returns the ids of the jobs held; none when the store cannot be read (logged).
-func (a *Agent) heldIDs(ctx context.Context) []string {
-	defs, err := a.store.Jobs(ctx)
-	if err != nil {
-		a.log.Error("jobs held not read", "err", err)
-	}
-	ids := make([]string, len(defs))
-	for i, d := range defs {
-		ids[i] = d.JobID
-	}
-	return ids
-}
-
-// heldJob returns the job with id jobID held on this target, or a 14262 error.
-func heldJob(ctx context.Context, tx *sql.Tx, jobID string) (jobs.Job, error) {
-	var j jobs.Job
-	var def string
-	var version int
-	err := tx.QueryRowContext(ctx, `SELECT version, definition FROM jobs WHERE job_id = ?`, jobID).Scan(&version, &def)
-	if errors.Is(err, sql.ErrNoRows) {
-		return j, busErr(CodeUnknownObject, fmt.Sprintf("The specified job_id ('%s') does not exist.", jobID))
-	}
-	if err != nil {
-		return j, err
-	}
-	if err := json.Unmarshal([]byte(def), &j); err != nil {
-		return j, busErr(CodeBadInstruction, fmt.Sprintf("job %s held on this target cannot be read: %v", jobID, err))
-	}
-	j.JobID, j.VersionNumber = jobID, version
-	return j, nil
+		j.JobID, j.Name, j.VersionNumber, string(def))
+	return err
 }
 
 func deleteJobs(ctx context.Context, tx *sql.Tx, jobID string) error {

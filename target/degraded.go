@@ -110,6 +110,9 @@ func (a *Agent) degradedLoops(ctx context.Context, path string, cause error) (st
 		a.pollSecs = id.PollInterval
 		a.interval = a.heartbeatInterval()
 		a.mu.Unlock()
+		if err := a.loadHeld(lctx, false); err != nil { // the heartbeat's job digest
+			a.log.Error("degraded: jobs held unreadable", "err", err)
+		}
 		ev := schemas.Event{ID: fmt.Sprintf("disk-full-%d", time.Now().UnixNano()), Severity: schemas.SeverityError, Source: "agent",
 			Message: fmt.Sprintf("SQLServerAgent Error: disk full on %s: the agent cannot open its local database in %s (%v) and runs degraded: "+
 				"no instruction is applied and no job runs until the disk has space.", id.ServerName, a.cfg.DataDir, cause)}

@@ -10,6 +10,13 @@
 //	                          └──error──> failed ─┘ (recorded, reported; later ones go on)
 //
 // A redelivered instruction (same id) is recognised in the local database and has no effect.
+// An instruction reads and changes only the job it names: the jobs held are kept in memory
+// (held.go) beside the local database, changed one at a time after each commit, and the
+// heartbeat's job digest is computed from memory once per change of the set.
+//
+// The two agent modes are two implementations of one interface (jobHost, mode.go): runner
+// mode (mode_runner.go) and msdb mode (mode_msdb.go). Neither is called inside the local
+// database's write transaction.
 //
 // In the default agent mode ("runner") jobs run on the target itself: package scheduler fires
 // them on their schedules in the target's time zone, START and STOP instructions start and stop them, and a run manager keeps
@@ -27,6 +34,10 @@
 // then reports each interrupted run once, naming the step, and only then schedules. A step's
 // outcome is its main process's exit; the children it leaves behind are ended then, unless
 // Config.KeepStepChildren.
+//
+// Reports leave the outbox in windows of asynchronous publishes, in order, each with its
+// Nats-Msg-Id; the outbox is bounded by Config.OutboxBytes (what goes first when it is full:
+// store.PruneOutbox), and applied instruction ids are kept for Config.AppliedKeep (prune.go).
 //
 // No report is lost to a full disk. A report the local database refuses is held in memory
 // (spool.go: bounded by Config.HoldBytes, with a documented drop order that never drops an

@@ -33,7 +33,7 @@ const (
 // harness is one JetStream server, the master's streams, and one target agent enlisted by
 // writing its identity into its store (no master package involved).
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	storeDir string // the server's store
 	listen   string // host:port, kept across server restarts
 	srv      *bus.Server
@@ -53,7 +53,7 @@ type harness struct {
 	statuses *collector[schemas.InstructionStatus]
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, storeDir: t.TempDir(), listen: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)), dataDir: t.TempDir()}
 	h.masterKey, _ = nkeys.CreateUser()
@@ -221,7 +221,7 @@ type collector[T any] struct {
 func collect[T any, PT interface {
 	*T
 	schemas.Typed
-}](t *testing.T, js jetstream.JetStream, stream, filter string) *collector[T] {
+}](t testing.TB, js jetstream.JetStream, stream, filter string) *collector[T] {
 	t.Helper()
 	c := &collector[T]{}
 	cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
@@ -256,7 +256,7 @@ func (c *collector[T]) all() []T {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

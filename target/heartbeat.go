@@ -31,18 +31,12 @@ func (a *Agent) heartbeats(ctx context.Context) error {
 }
 
 func (a *Agent) beat(ctx context.Context) error {
-	digest, n, err := a.store.JobDigest(ctx)
-	if err != nil {
-		return err
-	}
+	digest, n := a.held.digestOf()
 	seq, err := a.store.AppliedSeq(ctx)
 	if err != nil {
 		return err
 	}
-	held, err := a.heldList(ctx, digest)
-	if err != nil {
-		return err
-	}
+	held := a.heldList(digest)
 	now := time.Now().In(a.cfg.TimeZone)
 	a.mu.Lock()
 	hb := &schemas.Heartbeat{
@@ -68,18 +62,15 @@ func (a *Agent) beat(ctx context.Context) error {
 // heartbeat, when the digest changed since the previous one, and every schemas.HeldEvery-th
 // (so a restarted master learns them); nil otherwise, or when more than schemas.MaxHeld jobs
 // are held. Only the heartbeat loop calls it.
-func (a *Agent) heldList(ctx context.Context, digest string) (map[string]int, error) {
+func (a *Agent) heldList(digest string) map[string]int {
 	a.beats++
 	if digest == a.lastDigest && a.beats%schemas.HeldEvery != 1 {
-		return nil, nil
-	}
-	held, ok, err := a.store.JobVersions(ctx, schemas.MaxHeld)
-	if err != nil {
-		return nil, err
+		return nil
 	}
 	a.lastDigest = digest
+	held, ok := a.held.versions(schemas.MaxHeld)
 	if !ok {
-		return nil, nil // too many to send: the master falls back to a resync when it must
+		return nil // too many to send: the master falls back to a resync when it must
 	}
-	return held, nil
+	return held
 }

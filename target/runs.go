@@ -13,7 +13,6 @@ import (
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
-	"github.com/msx-project/msx/target/msdb"
 	"github.com/msx-project/msx/target/runner"
 	"github.com/msx-project/msx/target/scheduler"
 	"github.com/msx-project/msx/target/store"
@@ -45,7 +44,7 @@ type runManager struct {
 	wake   func() // wakes the outbox sender
 	// write makes a report's write in the local database, or holds it while the disk refuses.
 	write   func(ctx context.Context, w store.Write)
-	deleted func() // a job was deleted after its run (delete_level)
+	deleted func(jobs.Job) // the job was deleted after its run (delete_level)
 	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
 	orphanPolicy string
 	orphanGrace  time.Duration
@@ -364,7 +363,7 @@ func (m *runManager) deleteAfterRun(log *slog.Logger, job jobs.Job, out runner.O
 	case ok:
 		log.Info("job deleted from this target after its run (delete_level); the master sees it in the next heartbeat",
 			"delete_level", lvl, "run_status", out.Status)
-		m.deleted()
+		m.deleted(job)
 	}
 }
 
@@ -374,84 +373,4 @@ func deleteAfter(job jobs.Job, out runner.Outcome) bool {
 	return lvl == jobs.LevelAlways && !errors.Is(out.Cause, runner.ErrShutdown) ||
 		lvl == jobs.LevelOnSuccess && out.Status == jobs.RunSucceeded ||
 		lvl == jobs.LevelOnFailure && out.Status == jobs.RunFailed
-}
-
-// sqlAgent holds and runs the downloaded jobs in msdb mode, instead of the agent's scheduler
-// and runner. *msdb.Client satisfies it.
-type sqlAgent interface {
-	// Apply writes a job snapshot, replacing the job with the same id.
-	Apply(ctx context.Context, job jobs.Job) error
-	// Delete deletes a job; one that is not there is not an error.
-	Delete(ctx context.Context, jobID string) error
-	// Start and Stop ask SQL Server Agent to start or stop a job.
-	Start(ctx context.Context, jobID string) error
-	Stop(ctx context.Context, jobID string) error
-}
-
-var _ sqlAgent = (*msdb.Client)(nil)
-
-// startMSDB sets up msdb mode: jobs go into SQL Server Agent, and a harvester reports their
-// history through the outbox as runner mode reports runs. No scheduler or runner is built.
-func (a *Agent) startMSDB(ctx context.Context, canon string) error {
-	c, err := msdb.New(msdb.Config{DB: a.localDB, Server: a.id.ServerName, Location: a.cfg.TimeZone,
-		PollInterval: a.cfg.HarvestInterval, Logger: a.cfg.Logger.With("server", canon)})
-	if err != nil {
-		return err
-	}
-	a.sqlAgent, a.harvester = c, c.Harvester(msdbSink{a})
-	if err := pingLocalDB(ctx, a.localDB); err != nil {
-		a.log.Error("SQL Server not reachable: jobs are not written into msdb until it answers", "database", a.cfg.Database, "err", err)
-		a.agentEvent(ctx, "localdb-"+time.Now().UTC().Format("20060102T150405"), 0,
-			fmt.Sprintf("SQLServerAgent Error: cannot connect to %s: %v. Downloaded jobs fail to apply until it answers.", a.cfg.Database, err))
-	}
-	a.log.Info("agent mode msdb: SQL Server Agent runs the jobs", "database", a.cfg.Database)
-	return nil
-}
-
-// msdbCursorKey is the meta key of the last sysjobhistory instance_id reported.
-const msdbCursorKey = "msdb_history_instance_id"
-
-// msdbSink gives the harvester the jobs held and queues its runs in the outbox.
-type msdbSink struct{ a *Agent }
-
-var _ msdb.Sink = msdbSink{}
-
-func (s msdbSink) Held(ctx context.Context) ([]msdb.Held, error) {
-	defs, err := s.a.store.Jobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]msdb.Held, len(defs))
-	for i, d := range defs {
-		out[i] = msdb.Held{JobID: d.JobID, Name: d.Name, Version: d.Version}
-	}
-	return out, nil
-}
-
-func (s msdbSink) Cursor(ctx context.Context) (int64, error) {
-	var c int64
-	_, err := s.a.store.Get(ctx, msdbCursorKey, &c)
-	return c, err
-}
-
-// Report queues the runs, then moves the cursor: a crash in between sends the runs again, with
-// the same Nats-Msg-Id, and the master keeps one.
-func (s msdbSink) Report(ctx context.Context, runs []schemas.RunResult, cursor int64) error {
-	var msgs []store.OutMsg
-	for i := range runs {
-		r := &runs[i]
-		msgs = append(msgs, resultMsg(s.a.log, s.a.id.Token, r))
-		if r.RunStatus == int(jobs.RunFailed) {
-			msgs = append(msgs, eventMsg(s.a.id.ServerName, s.a.id.Token, schemas.Event{ID: "run-" + r.RunID + "-job",
-				Severity: schemas.SeverityError, Source: "job", Message: r.Message, JobID: r.JobID, JobName: r.JobName, RunID: r.RunID}))
-		}
-	}
-	// The reports and the cursor past them are one transaction: a crash cannot send a run twice.
-	if err := s.a.store.EnqueueAndSet(ctx, msdbCursorKey, cursor, msgs...); err != nil {
-		return err
-	}
-	if len(msgs) > 0 {
-		s.a.wakeOutbox()
-	}
-	return nil
 }

@@ -15,10 +15,11 @@
 //
 // Job states in the scheduler:
 //
-//	         Reload: enabled, a schedule with a next run
+//	         Reload or Put: enabled, a schedule with a next run
 //	unknown ──────────────────────────────────────────► queued (next run, invoked by)
 //	   ▲                                                   │
-//	   │ Reload without the job or with it disabled,       │ timer reaches next run
+//	   │ Reload without the job, Remove, or a Put that     │ timer reaches next run
+//	   │ disables it,                                      │
 //	   │ or no further run                                 ▼
 //	   └──────────────────────────────────────────────── due ──► Starter.StartRun
 //	                                  next run after now │        (ErrRunning: skipped, logged)
@@ -60,8 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Scheduler fires runs of jobs on their schedules. Reload and NextRun may be called from any
-// goroutine, before and while Run runs.
+// Scheduler fires runs of jobs on their schedules. Reload, Put, Remove and NextRun may be
+// called from any goroutine, before and while Run runs.
 type Scheduler struct {
 	starter Starter
 	loc     *time.Location
@@ -138,6 +139,77 @@ func (s *Scheduler) Reload(list []jobs.Job) {
 	n := len(s.queue)
 	s.mu.Unlock()
 	s.log.Debug("jobs reloaded", "jobs", len(list), "scheduled", n)
+	s.poke()
+}
+
+// Put adds job, or replaces the job with its id: a job whose version number did not change
+// keeps its next run; otherwise its next run is computed after the current time. It costs a
+// heap operation, whatever the number of jobs held.
+func (s *Scheduler) Put(job jobs.Job) {
+	now := time.Now()
+	s.mu.Lock()
+	e, ok := s.entries[job.JobID]
+	if !ok {
+		e = &entry{index: -1}
+		s.entries[job.JobID] = e
+	}
+	same := ok && e.job.VersionNumber == job.VersionNumber
+	e.job = job
+	if !same {
+		s.forgetIdle(job.JobID)
+		s.plan(e, now)
+	}
+	s.requeue(e)
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Remove forgets the job jobID when version is its version number, or any version when version
+// is 0, and reports whether it did.
+func (s *Scheduler) Remove(jobID string, version int) bool {
+	s.mu.Lock()
+	e, ok := s.entries[jobID]
+	if ok && (version == 0 || e.job.VersionNumber == version) {
+		if e.index >= 0 {
+			heap.Remove(&s.queue, e.index)
+		}
+		delete(s.entries, jobID)
+		s.forgetIdle(jobID)
+	} else {
+		ok = false
+	}
+	s.mu.Unlock()
+	if ok {
+		s.poke()
+	}
+	return ok
+}
+
+// requeue puts e in the queue at its next run, or out of it when it has none. Called with s.mu
+// held.
+func (s *Scheduler) requeue(e *entry) {
+	switch {
+	case e.next.IsZero() && e.index >= 0:
+		heap.Remove(&s.queue, e.index)
+	case e.next.IsZero():
+	case e.index >= 0:
+		heap.Fix(&s.queue, e.index)
+	default:
+		heap.Push(&s.queue, e)
+	}
+}
+
+// forgetIdle forgets which idle schedules of the job were logged. Called with s.mu held.
+func (s *Scheduler) forgetIdle(jobID string) {
+	for k := range s.idle {
+		if k.jobID == jobID {
+			delete(s.idle, k)
+		}
+	}
+}
+
+// poke wakes Run to look at the earliest run again.
+func (s *Scheduler) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:

@@ -276,6 +276,66 @@ func TestReload(t *testing.T) {
 	})
 }
 
+// TestPutRemove changes one job at a time, as instructions do: the same firings as TestReload.
+func TestPutRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &starter{}
+		a := job("a", every10s("a"))
+		b := job("b", every10s("b"))
+		s := start(t, st, nil)
+		s.Put(a)
+		s.Put(b)
+		t0 := time.Now()
+		time.Sleep(25 * time.Second) // a and b ran at 10 and 20
+
+		c := job("c", schedule.Schedule{Name: "c", FreqType: schedule.FreqDaily, FreqInterval: 1, FreqSubdayType: schedule.SubdayMinutes,
+			FreqSubdayInterval: 1, ActiveStartDate: from})
+		d := job("d", every10s("d"))
+		d.Enabled = no()
+		s.Put(a) // unchanged: keeps its run at 30 s
+		if s.Remove("b", 7) {
+			t.Error("Remove of another version of b removed it")
+		}
+		if !s.Remove("b", 1) {
+			t.Error("b not removed")
+		}
+		if s.Remove("b", 0) {
+			t.Error("b removed twice")
+		}
+		s.Put(c)
+		s.Put(d)
+		if _, _, ok := s.NextRun("d"); ok {
+			t.Error("disabled job d has a next run")
+		}
+		if next, by, ok := s.NextRun("a"); !ok || !next.Equal(t0.Add(30*time.Second)) || by != "Schedule 1 (a)" {
+			t.Errorf("a next run %s by %q (%v), want 30 s by Schedule 1 (a)", next.Sub(t0), by, ok)
+		}
+		time.Sleep(40 * time.Second) // to 65 s
+
+		a2 := job("a", c.Schedules[0])
+		a2.VersionNumber = 2
+		s.Put(a2)
+		s.Remove("d", 0)
+		time.Sleep(60 * time.Second) // to 125 s
+
+		count := map[string][]time.Duration{}
+		for _, r := range st.taken() {
+			count[r.jobID] = append(count[r.jobID], r.at.Sub(t0))
+		}
+		want := map[string]string{
+			"a": "[10s 20s 30s 40s 50s 1m0s 2m0s]",
+			"b": "[10s 20s]",
+			"c": "[1m0s 2m0s]",
+			"d": "[]",
+		}
+		for id, w := range want {
+			if got := fmt.Sprint(count[id]); got != w {
+				t.Errorf("job %s ran at %s, want %s", id, got, w)
+			}
+		}
+	})
+}
+
 func TestAgentStartAndIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &starter{}
@@ -347,4 +407,23 @@ func times(rs []run) []string {
 		out[i] = r.at.In(ny).Format(time.DateTime)
 	}
 	return out
+}
+
+// BenchmarkPut measures one job changed among n, what an INSERT or UPDATE costs the scheduler.
+func BenchmarkPut(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			list := make([]jobs.Job, n)
+			for i := range list {
+				list[i] = job(fmt.Sprintf("j%05d", i), every10s("fast"))
+			}
+			s := scheduler.New(scheduler.Config{Starter: &starter{}, Location: ny})
+			s.Reload(list)
+			j := list[n/2]
+			for b.Loop() {
+				j.VersionNumber++ // planned again
+				s.Put(j)
+			}
+		})
+	}
 }

@@ -469,17 +469,26 @@ type Queued struct {
 
 // Outbox returns up to limit queued messages whose id is above after, oldest first.
 func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]Queued, error) {
+	return s.OutboxWindow(ctx, after, limit, 0)
+}
+
+// OutboxWindow returns up to limit queued messages whose id is above after, oldest first,
+// stopping after the one that brings their payloads to maxBytes (0: no byte limit); at least
+// one when any is queued.
+func (s *Store) OutboxWindow(ctx context.Context, after int64, limit int, maxBytes int) ([]Queued, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, msg_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	defer rows.Close()
 	var out []Queued
-	for rows.Next() {
+	bytes := 0
+	for rows.Next() && (maxBytes <= 0 || bytes < maxBytes) {
 		var q Queued
 		if err := rows.Scan(&q.ID, &q.Subject, &q.MsgID, &q.Payload); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
+		bytes += len(q.Payload)
 		out = append(out, q)
 	}
 	return out, rows.Err()
