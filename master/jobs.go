@@ -49,8 +49,34 @@ func (m *Master) expected(j jobs.Job) map[string]registry.Target {
 
 // consumedBy reports whether target t deleted this version of job j after a run (delete_level).
 func (m *Master) consumedBy(j jobs.Job, t registry.Target) bool {
-	v, ok := m.consumed.Load(m.out.key(t.Token, j.JobID))
-	return ok && v.(int) == j.VersionNumber
+	v, ok := m.out.consumedVersion(t.Token, j.JobID)
+	return ok && v == j.VersionNumber
+}
+
+// namedBy returns the enlisted targets job j names, directly or through its groups (whatever
+// they deleted after a run), ordered by server name. It reads the job's own lists and groups:
+// its cost is that of the job's targets, not of the fleet.
+func (m *Master) namedBy(j jobs.Job) []registry.Target {
+	seen := map[string]bool{}
+	var out []registry.Target
+	add := func(name string) {
+		if t, ok := m.Reg.Target(name); ok && !seen[t.ServerName] {
+			seen[t.ServerName] = true
+			out = append(out, t)
+		}
+	}
+	for _, s := range j.Targets.Servers {
+		add(s)
+	}
+	for _, g := range j.Targets.Groups {
+		if gr, ok := m.Reg.Group(g); ok {
+			for _, s := range gr.Members {
+				add(s)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b registry.Target) int { return strings.Compare(a.ServerName, b.ServerName) })
+	return out
 }
 
 // appliedTo reports whether job j names the server, directly or through one of its groups.
@@ -219,6 +245,7 @@ func (m *Master) DeleteJob(ctx context.Context, name string) ([]Posted, error) {
 	if err := m.Catalog.Delete(ctx, j.JobID); err != nil {
 		return nil, err
 	}
+	m.out.forgetJob(j.JobID)
 	return m.deliver(ctx, before, &j, nil)
 }
 
