@@ -383,23 +383,10 @@ func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) (
 
 // InstructionCounts are a job's instructions not yet downloaded and those that failed with an
 // error nobody cleared.
-type InstructionCounts struct{ Pending, Errors int }
+type InstructionCounts = ledger.Counts
 
-// JobInstructionCounts returns the InstructionCounts of every job with instructions, by job id,
-// in one pass over the download list.
+// JobInstructionCounts returns the InstructionCounts of every job with pending or failed
+// instructions, by job id, from the counts the download list keeps.
 func (m *Master) JobInstructionCounts() map[string]InstructionCounts {
-	out := map[string]InstructionCounts{}
-	for _, r := range m.Ledger.List(ledger.Filter{}) {
-		if r.ObjectID == "" {
-			continue
-		}
-		c := out[r.ObjectID]
-		if r.Status == 0 {
-			c.Pending++
-		} else if r.ErrorMessage != "" && !r.ErrorCleared {
-			c.Errors++
-		}
-		out[r.ObjectID] = c
-	}
-	return out
+	return m.Ledger.JobCounts()
 }

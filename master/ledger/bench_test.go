@@ -58,7 +58,7 @@ func BenchmarkLedger(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("JobCounts/targets=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if len(jobCountsByList(l)) != 100 {
+				if len(l.JobCounts()) != 100 {
 					b.Fatal("counts")
 				}
 			}
@@ -66,17 +66,3 @@ func BenchmarkLedger(b *testing.B) {
 	}
 }
 
-// jobCountsByList is how the master counted per-job rows before the ledger kept counts.
-func jobCountsByList(l *Ledger) map[string][2]int {
-	out := map[string][2]int{}
-	for _, r := range l.List(Filter{}) {
-		c := out[r.ObjectID]
-		if r.Status == 0 {
-			c[0]++
-		} else if r.ErrorMessage != "" && !r.ErrorCleared {
-			c[1]++
-		}
-		out[r.ObjectID] = c
-	}
-	return out
-}
