@@ -65,4 +65,3 @@ func BenchmarkLedger(b *testing.B) {
 		})
 	}
 }
-
