@@ -57,12 +57,19 @@ func (m *Master) consumedBy(j jobs.Job, t registry.Target) bool {
 // they deleted after a run), ordered by server name. It reads the job's own lists and groups:
 // its cost is that of the job's targets, not of the fleet.
 func (m *Master) namedBy(j jobs.Job) []registry.Target {
-	seen := map[string]bool{}
 	var out []registry.Target
+	m.eachNamed(j, func(t registry.Target) { out = append(out, t) })
+	slices.SortFunc(out, func(a, b registry.Target) int { return strings.Compare(a.ServerName, b.ServerName) })
+	return out
+}
+
+// eachNamed calls fn once for each enlisted target job j names, in no particular order.
+func (m *Master) eachNamed(j jobs.Job, fn func(registry.Target)) {
+	seen := map[string]bool{}
 	add := func(name string) {
 		if t, ok := m.Reg.Target(name); ok && !seen[t.ServerName] {
 			seen[t.ServerName] = true
-			out = append(out, t)
+			fn(t)
 		}
 	}
 	for _, s := range j.Targets.Servers {
@@ -75,8 +82,22 @@ func (m *Master) namedBy(j jobs.Job) []registry.Target {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b registry.Target) int { return strings.Compare(a.ServerName, b.ServerName) })
-	return out
+}
+
+// JobOutcomeCounts returns how many targets job j is applied to and on how many its last run
+// failed: the figures of a job summary, without building the job's servers grid.
+func (m *Master) JobOutcomeCounts(j jobs.Job) (targets, failed int) {
+	var toks []string
+	m.eachNamed(j, func(t registry.Target) { toks = append(toks, t.Token) })
+	m.out.mu.RLock()
+	defer m.out.mu.RUnlock()
+	last := m.out.last[j.JobID]
+	for _, tok := range toks {
+		if js := last[tok]; js != nil && js.LastRunOutcome == jobs.OutcomeFailed {
+			failed++
+		}
+	}
+	return len(toks), failed
 }
 
 // appliedTo reports whether job j names the server, directly or through one of its groups.

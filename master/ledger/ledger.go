@@ -219,7 +219,11 @@ func (l *Ledger) List(f Filter) []Row {
 	default:
 		seqs = l.order
 	}
-	var out []Row
+	n := len(seqs)
+	if f.Limit > 0 {
+		n = min(n, f.Limit)
+	}
+	out := make([]Row, 0, n)
 	for i := len(seqs) - 1; i >= 0 && (f.Limit <= 0 || len(out) < f.Limit); i-- {
 		v := l.view(l.rows[seqs[i]])
 		if f.Pending && v.Status != 0 {
