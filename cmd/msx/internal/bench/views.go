@@ -88,7 +88,7 @@ func (b *bench) ingestRun(ctx context.Context, f *fleet) error {
 		return err
 	}
 	defer pubNC.Close()
-	pjs, _ := jetstream.New(pubNC)
+	pjs, _ := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(max(4000, n)))
 	t0 := time.Now()
 	if err := b.publishResults(pjs, f, cur, payloads, "ingest"); err != nil {
 		return err
@@ -149,7 +149,7 @@ func (b *bench) viewsRun(ctx context.Context, f *fleet) error {
 		return err
 	}
 	defer pubNC.Close()
-	pjs, _ := jetstream.New(pubNC)
+	pjs, _ := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(max(4000, n)))
 	for _, j := range all {
 		payloads, err := readyResults(f, j, "view")
 		if err != nil {
@@ -157,6 +157,11 @@ func (b *bench) viewsRun(ctx context.Context, f *fleet) error {
 		}
 		if err := b.publishResults(pjs, f, j, payloads, "view-"+j.JobID); err != nil {
 			return err
+		}
+		select {
+		case <-pjs.PublishAsyncComplete():
+		case <-time.After(b.cfg.PhaseTimeout):
+			return fmt.Errorf("views: results of %s not acknowledged: %w", j.Name, errTimeout)
 		}
 	}
 	last := all[len(all)-1] // results are ingested in order: once these are in, all are
