@@ -22,6 +22,9 @@ type Config struct {
 	Jobs int
 	// Rounds is the number of fan-out and start rounds; default 3.
 	Rounds int
+	// ViewJobs is the number of jobs on the whole fleet the API views are timed with; default
+	// 100; negative skips the views.
+	ViewJobs int
 	// Insecure runs the bus without TLS and authentication (targets with Encrypt none). The
 	// default is the secure setup of `msx up`: TLS verified against a generated CA, nkeys.
 	Insecure bool
@@ -53,7 +56,7 @@ type Report struct {
 	Seconds  float64   `json:"seconds"`
 	Measures []Measure `json:"measures"`
 	Memory   Memory    `json:"memory"`
-	// Views are the API views timed on the fleet with viewJobs jobs.
+	// Views are the API views timed on the fleet with Config.ViewJobs jobs.
 	Views []View   `json:"views"`
 	Notes []string `json:"notes"`
 }
@@ -112,6 +115,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Rounds == 0 {
 		c.Rounds = 3
+	}
+	if c.ViewJobs == 0 {
+		c.ViewJobs = 100
 	}
 	if c.Targets < 1 || c.Targets > 10000 {
 		return fmt.Errorf("--targets %d: use 1 to 10000", c.Targets)
