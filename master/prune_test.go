@@ -98,9 +98,13 @@ func TestPruneWithJobOrTarget(t *testing.T) {
 	for _, n := range names {
 		tok := jobs.ServerToken(n)
 		for _, j := range jobList {
-			row, _ := json.Marshal(jobs.HistoryRow{JobID: j.JobID, JobName: j.Name, RunStatus: jobs.RunSucceeded})
+			st := jobs.RunSucceeded
+			if n == "GONE1" && j.Name == "kept job" {
+				st = jobs.RunFailed
+			}
+			row, _ := json.Marshal(jobs.HistoryRow{JobID: j.JobID, JobName: j.Name, RunStatus: st})
 			pub(bus.ResultSubject(tok, j.JobID), &schemas.RunResult{RunID: n + j.JobID, Phase: schemas.PhaseFinished, JobID: j.JobID, JobName: j.Name,
-				VersionNumber: 1, Server: n, RunStatus: int(jobs.RunSucceeded), Rows: []json.RawMessage{row}, JobDeleted: true})
+				VersionNumber: 1, Server: n, RunStatus: int(st), Rows: []json.RawMessage{row}, JobDeleted: true})
 		}
 		held := map[string]int{"x": 1}
 		pub(bus.StatusSubject(tok), &schemas.Heartbeat{ServerName: n, IntervalMS: 60000, PollInterval: 60, ProtocolVersion: 1, JobDigest: schemas.JobSetDigest(held), Held: held})
@@ -112,6 +116,23 @@ func TestPruneWithJobOrTarget(t *testing.T) {
 	// The deleted job on both targets and the other job on the deleted target: 3 entries each.
 	full := sizes{outcomes: 3, runs: 3, consumed: 3, live: 1, drift: 1, rows: 1}
 	waitUntil(t, func() bool { return m.sizesOf(jobList[1].JobID, gone) == full }, func() any { return m.sizesOf(jobList[1].JobID, gone) })
+
+	// The job summary's counts agree with the grid they no longer build.
+	for _, tc := range []struct {
+		job             jobs.Job
+		targets, failed int
+	}{{jobList[0], 2, 1}, {jobList[1], 2, 0}} {
+		servers, failed := m.JobServers(tc.job), 0
+		for _, js := range servers {
+			if js.LastRunOutcome == jobs.OutcomeFailed {
+				failed++
+			}
+		}
+		nt, nf := m.JobOutcomeCounts(tc.job)
+		if nt != tc.targets || nf != tc.failed || len(servers) != nt || failed != nf {
+			t.Fatalf("%s: counts %d targets, %d failed; grid %d, %d; want %d, %d", tc.job.Name, nt, nf, len(servers), failed, tc.targets, tc.failed)
+		}
+	}
 
 	for _, tc := range []struct {
 		name   string
