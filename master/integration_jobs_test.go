@@ -10,6 +10,7 @@ package master_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -236,6 +237,16 @@ func (f *fixture) waitHistory(tb testing.TB, job, server string, runs int) [][]j
 	}, "%d run(s) of %q in the history of %q", runs, job, server)
 	if len(got) != runs {
 		tb.Fatalf("history of %q on %q: %d runs, want %d: %+v", job, server, len(got), runs, got)
+	}
+	// A limited read (newest first, from the master's index) returns the same runs.
+	for n := 1; n <= runs; n++ {
+		rows, err := f.m.History(tb.Context(), job, server, n)
+		if err != nil {
+			tb.Fatalf("history of %q on %q, limit %d: %v", job, server, n, err)
+		}
+		if lim := runsOf(rows); !reflect.DeepEqual(lim, got[:n]) {
+			tb.Fatalf("history of %q on %q, limit %d:\n%+v\nwant the newest %d of\n%+v", job, server, n, lim, n, got)
+		}
 	}
 	return got
 }

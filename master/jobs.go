@@ -49,8 +49,55 @@ func (m *Master) expected(j jobs.Job) map[string]registry.Target {
 
 // consumedBy reports whether target t deleted this version of job j after a run (delete_level).
 func (m *Master) consumedBy(j jobs.Job, t registry.Target) bool {
-	v, ok := m.consumed.Load(m.out.key(t.Token, j.JobID))
-	return ok && v.(int) == j.VersionNumber
+	v, ok := m.out.consumedVersion(t.Token, j.JobID)
+	return ok && v == j.VersionNumber
+}
+
+// namedBy returns the enlisted targets job j names, directly or through its groups (whatever
+// they deleted after a run), ordered by server name. It reads the job's own lists and groups:
+// its cost is that of the job's targets, not of the fleet.
+func (m *Master) namedBy(j jobs.Job) []registry.Target {
+	var out []registry.Target
+	m.eachNamed(j, func(t registry.Target) { out = append(out, t) })
+	slices.SortFunc(out, func(a, b registry.Target) int { return strings.Compare(a.ServerName, b.ServerName) })
+	return out
+}
+
+// eachNamed calls fn once for each enlisted target job j names, in no particular order.
+func (m *Master) eachNamed(j jobs.Job, fn func(registry.Target)) {
+	seen := map[string]bool{}
+	add := func(name string) {
+		if t, ok := m.Reg.Target(name); ok && !seen[t.ServerName] {
+			seen[t.ServerName] = true
+			fn(t)
+		}
+	}
+	for _, s := range j.Targets.Servers {
+		add(s)
+	}
+	for _, g := range j.Targets.Groups {
+		if gr, ok := m.Reg.Group(g); ok {
+			for _, s := range gr.Members {
+				add(s)
+			}
+		}
+	}
+}
+
+// JobOutcomeCounts returns how many targets job j is applied to and on how many its last run
+// failed: the figures of a job summary, without building the job's servers grid.
+func (m *Master) JobOutcomeCounts(j jobs.Job) (targets, failed int) {
+	var toks []string
+	m.eachNamed(j, func(t registry.Target) { toks = append(toks, t.Token) })
+	m.out.mu.RLock()
+	defer m.out.mu.RUnlock()
+	last := m.out.last[j.JobID]
+	for _, tok := range toks {
+		if js := last[tok]; js != nil && js.LastRunOutcome == jobs.OutcomeFailed {
+			failed++
+		}
+	}
+	return len(toks), failed
 }
 
 // appliedTo reports whether job j names the server, directly or through one of its groups.
@@ -219,6 +266,7 @@ func (m *Master) DeleteJob(ctx context.Context, name string) ([]Posted, error) {
 	if err := m.Catalog.Delete(ctx, j.JobID); err != nil {
 		return nil, err
 	}
+	m.out.forgetJob(j.JobID)
 	return m.deliver(ctx, before, &j, nil)
 }
 
@@ -356,23 +404,10 @@ func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) (
 
 // InstructionCounts are a job's instructions not yet downloaded and those that failed with an
 // error nobody cleared.
-type InstructionCounts struct{ Pending, Errors int }
+type InstructionCounts = ledger.Counts
 
-// JobInstructionCounts returns the InstructionCounts of every job with instructions, by job id,
-// in one pass over the download list.
+// JobInstructionCounts returns the InstructionCounts of every job with pending or failed
+// instructions, by job id, from the counts the download list keeps.
 func (m *Master) JobInstructionCounts() map[string]InstructionCounts {
-	out := map[string]InstructionCounts{}
-	for _, r := range m.Ledger.List(ledger.Filter{}) {
-		if r.ObjectID == "" {
-			continue
-		}
-		c := out[r.ObjectID]
-		if r.Status == 0 {
-			c.Pending++
-		} else if r.ErrorMessage != "" && !r.ErrorCleared {
-			c.Errors++
-		}
-		out[r.ObjectID] = c
-	}
-	return out
+	return m.Ledger.JobCounts()
 }

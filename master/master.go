@@ -63,10 +63,8 @@ type Master struct {
 	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
 	defecting sync.Map // public key -> token
 	enlisting sync.Map // canonical name -> struct{}: enlistments in progress
-	out       outcomes
-	// consumed holds, by outcomes key, the job version a target deleted after a run
-	// (delete_level); rebuilt from MSX_RESULTS on start.
-	consumed sync.Map
+	// out is the job × target state, rebuilt from MSX_RESULTS on start.
+	out      outcomes
 	stopFn   context.CancelFunc
 	streams  map[string]jetstream.Stream // handles, looked up once
 	rpcSlots chan struct{}               // bounds concurrent RPC handlers (see concurrently)
@@ -157,7 +155,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stopFn = cancel
-	m.out.by = map[string]*JobServer{}
+	m.out.init(keepRuns(cfg.Layout))
 	ready := make(chan error, 5)
 	for _, f := range []follower{
 		{bus.StreamInstr, jetstream.DeliverAllPolicy, m.onInstruction},

@@ -202,6 +202,7 @@ func (m *Master) purgeTarget(ctx context.Context, tok string) {
 		}
 	}
 	m.Ledger.ForgetTarget(tok)
+	m.out.forgetTarget(tok)
 	m.live.Delete(tok)
 	m.drift.forget(tok)
 }

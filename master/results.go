@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,13 +55,6 @@ func (js *JobServer) firstFinish(id string) bool {
 	return true
 }
 
-type outcomes struct {
-	mu sync.RWMutex
-	by map[string]*JobServer // token + "/" + job id
-}
-
-func (o *outcomes) key(tok, job string) string { return tok + "/" + job }
-
 func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 	tok, err := bus.TargetFromSubject(msg.Subject())
 	if err != nil {
@@ -88,14 +80,14 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.
 		m.reject(msg.Subject(), fmt.Errorf("result of target %s names server %q: refused", t.ServerName, Truncate(r.Server, 130)))
 		return
 	}
+	if _, ok := m.Catalog.ByName(r.JobID); !ok {
+		return // a run of a deleted job: its outcomes went with it
+	}
 	m.out.mu.Lock()
 	defer m.out.mu.Unlock()
-	k := m.out.key(tok, r.JobID)
-	js := m.out.by[k]
-	if js == nil {
-		js = &JobServer{ServerName: t.ServerName, JobID: r.JobID, LastRunOutcome: jobs.OutcomeUnknown}
-		m.out.by[k] = js
-	}
+	js := m.out.outcome(tok, r.JobID, func() *JobServer {
+		return &JobServer{ServerName: t.ServerName, JobID: r.JobID, LastRunOutcome: jobs.OutcomeUnknown}
+	})
 	js.JobName = r.JobName
 	js.Received = meta.Timestamp.UTC()
 	switch r.Phase {
@@ -109,11 +101,12 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.
 		if !js.firstFinish(r.RunID) {
 			return // the same run reported again (a resend past JetStream's duplicate window)
 		}
+		m.out.addRun(tok, r.JobID, meta.Sequence.Stream)
 		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, r.Finished
 		if r.JobDeleted {
 			// delete_level: the target deleted this version of the job after the run; it is
 			// no longer expected there (a new version is delivered again).
-			m.consumed.Store(k, r.VersionNumber)
+			m.out.setConsumed(tok, r.JobID, r.VersionNumber)
 		}
 		js.LastRunOutcome = jobs.RunStatus(r.RunStatus).Outcome()
 		js.LastOutcomeMessage = r.Message
@@ -131,28 +124,34 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.
 }
 
 // JobServers returns the per-target state of a job: every target it is applied to (outcome 5
-// until the first run), including those that deleted this version after a run (delete_level).
+// until the first run), including those that deleted this version after a run (delete_level),
+// ordered by server name. It costs what the job's targets cost, not what the fleet costs.
 func (m *Master) JobServers(j jobs.Job) []JobServer {
+	ts := m.namedBy(j)
+	out := make([]JobServer, 0, len(ts))
 	m.out.mu.RLock()
-	defer m.out.mu.RUnlock()
-	var names []string
-	for _, t := range m.Reg.Targets() {
-		if m.appliedTo(j, t.ServerName) {
-			names = append(names, t.ServerName)
-		}
-	}
-	slices.Sort(names)
-	var out []JobServer
-	for _, name := range names {
-		t, _ := m.Reg.Target(name)
-		if js := m.out.by[m.out.key(t.Token, j.JobID)]; js != nil {
-			out = append(out, *js)
+	last := m.out.last[j.JobID]
+	for _, t := range ts {
+		if js := last[t.Token]; js != nil {
+			c := *js
+			c.finished = nil // ingestion's own
+			out = append(out, c)
 			continue
 		}
-		out = append(out, JobServer{ServerName: name, JobID: j.JobID, JobName: j.Name, LastRunOutcome: jobs.OutcomeUnknown,
+		out = append(out, JobServer{ServerName: t.ServerName, JobID: j.JobID, JobName: j.Name, LastRunOutcome: jobs.OutcomeUnknown,
 			LastOutcomeMessage: "The job has not run on this target yet."})
 	}
+	m.out.mu.RUnlock()
 	return out
+}
+
+// keepRuns is how many finished results per job and target the master indexes: as many as
+// MSX_RESULTS keeps messages per subject (started and finished), so none is missed.
+func keepRuns(l bus.Layout) int {
+	if l.HistoryPerJob > 0 {
+		return int(l.HistoryPerJob)
+	}
+	return 200 // bus.Layout's default
 }
 
 // readStream reads every message of a stream matching filter from seq start, up to the end.
@@ -194,14 +193,19 @@ func (m *Master) readStream(ctx context.Context, stream, filter string, start ui
 	}
 }
 
+// historyByIndex is the largest limit History answers from the index of result sequences; a
+// larger one (or none) reads the job's results from the stream in one pass.
+const historyByIndex = 1000
+
 // History returns a job's history rows, newest run first, optionally for one server, at most
-// limit runs (0 = all kept).
+// limit runs (0 = all kept). With a limit it reads about limit messages, newest first, by
+// stream sequence.
 func (m *Master) History(ctx context.Context, name, server string, limit int) ([]jobs.HistoryRow, error) {
 	j, err := m.Catalog.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	tok := "*"
+	tok := ""
 	if server != "" {
 		t, err := m.Target(server)
 		if err != nil {
@@ -209,26 +213,17 @@ func (m *Master) History(ctx context.Context, name, server string, limit int) ([
 		}
 		tok = t.Token
 	}
+	if limit > 0 && limit <= historyByIndex {
+		return m.newestHistory(ctx, j, tok, limit)
+	}
+	if tok == "" {
+		tok = "*"
+	}
 	var runs [][]jobs.HistoryRow
 	err = m.readStream(ctx, bus.StreamResults, "msx.result."+tok+"."+j.JobID, 0, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) {
-		var r schemas.RunResult
-		if schemas.Decode(msg.Data(), &r) != nil || r.Phase != schemas.PhaseFinished {
-			return
+		if rows, ok := m.runRows(msg.Subject(), msg.Data(), meta.Sequence.Stream); ok {
+			runs = append(runs, rows)
 		}
-		server, ok := m.serverOfSubject(msg.Subject())
-		if !ok || !strings.EqualFold(r.Server, server) {
-			return // a result naming another server than its subject's is never shown
-		}
-		rows := make([]jobs.HistoryRow, 0, len(r.Rows))
-		for i, raw := range r.Rows {
-			var row jobs.HistoryRow
-			if json.Unmarshal(raw, &row) == nil {
-				row.Server = server
-				row.InstanceID = int64(meta.Sequence.Stream)*10000 + int64(i)
-				rows = append(rows, row)
-			}
-		}
-		runs = append(runs, rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", j.Name, err)
@@ -242,6 +237,59 @@ func (m *Master) History(ctx context.Context, name, server string, limit int) ([
 		out = append(out, r...)
 	}
 	return out, nil
+}
+
+// newestHistory reads the newest limit runs of job j (on target tok, or on all with ""), one
+// direct read by stream sequence per run. A result the stream no longer holds (aged out) is
+// skipped and the next older one read instead.
+func (m *Master) newestHistory(ctx context.Context, j jobs.Job, tok string, limit int) ([]jobs.HistoryRow, error) {
+	stream := m.streams[bus.StreamResults]
+	var out []jobs.HistoryRow
+	var before uint64
+	for runs := 0; runs < limit; {
+		seqs := m.out.newestRuns(j.JobID, tok, before, limit-runs)
+		if len(seqs) == 0 {
+			break
+		}
+		for _, seq := range seqs {
+			before = seq
+			msg, err := stream.GetMsg(ctx, seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read history of %s: %w", j.Name, err)
+			}
+			if rows, ok := m.runRows(msg.Subject, msg.Data, seq); ok {
+				out = append(out, rows...)
+				runs++
+			}
+		}
+	}
+	return out, nil
+}
+
+// runRows decodes the history rows of a finished result stored at seq on subject. A result
+// naming another server than its subject's is never shown.
+func (m *Master) runRows(subject string, data []byte, seq uint64) ([]jobs.HistoryRow, bool) {
+	var r schemas.RunResult
+	if schemas.Decode(data, &r) != nil || r.Phase != schemas.PhaseFinished {
+		return nil, false
+	}
+	server, ok := m.serverOfSubject(subject)
+	if !ok || !strings.EqualFold(r.Server, server) {
+		return nil, false
+	}
+	rows := make([]jobs.HistoryRow, 0, len(r.Rows))
+	for i, raw := range r.Rows {
+		var row jobs.HistoryRow
+		if json.Unmarshal(raw, &row) == nil {
+			row.Server = server
+			row.InstanceID = int64(seq)*10000 + int64(i)
+			rows = append(rows, row)
+		}
+	}
+	return rows, true
 }
 
 // EventFilter selects forwarded events.

@@ -38,9 +38,23 @@ type TargetServer struct {
 // TargetServers returns the status of every target, ordered by server_id.
 func (m *Master) TargetServers() []TargetServer {
 	now := time.Now()
-	var out []TargetServer
-	for _, t := range m.Reg.Targets() {
-		out = append(out, m.view(now, t))
+	ts := m.Reg.Targets()
+	groups := m.groupsByMember()
+	out := make([]TargetServer, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, m.view(now, t, groups[t.ServerName]))
+	}
+	return out
+}
+
+// groupsByMember returns the groups of every member, in the order of Registry.Groups: one pass
+// over the memberships instead of a look through every group per target.
+func (m *Master) groupsByMember() map[string][]string {
+	out := map[string][]string{}
+	for _, g := range m.Reg.Groups() {
+		for _, s := range g.Members {
+			out[s] = append(out[s], g.Name)
+		}
 	}
 	return out
 }
@@ -51,16 +65,16 @@ func (m *Master) TargetServer(name string) (TargetServer, bool) {
 	if !ok {
 		return TargetServer{}, false
 	}
-	return m.view(time.Now(), t), true
+	return m.view(time.Now(), t, m.Reg.GroupsOf(t.ServerName)), true
 }
 
-func (m *Master) view(now time.Time, t registry.Target) TargetServer {
+func (m *Master) view(now time.Time, t registry.Target, groups []string) TargetServer {
 	unread, errs := m.Ledger.Counts(t.Token)
 	ts := TargetServer{
 		ServerID: t.ServerID, ServerName: t.ServerName, Location: t.Location,
 		TimeZoneAdjustment: t.TimeZoneAdjustment, EnlistDate: t.EnlistDate, UnreadInstructions: unread,
 		EnlistedBy: t.EnlistedBy, PollInterval: t.PollInterval, Version: t.Version, DownloadErrors: errs,
-		Groups: m.Reg.GroupsOf(t.ServerName),
+		Groups: groups,
 	}
 	last, interval := t.EnlistDate, time.Duration(t.PollInterval)*time.Second
 	if v, ok := m.live.Load(t.Token); ok {

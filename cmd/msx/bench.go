@@ -17,7 +17,8 @@ func newBench(g *globals) *cobra.Command {
 		Short: "Benchmark a simulated fleet (embedded NATS, a master, N in-process targets) against bare JetStream",
 		Long: `bench starts an embedded NATS JetStream server and a master, runs N real target agents in this
 process (each with its own data directory in a temporary directory and its own NATS connection),
-and measures enlistment, job fan-out, job start, result ingestion, schedule lateness and memory.
+and measures enlistment, job fan-out, job start, result ingestion (with runs, and alone), the time of
+each API view, schedule lateness and memory.
 Each figure comes with the bare JetStream figure for the same work, measured in the same run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,6 +44,7 @@ Each figure comes with the bare JetStream figure for the same work, measured in 
 	f.IntVar(&cfg.Targets, "targets", 200, "number of simulated targets")
 	f.IntVar(&cfg.Jobs, "jobs", 1000, "jobs (firing every 10 s) on the one target of the schedule lateness measure")
 	f.IntVar(&cfg.Rounds, "rounds", 3, "fan-out and start rounds")
+	f.IntVar(&cfg.ViewJobs, "view-jobs", 100, "jobs on the whole fleet when the API views are timed (-1: skip the views)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of the table")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "plain bus: no TLS, no authentication (default: TLS and nkeys, as msx up)")
 	f.DurationVar(&cfg.ScheduleWindow, "schedule-window", 25*time.Second, "how long the schedule lateness measure watches (whole 10 s periods)")

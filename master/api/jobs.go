@@ -33,12 +33,7 @@ func (s *Server) summaries() []JobSummary {
 	for _, j := range s.m.Catalog.All() {
 		sum := JobSummary{JobID: j.JobID, Name: j.Name, Enabled: j.IsEnabled(), VersionNumber: j.VersionNumber,
 			Category: j.Category, Steps: len(j.Steps), Schedules: len(j.Schedules)}
-		for _, js := range s.m.JobServers(j) {
-			sum.Targets++
-			if js.LastRunOutcome == jobs.OutcomeFailed {
-				sum.FailedExecutions++
-			}
-		}
+		sum.Targets, sum.FailedExecutions = s.m.JobOutcomeCounts(j)
 		c := counts[j.JobID]
 		sum.PendingInstructions, sum.DownloadErrors = c.Pending, c.Errors
 		out = append(out, sum)

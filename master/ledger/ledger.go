@@ -63,6 +63,13 @@ type Ledger struct {
 	// maxApplied is, per target token, the highest sequence the target reported on; trimming
 	// rows does not lower it.
 	maxApplied map[string]uint64
+
+	// Indexes (index.go): every row's sequence, the pending and the failed ones, ascending,
+	// and the counts per target and per job.
+	order          []uint64
+	pending, errs  []uint64
+	byTargetCounts map[string]*Counts
+	byJobCounts    map[string]*Counts
 }
 
 type applied struct {
@@ -73,7 +80,7 @@ type applied struct {
 // New returns an empty ledger.
 func New() *Ledger {
 	return &Ledger{rows: map[uint64]*Row{}, byTarget: map[string][]uint64{}, applied: map[uint64]applied{}, cleared: map[uint64]bool{},
-		superseded: map[uint64]uint64{}, maxApplied: map[string]uint64{}}
+		superseded: map[uint64]uint64{}, maxApplied: map[string]uint64{}, byTargetCounts: map[string]*Counts{}, byJobCounts: map[string]*Counts{}}
 }
 
 // Posted records an instruction read from (or just published to) MSX_INSTR at seq, for the
@@ -92,7 +99,10 @@ func (l *Ledger) Posted(seq uint64, tok, server string, in *schemas.Instruction)
 	s := l.byTarget[tok]
 	i, _ := slices.BinarySearch(s, seq)
 	l.byTarget[tok] = slices.Insert(s, i, seq)
+	i, _ = slices.BinarySearch(l.order, seq)
+	l.order = slices.Insert(l.order, i, seq)
 	l.settle(seq)
+	l.account(seq, 1)
 }
 
 // jobVersion returns the version number of the job snapshot an INSERT or UPDATE carries.
@@ -116,16 +126,18 @@ func (l *Ledger) Applied(tok string, st schemas.InstructionStatus) bool {
 	if r, ok := l.rows[st.Seq]; ok && r.token != tok {
 		return false
 	}
-	l.applied[st.Seq] = applied{token: tok, st: st}
+	l.change(st.Seq, func() {
+		l.applied[st.Seq] = applied{token: tok, st: st}
+		l.settle(st.Seq)
+	})
 	l.maxApplied[tok] = max(l.maxApplied[tok], st.Seq)
-	l.settle(st.Seq)
 	return true
 }
 
 // Clear marks the error of row seq as cleared.
 func (l *Ledger) Clear(seq uint64) {
 	l.mu.Lock()
-	l.cleared[seq] = true
+	l.change(seq, func() { l.cleared[seq] = true })
 	l.mu.Unlock()
 }
 
@@ -137,6 +149,10 @@ func (l *Ledger) Forget(seqs ...uint64) {
 		r, ok := l.rows[seq]
 		if !ok {
 			continue
+		}
+		l.account(seq, -1)
+		if i, found := slices.BinarySearch(l.order, seq); found {
+			l.order = slices.Delete(l.order, i, i+1)
 		}
 		delete(l.rows, seq)
 		delete(l.applied, seq)
@@ -186,22 +202,30 @@ type Filter struct {
 	Limit   int    // newest N rows after filtering
 }
 
-// List returns the rows selected by f in posting order.
+// List returns the rows selected by f in posting order. It walks an index from the newest row
+// back, so a limit bounds its cost: the pending and error filters read only those rows, the
+// target filter only the target's.
 func (l *Ledger) List(f Filter) []Row {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var seqs []uint64
-	if f.Token != "" {
+	switch {
+	case f.Token != "":
 		seqs = l.byTarget[f.Token]
-	} else {
-		for s := range l.rows {
-			seqs = append(seqs, s)
-		}
-		slices.Sort(seqs)
+	case f.Errors:
+		seqs = l.errs
+	case f.Pending:
+		seqs = l.pending
+	default:
+		seqs = l.order
 	}
-	var out []Row
-	for _, s := range seqs {
-		v := l.view(l.rows[s])
+	n := len(seqs)
+	if f.Limit > 0 {
+		n = min(n, f.Limit)
+	}
+	out := make([]Row, 0, n)
+	for i := len(seqs) - 1; i >= 0 && (f.Limit <= 0 || len(out) < f.Limit); i-- {
+		v := l.view(l.rows[seqs[i]])
 		if f.Pending && v.Status != 0 {
 			continue
 		}
@@ -210,9 +234,7 @@ func (l *Ledger) List(f Filter) []Row {
 		}
 		out = append(out, v)
 	}
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[len(out)-f.Limit:]
-	}
+	slices.Reverse(out)
 	return out
 }
 
@@ -232,15 +254,10 @@ func (l *Ledger) Row(seq uint64) (Row, bool) {
 func (l *Ledger) Counts(tok string) (unread, errs int) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	for _, s := range l.byTarget[tok] {
-		v := l.view(l.rows[s])
-		if v.Status == 0 {
-			unread++
-		} else if v.ErrorMessage != "" && !v.ErrorCleared {
-			errs++
-		}
+	if c := l.byTargetCounts[tok]; c != nil {
+		return c.Pending, c.Errors
 	}
-	return unread, errs
+	return 0, 0
 }
 
 // Downloaded returns the sequences of a target's downloaded rows beyond the newest keep, the

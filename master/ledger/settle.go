@@ -24,7 +24,7 @@ func (l *Ledger) settle(seq uint64) {
 	if a.st.Error == nil {
 		for _, earlier := range seqs[:i] {
 			if e := l.rows[earlier]; l.failed(earlier) && supersedes(r, e) && l.superseded[earlier] == 0 {
-				l.superseded[earlier] = seq
+				l.change(earlier, func() { l.superseded[earlier] = seq })
 			}
 		}
 		return

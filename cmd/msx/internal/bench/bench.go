@@ -22,6 +22,9 @@ type Config struct {
 	Jobs int
 	// Rounds is the number of fan-out and start rounds; default 3.
 	Rounds int
+	// ViewJobs is the number of jobs on the whole fleet the API views are timed with; default
+	// 100; negative skips the views.
+	ViewJobs int
 	// Insecure runs the bus without TLS and authentication (targets with Encrypt none). The
 	// default is the secure setup of `msx up`: TLS verified against a generated CA, nkeys.
 	Insecure bool
@@ -53,7 +56,9 @@ type Report struct {
 	Seconds  float64   `json:"seconds"`
 	Measures []Measure `json:"measures"`
 	Memory   Memory    `json:"memory"`
-	Notes    []string  `json:"notes"`
+	// Views are the API views timed on the fleet with Config.ViewJobs jobs.
+	Views []View   `json:"views"`
+	Notes []string `json:"notes"`
 }
 
 // Measure is one figure of msx and the bare JetStream figure for the same work.
@@ -110,6 +115,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Rounds == 0 {
 		c.Rounds = 3
+	}
+	if c.ViewJobs == 0 {
+		c.ViewJobs = 100
 	}
 	if c.Targets < 1 || c.Targets > 10000 {
 		return fmt.Errorf("--targets %d: use 1 to 10000", c.Targets)
@@ -202,10 +210,10 @@ type bench struct {
 	cfg Config
 	rep *Report
 
-	enlist, fanout, start, results, late       Figures
-	rawEnlist, rawRound, rawResults, rawTimers Figures
-	rawConnRSS                                 int64
-	fanoutRounds, startRounds                  []time.Duration
+	enlist, fanout, start, results, late, ingest Figures
+	rawEnlist, rawRound, rawResults, rawTimers   Figures
+	rawConnRSS                                   int64
+	fanoutRounds, startRounds                    []time.Duration
 }
 
 func (b *bench) measures() []Measure {
@@ -222,6 +230,9 @@ func (b *bench) measures() []Measure {
 		compare("results", fmt.Sprintf("all %d targets run a job at the same second (one-time schedule) and report; per-target time from the scheduled second until the master has ingested the outcome; per_second = outcomes ingested/s", b.cfg.Targets),
 			"the same number of result messages (same size) async-published to a stream like MSX_RESULTS and consumed by 1 ordered consumer",
 			b.results, b.rawResults),
+		compare("ingest", fmt.Sprintf("results ingestion alone: %d ready-made finished results (one per target, no job run) async-published at once; per-result time until the master's job servers view shows it", b.cfg.Targets),
+			"the same number of result messages (same size) async-published to a stream like MSX_RESULTS and consumed by 1 ordered consumer",
+			b.ingest, b.rawResults),
 		compare("schedule lateness", fmt.Sprintf("1 target holding %d jobs that fire every 10 s: run start minus scheduled time, over %s", b.cfg.Jobs, b.cfg.ScheduleWindow),
 			fmt.Sprintf("baseline without any bus: %d Go timers due at the same instant, wake-up minus due time", b.cfg.Jobs),
 			b.late, b.rawTimers),

@@ -92,7 +92,13 @@ func (b *bench) fleetMeasures(ctx context.Context, rssBefore int64) error {
 	if err := b.startRoundsRun(ctx, f); err != nil {
 		return err
 	}
-	return b.resultsRun(ctx, f)
+	if err := b.resultsRun(ctx, f); err != nil {
+		return err
+	}
+	if err := b.ingestRun(ctx, f); err != nil {
+		return err
+	}
+	return b.viewsRun(ctx, f)
 }
 
 // applyAndWait applies j and waits until every target it posted to has reported applying it.

@@ -289,7 +289,7 @@ func (b *bench) rawResultsRun(ctx context.Context) error {
 		return err
 	}
 	defer pubNC.Close()
-	pjs, _ := jetstream.New(pubNC)
+	pjs, _ := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(max(4000, n)))
 	t0 = time.Now()
 	close(start)
 	for i := range n {

@@ -26,6 +26,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nmemory (master and targets share one process): master %.1f MiB RSS; fleet +%.1f MiB = %.3f MiB per target; bare connection + ordered consumer %.3f MiB (%sx)\n",
 		r.Memory.MasterRSSMiB, r.Memory.FleetRSSMiB, r.Memory.PerTargetRSSMiB, r.Memory.RawPerConnRSSMiB, trim(r.Memory.PerTargetVsRawConn))
+	if len(r.Views) > 0 {
+		fmt.Fprintln(w, "\nAPI views (HTTP, JSON encoded):")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "view\tp50 ms\tp99 ms\tmax ms\tbytes\t")
+		for _, v := range r.Views {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", v.Name, num(v.P50MS), num(v.P99MS), num(v.MaxMS), v.Bytes)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(w, "\nwhat is measured:")
 	for _, m := range r.Measures {
 		fmt.Fprintf(w, "  %-17s msx: %s\n  %-17s raw: %s\n", m.Name, m.What, "", m.RawWhat)
