@@ -3,9 +3,12 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
@@ -135,5 +138,37 @@ func TestClusterReplicatedLayout(t *testing.T) {
 	}
 	if got := info.CachedInfo().Config.Replicas; got != 3 {
 		t.Fatalf("replicas %d, want 3", got)
+	}
+}
+
+// TestConnectRetriesSlowServer: a server that accepts the TCP connection but does not answer in
+// time (a loaded server among thousands of dialling targets) is tried again until ctx ends,
+// instead of failing the first dial for good.
+func TestConnectRetriesSlowServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			t.Cleanup(func() { c.Close() }) // silent: never sends INFO
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	_, err = bus.Connect(ctx, bus.ConnConfig{URL: "nats://" + ln.Addr().String(), Logger: bustest.Logger(t),
+		Options: []nats.Option{nats.Timeout(200 * time.Millisecond)}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect to a silent server = %v, want it retried until the context ends", err)
+	}
+	if n := accepted.Load(); n < 2 {
+		t.Errorf("%d dials, want the handshake timeout retried", n)
 	}
 }

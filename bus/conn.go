@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,9 +28,21 @@ type ConnConfig struct {
 	Options []nats.Option
 }
 
+// transient reports whether a failed first dial may succeed if tried again: no server answered,
+// or one was too slow (a loaded server or network times out the TCP or TLS handshake), or the
+// connection was cut. Certificate and authorization errors are final: retrying cannot fix them.
+func transient(err error) bool {
+	var ne net.Error
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
 // Connect dials the bus. The connection reconnects forever with a capped, jittered wait:
 // nats.go gives up after about two minutes by default, and a target must never give up.
-// The first dial is retried until ctx ends, so a target started before the master waits for it.
+// The first dial is retried until ctx ends while the failure is transient (no server, a
+// handshake timed out), so a target started before the master, or one of thousands dialling a
+// busy server at once, waits for it.
 func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -64,7 +79,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 		if err == nil {
 			return nc, nil
 		}
-		if !errors.Is(err, nats.ErrNoServers) {
+		if !transient(err) {
 			return nil, fmt.Errorf("connect to bus %s: %w", shown, err)
 		}
 		log.Warn("bus not reachable, retrying", "url", shown, "err", err, "wait", wait)
