@@ -68,13 +68,15 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		NoSigs:             true,
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		// A nonce in every INFO: an enlisted target dials with its key even where the bus has no
+		// authentication (tests, msx bench --insecure); nats.go refuses to connect otherwise.
+		AlwaysEnableNonce: true,
 	}
 	opts.JetStreamLimits.DefaultMaxConsumers = cmp.Or(cfg.MaxConsumers, MaxConsumers)
 	var sa *serverAuth
 	if cfg.Auth != nil {
 		sa = &serverAuth{a: cfg.Auth}
 		opts.CustomClientAuthentication = sa
-		opts.AlwaysEnableNonce = true
 	}
 	if cfg.Customize != nil {
 		if err := cfg.Customize(opts); err != nil {
