@@ -26,6 +26,9 @@ const (
 	BucketGroups  = "msx_groups"
 	BucketTokens  = "msx_tokens"
 	BucketJobs    = "msx_jobs"
+	// BucketLeader holds the masters' leader lease (master/internal/leader); its TTL is the
+	// lease's.
+	BucketLeader = "msx_leader"
 )
 
 // Layout sets the sizes of the master's streams. The zero value gives the defaults.
@@ -52,11 +55,18 @@ type Layout struct {
 	// oldest records go first; the master aggregates floods of refused requests so that they
 	// cannot push real records out.
 	AuditMaxBytes int64
+	// LeaseTTL is how long the leader lease lasts after its last renewal (the TTL of the
+	// msx_leader bucket): a failed leader is replaced about that long after it stopped;
+	// default 6 s.
+	LeaseTTL time.Duration
 }
 
 // AuditMaxMsgSize bounds one audit record on the bus; the master keeps records far smaller
 // (each field at most 1 KiB).
 const AuditMaxMsgSize = 64 << 10
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Layout) WithDefaults() Layout { return l.withDefaults() }
 
 func (l Layout) withDefaults() Layout {
 	if l.Replicas == 0 {
@@ -85,6 +95,9 @@ func (l Layout) withDefaults() Layout {
 	}
 	if l.AuditMaxBytes == 0 {
 		l.AuditMaxBytes = 1 << 30
+	}
+	if l.LeaseTTL == 0 {
+		l.LeaseTTL = 6 * time.Second
 	}
 	return l
 }
@@ -150,7 +163,8 @@ func (l Layout) Buckets() []jetstream.KeyValueConfig {
 	for i, n := range names {
 		out[i] = jetstream.KeyValueConfig{Bucket: n, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas}
 	}
-	return out
+	return append(out, jetstream.KeyValueConfig{Bucket: BucketLeader, History: 1, TTL: l.LeaseTTL,
+		Storage: jetstream.FileStorage, Replicas: l.Replicas, Description: "msx: the leading master's lease"})
 }
 
 // Ensure creates or updates every stream and bucket of the layout. It is safe to call on every
