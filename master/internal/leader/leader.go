@@ -71,7 +71,10 @@ type Elector struct {
 	cur    atomic.Pointer[Record] // last lease record seen (nil: none)
 	term   atomic.Uint64          // this master's term while it leads, else 0
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// campaigned is closed once the first campaign has settled (this master leads, or knows
+	// who does, or could not tell).
+	campaigned chan struct{}
+	wg         sync.WaitGroup
 	once   sync.Once
 }
 
@@ -88,7 +91,7 @@ func Start(kv jetstream.KeyValue, cfg Config) (*Elector, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Elector{cfg: cfg, log: cfg.Logger.With("component", "master.leader"), kv: kv, cancel: cancel}
+	e := &Elector{cfg: cfg, log: cfg.Logger.With("component", "master.leader"), kv: kv, cancel: cancel, campaigned: make(chan struct{})}
 	e.wg.Go(func() { e.run(ctx) })
 	return e, nil
 }
@@ -108,6 +111,10 @@ func (e *Elector) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Campaigned is closed once the first campaign has settled: this master leads (Term is not
+// 0), or another does, or the bucket did not answer.
+func (e *Elector) Campaigned() <-chan struct{} { return e.campaigned }
+
 // Term returns this master's lease term while it leads, else 0.
 func (e *Elector) Term() uint64 { return e.term.Load() }
 
@@ -125,8 +132,22 @@ func (e *Elector) margin() time.Duration { return e.cfg.TTL / 5 }
 
 func (e *Elector) run(ctx context.Context) {
 	poll := e.cfg.TTL / 4
+	first := true
+	defer func() {
+		if first {
+			close(e.campaigned)
+		}
+	}()
 	for ctx.Err() == nil {
-		if l, ok := e.campaign(ctx); ok {
+		l, ok := e.campaign(ctx)
+		if first {
+			first = false
+			if ok {
+				e.term.Store(l.term) // before Campaigned closes: a caller sees that it leads
+			}
+			close(e.campaigned)
+		}
+		if ok {
 			e.hold(ctx, l)
 			continue
 		}
