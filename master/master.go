@@ -189,6 +189,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		}
 	}
 	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
+	// Every master keeps a live view of what the others write (the leader enlists, any master
+	// may apply a job).
+	m.wg.Go(func() { _ = m.Reg.Watch(runCtx, m.log) })
+	m.wg.Go(func() { _ = m.Catalog.Watch(runCtx, m.log) })
 	m.rpcSlots = make(chan struct{}, rpcParallel)
 	kv, err := js.KeyValue(ctx, bus.BucketLeader)
 	if err != nil {

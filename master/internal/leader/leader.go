@@ -75,7 +75,7 @@ type Elector struct {
 	// who does, or could not tell).
 	campaigned chan struct{}
 	wg         sync.WaitGroup
-	once   sync.Once
+	once       sync.Once
 }
 
 // Start starts campaigning for the lease in kv (the msx_leader bucket, whose TTL must be
