@@ -81,6 +81,8 @@ type Master struct {
 	elector *leader.Elector
 	// led receives once each time lead has subscribed to the RPC subjects.
 	led chan struct{}
+	// ledgerFence fences the leader's edits of the download list (MSX_LEDGER) to its term.
+	ledgerFence *leader.Fence
 
 	// auditKey signs audit records (shared by every master of the bus, kept in msx_tokens).
 	auditKey  nkeys.KeyPair
@@ -200,6 +202,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		return nil, fmt.Errorf("leader lease bucket: %w", err)
 	}
 	m.led = make(chan struct{}, 1)
+	m.ledgerFence = leader.NewFence(js, bus.SubjectLedgerTerm)
 	m.elector, err = leader.Start(kv, leader.Config{Name: cfg.Name, API: cfg.API, TTL: cfg.Layout.WithDefaults().LeaseTTL,
 		Logger: cfg.Logger, Lead: m.lead})
 	if err != nil {
@@ -232,6 +235,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 // before the elector may campaign again.
 func (m *Master) lead(ctx context.Context, term uint64) {
 	log := m.log.With("term", term)
+	if err := m.ledgerFence.Raise(ctx, term, m.cfg.Name); err != nil {
+		log.Error("leader cannot fence the download list: its edits will be refused", "err", err)
+	}
 	var subs []*nats.Subscription
 	defer func() {
 		for _, s := range subs {
@@ -436,6 +442,9 @@ func (m *Master) trim(ctx context.Context, tok string) {
 }
 
 func (m *Master) onLedgerEdit(_ context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {
+	if msg.Subject() == bus.SubjectLedgerTerm {
+		return // a leader's fence marker
+	}
 	var c schemas.LedgerClear
 	if err := schemas.Decode(msg.Data(), &c); err != nil {
 		m.reject(msg.Subject(), err)
