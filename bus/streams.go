@@ -29,7 +29,13 @@ const (
 	// BucketLeader holds the masters' leader lease (master/internal/leader); its TTL is the
 	// lease's.
 	BucketLeader = "msx_leader"
+	// BucketMasters holds one heartbeat per running master (name, API address, version); a
+	// master that stops heartbeating drops out after MasterTTL.
+	BucketMasters = "msx_masters"
 )
+
+// MasterTTL is how long a master's heartbeat in msx_masters lasts.
+const MasterTTL = 15 * time.Second
 
 // Layout sets the sizes of the master's streams. The zero value gives the defaults.
 type Layout struct {
@@ -163,8 +169,11 @@ func (l Layout) Buckets() []jetstream.KeyValueConfig {
 	for i, n := range names {
 		out[i] = jetstream.KeyValueConfig{Bucket: n, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas}
 	}
-	return append(out, jetstream.KeyValueConfig{Bucket: BucketLeader, History: 1, TTL: l.LeaseTTL,
-		Storage: jetstream.FileStorage, Replicas: l.Replicas, Description: "msx: the leading master's lease"})
+	return append(out,
+		jetstream.KeyValueConfig{Bucket: BucketLeader, History: 1, TTL: l.LeaseTTL,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, Description: "msx: the leading master's lease"},
+		jetstream.KeyValueConfig{Bucket: BucketMasters, History: 1, TTL: MasterTTL,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, Description: "msx: running masters"})
 }
 
 // Ensure creates or updates every stream and bucket of the layout. It is safe to call on every

@@ -24,6 +24,8 @@ const (
 	CodeEnlistSelf   = 14297
 	CodeVersion      = 14306
 	CodeInvalidValue = 14266
+	// CodeNotLeader: a change reached a master that does not lead and could not forward it.
+	CodeNotLeader = 50040
 )
 
 // ErrInvalid wraps a request that is wrong as given (bad value, bad name).

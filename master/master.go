@@ -195,6 +195,12 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	// may apply a job).
 	m.wg.Go(func() { _ = m.Reg.Watch(runCtx, m.log) })
 	m.wg.Go(func() { _ = m.Catalog.Watch(runCtx, m.log) })
+	mkv, err := js.KeyValue(ctx, bus.BucketMasters)
+	if err != nil {
+		m.Shutdown(ctx)
+		return nil, fmt.Errorf("masters bucket: %w", err)
+	}
+	m.wg.Go(func() { m.runMasterBeat(runCtx, mkv) })
 	m.rpcSlots = make(chan struct{}, rpcParallel)
 	kv, err := js.KeyValue(ctx, bus.BucketLeader)
 	if err != nil {

@@ -139,31 +139,36 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		return nil, bus.ExplainTLS(err, p.url)
 	}
 	p.nc = nc
-	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn}
-	if p.ca != "" {
-		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
-			p.stop(context.Background())
-			return nil, err
-		}
-	}
-	if p.m, err = master.Start(ctx, nc, mcfg); err != nil {
-		p.stop(context.Background())
-		return nil, err
-	}
-	if p.token, err = p.m.Tokens.EnsureAdminFile(ctx, filepath.Join(dir, client.TokenFile)); err != nil {
-		p.stop(context.Background())
-		return nil, err
-	}
-	if err := securePrivateFiles(dir, log); err != nil {
-		p.stop(context.Background())
-		return nil, err
-	}
+	// The API listens before the master starts: the leader publishes its address in the lease.
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		p.stop(context.Background())
 		return nil, fmt.Errorf("API listen on %s: %w (use --http to choose another address)", f.httpAddr, err)
 	}
 	p.api = "http://" + ln.Addr().String()
+	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn, API: p.api}
+	if p.ca != "" {
+		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
+			ln.Close()
+			p.stop(context.Background())
+			return nil, err
+		}
+	}
+	if p.m, err = master.Start(ctx, nc, mcfg); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	if p.token, err = p.m.Tokens.EnsureAdminFile(ctx, filepath.Join(dir, client.TokenFile)); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	if err := securePrivateFiles(dir, log); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, client.URLFile), []byte(p.api+"\n"), 0o600); err != nil {
 		ln.Close()
 		p.stop(context.Background())
