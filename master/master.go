@@ -78,7 +78,7 @@ type Master struct {
 	once     sync.Once
 	// elector holds or waits for the leader lease; only the leader answers targets' RPCs,
 	// repairs drift and trims the download list (see lead).
-	elector *leader.Elector
+	elector atomic.Pointer[leader.Elector]
 	// led receives once each time lead has subscribed to the RPC subjects.
 	led chan struct{}
 	// ledgerFence fences the leader's edits of the download list (MSX_LEDGER) to its term.
@@ -209,19 +209,20 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	}
 	m.led = make(chan struct{}, 1)
 	m.ledgerFence = leader.NewFence(js, bus.SubjectLedgerTerm)
-	m.elector, err = leader.Start(kv, leader.Config{Name: cfg.Name, API: cfg.API, TTL: cfg.Layout.WithDefaults().LeaseTTL,
+	el, err := leader.Start(kv, leader.Config{Name: cfg.Name, API: cfg.API, TTL: cfg.Layout.WithDefaults().LeaseTTL,
 		Logger: cfg.Logger, Lead: m.lead})
 	if err != nil {
 		m.Shutdown(ctx)
 		return nil, err
 	}
+	m.elector.Store(el)
 	// On a bus without a live leader the first campaign wins at once: wait for it (and for
 	// the RPC subscriptions), so that a lone master answers targets when Start returns.
 	select {
-	case <-m.elector.Campaigned():
+	case <-el.Campaigned():
 	case <-ctx.Done():
 	}
-	if m.elector.Term() != 0 {
+	if el.Term() != 0 {
 		select {
 		case <-m.led:
 		case <-ctx.Done():
@@ -273,15 +274,19 @@ func (m *Master) lead(ctx context.Context, term uint64) {
 }
 
 // Leading reports whether this master holds the leader lease.
-func (m *Master) Leading() bool { return m.elector != nil && m.elector.Term() != 0 }
+func (m *Master) Leading() bool {
+	el := m.elector.Load()
+	return el != nil && el.Term() != 0
+}
 
 // Lease returns the leader lease as this master last saw it: the leader's name, API address
 // and term. ok is false when no master leads (or this one has not seen it yet).
 func (m *Master) Lease() (leader.Record, bool) {
-	if m.elector == nil {
+	el := m.elector.Load()
+	if el == nil {
 		return leader.Record{}, false
 	}
-	return m.elector.Current()
+	return el.Current()
 }
 
 // CAFingerprint returns the fingerprint enlistment tokens carry, or "".
@@ -295,9 +300,9 @@ func (m *Master) Name() string { return m.cfg.Name }
 func (m *Master) Shutdown(ctx context.Context) error {
 	var err error
 	m.once.Do(func() {
-		if m.elector != nil {
+		if el := m.elector.Load(); el != nil {
 			// Ends lead (its subscriptions and drift repair) and releases the lease.
-			err = m.elector.Shutdown(ctx)
+			err = el.Shutdown(ctx)
 		}
 		m.stopFn()
 	})
