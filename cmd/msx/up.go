@@ -236,11 +236,14 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 }
 
 // startClustered starts the master; on a cluster it retries while the cluster forms (JetStream
-// has no meta leader, or too few nodes for the replicas yet), for up to two minutes.
+// has no meta leader, or too few nodes for the replicas yet), for up to five minutes. Each try
+// gets further: the streams and buckets made so far stay.
 func startClustered(ctx context.Context, nc *nats.Conn, cfg master.Config, clustered bool, log *slog.Logger) (*master.Master, error) {
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		// Short attempts: a JetStream request sent before the cluster has a meta leader is
+		// never answered, and waiting longer for it does not help.
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		m, err := master.Start(sctx, nc, cfg)
 		cancel()
 		if err == nil || !clustered || ctx.Err() != nil || time.Now().After(deadline) {
