@@ -178,18 +178,46 @@ func (l Layout) Buckets() []jetstream.KeyValueConfig {
 
 // Ensure creates or updates every stream and bucket of the layout. It is safe to call on every
 // master start and from several masters at once.
+//
+// On a cluster, when several masters create the same replicated stream at once, nats-server may
+// leave all but one request unanswered although the stream is made: each request gets a short
+// time, and a request that times out is followed by a look at whether the asset exists.
 func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	for _, sc := range l.Streams() {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := ensureOne(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err },
+			func(ctx context.Context) error { _, err := js.Stream(ctx, sc.Name); return err })
+		if err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, kc := range l.Buckets() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		err := ensureOne(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err },
+			func(ctx context.Context) error { _, err := js.KeyValue(ctx, kc.Bucket); return err })
+		if err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// ensureTry bounds one create-or-update request of Ensure.
+const ensureTry = 3 * time.Second
+
+func ensureOne(ctx context.Context, create, exists func(context.Context) error) error {
+	for {
+		tctx, cancel := context.WithTimeout(ctx, ensureTry)
+		err := create(tctx)
+		cancel()
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return err
+		}
+		tctx, cancel = context.WithTimeout(ctx, ensureTry)
+		err = exists(tctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
 }
 
 // InstrConsumerIdle is how long a target's instruction consumer outlives its last pull. A target
