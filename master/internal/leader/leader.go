@@ -139,7 +139,7 @@ func (e *Elector) run(ctx context.Context) {
 		}
 	}()
 	for ctx.Err() == nil {
-		l, ok := e.campaign(ctx)
+		l, ok := e.campaign(ctx, first)
 		if first {
 			first = false
 			if ok {
@@ -164,8 +164,11 @@ func (e *Elector) record(term uint64) ([]byte, *Record) {
 	return b, r
 }
 
-// campaign takes the lease if no record holds it, else notes who does.
-func (e *Elector) campaign(ctx context.Context) (lease, bool) {
+// campaign takes the lease if no record holds it, else notes who does. On the first campaign
+// of a process, a record in this master's own name is taken over at once: it was left by an
+// earlier run of this master that stopped without releasing it (a master's data directory is
+// locked, so two runs of one master cannot be alive at once; master names must be unique).
+func (e *Elector) campaign(ctx context.Context, first bool) (lease, bool) {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.TTL/2)
 	defer cancel()
 	b, _ := e.record(0)
@@ -189,6 +192,15 @@ func (e *Elector) campaign(ctx context.Context) (lease, bool) {
 				r.Term = en.Revision()
 			}
 			e.cur.Store(&r)
+			if first && r.Master == e.cfg.Name {
+				sent := time.Now()
+				if rev, err := e.kv.Update(rctx, Key, b, en.Revision()); err == nil {
+					e.log.Warn("took over the lease an earlier run of this master left", "term", r.Term)
+					l := lease{ttl: e.cfg.TTL, margin: e.margin(), term: rev}
+					l.renewed(sent, rev)
+					return l, true
+				}
+			}
 		}
 	} else if errors.Is(err, jetstream.ErrKeyNotFound) {
 		e.cur.Store(nil)

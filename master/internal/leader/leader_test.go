@@ -173,3 +173,25 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A master restarted after a crash takes over the lease its earlier run left at once; another
+// master's lease it leaves alone.
+func TestRestartedLeaderReclaimsItsLease(t *testing.T) {
+	s := bustest.RunServer(t, "")
+	a := startCandidate(t, s.ClientURL(), "A")
+	_, term := waitLeader(t, []*candidate{a}, 5*ttl)
+	a.close() // crash: the record stays until it expires
+	b := startCandidate(t, s.ClientURL(), "B")
+	a2 := startCandidate(t, s.ClientURL(), "A")
+	select {
+	case <-a2.e.Campaigned():
+	case <-time.After(5 * ttl):
+		t.Fatal("no first campaign")
+	}
+	if got := a2.e.Term(); got <= term {
+		t.Fatalf("restarted A: term %d after its first campaign, want above %d", got, term)
+	}
+	if b.e.Term() != 0 {
+		t.Fatal("B leads too")
+	}
+}
