@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -30,8 +32,48 @@ type ServerConfig struct {
 	// Auth, when set, authenticates every client by nkey and applies least-privilege
 	// permissions (see Auth). Nil: no authentication (tests, trusted networks).
 	Auth *Auth
-	// Customize, when set, may change the server options before start (cluster, TLS).
+	// Cluster, when its Listen is set, makes the server a node of a NATS cluster with the other
+	// masters' nodes (routes); JetStream then runs clustered.
+	Cluster ClusterConfig
+	// Customize, when set, may change the server options before start (TLS).
 	Customize func(*server.Options) error
+}
+
+// ClusterConfig makes an embedded server a node of a NATS cluster.
+type ClusterConfig struct {
+	// Name of the cluster; default "msx". Every node must use the same.
+	Name string
+	// Listen is host:port for routes from the other nodes. Empty: no cluster.
+	Listen string
+	// Routes are the other nodes' route URLs (nats://host:port).
+	Routes []string
+}
+
+// Nodes returns the number of nodes the cluster is configured with (1 without a cluster).
+func (c ClusterConfig) Nodes() int {
+	if c.Listen == "" {
+		return 1
+	}
+	return 1 + len(c.Routes)
+}
+
+func (c ClusterConfig) apply(o *server.Options) error {
+	if c.Listen == "" {
+		return nil
+	}
+	h, p, err := splitListen(c.Listen)
+	if err != nil {
+		return fmt.Errorf("cluster listen: %w", err)
+	}
+	o.Cluster.Name, o.Cluster.Host, o.Cluster.Port = cmp.Or(c.Name, "msx"), h, p
+	for _, r := range c.Routes {
+		u, err := url.Parse(strings.TrimSpace(r))
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("route %q: want nats://host:port", r)
+		}
+		o.Routes = append(o.Routes, u)
+	}
+	return nil
 }
 
 // Server is a running embedded NATS JetStream server.
@@ -77,6 +119,10 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if cfg.Auth != nil {
 		sa = &serverAuth{a: cfg.Auth}
 		opts.CustomClientAuthentication = sa
+	}
+	if err := cfg.Cluster.apply(opts); err != nil {
+		unlock()
+		return nil, fmt.Errorf("start NATS: %w", err)
 	}
 	if cfg.Customize != nil {
 		if err := cfg.Customize(opts); err != nil {

@@ -26,7 +26,16 @@ const (
 	BucketGroups  = "msx_groups"
 	BucketTokens  = "msx_tokens"
 	BucketJobs    = "msx_jobs"
+	// BucketLeader holds the masters' leader lease (master/internal/leader); its TTL is the
+	// lease's.
+	BucketLeader = "msx_leader"
+	// BucketMasters holds one heartbeat per running master (name, API address, version); a
+	// master that stops heartbeating drops out after MasterTTL.
+	BucketMasters = "msx_masters"
 )
+
+// MasterTTL is how long a master's heartbeat in msx_masters lasts.
+const MasterTTL = 15 * time.Second
 
 // Layout sets the sizes of the master's streams. The zero value gives the defaults.
 type Layout struct {
@@ -52,11 +61,18 @@ type Layout struct {
 	// oldest records go first; the master aggregates floods of refused requests so that they
 	// cannot push real records out.
 	AuditMaxBytes int64
+	// LeaseTTL is how long the leader lease lasts after its last renewal (the TTL of the
+	// msx_leader bucket): a failed leader is replaced about that long after it stopped;
+	// default 6 s.
+	LeaseTTL time.Duration
 }
 
 // AuditMaxMsgSize bounds one audit record on the bus; the master keeps records far smaller
 // (each field at most 1 KiB).
 const AuditMaxMsgSize = 64 << 10
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Layout) WithDefaults() Layout { return l.withDefaults() }
 
 func (l Layout) withDefaults() Layout {
 	if l.Replicas == 0 {
@@ -85,6 +101,9 @@ func (l Layout) withDefaults() Layout {
 	}
 	if l.AuditMaxBytes == 0 {
 		l.AuditMaxBytes = 1 << 30
+	}
+	if l.LeaseTTL == 0 {
+		l.LeaseTTL = 6 * time.Second
 	}
 	return l
 }
@@ -150,23 +169,55 @@ func (l Layout) Buckets() []jetstream.KeyValueConfig {
 	for i, n := range names {
 		out[i] = jetstream.KeyValueConfig{Bucket: n, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas}
 	}
-	return out
+	return append(out,
+		jetstream.KeyValueConfig{Bucket: BucketLeader, History: 1, TTL: l.LeaseTTL,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, Description: "msx: the leading master's lease"},
+		jetstream.KeyValueConfig{Bucket: BucketMasters, History: 1, TTL: MasterTTL,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas, Description: "msx: running masters"})
 }
 
 // Ensure creates or updates every stream and bucket of the layout. It is safe to call on every
 // master start and from several masters at once.
+//
+// On a cluster, when several masters create the same replicated stream at once, nats-server may
+// leave all but one request unanswered although the stream is made: each request gets a short
+// time, and a request that times out is followed by a look at whether the asset exists.
 func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	for _, sc := range l.Streams() {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := ensureOne(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err },
+			func(ctx context.Context) error { _, err := js.Stream(ctx, sc.Name); return err })
+		if err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, kc := range l.Buckets() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		err := ensureOne(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err },
+			func(ctx context.Context) error { _, err := js.KeyValue(ctx, kc.Bucket); return err })
+		if err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// ensureTry bounds one create-or-update request of Ensure.
+const ensureTry = 3 * time.Second
+
+func ensureOne(ctx context.Context, create, exists func(context.Context) error) error {
+	for {
+		tctx, cancel := context.WithTimeout(ctx, ensureTry)
+		err := create(tctx)
+		cancel()
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return err
+		}
+		tctx, cancel = context.WithTimeout(ctx, ensureTry)
+		err = exists(tctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
 }
 
 // InstrConsumerIdle is how long a target's instruction consumer outlives its last pull. A target

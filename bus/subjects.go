@@ -22,6 +22,9 @@ const (
 	SubjectConsumer = "msx.rpc.consumer"
 	// SubjectLedgerClear carries the master's "error cleared" edits of the download list.
 	SubjectLedgerClear = "msx.ledger.clear"
+	// SubjectLedgerTerm carries the term markers of the leading master's fence on MSX_LEDGER
+	// (master/internal/leader.Fence).
+	SubjectLedgerTerm = "msx.ledger.term"
 )
 
 // CheckToken reports whether tok can be one token of a subject and part of a consumer name:

@@ -24,10 +24,16 @@ const (
 	CodeEnlistSelf   = 14297
 	CodeVersion      = 14306
 	CodeInvalidValue = 14266
+	// CodeNotLeader: a change reached a master that does not lead and could not forward it.
+	CodeNotLeader = 50040
 )
 
 // ErrInvalid wraps a request that is wrong as given (bad value, bad name).
 var ErrInvalid = errors.New("invalid request")
+
+// ErrNotLeader: the change needs the leading master (see Master.Lease for which one it is);
+// this master does not hold the lease, or lost it while the change was under way.
+var ErrNotLeader = errors.New("this master is not the leader")
 
 // Coded is an error with a stable code, the SQL Server message number where MSX has one.
 type Coded struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/catalog"
+	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -43,6 +44,9 @@ type Config struct {
 	// Auth, when the master runs the embedded NATS server with authentication, is told which
 	// key belongs to which target, and revokes a target's key when it defects or is deleted.
 	Auth *bus.Auth
+	// API is this master's HTTP API address (http://host:port), published in the leader lease
+	// so that other masters can forward changes to the leader; default none.
+	API string
 }
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
@@ -69,8 +73,14 @@ type Master struct {
 	streams  map[string]jetstream.Stream // handles, looked up once
 	rpcSlots chan struct{}               // bounds concurrent RPC handlers (see concurrently)
 	wg       sync.WaitGroup
-	subs     []*nats.Subscription
 	once     sync.Once
+	// elector holds or waits for the leader lease; only the leader answers targets' RPCs,
+	// repairs drift and trims the download list (see lead).
+	elector atomic.Pointer[leader.Elector]
+	// led receives once each time lead has subscribed to the RPC subjects.
+	led chan struct{}
+	// ledgerFence fences the leader's edits of the download list (MSX_LEDGER) to its term.
+	ledgerFence *leader.Fence
 
 	// auditKey signs audit records (shared by every master of the bus, kept in msx_tokens).
 	auditKey  nkeys.KeyPair
@@ -179,19 +189,102 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		}
 	}
 	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
-	m.wg.Go(func() { m.repairLoop(runCtx) })
+	// Every master keeps a live view of what the others write (the leader enlists, any master
+	// may apply a job).
+	m.wg.Go(func() { _ = m.Reg.Watch(runCtx, m.log) })
+	m.wg.Go(func() { _ = m.Catalog.Watch(runCtx, m.log) })
+	mkv, err := js.KeyValue(ctx, bus.BucketMasters)
+	if err != nil {
+		m.Shutdown(ctx)
+		return nil, fmt.Errorf("masters bucket: %w", err)
+	}
+	m.wg.Go(func() { m.runMasterBeat(runCtx, mkv) })
 	m.rpcSlots = make(chan struct{}, rpcParallel)
-	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect, bus.SubjectConsumer + ".*": m.onConsumer} {
-		sub, err := nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))
-		if err != nil {
-			m.Shutdown(ctx)
-			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
+	kv, err := js.KeyValue(ctx, bus.BucketLeader)
+	if err != nil {
+		m.Shutdown(ctx)
+		return nil, fmt.Errorf("leader lease bucket: %w", err)
+	}
+	m.led = make(chan struct{}, 1)
+	m.ledgerFence = leader.NewFence(js, bus.SubjectLedgerTerm)
+	el, err := leader.Start(kv, leader.Config{Name: cfg.Name, API: cfg.API, TTL: cfg.Layout.WithDefaults().LeaseTTL,
+		Logger: cfg.Logger, Lead: m.lead})
+	if err != nil {
+		m.Shutdown(ctx)
+		return nil, err
+	}
+	m.elector.Store(el)
+	// On a bus without a live leader the first campaign wins at once: wait for it (and for
+	// the RPC subscriptions), so that a lone master answers targets when Start returns.
+	select {
+	case <-el.Campaigned():
+	case <-ctx.Done():
+	}
+	if el.Term() != 0 {
+		select {
+		case <-m.led:
+		case <-ctx.Done():
 		}
-		m.subs = append(m.subs, sub)
+	}
+	if ctx.Err() != nil {
+		m.Shutdown(context.Background())
+		return nil, fmt.Errorf("master campaigning for the lease: %w", ctx.Err())
 	}
 	m.reportQuarantined(ctx)
-	m.log.Info("master ready", "name", cfg.Name, "targets", len(m.Reg.Targets()))
+	m.log.Info("master ready", "name", cfg.Name, "targets", len(m.Reg.Targets()), "leading", m.Leading())
 	return m, nil
+}
+
+// lead runs while this master holds the leader lease: it answers the targets' RPC subjects
+// and repairs drift until ctx ends, then unsubscribes (draining the requests under way)
+// before the elector may campaign again.
+func (m *Master) lead(ctx context.Context, term uint64) {
+	log := m.log.With("term", term)
+	if err := m.ledgerFence.Raise(ctx, term, m.cfg.Name); err != nil {
+		log.Error("leader cannot fence the download list: its edits will be refused", "err", err)
+	}
+	var subs []*nats.Subscription
+	defer func() {
+		for _, s := range subs {
+			_ = s.Drain()
+		}
+		// Drain returns at once; wait until the handlers under way have returned, so that
+		// nothing of this leadership answers after it ended.
+		for _, s := range subs {
+			for s.IsValid() {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}()
+	for subj, h := range map[string]nats.MsgHandler{bus.SubjectEnlist: m.onEnlist, bus.SubjectDefect: m.onDefect, bus.SubjectConsumer + ".*": m.onConsumer} {
+		sub, err := m.nc.QueueSubscribe(subj, "msx-master", m.concurrently(h))
+		if err != nil {
+			log.Error("leader cannot answer targets: subscribe", "subject", subj, "err", err)
+			continue
+		}
+		subs = append(subs, sub)
+	}
+	select {
+	case m.led <- struct{}{}:
+	default:
+	}
+	m.repairLoop(ctx)
+}
+
+// Leading reports whether this master holds the leader lease.
+func (m *Master) Leading() bool {
+	el := m.elector.Load()
+	return el != nil && el.Term() != 0
+}
+
+// Lease returns the leader lease as this master last saw it: the leader's name, API address
+// and term. ok is false when no master leads (or this one has not seen it yet).
+func (m *Master) Lease() (leader.Record, bool) {
+	el := m.elector.Load()
+	if el == nil {
+		return leader.Record{}, false
+	}
+	return el.Current()
 }
 
 // CAFingerprint returns the fingerprint enlistment tokens carry, or "".
@@ -203,12 +296,17 @@ func (m *Master) Name() string { return m.cfg.Name }
 // Shutdown stops the master's subscriptions and followers. It is idempotent and waits for its
 // goroutines, or returns ctx's error if they do not stop in time.
 func (m *Master) Shutdown(ctx context.Context) error {
+	var err error
 	m.once.Do(func() {
-		for _, s := range m.subs {
-			_ = s.Drain()
+		if el := m.elector.Load(); el != nil {
+			// Ends lead (its subscriptions and drift repair) and releases the lease.
+			err = el.Shutdown(ctx)
 		}
 		m.stopFn()
 	})
+	if err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
 	select {
@@ -344,12 +442,18 @@ func (m *Master) onApplied(ctx context.Context, msg jetstream.Msg, _ *jetstream.
 
 // trim deletes a target's downloaded rows beyond KeepDownloaded from MSX_INSTR.
 func (m *Master) trim(ctx context.Context, tok string) {
+	if !m.Leading() {
+		return // the leader trims; followers see the deletions in their views
+	}
 	if err := m.deleteRows(ctx, m.Ledger.Downloaded(tok, m.cfg.KeepDownloaded)); err != nil {
 		m.log.Warn("trim download list", "target", tok, "err", err)
 	}
 }
 
 func (m *Master) onLedgerEdit(_ context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {
+	if msg.Subject() == bus.SubjectLedgerTerm {
+		return // a leader's fence marker
+	}
 	var c schemas.LedgerClear
 	if err := schemas.Decode(msg.Data(), &c); err != nil {
 		m.reject(msg.Subject(), err)
@@ -384,7 +488,7 @@ func (m *Master) onHeartbeat(ctx context.Context, msg jetstream.Msg, meta *jetst
 	fresh := time.Since(meta.Timestamp) < 2*time.Duration(hb.IntervalMS)*time.Millisecond
 	// Drift is judged on the repair goroutine: nothing here waits on a lock held across I/O.
 	m.drift.observe(tok, &hb, fresh)
-	if fresh {
+	if fresh && m.Leading() {
 		m.diskChanged(ctx, t, prev, &hb)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -278,7 +279,11 @@ func (m *Master) ClearError(ctx context.Context, seq uint64, by string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.js.Publish(ctx, bus.SubjectLedgerClear, b); err != nil {
+	// Fenced: a master that no longer leads (or never did) cannot edit the download list.
+	if _, err := m.js.PublishMsg(ctx, m.ledgerFence.Msg(bus.SubjectLedgerClear, b)); err != nil {
+		if leader.Fenced(err) {
+			return fmt.Errorf("clear instruction %d: %w", seq, ErrNotLeader)
+		}
 		return fmt.Errorf("clear instruction %d: %w", seq, err)
 	}
 	m.Ledger.Clear(seq)

@@ -37,7 +37,7 @@ func newTarget(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfg.Name, "name", "", "SQL Server instance: HOST or HOST\\INSTANCE (required)")
 	cmd.Flags().StringVar(&cfg.Location, "location", "", "free text shown on the master, e.g. \"rack 7\" (default: the location last reported; --location \"\" clears it)")
-	cmd.Flags().StringVar(&cfg.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server")
+	cmd.Flags().StringVar(&cfg.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server; several, comma separated, for a cluster")
 	cmd.Flags().IntVar(&cfg.PollInterval, "poll", 0, "poll (heartbeat) interval in seconds, 10 to 28800 (default: the one the target holds; 60 for a new target)")
 	cmd.Flags().DurationVar(&cfg.HeartbeatInterval, "heartbeat", 0, "override the heartbeat interval (default: the poll interval)")
 	cmd.Flags().Var(&cfg.Encrypt, "encrypt", "bus encryption, as MsxEncryptChannelOptions: verify (default), encrypt (no certificate validation), none")
@@ -77,7 +77,7 @@ func newTarget(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	defect.Flags().StringVar(&dc.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server")
+	defect.Flags().StringVar(&dc.NATSURL, "nats", "nats://127.0.0.1:4222", "URL of the master's NATS server; several, comma separated, for a cluster")
 	defect.Flags().BoolVar(&dc.Force, "force", false, "defect without the master (gone, or its data lost)")
 	defect.Flags().Var(&dc.Encrypt, "encrypt", "bus encryption: verify (default), encrypt, none")
 	defect.Flags().StringVar(&dc.CAFile, "ca", "", "the master's CA certificate (default: the CA saved at enlistment)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type masterFlags struct {
 	tlsNames       []string
 	ca             string
 	allowPlaintext bool
+	replicas       int
+	clusterListen  string
+	clusterName    string
+	routes         []string
 }
 
 func (f *masterFlags) bind(cmd *cobra.Command) {
@@ -46,6 +51,38 @@ func (f *masterFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.tlsNames, "tls-name", nil, "extra host names or addresses for the generated certificate (targets dial these)")
 	cmd.Flags().StringVar(&f.ca, "ca", "", "CA certificate targets should trust with --tls-cert (default: the master's own CA)")
 	cmd.Flags().BoolVar(&f.allowPlaintext, "allow-plaintext", false, "also accept targets with --encrypt none (not recommended)")
+	cmd.Flags().IntVar(&f.replicas, "replicas", 0, "replicas of every stream and bucket (default: 3 on a cluster of 3 or more nodes, else 1)")
+	cmd.Flags().StringVar(&f.clusterListen, "cluster-listen", "", "host:port for routes: the embedded NATS server clusters with the other masters' (--routes)")
+	cmd.Flags().StringVar(&f.clusterName, "cluster-name", "msx", "NATS cluster name (the same on every node)")
+	cmd.Flags().StringSliceVar(&f.routes, "routes", nil, "route URLs of the other masters' embedded NATS servers, nats://host:port,... (with --cluster-listen)")
+}
+
+// serverName is the embedded NATS server's name: "msx" alone, the master's name on a cluster
+// (where every node needs its own).
+func serverName(f *masterFlags) string {
+	if f.clusterListen == "" {
+		return "msx"
+	}
+	h, _ := os.Hostname()
+	return cmp.Or(f.name, h)
+}
+
+// layout returns the stream layout: --replicas, or 3 on a cluster of 3 or more nodes.
+func (f *masterFlags) layout(nodes int) (bus.Layout, error) {
+	r := f.replicas
+	if r == 0 {
+		r = 1
+		if nodes >= 3 {
+			r = 3
+		}
+	}
+	if r < 1 || r > 5 {
+		return bus.Layout{}, fmt.Errorf("--replicas %d: use 1 to 5", r)
+	}
+	if r > nodes {
+		return bus.Layout{}, fmt.Errorf("--replicas %d: the cluster has %d node(s)", r, nodes)
+	}
+	return bus.Layout{Replicas: r}, nil
 }
 
 // busTLS returns the server TLS options and the CA targets verify them with: the operator's
@@ -111,7 +148,12 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 			return nil, err
 		}
 		p.ca = caFile
-		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log, Auth: authn, Customize: tlsOpts.Apply})
+		if len(f.routes) > 0 && f.clusterListen == "" {
+			return nil, fmt.Errorf("--routes needs --cluster-listen (this node's route address)")
+		}
+		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log, Auth: authn, Customize: tlsOpts.Apply,
+			Name:    serverName(f),
+			Cluster: bus.ClusterConfig{Name: f.clusterName, Listen: f.clusterListen, Routes: f.routes}})
 		if err != nil {
 			return nil, err
 		}
@@ -139,31 +181,46 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		return nil, bus.ExplainTLS(err, p.url)
 	}
 	p.nc = nc
-	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn}
-	if p.ca != "" {
-		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
-			p.stop(context.Background())
-			return nil, err
-		}
-	}
-	if p.m, err = master.Start(ctx, nc, mcfg); err != nil {
-		p.stop(context.Background())
-		return nil, err
-	}
-	if p.token, err = p.m.Tokens.EnsureAdminFile(ctx, filepath.Join(dir, client.TokenFile)); err != nil {
-		p.stop(context.Background())
-		return nil, err
-	}
-	if err := securePrivateFiles(dir, log); err != nil {
-		p.stop(context.Background())
-		return nil, err
-	}
+	// The API listens before the master starts: the leader publishes its address in the lease.
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		p.stop(context.Background())
 		return nil, fmt.Errorf("API listen on %s: %w (use --http to choose another address)", f.httpAddr, err)
 	}
 	p.api = "http://" + ln.Addr().String()
+	nodes := bus.ClusterConfig{Listen: f.clusterListen, Routes: f.routes}.Nodes()
+	if f.natsURL != "" {
+		nodes = len(nc.Servers()) // the URLs given and those the cluster announced
+	}
+	layout, err := f.layout(nodes)
+	if err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn, API: p.api, Layout: layout}
+	if p.ca != "" {
+		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
+			ln.Close()
+			p.stop(context.Background())
+			return nil, err
+		}
+	}
+	if p.m, err = startClustered(ctx, nc, mcfg, nodes > 1, log); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	if p.token, err = p.m.Tokens.EnsureAdminFile(ctx, filepath.Join(dir, client.TokenFile)); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	if err := securePrivateFiles(dir, log); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, client.URLFile), []byte(p.api+"\n"), 0o600); err != nil {
 		ln.Close()
 		p.stop(context.Background())
@@ -176,6 +233,29 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		}
 	}()
 	return p, nil
+}
+
+// startClustered starts the master; on a cluster it retries while the cluster forms (JetStream
+// has no meta leader, or too few nodes for the replicas yet), for up to five minutes. Each try
+// gets further: the streams and buckets made so far stay.
+func startClustered(ctx context.Context, nc *nats.Conn, cfg master.Config, clustered bool, log *slog.Logger) (*master.Master, error) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		// Short attempts: a JetStream request sent before the cluster has a meta leader is
+		// never answered, and waiting longer for it does not help.
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := master.Start(sctx, nc, cfg)
+		cancel()
+		if err == nil || !clustered || ctx.Err() != nil || time.Now().After(deadline) {
+			return m, err
+		}
+		log.Warn("master not started yet: waiting for the cluster", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // stop shuts the API, the master, the connection and the NATS server down, in that order.
@@ -221,7 +301,7 @@ func newMaster(g *globals) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server (its operator configures authentication; --ca verifies it)")
+	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server: one URL or several, comma separated (its operator configures authentication; --ca verifies it)")
 	return cmd
 }
 

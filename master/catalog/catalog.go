@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -28,8 +29,12 @@ type Catalog struct {
 	kv jetstream.KeyValue
 	mu sync.RWMutex
 	by map[string]jobs.Job // by job id
-	// bad lists records that were not jobs on load (read only after Open).
+	// bad lists records that were not jobs on load or when watched.
 	bad []registry.Quarantined
+	// revs holds the revision of each job the map holds (see Watch).
+	revs map[string]uint64
+	// loadedAt is the bucket's last revision when it was loaded: Watch starts after it.
+	loadedAt uint64
 }
 
 // Open loads the catalog from its bucket.
@@ -38,7 +43,10 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
-	c := &Catalog{kv: kv, by: map[string]jobs.Job{}}
+	c := &Catalog{kv: kv, by: map[string]jobs.Job{}, revs: map[string]uint64{}}
+	if c.loadedAt, err = bus.LastRevision(ctx, kv); err != nil {
+		return nil, err
+	}
 	lister, err := kv.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open job catalog: %w", err)
@@ -53,14 +61,9 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open job catalog: read %s: %w", k, err)
 		}
-		var j jobs.Job
-		err = json.Unmarshal(e.Value(), &j)
-		if err == nil && (j.JobID != k || strings.TrimSpace(j.Name) == "") {
-			err = fmt.Errorf("record is not a named job stored under its job_id (job_id %q, name %q)", j.JobID, j.Name)
-		}
+		j, err := decode(e)
 		if err != nil {
-			c.bad = append(c.bad, registry.Quarantined{Bucket: bus.BucketJobs, Key: k, Revision: e.Revision(),
-				Reason: err.Error(), Value: strings.ToValidUTF8(string(e.Value()[:min(len(e.Value()), 512)]), "?")})
+			c.bad = append(c.bad, quarantined(e, err))
 			continue
 		}
 		c.by[j.JobID] = j
@@ -68,8 +71,54 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 	return c, nil
 }
 
-// Quarantined returns the records of the bucket that were not jobs when the catalog was loaded.
-func (c *Catalog) Quarantined() []registry.Quarantined { return slices.Clone(c.bad) }
+// decode returns the job a record holds, or why it is not to be trusted.
+func decode(e jetstream.KeyValueEntry) (jobs.Job, error) {
+	var j jobs.Job
+	err := json.Unmarshal(e.Value(), &j)
+	if err == nil && (j.JobID != e.Key() || strings.TrimSpace(j.Name) == "") {
+		err = fmt.Errorf("record is not a named job stored under its job_id (job_id %q, name %q)", j.JobID, j.Name)
+	}
+	return j, err
+}
+
+func quarantined(e jetstream.KeyValueEntry, err error) registry.Quarantined {
+	return registry.Quarantined{Bucket: bus.BucketJobs, Key: e.Key(), Revision: e.Revision(),
+		Reason: err.Error(), Value: strings.ToValidUTF8(string(e.Value()[:min(len(e.Value()), 512)]), "?")}
+}
+
+// Watch keeps the catalog current with writes other masters make to the bucket, until ctx
+// ends; a record that is not a job is quarantined, as on load, and a write older than one
+// this master made is skipped. It returns ctx's error.
+func (c *Catalog) Watch(ctx context.Context, log *slog.Logger) error {
+	return bus.WatchFrom(ctx, c.kv, c.loadedAt+1, func(e jetstream.KeyValueEntry) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if e.Revision() <= c.revs[e.Key()] {
+			return
+		}
+		c.revs[e.Key()] = e.Revision()
+		c.bad = slices.DeleteFunc(c.bad, func(q registry.Quarantined) bool { return q.Key == e.Key() })
+		if e.Operation() != jetstream.KeyValuePut {
+			delete(c.by, e.Key())
+			return
+		}
+		j, err := decode(e)
+		if err != nil {
+			c.bad = append(c.bad, quarantined(e, err))
+			delete(c.by, e.Key())
+			log.Warn("job record quarantined", "key", e.Key(), "revision", e.Revision(), "reason", err)
+			return
+		}
+		c.by[j.JobID] = j
+	})
+}
+
+// Quarantined returns the records of the bucket that are not jobs.
+func (c *Catalog) Quarantined() []registry.Quarantined {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.bad)
+}
 
 // All returns every job ordered by name.
 func (c *Catalog) All() []jobs.Job {
@@ -115,10 +164,12 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.kv.Put(ctx, j.JobID, b); err != nil {
+	rev, err := c.kv.Put(ctx, j.JobID, b)
+	if err != nil {
 		return fmt.Errorf("store job %s: %w", j.Name, err)
 	}
 	c.mu.Lock()
+	c.revs[j.JobID] = max(c.revs[j.JobID], rev)
 	c.by[j.JobID] = j.Clone()
 	c.mu.Unlock()
 	return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/msx-project/msx/bus"
 )
 
 // Groups returns every group ordered by name.
@@ -39,9 +41,11 @@ func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
 		return Group{}, fmt.Errorf("%w ('%s')", ErrGroupExists, name)
 	}
 	g := Group{Name: name, Members: []string{}}
-	if err := put(ctx, r.groupsKV, name, g); err != nil {
+	rev, err := put(ctx, r.groupsKV, name, g)
+	if err != nil {
 		return Group{}, err
 	}
+	r.seen(bus.BucketGroups, key(name), rev)
 	r.groups[strings.ToUpper(name)] = g
 	return g, nil
 }
@@ -103,9 +107,11 @@ func (r *Registry) editGroup(ctx context.Context, name string, edit func(*Group)
 	if err := edit(&g); err != nil {
 		return Group{}, err
 	}
-	if err := put(ctx, r.groupsKV, g.Name, g); err != nil {
+	rev, err := put(ctx, r.groupsKV, g.Name, g)
+	if err != nil {
 		return Group{}, err
 	}
+	r.seen(bus.BucketGroups, key(g.Name), rev)
 	r.groups[k] = g
 	return g, nil
 }

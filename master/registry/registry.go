@@ -56,19 +56,29 @@ type Registry struct {
 	targets map[string]Target // by canonical name
 	byKey   map[string]string // public nkey -> canonical name
 	groups  map[string]Group  // by upper-case name
-	// quarantined lists records that failed validation on load.
+	// quarantined lists records that failed validation on load or when watched.
 	quarantined []Quarantined
+	// revs holds, by bucket key, the revision of the record the maps hold, so that a watched
+	// write older than one this master made is not applied over it.
+	revs map[string]uint64
+	// loadedAt is the last revision of each bucket when it was loaded: Watch starts after it.
+	loadedAt [2]uint64
 }
 
 // Open loads the registry from its buckets (which bus.Layout.Ensure created).
 func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
-	r := &Registry{targets: map[string]Target{}, byKey: map[string]string{}, groups: map[string]Group{}}
+	r := &Registry{targets: map[string]Target{}, byKey: map[string]string{}, groups: map[string]Group{}, revs: map[string]uint64{}}
 	var err error
 	if r.targetsKV, err = js.KeyValue(ctx, bus.BucketTargets); err != nil {
 		return nil, fmt.Errorf("open target registry: %w", err)
 	}
 	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
+	}
+	for i, kv := range []jetstream.KeyValue{r.targetsKV, r.groupsKV} {
+		if r.loadedAt[i], err = bus.LastRevision(ctx, kv); err != nil {
+			return nil, err
+		}
 	}
 	// Every record is validated as it is read: one written by anything but a master (or
 	// damaged) is quarantined, never trusted.
@@ -110,15 +120,21 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 // key maps a name to a KV key: KV keys allow fewer characters than names do.
 func key(name string) string { return hex.EncodeToString([]byte(strings.ToUpper(name))) }
 
-func put(ctx context.Context, kv jetstream.KeyValue, name string, v any) error {
+func put(ctx context.Context, kv jetstream.KeyValue, name string, v any) (uint64, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := kv.Put(ctx, key(name), b); err != nil {
-		return fmt.Errorf("write %s/%s: %w", kv.Bucket(), name, err)
+	rev, err := kv.Put(ctx, key(name), b)
+	if err != nil {
+		return 0, fmt.Errorf("write %s/%s: %w", kv.Bucket(), name, err)
 	}
-	return nil
+	return rev, nil
+}
+
+// seen records that the maps hold revision rev of bucket key k; the caller holds mu.
+func (r *Registry) seen(bucket, k string, rev uint64) {
+	r.revs[bucket+"/"+k] = max(r.revs[bucket+"/"+k], rev)
 }
 
 // Target returns the target with a canonical name.
@@ -212,10 +228,12 @@ func (r *Registry) AllocServerID(ctx context.Context) (int, error) {
 
 // PutTarget creates or replaces a target.
 func (r *Registry) PutTarget(ctx context.Context, t Target) error {
-	if err := put(ctx, r.targetsKV, t.ServerName, t); err != nil {
+	rev, err := put(ctx, r.targetsKV, t.ServerName, t)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
+	r.seen(bus.BucketTargets, key(t.ServerName), rev)
 	r.set(t)
 	r.mu.Unlock()
 	return nil
