@@ -27,25 +27,7 @@ type ApplyResult struct {
 // expected returns the targets a job is applied to now: its servers plus the current members of
 // its groups (membership is live, unlike MSX, which expands groups once), less those that
 // deleted this version after a run (delete_level).
-func (m *Master) expected(j jobs.Job) map[string]registry.Target {
-	out := map[string]registry.Target{}
-	add := func(name string) {
-		if t, ok := m.Reg.Target(name); ok && !m.consumedBy(j, t) {
-			out[t.ServerName] = t
-		}
-	}
-	for _, s := range j.Targets.Servers {
-		add(s)
-	}
-	for _, g := range j.Targets.Groups {
-		if gr, ok := m.Reg.Group(g); ok {
-			for _, s := range gr.Members {
-				add(s)
-			}
-		}
-	}
-	return out
-}
+func (m *Master) expected(j jobs.Job) map[string]registry.Target { return m.expectedIf(j, whatIf{}) }
 
 // consumedBy reports whether target t deleted this version of job j after a run (delete_level).
 func (m *Master) consumedBy(j jobs.Job, t registry.Target) bool {

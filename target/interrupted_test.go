@@ -18,20 +18,7 @@ func TestInterruptedRunReportedOnRestart(t *testing.T) {
 	h.stopAgent()
 
 	// What a killed agent leaves behind: a run recorded as started, never finished.
-	started := &schemas.RunResult{RunID: "run-killed", Phase: schemas.PhaseStarted, JobID: "8a0e7a40-0000-4000-8000-000000000001",
-		JobName: "Killed mid-run", VersionNumber: 1, Server: serverName, InvokedBy: "Schedule 1 (every minute)",
-		Started: time.Now().Add(-time.Minute).UTC(), RunStatus: int(jobs.RunInProgress)}
-	doc, err := schemas.Encode(started)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(t.Context(), filepath.Join(h.dataDir, "target.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RunStarted(t.Context(), started.RunID, doc); err != nil {
-		t.Fatal(err)
-	}
+	started, st := h.leaveStartedRun(t, "run-killed", "8a0e7a40-0000-4000-8000-000000000001", "Killed mid-run")
 	st.Close()
 
 	h.startAgent()
@@ -53,4 +40,26 @@ func TestInterruptedRunReportedOnRestart(t *testing.T) {
 	if n := len(h.runs(started.JobID, schemas.PhaseFinished)); n != 1 {
 		t.Fatalf("interrupted run reported %d times, want once", n)
 	}
+}
+
+// leaveStartedRun records in the stopped agent's database what a killed agent leaves behind: a
+// run recorded as started, never finished. It returns the run and the open store.
+func (h *harness) leaveStartedRun(t *testing.T, runID, jobID, jobName string) (*schemas.RunResult, *store.Store) {
+	t.Helper()
+	started := &schemas.RunResult{RunID: runID, Phase: schemas.PhaseStarted, JobID: jobID,
+		JobName: jobName, VersionNumber: 1, Server: serverName, InvokedBy: "Schedule 1 (every minute)",
+		Started: time.Now().Add(-time.Minute).UTC(), RunStatus: int(jobs.RunInProgress)}
+	doc, err := schemas.Encode(started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), filepath.Join(h.dataDir, "target.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RunStarted(t.Context(), started.RunID, doc); err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return started, st
 }

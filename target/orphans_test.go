@@ -4,7 +4,6 @@ package target_test
 
 import (
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,20 +50,7 @@ func orphanedStep(t *testing.T, policy, command, say string, killed bool) {
 	exited := make(chan struct{})
 	go func() { _ = orphan.Wait(); close(exited) }() // reap it, as init would
 	t.Cleanup(func() { _ = orphan.Process.Kill() })
-	started := &schemas.RunResult{RunID: "run-orphan", Phase: schemas.PhaseStarted, JobID: "8a0e7a40-0000-4000-8000-000000000002",
-		JobName: "Orphaned", VersionNumber: 1, Server: serverName, InvokedBy: "Schedule 1 (every minute)",
-		Started: time.Now().Add(-time.Minute).UTC(), RunStatus: int(jobs.RunInProgress)}
-	doc, err := schemas.Encode(started)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(t.Context(), filepath.Join(h.dataDir, "target.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RunStarted(t.Context(), started.RunID, doc); err != nil {
-		t.Fatal(err)
-	}
+	started, st := h.leaveStartedRun(t, "run-orphan", "8a0e7a40-0000-4000-8000-000000000002", "Orphaned")
 	pid := orphan.Process.Pid
 	if err := st.ProcessStarted(t.Context(), store.StepProcess{RunID: started.RunID, StepID: 2, StepName: "load", PID: pid, PGID: pid}); err != nil {
 		t.Fatal(err)
