@@ -105,22 +105,6 @@ func forgetInner[V any](m map[string]map[string]V, tok string) {
 	}
 }
 
-// size returns the number of entries kept, for tests of pruning.
-func (o *outcomes) size() (last, runs, consumed int) {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	for _, in := range o.last {
-		last += len(in)
-	}
-	for _, in := range o.runs {
-		runs += len(in)
-	}
-	for _, in := range o.consumed {
-		consumed += len(in)
-	}
-	return last, runs, consumed
-}
-
 // newestRuns returns up to n sequences of finished results of job, newest first, all below
 // before (0: no bound), from the target tok or, with tok "", from every target. It merges the
 // per-target lists from their ends, so it costs about n steps plus one per target.

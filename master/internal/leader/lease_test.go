@@ -27,7 +27,7 @@ func TestLeaseValidity(t *testing.T) {
 			t.Fatal("lease still valid at TTL minus margin after the renewal was sent")
 		}
 		// The bucket would expire the record at sent+TTL at the earliest: 2 s later.
-		if got := sent.Add(l.ttl).Sub(time.Now()); got != l.margin {
+		if got := time.Until(sent.Add(l.ttl)); got != l.margin {
 			t.Fatalf("gave up %s before the record can expire, want %s", got, l.margin)
 		}
 	})
