@@ -167,6 +167,7 @@ func (m *Master) Action(ctx context.Context, action string, names []string, all 
 // resyncPosts deletes a target's pending instructions and returns what a resync posts, as MSX
 // does: "delete all jobs", then an INSERT for every job targeted at it.
 func (m *Master) resyncPosts(ctx context.Context, t registry.Target) ([]outgoing, error) {
+	m.ledgerCaughtUp(ctx, t)
 	var pending []uint64
 	for _, r := range m.Ledger.List(ledger.Filter{Token: t.Token, Pending: true}) {
 		pending = append(pending, r.InstanceID)
@@ -288,4 +289,34 @@ func (m *Master) ClearError(ctx context.Context, seq uint64, by string) error {
 	}
 	m.Ledger.Clear(seq)
 	return nil
+}
+
+// ledgerCaughtUp waits, for a few seconds at most, until the download list holds the newest
+// instruction posted to t: the stream follower may be a moment behind what this master just
+// posted, and a resync must count that instruction as pending and delete it.
+func (m *Master) ledgerCaughtUp(ctx context.Context, t registry.Target) {
+	last, err := m.streams[bus.StreamInstr].GetLastMsgForSubject(ctx, bus.InstrSubject(t.Token))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return
+	}
+	if err != nil {
+		m.log.Warn("newest instruction not read: pending rows are those the download list holds", "target", t.ServerName, "err", err)
+		return
+	}
+	if last.Sequence < t.StartSeq {
+		return // of an earlier enlistment: never in the download list
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		if _, ok := m.Ledger.Row(last.Sequence); ok {
+			return
+		}
+		select {
+		case <-wait.Done():
+			m.log.Warn("download list behind the stream: pending rows are those it holds", "target", t.ServerName, "instance_id", last.Sequence)
+			return
+		case <-time.After(5 * time.Millisecond): // the follower's pace, not synchronisation
+		}
+	}
 }
