@@ -245,13 +245,9 @@ func (b *bench) resultsRun(ctx context.Context, f *fleet) error {
 	if time.Now().After(at) {
 		return fmt.Errorf("results: the one-time schedule reached the fleet after its time %s: rerun (the machine is too busy)", at.Format("15:04:05"))
 	}
-	cur, err := e.m.Catalog.Get(fleetJob)
+	cur, base, err := e.fleetRuns()
 	if err != nil {
 		return err
-	}
-	base := map[string]int{}
-	for _, js := range e.m.JobServers(cur) {
-		base[js.ServerName] = js.Runs
 	}
 	ingested := map[string]time.Time{}
 	deadline := at.Add(b.cfg.PhaseTimeout)
@@ -376,4 +372,17 @@ func maxOf(ds []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
+}
+
+// fleetRuns returns the fleet job and how many runs the master has counted on each server.
+func (e *env) fleetRuns() (jobs.Job, map[string]int, error) {
+	cur, err := e.m.Catalog.Get(fleetJob)
+	if err != nil {
+		return jobs.Job{}, nil, err
+	}
+	base := map[string]int{}
+	for _, js := range e.m.JobServers(cur) {
+		base[js.ServerName] = js.Runs
+	}
+	return cur, base, nil
 }

@@ -68,13 +68,9 @@ func (b *bench) publishResults(js jetstream.JetStream, f *fleet, j jobs.Job, pay
 func (b *bench) ingestRun(ctx context.Context, f *fleet) error {
 	e, n := b.e, b.cfg.Targets
 	progress(b.cfg, "results ingestion: %d ready-made results published at once", n)
-	cur, err := e.m.Catalog.Get(fleetJob)
+	cur, base, err := e.fleetRuns()
 	if err != nil {
 		return err
-	}
-	base := map[string]int{}
-	for _, js := range e.m.JobServers(cur) {
-		base[js.ServerName] = js.Runs
 	}
 	payloads, err := readyResults(f, cur, "ingest")
 	if err != nil {
