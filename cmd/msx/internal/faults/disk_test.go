@@ -32,7 +32,7 @@ func TestFullDisk(t *testing.T) {
 	a := f.newAgent(t, "FULL01", dir)
 	a.cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a.start()
-	waitFor(t, patience, "FULL01 online", func() bool { ts, ok := f.m.TargetServer("FULL01"); return ok && ts.LastPollDate != nil })
+	f.waitOnline(t, "FULL01")
 	job := applyAll(t, f.m, countingJob("disk job", "FULL01"))
 	startRounds(t, f.m, job, []*agent{a}, 1)
 

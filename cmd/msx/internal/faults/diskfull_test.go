@@ -136,7 +136,7 @@ func TestFullDiskDuringRuns(t *testing.T) {
 	hbs := watchHeartbeats(t, f.nc, "FULL02")
 	a := f.newAgent(t, "FULL02", dir)
 	a.start()
-	waitFor(t, patience, "FULL02 online", func() bool { ts, ok := f.m.TargetServer("FULL02"); return ok && ts.LastPollDate != nil })
+	f.waitOnline(t, "FULL02")
 	logs := t.TempDir()
 	var names []string
 	for i := range njobs {
@@ -212,7 +212,7 @@ func TestFullDiskAtStart(t *testing.T) {
 	logs := &syncBuf{}
 	a.cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a.start()
-	waitFor(t, patience, "FULL03 online", func() bool { ts, ok := f.m.TargetServer("FULL03"); return ok && ts.LastPollDate != nil })
+	f.waitOnline(t, "FULL03")
 	log := filepath.Join(t.TempDir(), "tick.log")
 	applyAll(t, f.m, tickJob("tick", log, "FULL03"))
 	waitFor(t, patience, "the job ran once", func() bool { return lines(t, log) >= 1 })

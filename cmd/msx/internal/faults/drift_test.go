@@ -65,10 +65,7 @@ func TestFailingInsertLeftForTenHeartbeats(t *testing.T) {
 	f := newSecureFixture(t)
 	a := f.newAgent(t, "NOPROXY01", "")
 	a.start()
-	waitFor(t, patience, "NOPROXY01 online", func() bool {
-		ts, ok := f.m.TargetServer("NOPROXY01")
-		return ok && ts.LastPollDate != nil
-	})
+	f.waitOnline(t, "NOPROXY01")
 	applyAll(t, f.m, countingJob("fine job", "NOPROXY01"))
 	bad := jobs.Job{Name: "needs a proxy", Category: "faults", Targets: jobs.Targets{Servers: []string{"NOPROXY01"}},
 		Steps: []jobs.Step{{StepID: 1, StepName: "export", Subsystem: jobs.SubsystemCmdExec, Command: "echo export", ProxyName: "etl"}}}
@@ -220,10 +217,7 @@ func TestHeartbeatOvertakenByReports(t *testing.T) {
 	f := newSecureFixture(t)
 	a := f.newAgent(t, "LATE01", "")
 	a.start()
-	waitFor(t, patience, "LATE01 online", func() bool {
-		ts, ok := f.m.TargetServer("LATE01")
-		return ok && ts.LastPollDate != nil
-	})
+	f.waitOnline(t, "LATE01")
 	first := applyAll(t, f.m, countingJob("first", "LATE01"))
 	waitFor(t, patience, "LATE01 holds the first job", func() bool {
 		ts, _ := f.m.TargetServer("LATE01")

@@ -144,13 +144,25 @@ func (f *fixture) startFleet(tb testing.TB, prefix string, n int) []*agent {
 	waitFor(tb, patience, fmt.Sprintf("%d targets online", n), func() bool {
 		online := 0
 		for _, a := range out {
-			if ts, ok := f.m.TargetServer(a.cfg.Name); ok && ts.LastPollDate != nil {
+			if f.online(a.cfg.Name) {
 				online++
 			}
 		}
 		return online == n
 	})
 	return out
+}
+
+// online reports whether the master has a heartbeat of target name.
+func (f *fixture) online(name string) bool {
+	ts, ok := f.m.TargetServer(name)
+	return ok && ts.LastPollDate != nil
+}
+
+// waitOnline waits until the master has a heartbeat of target name.
+func (f *fixture) waitOnline(tb testing.TB, name string) {
+	tb.Helper()
+	waitFor(tb, patience, name+" online", func() bool { return f.online(name) })
 }
 
 // countingJob is a one-step T-SQL job whose step adds a row to table ran in the target's
