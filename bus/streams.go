@@ -120,6 +120,8 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 			Name: StreamInstr, Subjects: []string{subjInstr + ".*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.InstrMaxAge, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
 			Replicas: l.Replicas, MaxConsumers: MaxConsumers, AllowDirect: true,
+			// The leader posts fan-outs as fenced atomic batches (master/internal/leader).
+			AllowAtomicPublish: true,
 			Description: "msx download list: instructions per target, in posting order",
 		},
 		{
@@ -153,7 +155,7 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 			Description: "msx: forwarded events",
 		},
 		{
-			Name: StreamAudit, Subjects: []string{SubjectAudit}, Retention: jetstream.LimitsPolicy,
+			Name: StreamAudit, Subjects: []string{SubjectAudit, SubjectAuditTerm}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.AuditMaxAge, MaxBytes: l.AuditMaxBytes, MaxMsgSize: AuditMaxMsgSize, Storage: jetstream.FileStorage, Replicas: l.Replicas, MaxConsumers: MaxConsumers,
 			DenyDelete: true, DenyPurge: true,
 			Description: "msx: append-only audit of every change to targets, groups, jobs and tokens",

@@ -25,6 +25,11 @@ const (
 	// SubjectLedgerTerm carries the term markers of the leading master's fence on MSX_LEDGER
 	// (master/internal/leader.Fence).
 	SubjectLedgerTerm = "msx.ledger.term"
+	// SubjectInstrTerm carries the term markers of the leading master's fence on MSX_INSTR: a
+	// token in lower case, which no target's (upper-case canonical name) can be.
+	SubjectInstrTerm = subjInstr + ".~term"
+	// SubjectAuditTerm carries the term markers of the leading master's fence on MSX_AUDIT.
+	SubjectAuditTerm = SubjectAudit + ".term"
 )
 
 // CheckToken reports whether tok can be one token of a subject and part of a consumer name:

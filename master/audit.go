@@ -24,9 +24,15 @@ const (
 	maxAuditChanges = 200
 )
 
-// Audit appends a record to the audit stream (MSX_AUDIT denies delete and purge). The record
-// is bounded (each field at most MaxAuditField bytes) and signed with the master's audit key.
-func (m *Master) Audit(ctx context.Context, a schemas.Audit) error {
+// Audit appends a record of a change to the audit stream (MSX_AUDIT denies delete and purge).
+// The record is bounded (each field at most MaxAuditField bytes) and signed with the master's
+// audit key. Changes are the leader's: the write is fenced to its term, and a master that no
+// longer leads has it refused (ErrNotLeader).
+func (m *Master) Audit(ctx context.Context, a schemas.Audit) error { return m.audit(ctx, a, true) }
+
+// audit writes an audit record, fenced to the leader's term or (a refused request, which any
+// master records) not.
+func (m *Master) audit(ctx context.Context, a schemas.Audit, fenced bool) error {
 	if a.Time.IsZero() {
 		a.Time = time.Now().UTC()
 	}
@@ -55,7 +61,12 @@ func (m *Master) Audit(ctx context.Context, a schemas.Audit) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.js.Publish(ctx, bus.SubjectAudit, b); err != nil {
+	if fenced {
+		_, err = m.fences.audit.Publish(ctx, bus.SubjectAudit, b)
+	} else {
+		_, err = m.js.Publish(ctx, bus.SubjectAudit, b)
+	}
+	if err != nil {
 		return fmt.Errorf("write audit record: %w", err)
 	}
 	return nil
@@ -182,7 +193,8 @@ type refusedCount struct {
 }
 
 // AuditRefused records a refused request: at once while its source is within its burst, else
-// counted into one aggregate record written at the end of the window.
+// counted into one aggregate record written at the end of the window. Every master records the
+// requests it refused: these records are not fenced.
 func (m *Master) AuditRefused(ctx context.Context, a schemas.Audit) error {
 	src := a.Who + " from " + hostOf(a.From)
 	m.refusedMu.Lock()
@@ -206,7 +218,7 @@ func (m *Master) AuditRefused(ctx context.Context, a schemas.Audit) error {
 	if !write {
 		return nil
 	}
-	return m.Audit(ctx, a)
+	return m.audit(ctx, a, false)
 }
 
 // flushRefused writes one record per source that had requests counted this window, and starts
@@ -223,7 +235,7 @@ func (m *Master) flushRefused(ctx context.Context) {
 		a := c.last
 		a.Time, a.Count = time.Time{}, c.dropped
 		a.Detail = fmt.Sprintf("%d more refused requests from %s in %s (the last shown): %s", c.dropped, src, refusedWindow, a.Detail)
-		if err := m.Audit(ctx, a); err != nil {
+		if err := m.audit(ctx, a, false); err != nil {
 			m.log.Error("audit record lost", "action", a.Action, "count", c.dropped, "err", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/catalog"
+	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/problem"
@@ -33,7 +34,9 @@ var ErrInvalid = errors.New("invalid request")
 
 // ErrNotLeader: the change needs the leading master (see Master.Lease for which one it is);
 // this master does not hold the lease, or lost it while the change was under way.
-var ErrNotLeader = errors.New("this master is not the leader")
+// Every write the leader makes is fenced to its term: one refused because a later leader took
+// over wraps it too.
+var ErrNotLeader = leader.ErrNotLeader
 
 // Coded is an error with a stable code, the SQL Server message number where MSX has one.
 type Coded struct {

@@ -79,8 +79,8 @@ type Master struct {
 	elector atomic.Pointer[leader.Elector]
 	// led receives once each time lead has subscribed to the RPC subjects.
 	led chan struct{}
-	// ledgerFence fences the leader's edits of the download list (MSX_LEDGER) to its term.
-	ledgerFence *leader.Fence
+	// fences make every write of the leader conditional on its term (see lead).
+	fences fences
 
 	// auditKey signs audit records (shared by every master of the bus, kept in msx_tokens).
 	auditKey  nkeys.KeyPair
@@ -206,7 +206,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		return nil, fmt.Errorf("leader lease bucket: %w", err)
 	}
 	m.led = make(chan struct{}, 1)
-	m.ledgerFence = leader.NewFence(js, bus.SubjectLedgerTerm)
+	m.fences = fences{ledger: leader.NewFence(js, bus.SubjectLedgerTerm), instr: leader.NewFence(js, bus.SubjectInstrTerm),
+		audit: leader.NewFence(js, bus.SubjectAuditTerm)}
 	el, err := leader.Start(kv, leader.Config{Name: cfg.Name, API: cfg.API, TTL: cfg.Layout.WithDefaults().LeaseTTL,
 		Logger: cfg.Logger, Lead: m.lead})
 	if err != nil {
@@ -240,9 +241,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 // before the elector may campaign again.
 func (m *Master) lead(ctx context.Context, term uint64) {
 	log := m.log.With("term", term)
-	if err := m.ledgerFence.Raise(ctx, term, m.cfg.Name); err != nil {
-		log.Error("leader cannot fence the download list: its edits will be refused", "err", err)
-	}
+	m.raiseFences(ctx, log, term)
 	var subs []*nats.Subscription
 	defer func() {
 		for _, s := range subs {
@@ -394,6 +393,9 @@ func (m *Master) reject(subject string, err error) {
 }
 
 func (m *Master) onInstruction(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	if msg.Subject() == bus.SubjectInstrTerm {
+		return // a leader's fence marker
+	}
 	var in schemas.Instruction
 	if err := schemas.Decode(msg.Data(), &in); err != nil {
 		m.reject(msg.Subject(), err)
@@ -447,6 +449,27 @@ func (m *Master) trim(ctx context.Context, tok string) {
 	}
 	if err := m.deleteRows(ctx, m.Ledger.Downloaded(tok, m.cfg.KeepDownloaded)); err != nil {
 		m.log.Warn("trim download list", "target", tok, "err", err)
+	}
+}
+
+// fences are those of the streams the leader writes; the registry and the catalog hold those
+// of their buckets.
+type fences struct {
+	ledger *leader.Fence // edits of the download list (MSX_LEDGER)
+	instr  *leader.Fence // instructions (MSX_INSTR), posted in atomic batches
+	audit  *leader.Fence // audit records of changes (MSX_AUDIT)
+}
+
+// raiseFences raises every fence of the leader's writes to its term: from then on a master that
+// led before has each of its writes refused (ErrNotLeader), whatever it still believes. A fence
+// that cannot be raised (the bus is failing) leaves this leader's writes to that stream refused
+// until the next leadership: logged.
+func (m *Master) raiseFences(ctx context.Context, log *slog.Logger, term uint64) {
+	all := append([]*leader.Fence{m.fences.ledger, m.fences.instr, m.fences.audit, m.Catalog.Fence()}, m.Reg.Fences()...)
+	for _, f := range all {
+		if err := f.Raise(ctx, term, m.cfg.Name); err != nil {
+			log.Error("leader cannot raise a fence: its writes there will be refused", "err", err)
+		}
 	}
 }
 

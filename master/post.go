@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
@@ -34,56 +35,59 @@ type outgoing struct {
 	in schemas.Instruction
 }
 
-// postAll publishes instructions asynchronously and waits for every acknowledgement, so a
-// fan-out to a thousand targets costs one round trip, not a thousand. Publishes from one
-// connection are stored in order, so each target still gets its instructions in posting order.
-// It returns the rows posted, in order, up to the first failure.
+// postAll publishes instructions in fenced atomic batches of up to leader.MaxBatch (one round
+// trip each, a batch stored whole or not at all) and records each in the download list, so a
+// fan-out to a thousand targets costs one round trip, not a thousand. The batches go one after
+// the other and each is stored in order, so each target gets its instructions in posting order.
+// Every batch is fenced to the leader's term: a master that no longer leads has it refused
+// (ErrNotLeader) and nothing of it is stored. A single instruction is one fenced publish. It
+// returns the rows posted, in order, up to the first failure.
 func (m *Master) postAll(ctx context.Context, out []outgoing) ([]Posted, error) {
-	futures := make([]jetstream.PubAckFuture, len(out))
-	for i := range out {
-		in := &out[i].in
-		if in.ID == "" {
-			in.ID = nuid.Next()
-		}
-		in.Target, in.Source = out[i].t.ServerName, m.cfg.Name
-		if in.Posted.IsZero() {
-			in.Posted = time.Now().UTC()
-		}
-		b, err := schemas.Encode(in)
-		if err != nil {
-			return nil, err
-		}
-		if futures[i], err = m.js.PublishAsync(bus.InstrSubject(out[i].t.Token), b, jetstream.WithMsgID(in.ID)); err != nil {
-			return m.collect(ctx, out[:i], futures[:i], fmt.Errorf("post %s to %s: %w", in.Operation, out[i].t.ServerName, err))
-		}
-	}
-	return m.collect(ctx, out, futures, nil)
-}
-
-// collect waits for the acknowledgements of posted instructions and records each in the
-// download list; the first failure (or firstErr) is returned with the rows that made it.
-func (m *Master) collect(ctx context.Context, out []outgoing, futures []jetstream.PubAckFuture, firstErr error) ([]Posted, error) {
 	posted := make([]Posted, 0, len(out))
-	for i, f := range futures {
-		select {
-		case ack := <-f.Ok():
+	for start := 0; start < len(out); start += leader.MaxBatch {
+		chunk := out[start:min(start+leader.MaxBatch, len(out))]
+		msgs := make([]*nats.Msg, len(chunk))
+		for i := range chunk {
+			in := &chunk[i].in
+			if in.ID == "" {
+				in.ID = nuid.Next()
+			}
+			in.Target, in.Source = chunk[i].t.ServerName, m.cfg.Name
+			if in.Posted.IsZero() {
+				in.Posted = time.Now().UTC()
+			}
+			b, err := schemas.Encode(in)
+			if err != nil {
+				return posted, err
+			}
+			msgs[i] = nats.NewMsg(bus.InstrSubject(chunk[i].t.Token))
+			msgs[i].Data = b
+			msgs[i].Header.Set(jetstream.MsgIDHeader, in.ID)
+		}
+		var ack *jetstream.PubAck
+		var err error
+		if len(msgs) == 1 {
+			// One message: a plain fenced publish, which answers a retried Nats-Msg-Id as a
+			// duplicate rather than failing the batch.
+			ack, err = m.fences.instr.Publish(ctx, msgs[0].Subject, msgs[0].Data, jetstream.WithMsgID(chunk[0].in.ID))
+		} else {
+			ack, err = m.fences.instr.PublishBatch(ctx, m.nc, msgs)
+		}
+		if err != nil {
+			return posted, fmt.Errorf("post %s to %s and %d more: %w", chunk[0].in.Operation, chunk[0].t.ServerName, len(chunk)-1, err)
+		}
+		first := ack.Sequence + 1 - uint64(len(chunk)) // a batch is stored with consecutive sequences
+		for i := range chunk {
+			o := &chunk[i]
 			// A deleted target's rows are not shown (its DEFECT goes out after it is gone), as
 			// the stream follower does for them.
-			if _, ok := m.Reg.Target(out[i].t.ServerName); ok {
-				m.Ledger.Posted(ack.Sequence, out[i].t.Token, out[i].t.ServerName, &out[i].in)
+			if _, ok := m.Reg.Target(o.t.ServerName); ok {
+				m.Ledger.Posted(first+uint64(i), o.t.Token, o.t.ServerName, &o.in)
 			}
-			posted = append(posted, Posted{out[i].t.ServerName, ack.Sequence, out[i].in.Operation.String()})
-		case err := <-f.Err():
-			if firstErr == nil {
-				firstErr = fmt.Errorf("post %s to %s: %w", out[i].in.Operation, out[i].t.ServerName, err)
-			}
-		case <-ctx.Done():
-			if firstErr == nil {
-				firstErr = fmt.Errorf("post %s to %s: %w", out[i].in.Operation, out[i].t.ServerName, ctx.Err())
-			}
+			posted = append(posted, Posted{o.t.ServerName, first + uint64(i), o.in.Operation.String()})
 		}
 	}
-	return posted, firstErr
+	return posted, nil
 }
 
 // Target returns an enlisted target by name (case-insensitive), or an error wrapping
@@ -281,10 +285,7 @@ func (m *Master) ClearError(ctx context.Context, seq uint64, by string) error {
 		return err
 	}
 	// Fenced: a master that no longer leads (or never did) cannot edit the download list.
-	if _, err := m.js.PublishMsg(ctx, m.ledgerFence.Msg(bus.SubjectLedgerClear, b)); err != nil {
-		if leader.Fenced(err) {
-			return fmt.Errorf("clear instruction %d: %w", seq, ErrNotLeader)
-		}
+	if _, err := m.fences.ledger.Publish(ctx, bus.SubjectLedgerClear, b); err != nil {
 		return fmt.Errorf("clear instruction %d: %w", seq, err)
 	}
 	m.Ledger.Clear(seq)

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -27,6 +28,8 @@ var ErrUnknownJob = errors.New("The specified job does not exist")
 // Catalog holds the jobs. Its methods are safe for concurrent use.
 type Catalog struct {
 	kv jetstream.KeyValue
+	// fence makes every write conditional on the leader's term (see Fence).
+	fence *leader.Fence
 	mu sync.RWMutex
 	by map[string]jobs.Job // by job id
 	// bad lists records that were not jobs on load or when watched.
@@ -43,7 +46,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open job catalog: %w", err)
 	}
-	c := &Catalog{kv: kv, by: map[string]jobs.Job{}, revs: map[string]uint64{}}
+	c := &Catalog{kv: kv, fence: leader.NewKVFence(js, bus.BucketJobs), by: map[string]jobs.Job{}, revs: map[string]uint64{}}
 	if c.loadedAt, err = bus.LastRevision(ctx, kv); err != nil {
 		return nil, err
 	}
@@ -54,6 +57,9 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Catalog, error) {
 	// A record that is not a job stored under its own id is quarantined, never trusted: the
 	// master starts without it.
 	for k := range lister.Keys() {
+		if k == leader.FenceKey {
+			continue
+		}
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
@@ -91,6 +97,9 @@ func quarantined(e jetstream.KeyValueEntry, err error) registry.Quarantined {
 // this master made is skipped. It returns ctx's error.
 func (c *Catalog) Watch(ctx context.Context, log *slog.Logger) error {
 	return bus.WatchFrom(ctx, c.kv, c.loadedAt+1, func(e jetstream.KeyValueEntry) {
+		if e.Key() == leader.FenceKey {
+			return // the leader's term marker
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if e.Revision() <= c.revs[e.Key()] {
@@ -112,6 +121,10 @@ func (c *Catalog) Watch(ctx context.Context, log *slog.Logger) error {
 		c.by[j.JobID] = j
 	})
 }
+
+// Fence returns the fence of the catalog's bucket, for the leader to raise: until a master
+// raises it, any master may write; after, only the one that raised it last.
+func (c *Catalog) Fence() *leader.Fence { return c.fence }
 
 // Quarantined returns the records of the bucket that are not jobs.
 func (c *Catalog) Quarantined() []registry.Quarantined {
@@ -164,7 +177,7 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	rev, err := c.kv.Put(ctx, j.JobID, b)
+	rev, err := c.fence.KVPut(ctx, j.JobID, b)
 	if err != nil {
 		return fmt.Errorf("store job %s: %w", j.Name, err)
 	}
@@ -177,7 +190,7 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 
 // Delete removes a job.
 func (c *Catalog) Delete(ctx context.Context, id string) error {
-	if err := c.kv.Delete(ctx, id); err != nil {
+	if err := c.fence.KVDelete(ctx, id); err != nil {
 		return fmt.Errorf("delete job %s: %w", id, err)
 	}
 	c.mu.Lock()

@@ -41,7 +41,7 @@ func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
 		return Group{}, fmt.Errorf("%w ('%s')", ErrGroupExists, name)
 	}
 	g := Group{Name: name, Members: []string{}}
-	rev, err := put(ctx, r.groupsKV, name, g)
+	rev, err := put(ctx, r.groupsFence, bus.BucketGroups, name, g)
 	if err != nil {
 		return Group{}, err
 	}
@@ -58,7 +58,7 @@ func (r *Registry) DeleteGroup(ctx context.Context, name string) error {
 	if _, ok := r.groups[k]; !ok {
 		return fmt.Errorf("%w ('%s')", ErrUnknownGroup, name)
 	}
-	if err := r.groupsKV.Delete(ctx, key(k)); err != nil {
+	if err := r.groupsFence.KVDelete(ctx, key(k)); err != nil {
 		return fmt.Errorf("delete group %s: %w", name, err)
 	}
 	delete(r.groups, k)
@@ -107,7 +107,7 @@ func (r *Registry) editGroup(ctx context.Context, name string, edit func(*Group)
 	if err := edit(&g); err != nil {
 		return Group{}, err
 	}
-	rev, err := put(ctx, r.groupsKV, g.Name, g)
+	rev, err := put(ctx, r.groupsFence, bus.BucketGroups, g.Name, g)
 	if err != nil {
 		return Group{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
@@ -50,6 +51,9 @@ type Group struct {
 type Registry struct {
 	targetsKV jetstream.KeyValue
 	groupsKV  jetstream.KeyValue
+	// targetsFence and groupsFence make every write of a bucket conditional on the leader's
+	// term (see Fences).
+	targetsFence, groupsFence *leader.Fence
 
 	mu      sync.RWMutex
 	allocMu sync.Mutex
@@ -75,6 +79,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	if r.groupsKV, err = js.KeyValue(ctx, bus.BucketGroups); err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
 	}
+	r.targetsFence, r.groupsFence = leader.NewKVFence(js, bus.BucketTargets), leader.NewKVFence(js, bus.BucketGroups)
 	for i, kv := range []jetstream.KeyValue{r.targetsKV, r.groupsKV} {
 		if r.loadedAt[i], err = bus.LastRevision(ctx, kv); err != nil {
 			return nil, err
@@ -83,7 +88,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	// Every record is validated as it is read: one written by anything but a master (or
 	// damaged) is quarantined, never trusted.
 	var loaded []Target
-	bad, err := loadValid(ctx, r.targetsKV, counterKey, validTarget, func(t Target) { loaded = append(loaded, t) })
+	bad, err := loadValid(ctx, r.targetsKV, validTarget, func(t Target) { loaded = append(loaded, t) })
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +109,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 		r.set(t)
 	}
 	r.quarantined = append(r.quarantined, bad...)
-	bad, err = loadValid(ctx, r.groupsKV, "", validGroup, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g })
+	bad, err = loadValid(ctx, r.groupsKV, validGroup, func(g Group) { r.groups[strings.ToUpper(g.Name)] = g })
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +125,23 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 // key maps a name to a KV key: KV keys allow fewer characters than names do.
 func key(name string) string { return hex.EncodeToString([]byte(strings.ToUpper(name))) }
 
-func put(ctx context.Context, kv jetstream.KeyValue, name string, v any) (uint64, error) {
+// Fences returns the fences of the registry's buckets, for the leader to raise: until a
+// master raises them, any master may write; after, only the one that raised them last.
+func (r *Registry) Fences() []*leader.Fence { return []*leader.Fence{r.targetsFence, r.groupsFence} }
+
+// skipKey reports whether k of a registry bucket holds no record: the server_id counter or the
+// fence's term markers.
+func skipKey(k string) bool { return k == counterKey || k == leader.FenceKey }
+
+// put writes v under name through fence f (of bucket).
+func put(ctx context.Context, f *leader.Fence, bucket, name string, v any) (uint64, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, err
 	}
-	rev, err := kv.Put(ctx, key(name), b)
+	rev, err := f.KVPut(ctx, key(name), b)
 	if err != nil {
-		return 0, fmt.Errorf("write %s/%s: %w", kv.Bucket(), name, err)
+		return 0, fmt.Errorf("write %s/%s: %w", bucket, name, err)
 	}
 	return rev, nil
 }
@@ -228,7 +242,7 @@ func (r *Registry) AllocServerID(ctx context.Context) (int, error) {
 
 // PutTarget creates or replaces a target.
 func (r *Registry) PutTarget(ctx context.Context, t Target) error {
-	rev, err := put(ctx, r.targetsKV, t.ServerName, t)
+	rev, err := put(ctx, r.targetsFence, bus.BucketTargets, t.ServerName, t)
 	if err != nil {
 		return err
 	}
@@ -253,7 +267,7 @@ func (r *Registry) DeleteTarget(ctx context.Context, name string) error {
 			}
 		}
 	}
-	if err := r.targetsKV.Delete(ctx, key(name)); err != nil {
+	if err := r.targetsFence.KVDelete(ctx, key(name)); err != nil {
 		return fmt.Errorf("delete target %s: %w", name, err)
 	}
 	r.mu.Lock()

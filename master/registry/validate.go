@@ -85,17 +85,17 @@ func checkGroupName(name string) error {
 	return nil
 }
 
-// loadValid reads every record of kv (except skip), decodes it strictly and keeps those check
+// loadValid reads every record of kv (except the keys skipKey names), decodes it strictly and keeps those check
 // accepts; the others are returned as quarantined. Only a bucket that cannot be read is an
 // error.
-func loadValid[T any](ctx context.Context, kv jetstream.KeyValue, skip string, check func(string, T) error, add func(T)) ([]Quarantined, error) {
+func loadValid[T any](ctx context.Context, kv jetstream.KeyValue, check func(string, T) error, add func(T)) ([]Quarantined, error) {
 	lister, err := kv.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kv.Bucket(), err)
 	}
 	var bad []Quarantined
 	for k := range lister.Keys() {
-		if k == skip {
+		if skipKey(k) {
 			continue
 		}
 		e, err := kv.Get(ctx, k)

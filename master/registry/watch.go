@@ -54,7 +54,7 @@ func nameOfKey(k string) (string, bool) {
 }
 
 func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
-	if e.Key() == counterKey {
+	if skipKey(e.Key()) {
 		return
 	}
 	r.mu.Lock()
@@ -89,6 +89,9 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
 }
 
 func (r *Registry) applyGroup(e jetstream.KeyValueEntry, log *slog.Logger) {
+	if skipKey(e.Key()) {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.fresh(e) {
