@@ -77,6 +77,8 @@ type Master struct {
 	// elector holds or waits for the leader lease; only the leader answers targets' RPCs,
 	// repairs drift and trims the download list (see lead).
 	elector atomic.Pointer[leader.Elector]
+	// fencedTerm is the term whose fences lead has raised, while it runs; else 0.
+	fencedTerm atomic.Uint64
 	// led receives once each time lead has subscribed to the RPC subjects.
 	led chan struct{}
 	// fences make every write of the leader conditional on its term (see lead).
@@ -242,6 +244,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 func (m *Master) lead(ctx context.Context, term uint64) {
 	log := m.log.With("term", term)
 	m.raiseFences(ctx, log, term)
+	// Leading from here on: changes made before the fences were raised would be refused.
+	m.fencedTerm.Store(term)
+	defer m.fencedTerm.Store(0)
 	var subs []*nats.Subscription
 	defer func() {
 		for _, s := range subs {
@@ -270,10 +275,11 @@ func (m *Master) lead(ctx context.Context, term uint64) {
 	m.repairLoop(ctx)
 }
 
-// Leading reports whether this master holds the leader lease.
+// Leading reports whether this master holds the leader lease and has raised its fences (its
+// writes are accepted).
 func (m *Master) Leading() bool {
 	el := m.elector.Load()
-	return el != nil && el.Term() != 0
+	return el != nil && el.Term() != 0 && el.Term() == m.fencedTerm.Load()
 }
 
 // Lease returns the leader lease as this master last saw it: the leader's name, API address
