@@ -65,3 +65,27 @@ func BenchmarkLedger(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLedgerTrim is retention at steady state: one op posts a row to a target of a full
+// download list and trims that target's oldest row, as the master does when a target reports.
+func BenchmarkLedgerTrim(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
+			const perTarget = 20
+			l := benchLedger(n, perTarget)
+			seq := uint64(n * perTarget)
+			t := 0
+			for b.Loop() {
+				seq++
+				tok := fmt.Sprintf("T%05d", t)
+				t = (t + 1) % n
+				l.Posted(seq, tok, tok, &schemas.Instruction{ID: fmt.Sprint(seq), Operation: schemas.OpInsert, ObjectID: "job000"})
+				l.Applied(tok, schemas.InstructionStatus{Seq: seq, Downloaded: time.Unix(2, 0)})
+				l.Forget(l.Downloaded(tok, perTarget-2)...)
+			}
+			if got := len(l.List(Filter{Token: "T00000"})); got > perTarget {
+				b.Fatalf("target holds %d rows after trimming, want at most %d", got, perTarget)
+			}
+		})
+	}
+}

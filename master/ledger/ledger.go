@@ -65,8 +65,11 @@ type Ledger struct {
 	maxApplied map[string]uint64
 
 	// Indexes (index.go): every row's sequence, the pending and the failed ones, ascending,
-	// and the counts per target and per job.
+	// and the counts per target and per job. order may also hold sequences of rows forgotten
+	// since it was last compacted (dead of them): they are skipped, and order is compacted
+	// once they are half of it, so forgetting a row costs O(log n) amortised, not O(n).
 	order          []uint64
+	dead           int
 	pending, errs  []uint64
 	byTargetCounts map[string]*Counts
 	byJobCounts    map[string]*Counts
@@ -99,8 +102,11 @@ func (l *Ledger) Posted(seq uint64, tok, server string, in *schemas.Instruction)
 	s := l.byTarget[tok]
 	i, _ := slices.BinarySearch(s, seq)
 	l.byTarget[tok] = slices.Insert(s, i, seq)
-	i, _ = slices.BinarySearch(l.order, seq)
-	l.order = slices.Insert(l.order, i, seq)
+	if i, found := slices.BinarySearch(l.order, seq); found {
+		l.dead-- // a forgotten row posted again (a stream replayed): its entry lives again
+	} else {
+		l.order = slices.Insert(l.order, i, seq) // an append, but for rows replayed out of order
+	}
 	l.settle(seq)
 	l.account(seq, 1)
 }
@@ -151,9 +157,7 @@ func (l *Ledger) Forget(seqs ...uint64) {
 			continue
 		}
 		l.account(seq, -1)
-		if i, found := slices.BinarySearch(l.order, seq); found {
-			l.order = slices.Delete(l.order, i, i+1)
-		}
+		l.dead++ // its entry in order is skipped until compactOrder drops it
 		delete(l.rows, seq)
 		delete(l.applied, seq)
 		delete(l.cleared, seq)
@@ -163,6 +167,17 @@ func (l *Ledger) Forget(seqs ...uint64) {
 			l.byTarget[r.token] = slices.Delete(s, i, i+1)
 		}
 	}
+	l.compactOrder()
+}
+
+// compactOrder drops the entries of forgotten rows from order once they are half of it: each
+// compaction costs O(n) after at least n/2 forgets; the caller holds mu for writing.
+func (l *Ledger) compactOrder() {
+	if l.dead < 64 || 2*l.dead < len(l.order) {
+		return
+	}
+	l.order = slices.DeleteFunc(l.order, func(seq uint64) bool { _, ok := l.rows[seq]; return !ok })
+	l.dead = 0
 }
 
 // ForgetTarget removes every row of a target and returns their sequences.
@@ -225,7 +240,11 @@ func (l *Ledger) List(f Filter) []Row {
 	}
 	out := make([]Row, 0, n)
 	for i := len(seqs) - 1; i >= 0 && (f.Limit <= 0 || len(out) < f.Limit); i-- {
-		v := l.view(l.rows[seqs[i]])
+		r := l.rows[seqs[i]]
+		if r == nil {
+			continue // forgotten, not yet compacted out of order
+		}
+		v := l.view(r)
 		if f.Pending && v.Status != 0 {
 			continue
 		}

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,4 +87,51 @@ func TestLedgerRules(t *testing.T) {
 	if got := l.List(Filter{}); len(got) != 1 || got[0].TargetServer != "B" {
 		t.Fatalf("after forgetting A: %+v", got)
 	}
+}
+
+// Forgotten rows leave every view at once, before and after order is compacted, and a row
+// posted again after it was forgotten (a stream replayed) is listed once.
+func TestForgetKeepsOrderExact(t *testing.T) {
+	l := New()
+	const n = 1000
+	for seq := uint64(1); seq <= n; seq++ {
+		l.Posted(seq, "T", "T", &schemas.Instruction{ID: fmt.Sprint(seq), Operation: schemas.OpStart})
+	}
+	want := func(seqs ...uint64) {
+		t.Helper()
+		var got []uint64
+		for _, r := range l.List(Filter{}) {
+			got = append(got, r.InstanceID)
+		}
+		if !slices.Equal(got, seqs) {
+			t.Fatalf("List holds %d rows %v..., want %d %v...", len(got), got[:min(5, len(got))], len(seqs), seqs[:min(5, len(seqs))])
+		}
+		if len(l.List(Filter{Limit: 3})) != min(3, len(seqs)) {
+			t.Fatal("a limited List skipped live rows")
+		}
+	}
+	var live []uint64
+	for seq := uint64(1); seq <= n; seq++ {
+		if seq%3 != 0 {
+			l.Forget(seq) // two in three: compaction runs along the way
+		} else {
+			live = append(live, seq)
+		}
+		if seq == 100 || seq == n {
+			want(append(live, seqRange(seq+1, n)...)...)
+		}
+	}
+	l.Posted(1, "T", "T", &schemas.Instruction{ID: "again", Operation: schemas.OpStart})
+	l.Posted(2, "T", "T", &schemas.Instruction{ID: "again2", Operation: schemas.OpStart})
+	want(append([]uint64{1, 2}, live...)...)
+	l.Forget(live...)
+	want(1, 2)
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
 }
