@@ -119,9 +119,8 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 		{
 			Name: StreamInstr, Subjects: []string{subjInstr + ".*"}, Retention: jetstream.LimitsPolicy,
 			MaxAge: l.InstrMaxAge, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage,
-			Replicas: l.Replicas, MaxConsumers: MaxConsumers, AllowDirect: true,
 			// The leader posts fan-outs as fenced atomic batches (master/internal/leader).
-			AllowAtomicPublish: true,
+			Replicas: l.Replicas, MaxConsumers: MaxConsumers, AllowDirect: true, AllowAtomicPublish: true,
 			Description: "msx download list: instructions per target, in posting order",
 		},
 		{

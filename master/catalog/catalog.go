@@ -30,8 +30,8 @@ type Catalog struct {
 	kv jetstream.KeyValue
 	// fence makes every write conditional on the leader's term (see Fence).
 	fence *leader.Fence
-	mu sync.RWMutex
-	by map[string]jobs.Job // by job id
+	mu    sync.RWMutex
+	by    map[string]jobs.Job // by job id
 	// bad lists records that were not jobs on load or when watched.
 	bad []registry.Quarantined
 	// revs holds the revision of each job the map holds (see Watch).

@@ -98,8 +98,6 @@ var ErrNotLeader = errors.New("this master is not the leader")
 // Fenced reports whether err is a stream's refusal of a write fenced to an older term.
 func Fenced(err error) bool { return errors.Is(err, ErrNotLeader) || isWrongLastSeq(err) }
 
-
-
 // busy reports whether err is the transient refusal of a fenced write while another write on
 // the fence subject is being replicated (10164 on an R3 stream).
 func busy(err error) bool {
