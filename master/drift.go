@@ -218,18 +218,24 @@ func (m *Master) checkDrift(ctx context.Context, tok string) {
 		m.drift.inSync(tok)
 		return
 	}
-	// jobMu: the catalog and the download list do not change while the plan is made and
-	// posted, as for any delivery.
+	// Every delivery planned before this repair is posted (and in the download list, where the
+	// plan sees it in flight) before the plan is made; the catalog does not change while it is
+	// made (jobMu), and the deliveries planned after it are posted after it (its turn).
+	if err := m.posted(ctx); err != nil {
+		return
+	}
 	m.jobMu.Lock()
 	plan := m.planRepair(t, hb)
 	now := time.Now()
 	act, wait := m.drift.decide(tok, &hb, &plan, now)
+	if !act {
+		m.jobMu.Unlock()
+	}
 	var posted []Posted
 	var err error
 	if act {
-		posted, err = m.postAll(ctx, plan.out)
+		posted, err = m.postInTurn(ctx, plan.out)
 	}
-	m.jobMu.Unlock()
 	if !act {
 		if plan.wait != "" {
 			m.log.Debug("drift check deferred", "target", t.ServerName, "why", plan.wait)

@@ -125,10 +125,10 @@ func insertOf(t registry.Target, j jobs.Job) outgoing {
 	return outgoing{t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b}}
 }
 
-// deliver posts what moves a fleet from job old (nil: none) to job new (nil: deleted): INSERT
-// of the full snapshot to every target that gains the job or holds an older definition, DELETE
-// to every target that loses it.
-func (m *Master) deliver(ctx context.Context, before map[string]registry.Target, old, new *jobs.Job) ([]Posted, error) {
+// deliveries returns what moves a fleet from job old (nil: none) to job new (nil: deleted):
+// INSERT of the full snapshot to every target that gains the job or holds an older definition,
+// DELETE to every target that loses it. It does no I/O.
+func (m *Master) deliveries(before map[string]registry.Target, old, new *jobs.Job) []outgoing {
 	after := map[string]registry.Target{}
 	if new != nil {
 		after = m.expected(*new)
@@ -147,7 +147,7 @@ func (m *Master) deliver(ctx context.Context, before map[string]registry.Target,
 		}
 		out = append(out, outgoing{before[name], schemas.Instruction{Operation: schemas.OpDelete, ObjectID: old.JobID, ObjectName: old.Name}})
 	}
-	return m.postAll(ctx, out)
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -175,18 +175,30 @@ func (m *Master) validate(j *jobs.Job) error {
 // the definition: there is no MSX 14547 gap.
 func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) {
 	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
-	return m.applyLocked(ctx, j.Clone()) // Clone: Normalize must not change the caller's job
+	res, out, err := m.applyLocked(ctx, j.Clone()) // Clone: Normalize must not change the caller's job
+	return m.postApplied(ctx, res, out, err)
 }
 
-// applyLocked is ApplyJob with jobMu held.
-func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, error) {
+// postApplied posts the deliveries of a change applyLocked made, in its turn, and reports it;
+// jobMu is held by the caller and released here, before the posts.
+func (m *Master) postApplied(ctx context.Context, res ApplyResult, out []outgoing, err error) (ApplyResult, error) {
+	if err != nil || res.Posted == nil { // nil: nothing changed
+		m.jobMu.Unlock()
+		return res, err
+	}
+	res.Posted, err = m.postInTurn(ctx, out)
+	m.log.Info("job applied", "job", res.Job.Name, "version", res.Job.VersionNumber, "created", res.Created, "posted", len(res.Posted))
+	return res, err
+}
+
+// applyLocked is ApplyJob with jobMu held: it stores the job and returns what to post.
+func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, []outgoing, error) {
 	old, exists := m.Catalog.ByName(j.Name)
 	if exists {
 		keepStartDates(&j, old)
 	}
 	if err := m.validate(&j); err != nil {
-		return ApplyResult{}, err
+		return ApplyResult{}, nil, err
 	}
 	res := ApplyResult{Created: !exists}
 	var before map[string]registry.Target
@@ -203,7 +215,7 @@ func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, erro
 		if len(res.Changes) == 0 && j.VersionNumber == old.VersionNumber {
 			res.Job = old
 			res.Changes = []string{}
-			return res, nil
+			return res, nil, nil
 		}
 	} else {
 		j.JobID = uuid.NewString()
@@ -211,13 +223,11 @@ func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, erro
 		res.Changes = []string{"created"}
 	}
 	if err := m.Catalog.Put(ctx, j); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	res.Job = j
-	posted, err := m.deliver(ctx, before, oldp, &j)
-	res.Posted = posted
-	m.log.Info("job applied", "job", j.Name, "version", j.VersionNumber, "created", res.Created, "posted", len(posted))
-	return res, err
+	res.Posted = []Posted{}
+	return res, m.deliveries(before, oldp, &j), nil
 }
 
 // keepStartDates gives the schedules of an updated job that omit active_start_date the date the
@@ -239,17 +249,18 @@ func keepStartDates(j *jobs.Job, old jobs.Job) {
 // DeleteJob deletes a job and posts DELETE to every target that holds it.
 func (m *Master) DeleteJob(ctx context.Context, name string) ([]Posted, error) {
 	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
 	j, err := m.Catalog.Get(name)
 	if err != nil {
+		m.jobMu.Unlock()
 		return nil, err
 	}
 	before := m.expected(j)
 	if err := m.Catalog.Delete(ctx, j.JobID); err != nil {
+		m.jobMu.Unlock()
 		return nil, err
 	}
 	m.out.forgetJob(j.JobID)
-	return m.deliver(ctx, before, &j, nil)
+	return m.postInTurn(ctx, m.deliveries(before, &j, nil))
 }
 
 // RetargetJob adds (or, with remove, takes away) servers and groups of a job. MSX answers
@@ -260,9 +271,9 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 	}
 	// Read, edit and apply under one lock, so that two retargets at once both take effect.
 	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
 	j, err := m.Catalog.Get(name)
 	if err != nil {
+		m.jobMu.Unlock()
 		return ApplyResult{}, err
 	}
 	j = j.Clone()
@@ -279,30 +290,27 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 	}
 	j.Targets.Servers = edit(j.Targets.Servers, servers)
 	j.Targets.Groups = edit(j.Targets.Groups, groups)
-	return m.applyLocked(ctx, j)
+	res, out, err := m.applyLocked(ctx, j)
+	return m.postApplied(ctx, res, out, err)
 }
 
 // membershipChanged re-delivers every job of a group after its membership changed.
 func (m *Master) membershipChanged(ctx context.Context, change func() error) ([]Posted, error) {
 	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
 	all := m.Catalog.All()
 	before := make([]map[string]registry.Target, len(all))
 	for i, j := range all {
 		before[i] = m.expected(j)
 	}
 	if err := change(); err != nil {
+		m.jobMu.Unlock()
 		return nil, err
 	}
-	var out []Posted
+	var out []outgoing
 	for i, j := range all {
-		p, err := m.deliver(ctx, before[i], &all[i], &j)
-		out = append(out, p...)
-		if err != nil {
-			return out, err
-		}
+		out = append(out, m.deliveries(before[i], &all[i], &j)...)
 	}
-	return out, nil
+	return m.postInTurn(ctx, out)
 }
 
 // AddMember adds a server to a group and posts the group's jobs to it.

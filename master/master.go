@@ -60,7 +60,9 @@ type Master struct {
 	Ledger  *ledger.Ledger
 	Catalog *catalog.Catalog
 
-	jobMu sync.Mutex // serialises catalog and membership changes with their deliveries
+	jobMu sync.Mutex // serialises catalog and membership changes and plans their deliveries
+	// order posts deliveries, outside jobMu, in the order they were planned (order.go).
+	order postOrder
 
 	live  sync.Map // token -> liveStatus
 	drift driftTracker
@@ -96,6 +98,11 @@ type Master struct {
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64
+	// Unmatched counts results dropped because their target or job never became known to this
+	// master (park.go).
+	Unmatched atomic.Int64
+	// park holds results that wait for their target or job (park.go).
+	park parking
 	// Misattributed counts messages whose body named another server than the subject they
 	// came on (refused: identity comes from the subject).
 	Misattributed atomic.Int64
@@ -174,7 +181,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		{bus.StreamApplied, jetstream.DeliverAllPolicy, m.onApplied},
 		{bus.StreamLedger, jetstream.DeliverAllPolicy, m.onLedgerEdit},
 		{bus.StreamStatus, jetstream.DeliverLastPerSubjectPolicy, m.onHeartbeat},
-		{bus.StreamResults, jetstream.DeliverAllPolicy, m.onResult},
+		{bus.StreamResults, jetstream.DeliverAllPolicy, m.parkable(m.onResult)},
 	} {
 		m.wg.Go(func() { m.follow(runCtx, f, ready) })
 	}
@@ -193,8 +200,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
 	// Every master keeps a live view of what the others write (the leader enlists, any master
 	// may apply a job).
-	m.wg.Go(func() { _ = m.Reg.Watch(runCtx, m.log) })
-	m.wg.Go(func() { _ = m.Catalog.Watch(runCtx, m.log) })
+	m.wg.Go(func() { _ = m.Reg.Watch(runCtx, m.log, func(tok string) { m.unpark(runCtx, "t:"+tok) }) })
+	m.wg.Go(func() { _ = m.Catalog.Watch(runCtx, m.log, func(id string) { m.unpark(runCtx, "j:"+id) }) })
+	m.wg.Go(func() { m.runParkPruner(runCtx) })
 	mkv, err := js.KeyValue(ctx, bus.BucketMasters)
 	if err != nil {
 		m.Shutdown(ctx)

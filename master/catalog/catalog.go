@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -36,6 +37,8 @@ type Catalog struct {
 	bad []registry.Quarantined
 	// revs holds the revision of each job the map holds (see Watch).
 	revs map[string]uint64
+	// added is told the id of each job added or replaced (see Watch).
+	added atomic.Pointer[func(jobID string)]
 	// loadedAt is the bucket's last revision when it was loaded: Watch starts after it.
 	loadedAt uint64
 }
@@ -94,32 +97,45 @@ func quarantined(e jetstream.KeyValueEntry, err error) registry.Quarantined {
 
 // Watch keeps the catalog current with writes other masters make to the bucket, until ctx
 // ends; a record that is not a job is quarantined, as on load, and a write older than one
-// this master made is skipped. It returns ctx's error.
-func (c *Catalog) Watch(ctx context.Context, log *slog.Logger) error {
+// this master made is skipped. added (if not nil) is called, without a lock held, with the id
+// of each job the watch adds or replaces. It returns ctx's error.
+// Put calls added too, for the jobs this master writes.
+func (c *Catalog) Watch(ctx context.Context, log *slog.Logger, added func(jobID string)) error {
+	if added != nil {
+		c.added.Store(&added)
+	}
 	return bus.WatchFrom(ctx, c.kv, c.loadedAt+1, func(e jetstream.KeyValueEntry) {
-		if e.Key() == leader.FenceKey {
-			return // the leader's term marker
+		if c.apply(e, log) && added != nil {
+			added(e.Key())
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if e.Revision() <= c.revs[e.Key()] {
-			return
-		}
-		c.revs[e.Key()] = e.Revision()
-		c.bad = slices.DeleteFunc(c.bad, func(q registry.Quarantined) bool { return q.Key == e.Key() })
-		if e.Operation() != jetstream.KeyValuePut {
-			delete(c.by, e.Key())
-			return
-		}
-		j, err := decode(e)
-		if err != nil {
-			c.bad = append(c.bad, quarantined(e, err))
-			delete(c.by, e.Key())
-			log.Warn("job record quarantined", "key", e.Key(), "revision", e.Revision(), "reason", err)
-			return
-		}
-		c.by[j.JobID] = j
 	})
+}
+
+// apply applies a watched record and reports whether it added or replaced a job.
+func (c *Catalog) apply(e jetstream.KeyValueEntry, log *slog.Logger) bool {
+	if e.Key() == leader.FenceKey {
+		return false // the leader's term marker
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Revision() <= c.revs[e.Key()] {
+		return false
+	}
+	c.revs[e.Key()] = e.Revision()
+	c.bad = slices.DeleteFunc(c.bad, func(q registry.Quarantined) bool { return q.Key == e.Key() })
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(c.by, e.Key())
+		return false
+	}
+	j, err := decode(e)
+	if err != nil {
+		c.bad = append(c.bad, quarantined(e, err))
+		delete(c.by, e.Key())
+		log.Warn("job record quarantined", "key", e.Key(), "revision", e.Revision(), "reason", err)
+		return false
+	}
+	c.by[j.JobID] = j
+	return true
 }
 
 // Fence returns the fence of the catalog's bucket, for the leader to raise: until a master
@@ -185,6 +201,9 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	c.revs[j.JobID] = max(c.revs[j.JobID], rev)
 	c.by[j.JobID] = j.Clone()
 	c.mu.Unlock()
+	if f := c.added.Load(); f != nil {
+		(*f)(j.JobID)
+	}
 	return nil
 }
 

@@ -35,9 +35,9 @@ func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
 	if err := checkGroupName(name); err != nil {
 		return Group{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.groups[strings.ToUpper(name)]; ok {
+	r.groupMu.Lock()
+	defer r.groupMu.Unlock()
+	if _, ok := r.Group(name); ok {
 		return Group{}, fmt.Errorf("%w ('%s')", ErrGroupExists, name)
 	}
 	g := Group{Name: name, Members: []string{}}
@@ -45,23 +45,36 @@ func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
 	if err != nil {
 		return Group{}, err
 	}
-	r.seen(bus.BucketGroups, key(name), rev)
-	r.groups[strings.ToUpper(name)] = g
+	r.stored(g, rev)
 	return g, nil
+}
+
+// stored records group g written at revision rev, unless the watch has applied a later write
+// of it meanwhile.
+func (r *Registry) stored(g Group, rev uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k := bus.BucketGroups + "/" + key(g.Name); rev < r.revs[k] {
+		return
+	}
+	r.seen(bus.BucketGroups, key(g.Name), rev)
+	r.groups[strings.ToUpper(g.Name)] = g
 }
 
 // DeleteGroup deletes a group (its members stay enlisted).
 func (r *Registry) DeleteGroup(ctx context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.groupMu.Lock()
+	defer r.groupMu.Unlock()
 	k := strings.ToUpper(strings.TrimSpace(name))
-	if _, ok := r.groups[k]; !ok {
+	if _, ok := r.Group(k); !ok {
 		return fmt.Errorf("%w ('%s')", ErrUnknownGroup, name)
 	}
 	if err := r.groupsFence.KVDelete(ctx, key(k)); err != nil {
 		return fmt.Errorf("delete group %s: %w", name, err)
 	}
+	r.mu.Lock()
 	delete(r.groups, k)
+	r.mu.Unlock()
 	return nil
 }
 
@@ -95,11 +108,12 @@ func (r *Registry) RemoveMember(ctx context.Context, group, server string) error
 	return err
 }
 
+// editGroup reads, edits and writes a group. groupMu serialises group edits across the write;
+// mu, which readers take, is held only to read and to record the result.
 func (r *Registry) editGroup(ctx context.Context, name string, edit func(*Group) error) (Group, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	k := strings.ToUpper(strings.TrimSpace(name))
-	g, ok := r.groups[k]
+	r.groupMu.Lock()
+	defer r.groupMu.Unlock()
+	g, ok := r.Group(name)
 	if !ok {
 		return Group{}, fmt.Errorf("%w ('%s')", ErrUnknownGroup, name)
 	}
@@ -111,8 +125,7 @@ func (r *Registry) editGroup(ctx context.Context, name string, edit func(*Group)
 	if err != nil {
 		return Group{}, err
 	}
-	r.seen(bus.BucketGroups, key(g.Name), rev)
-	r.groups[k] = g
+	r.stored(g, rev)
 	return g, nil
 }
 

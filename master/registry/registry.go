@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,8 +56,12 @@ type Registry struct {
 	// term (see Fences).
 	targetsFence, groupsFence *leader.Fence
 
+	// mu guards the maps; it is never held across I/O.
 	mu      sync.RWMutex
 	allocMu sync.Mutex
+	// groupMu serialises group edits (read, edit, write) across their KV write; readers never
+	// take it.
+	groupMu sync.Mutex
 	targets map[string]Target // by canonical name
 	byKey   map[string]string // public nkey -> canonical name
 	groups  map[string]Group  // by upper-case name
@@ -65,6 +70,8 @@ type Registry struct {
 	// revs holds, by bucket key, the revision of the record the maps hold, so that a watched
 	// write older than one this master made is not applied over it.
 	revs map[string]uint64
+	// added is told the token of each target added or replaced (see Watch).
+	added atomic.Pointer[func(tok string)]
 	// loadedAt is the last revision of each bucket when it was loaded: Watch starts after it.
 	loadedAt [2]uint64
 }
@@ -250,6 +257,9 @@ func (r *Registry) PutTarget(ctx context.Context, t Target) error {
 	r.seen(bus.BucketTargets, key(t.ServerName), rev)
 	r.set(t)
 	r.mu.Unlock()
+	if f := r.added.Load(); f != nil {
+		(*f)(t.Token)
+	}
 	return nil
 }
 

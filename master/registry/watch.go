@@ -17,11 +17,20 @@ import (
 // Watch keeps the registry current with writes that other masters make to its buckets, until
 // ctx ends. A watched record is validated as a loaded one is: one that is not valid, or whose
 // key is registered to another target, is quarantined and not applied. A write older than one
-// this master made itself is skipped. It returns ctx's error.
-func (r *Registry) Watch(ctx context.Context, log *slog.Logger) error {
+// this master made itself is skipped. added (if not nil) is called, without a lock held, with
+// the subject token of each target the watch adds or replaces. It returns ctx's error.
+// PutTarget calls added too, for the targets this master writes.
+func (r *Registry) Watch(ctx context.Context, log *slog.Logger, added func(tok string)) error {
+	if added != nil {
+		r.added.Store(&added)
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_ = bus.WatchFrom(ctx, r.targetsKV, r.loadedAt[0]+1, func(e jetstream.KeyValueEntry) { r.applyTarget(e, log) })
+		_ = bus.WatchFrom(ctx, r.targetsKV, r.loadedAt[0]+1, func(e jetstream.KeyValueEntry) {
+			if tok, ok := r.applyTarget(e, log); ok && added != nil {
+				added(tok)
+			}
+		})
 	})
 	wg.Go(func() {
 		_ = bus.WatchFrom(ctx, r.groupsKV, r.loadedAt[1]+1, func(e jetstream.KeyValueEntry) { r.applyGroup(e, log) })
@@ -53,14 +62,16 @@ func nameOfKey(k string) (string, bool) {
 	return string(b), err == nil
 }
 
-func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
+// applyTarget applies a watched target record and returns the token of the target it added
+// or replaced, if it did.
+func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) (string, bool) {
 	if skipKey(e.Key()) {
-		return
+		return "", false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.fresh(e) {
-		return
+		return "", false
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		name, ok := nameOfKey(e.Key())
@@ -68,7 +79,7 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
 			delete(r.byKey, t.PublicKey)
 			delete(r.targets, name)
 		}
-		return
+		return "", false
 	}
 	var t Target
 	err := decodeStrict(e.Value(), &t)
@@ -82,10 +93,11 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
 	}
 	if err != nil {
 		r.quarantine(e, err, log)
-		return
+		return "", false
 	}
 	r.quarantined = slices.DeleteFunc(r.quarantined, func(q Quarantined) bool { return q.Bucket == e.Bucket() && q.Key == e.Key() })
 	r.set(t)
+	return t.Token, true
 }
 
 func (r *Registry) applyGroup(e jetstream.KeyValueEntry, log *slog.Logger) {
