@@ -200,8 +200,12 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	m.wg.Go(func() { m.runRefusedFlusher(runCtx) })
 	// Every master keeps a live view of what the others write (the leader enlists, any master
 	// may apply a job).
-	m.wg.Go(func() { _ = m.Reg.Watch(runCtx, m.log, func(tok string) { m.unpark(runCtx, "t:"+tok) }) })
-	m.wg.Go(func() { _ = m.Catalog.Watch(runCtx, m.log, func(id string) { m.unpark(runCtx, "j:"+id) }) })
+	m.wg.Go(func() {
+		_ = m.Reg.Watch(runCtx, m.log, func(tok string, present bool) { m.targetChanged(runCtx, tok, present) })
+	})
+	m.wg.Go(func() {
+		_ = m.Catalog.Watch(runCtx, m.log, func(id string, present bool) { m.jobChanged(runCtx, id, present) })
+	})
 	m.wg.Go(func() { m.runParkPruner(runCtx) })
 	mkv, err := js.KeyValue(ctx, bus.BucketMasters)
 	if err != nil {

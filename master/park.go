@@ -185,3 +185,24 @@ func (m *Master) runParkPruner(ctx context.Context) {
 		}
 	}
 }
+
+// targetChanged follows a target the registry added (its waiting results are applied) or that
+// another master deleted (what this master keeps about it goes, as on the master that deleted
+// it: its rows, outcomes, heartbeat and drift state).
+func (m *Master) targetChanged(ctx context.Context, tok string, present bool) {
+	if present {
+		m.unpark(ctx, "t:"+tok)
+		return
+	}
+	m.forgetTarget(tok)
+}
+
+// jobChanged follows a job the catalog added (its waiting results are applied) or that another
+// master deleted (its outcomes go, as on the master that deleted it).
+func (m *Master) jobChanged(ctx context.Context, id string, present bool) {
+	if present {
+		m.unpark(ctx, "j:"+id)
+		return
+	}
+	m.out.forgetJob(id)
+}

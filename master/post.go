@@ -207,6 +207,11 @@ func (m *Master) purgeTarget(ctx context.Context, tok string) {
 			m.log.Warn("purge", "stream", stream, "target", tok, "err", err)
 		}
 	}
+	m.forgetTarget(tok)
+}
+
+// forgetTarget drops what this master keeps in memory about a deleted target.
+func (m *Master) forgetTarget(tok string) {
 	m.Ledger.ForgetTarget(tok)
 	m.out.forgetTarget(tok)
 	m.live.Delete(tok)

@@ -60,8 +60,10 @@ func (m *Master) sizesOf(job, tok string) sizes {
 	return s
 }
 
-// TestPruneWithJobOrTarget fills every per-job and per-target map of a real master through
-// the bus, deletes a job and then a target, and checks that nothing of either stays behind.
+// TestPruneWithJobOrTarget fills every per-job and per-target map of a real master, and of a
+// standby master beside it, through the bus, deletes a job and then a target on the first,
+// and checks that nothing of either stays behind on both (the standby learns of the deletions
+// from its watches).
 func TestPruneWithJobOrTarget(t *testing.T) {
 	ctx := t.Context()
 	srv := bustest.RunServer(t, "")
@@ -71,6 +73,12 @@ func TestPruneWithJobOrTarget(t *testing.T) {
 		t.Fatalf("start master: %v", err)
 	}
 	t.Cleanup(func() { _ = m.Shutdown(t.Context()) })
+	nc2, _ := bustest.Connect(t, srv.ClientURL())
+	standby, err := Start(ctx, nc2, Config{Name: "STANDBY", Logger: bustest.Logger(t)})
+	if err != nil {
+		t.Fatalf("start standby: %v", err)
+	}
+	t.Cleanup(func() { _ = standby.Shutdown(t.Context()) })
 	names := []string{"KEEP1", "GONE1"}
 	for i, n := range names {
 		if err := m.Reg.PutTarget(ctx, registry.Target{ServerID: i + 1, ServerName: n, Token: jobs.ServerToken(n), EnlistDate: time.Now().UTC(), PollInterval: 60}); err != nil {
@@ -115,7 +123,9 @@ func TestPruneWithJobOrTarget(t *testing.T) {
 	keep, gone := jobs.ServerToken("KEEP1"), jobs.ServerToken("GONE1")
 	// The deleted job on both targets and the other job on the deleted target: 3 entries each.
 	full := sizes{outcomes: 3, runs: 3, consumed: 3, live: 1, drift: 1, rows: 1}
-	waitUntil(t, func() bool { return m.sizesOf(jobList[1].JobID, gone) == full }, func() any { return m.sizesOf(jobList[1].JobID, gone) })
+	for _, mm := range []*Master{m, standby} {
+		waitUntil(t, func() bool { return mm.sizesOf(jobList[1].JobID, gone) == full }, func() any { return mm.sizesOf(jobList[1].JobID, gone) })
+	}
 
 	// The job summary's counts agree with the grid they no longer build.
 	for _, tc := range []struct {
@@ -153,11 +163,14 @@ func TestPruneWithJobOrTarget(t *testing.T) {
 			if got := m.sizesOf(tc.job, tc.tok); got != tc.want {
 				t.Fatalf("after %s: %+v kept, want %+v", tc.name, got, tc.want)
 			}
+			waitUntil(t, func() bool { return standby.sizesOf(tc.job, tc.tok) == tc.want }, func() any { return standby.sizesOf(tc.job, tc.tok) })
 		})
 	}
 	// What belongs to neither stays: the kept job on the kept target.
-	if got := m.sizesOf("", keep); got.outcomes != 1 || got.runs != 1 || got.consumed != 1 || got.live != 1 {
-		t.Fatalf("kept target lost its state: %+v", got)
+	for _, mm := range []*Master{m, standby} {
+		if got := mm.sizesOf("", keep); got.outcomes != 1 || got.runs != 1 || got.consumed != 1 || got.live != 1 {
+			t.Fatalf("%s: kept target lost its state: %+v", mm.Name(), got)
+		}
 	}
 }
 

@@ -37,8 +37,8 @@ type Catalog struct {
 	bad []registry.Quarantined
 	// revs holds the revision of each job the map holds (see Watch).
 	revs map[string]uint64
-	// added is told the id of each job added or replaced (see Watch).
-	added atomic.Pointer[func(jobID string)]
+	// added is told the id of each job added, replaced or deleted (see Watch).
+	added atomic.Pointer[func(jobID string, present bool)]
 	// loadedAt is the bucket's last revision when it was loaded: Watch starts after it.
 	loadedAt uint64
 }
@@ -97,45 +97,46 @@ func quarantined(e jetstream.KeyValueEntry, err error) registry.Quarantined {
 
 // Watch keeps the catalog current with writes other masters make to the bucket, until ctx
 // ends; a record that is not a job is quarantined, as on load, and a write older than one
-// this master made is skipped. added (if not nil) is called, without a lock held, with the id
-// of each job the watch adds or replaces. It returns ctx's error.
-// Put calls added too, for the jobs this master writes.
-func (c *Catalog) Watch(ctx context.Context, log *slog.Logger, added func(jobID string)) error {
-	if added != nil {
-		c.added.Store(&added)
+// this master made is skipped. changed (if not nil) is called, without a lock held, with the
+// id of each job the watch adds or replaces (present) or deletes or quarantines (not present).
+// It returns ctx's error. Put calls changed too, for the jobs this master writes.
+func (c *Catalog) Watch(ctx context.Context, log *slog.Logger, changed func(jobID string, present bool)) error {
+	if changed != nil {
+		c.added.Store(&changed)
 	}
 	return bus.WatchFrom(ctx, c.kv, c.loadedAt+1, func(e jetstream.KeyValueEntry) {
-		if c.apply(e, log) && added != nil {
-			added(e.Key())
+		if present, ok := c.apply(e, log); ok && changed != nil {
+			changed(e.Key(), present)
 		}
 	})
 }
 
-// apply applies a watched record and reports whether it added or replaced a job.
-func (c *Catalog) apply(e jetstream.KeyValueEntry, log *slog.Logger) bool {
+// apply applies a watched record and reports whether it changed the catalog (ok) and whether
+// the job is in it now (present).
+func (c *Catalog) apply(e jetstream.KeyValueEntry, log *slog.Logger) (present, ok bool) {
 	if e.Key() == leader.FenceKey {
-		return false // the leader's term marker
+		return false, false // the leader's term marker
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e.Revision() <= c.revs[e.Key()] {
-		return false
+		return false, false
 	}
 	c.revs[e.Key()] = e.Revision()
 	c.bad = slices.DeleteFunc(c.bad, func(q registry.Quarantined) bool { return q.Key == e.Key() })
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(c.by, e.Key())
-		return false
+		return false, true
 	}
 	j, err := decode(e)
 	if err != nil {
 		c.bad = append(c.bad, quarantined(e, err))
 		delete(c.by, e.Key())
 		log.Warn("job record quarantined", "key", e.Key(), "revision", e.Revision(), "reason", err)
-		return false
+		return false, true
 	}
 	c.by[j.JobID] = j
-	return true
+	return true, true
 }
 
 // Fence returns the fence of the catalog's bucket, for the leader to raise: until a master
@@ -202,7 +203,7 @@ func (c *Catalog) Put(ctx context.Context, j jobs.Job) error {
 	c.by[j.JobID] = j.Clone()
 	c.mu.Unlock()
 	if f := c.added.Load(); f != nil {
-		(*f)(j.JobID)
+		(*f)(j.JobID, true)
 	}
 	return nil
 }

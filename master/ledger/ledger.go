@@ -180,7 +180,8 @@ func (l *Ledger) compactOrder() {
 	l.dead = 0
 }
 
-// ForgetTarget removes every row of a target and returns their sequences.
+// ForgetTarget removes every row of a target, and its reports on rows the ledger never held,
+// and returns the sequences of the rows.
 func (l *Ledger) ForgetTarget(tok string) []uint64 {
 	l.mu.RLock()
 	seqs := slices.Clone(l.byTarget[tok])
@@ -189,6 +190,14 @@ func (l *Ledger) ForgetTarget(tok string) []uint64 {
 	l.mu.Lock()
 	delete(l.byTarget, tok)
 	delete(l.maxApplied, tok)
+	// Reports of the target whose rows never arrived (trimmed before a replay read them).
+	for seq, a := range l.applied {
+		if a.token == tok {
+			if _, ok := l.rows[seq]; !ok {
+				delete(l.applied, seq)
+			}
+		}
+	}
 	l.mu.Unlock()
 	return seqs
 }

@@ -135,3 +135,18 @@ func seqRange(from, to uint64) []uint64 {
 	}
 	return out
 }
+
+// A target's reports on rows the ledger never held (trimmed before a replay read them) go with
+// the target.
+func TestForgetTargetDropsOrphanReports(t *testing.T) {
+	l := New()
+	l.Applied("A", schemas.InstructionStatus{Seq: 7, Downloaded: time.Unix(2, 0)})
+	l.Applied("B", schemas.InstructionStatus{Seq: 8, Downloaded: time.Unix(2, 0)})
+	l.ForgetTarget("A")
+	if _, ok := l.applied[7]; ok {
+		t.Fatal("the forgotten target's report on a row never held is kept")
+	}
+	if _, ok := l.applied[8]; !ok {
+		t.Fatal("another target's report went with it")
+	}
+}

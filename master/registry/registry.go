@@ -70,8 +70,8 @@ type Registry struct {
 	// revs holds, by bucket key, the revision of the record the maps hold, so that a watched
 	// write older than one this master made is not applied over it.
 	revs map[string]uint64
-	// added is told the token of each target added or replaced (see Watch).
-	added atomic.Pointer[func(tok string)]
+	// added is told the token of each target added, replaced or deleted (see Watch).
+	added atomic.Pointer[func(tok string, present bool)]
 	// loadedAt is the last revision of each bucket when it was loaded: Watch starts after it.
 	loadedAt [2]uint64
 }
@@ -258,7 +258,7 @@ func (r *Registry) PutTarget(ctx context.Context, t Target) error {
 	r.set(t)
 	r.mu.Unlock()
 	if f := r.added.Load(); f != nil {
-		(*f)(t.Token)
+		(*f)(t.Token, true)
 	}
 	return nil
 }

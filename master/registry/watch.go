@@ -17,18 +17,19 @@ import (
 // Watch keeps the registry current with writes that other masters make to its buckets, until
 // ctx ends. A watched record is validated as a loaded one is: one that is not valid, or whose
 // key is registered to another target, is quarantined and not applied. A write older than one
-// this master made itself is skipped. added (if not nil) is called, without a lock held, with
-// the subject token of each target the watch adds or replaces. It returns ctx's error.
-// PutTarget calls added too, for the targets this master writes.
-func (r *Registry) Watch(ctx context.Context, log *slog.Logger, added func(tok string)) error {
-	if added != nil {
-		r.added.Store(&added)
+// this master made itself is skipped. changed (if not nil) is called, without a lock held, with
+// the subject token of each target the watch adds or replaces (present) or deletes (not
+// present). It returns ctx's error. PutTarget calls changed too, for the targets this master
+// writes.
+func (r *Registry) Watch(ctx context.Context, log *slog.Logger, changed func(tok string, present bool)) error {
+	if changed != nil {
+		r.added.Store(&changed)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = bus.WatchFrom(ctx, r.targetsKV, r.loadedAt[0]+1, func(e jetstream.KeyValueEntry) {
-			if tok, ok := r.applyTarget(e, log); ok && added != nil {
-				added(tok)
+			if tok, present, ok := r.applyTarget(e, log); ok && changed != nil {
+				changed(tok, present)
 			}
 		})
 	})
@@ -63,23 +64,24 @@ func nameOfKey(k string) (string, bool) {
 }
 
 // applyTarget applies a watched target record and returns the token of the target it added
-// or replaced, if it did.
-func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) (string, bool) {
+// or replaced (present) or deleted, if it did (ok).
+func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) (tok string, present, ok bool) {
 	if skipKey(e.Key()) {
-		return "", false
+		return "", false, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.fresh(e) {
-		return "", false
+		return "", false, false
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		name, ok := nameOfKey(e.Key())
 		if t, known := r.targets[name]; ok && known {
 			delete(r.byKey, t.PublicKey)
 			delete(r.targets, name)
+			return t.Token, false, true
 		}
-		return "", false
+		return "", false, false
 	}
 	var t Target
 	err := decodeStrict(e.Value(), &t)
@@ -93,11 +95,11 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) (str
 	}
 	if err != nil {
 		r.quarantine(e, err, log)
-		return "", false
+		return "", false, false
 	}
 	r.quarantined = slices.DeleteFunc(r.quarantined, func(q Quarantined) bool { return q.Bucket == e.Bucket() && q.Key == e.Key() })
 	r.set(t)
-	return t.Token, true
+	return t.Token, true, true
 }
 
 func (r *Registry) applyGroup(e jetstream.KeyValueEntry, log *slog.Logger) {
