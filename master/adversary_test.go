@@ -75,17 +75,6 @@ func (f *fixture) connectStranger(tb testing.TB) *nats.Conn {
 	return nc
 }
 
-func publish(tb testing.TB, js jetstream.JetStream, subj string, v schemas.Typed) {
-	tb.Helper()
-	b, err := schemas.Encode(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := js.Publish(tb.Context(), subj, b); err != nil {
-		tb.Fatalf("publish on %s: %v", subj, err)
-	}
-}
-
 // auditHas reports whether the audit holds a record of action on object with status.
 func auditHas(tb testing.TB, m *master.Master, action, object string, status int) bool {
 	tb.Helper()

@@ -32,7 +32,7 @@ func TestIntegrationEarlyResultKeptUntilTargetAndJobKnown(t *testing.T) {
 	row, _ := json.Marshal(jobs.HistoryRow{JobID: j.JobID, JobName: j.Name, RunStatus: jobs.RunSucceeded})
 	res := &schemas.RunResult{RunID: uuid.NewString(), Phase: schemas.PhaseFinished, JobID: j.JobID, JobName: j.Name, VersionNumber: 1,
 		Server: name, Started: now, Finished: now, RunStatus: int(jobs.RunSucceeded), Rows: []json.RawMessage{row}}
-	publishTyped(t, js, bus.ResultSubject(tok, j.JobID), res)
+	publish(t, js, bus.ResultSubject(tok, j.JobID), res)
 	waitFor(t, patience, func() bool { return m1.Parked() == 1 && m2.Parked() == 1 }, "both masters keep the result of an unknown target")
 
 	if err := m1.Reg.PutTarget(t.Context(), registry.Target{ServerID: 1, ServerName: name, Token: tok, PollInterval: 60}); err != nil {
@@ -57,8 +57,8 @@ func TestIntegrationEarlyResultKeptUntilTargetAndJobKnown(t *testing.T) {
 		waitFor(t, patience, func() bool { return m.runs() == 1 && m.left() == 0 }, "%s counts the early result once", m.name)
 	}
 	// A resend of the same run is not counted again.
-	publishTyped(t, js, bus.ResultSubject(tok, j.JobID), res)
-	publishTyped(t, js, bus.ResultSubject(tok, j.JobID), &schemas.RunResult{RunID: uuid.NewString(), Phase: schemas.PhaseFinished, JobID: j.JobID,
+	publish(t, js, bus.ResultSubject(tok, j.JobID), res)
+	publish(t, js, bus.ResultSubject(tok, j.JobID), &schemas.RunResult{RunID: uuid.NewString(), Phase: schemas.PhaseFinished, JobID: j.JobID,
 		JobName: j.Name, VersionNumber: 1, Server: name, Started: now, Finished: now, RunStatus: int(jobs.RunSucceeded), Rows: []json.RawMessage{row}})
 	waitFor(t, patience, func() bool { return runCount(m2.JobServers(j), name) == 2 }, "MSX2 counts the next run")
 	if m1.Unmatched.Load()+m2.Unmatched.Load() != 0 {
@@ -75,7 +75,8 @@ func runCount(jss []master.JobServer, server string) int {
 	return -1
 }
 
-func publishTyped(tb testing.TB, js jetstream.JetStream, subj string, v schemas.Typed) {
+// publish encodes v and stores it on subj, as a target (or an attacker) would.
+func publish(tb testing.TB, js jetstream.JetStream, subj string, v schemas.Typed) {
 	tb.Helper()
 	b, err := schemas.Encode(v)
 	if err != nil {
