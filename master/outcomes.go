@@ -19,6 +19,8 @@ type outcomes struct {
 	runs map[string]map[string][]uint64
 	// consumed is the job version a target deleted after a run (delete_level).
 	consumed map[string]map[string]int
+	// durations is each job's run duration histogram (metrics.go).
+	durations map[string]*runDurations
 	keepRuns int
 }
 
@@ -84,6 +86,7 @@ func (o *outcomes) forgetJob(job string) {
 	delete(o.last, job)
 	delete(o.runs, job)
 	delete(o.consumed, job)
+	delete(o.durations, job)
 	o.mu.Unlock()
 }
 
