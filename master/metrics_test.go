@@ -116,21 +116,21 @@ func TestMetricsSeries(t *testing.T) {
 	s1, s2 := a.name(), b.name()
 	got := series(t, f.m.Metrics())
 	checkSeries(t, got, map[string]float64{
-		"msx_master_leader{}":                                                    1,
-		"msx_master_rejected_messages_total{}":                                   0,
-		"msx_master_misattributed_messages_total{}":                              0,
-		"msx_targets{state=all}":                                                 2,
-		"msx_targets{state=connected}":                                           2,
-		"msx_targets{state=offline}":                                             0,
-		"msx_targets{state=disk_full}":                                           0,
-		"msx_instructions_unread{}":                                              0,
-		"msx_instructions_failed{}":                                              0,
-		"msx_target_connected{server=" + s1 + "}":                                1,
-		"msx_target_status_flags{server=" + s2 + "}":                             1,
-		"msx_target_unread_instructions{server=" + s1 + "}":                      0,
-		"msx_target_failed_instructions{server=" + s1 + "}":                      0,
-		"msx_target_disk_state{server=" + s1 + ",state=ok}":                      1,
-		"msx_target_disk_state{server=" + s1 + ",state=full}":                    0,
+		"msx_master_leader{}":                                                         1,
+		"msx_master_rejected_messages_total{}":                                        0,
+		"msx_master_misattributed_messages_total{}":                                   0,
+		"msx_targets{state=all}":                                                      2,
+		"msx_targets{state=connected}":                                                2,
+		"msx_targets{state=offline}":                                                  0,
+		"msx_targets{state=disk_full}":                                                0,
+		"msx_instructions_unread{}":                                                   0,
+		"msx_instructions_failed{}":                                                   0,
+		"msx_target_connected{server=" + s1 + "}":                                     1,
+		"msx_target_status_flags{server=" + s2 + "}":                                  1,
+		"msx_target_unread_instructions{server=" + s1 + "}":                           0,
+		"msx_target_failed_instructions{server=" + s1 + "}":                           0,
+		"msx_target_disk_state{server=" + s1 + ",state=ok}":                           1,
+		"msx_target_disk_state{server=" + s1 + ",state=full}":                         0,
 		"msx_job_runs_total{job_name=Good job,outcome=succeeded,server=" + s1 + "}":   1,
 		"msx_job_runs_total{job_name=Good job,outcome=succeeded,server=" + s2 + "}":   1,
 		"msx_job_runs_total{job_name=Bad job,outcome=failed,server=" + s1 + "}":       2,
@@ -169,7 +169,7 @@ func TestMetricsSeries(t *testing.T) {
 		"msx_job_schedule_missed{job_name=Good job,server=" + s2 + "}": 1,
 		"msx_job_missed_schedules{job_name=Good job}":                  2,
 		"msx_job_missed_schedules{job_name=Bad job}":                   0,
-		"msx_targets{state=offline}":                              2,
+		"msx_targets{state=offline}":                                   2,
 	})
 	master.SetMetricsClock(f.m, time.Now)
 
@@ -188,14 +188,14 @@ func TestMetricsSeries(t *testing.T) {
 		return agg["msx_targets{state=connected}"] == 2
 	}, "the second master sees both targets connected (%v)", &agg)
 	checkSeries(t, agg, map[string]float64{
-		"msx_master_leader{}":                                  0,
+		"msx_master_leader{}": 0,
 		"msx_job_runs_total{job_name=Good job,outcome=succeeded}":   2,
 		"msx_job_runs_total{job_name=Bad job,outcome=failed}":       2,
 		"msx_job_run_duration_seconds_count{job_name=Bad job}":      2,
 		"msx_job_last_success_timestamp_seconds{job_name=Good job}": float64(min(g1.Finished.UnixNano(), g2.Finished.UnixNano())) / 1e9,
 		"msx_job_next_run_timestamp_seconds{job_name=Good job}":     float64(next.UnixNano()) / 1e9,
 		"msx_job_targets{job_name=Good job,outcome=succeeded}":      2,
-		"msx_targets{state=all}":                               2,
+		"msx_targets{state=all}":                                    2,
 	})
 	for k := range agg {
 		if strings.Contains(k, "server=") {

@@ -21,7 +21,7 @@ type outcomes struct {
 	consumed map[string]map[string]int
 	// durations is each job's run duration histogram (metrics.go).
 	durations map[string]*runDurations
-	keepRuns int
+	keepRuns  int
 }
 
 func (o *outcomes) init(keepRuns int) {
