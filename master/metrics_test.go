@@ -2,7 +2,11 @@ package master_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -161,6 +165,8 @@ func TestMetricsSeries(t *testing.T) {
 		t.Error("the Go collector's series are missing")
 	}
 
+	checkShippedNames(t, got)
+
 	// Two days on, the nightly run was due on both targets and neither started it.
 	later := time.Now().Add(49 * time.Hour)
 	master.SetMetricsClock(f.m, func() time.Time { return later })
@@ -200,6 +206,39 @@ func TestMetricsSeries(t *testing.T) {
 	for k := range agg {
 		if strings.Contains(k, "server=") {
 			t.Errorf("series %s has the server label the master was told to drop", k)
+		}
+	}
+}
+
+// checkShippedNames fails for every msx series the shipped rules and dashboard use that the
+// master does not expose (got: the series of a fleet with runs of every outcome kind).
+func checkShippedNames(t *testing.T, got map[string]float64) {
+	t.Helper()
+	names := map[string]bool{}
+	for k := range got {
+		name, _, _ := strings.Cut(k, "{")
+		names[name] = true
+		if base, ok := strings.CutSuffix(name, "_count"); ok {
+			names[base+"_bucket"] = true
+		}
+	}
+	word := regexp.MustCompile(`msx_[a-z_]+`)
+	for _, f := range []string{"msx-rules.yml", "grafana-dashboard.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "deploy", "prometheus", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".json") && !json.Valid(b) {
+			t.Errorf("%s is not valid JSON", f)
+		}
+		used := word.FindAllString(string(b), -1)
+		if len(used) < 5 {
+			t.Errorf("%s names %d msx series: %v", f, len(used), used)
+		}
+		for _, n := range used {
+			if !names[n] {
+				t.Errorf("%s uses %s, which the master does not expose", f, n)
+			}
 		}
 	}
 }
