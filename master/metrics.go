@@ -88,12 +88,23 @@ type metricsRegistry struct {
 // promhttp.HandlerFor. The options are read once, on the first call.
 func (m *Master) Metrics() *prometheus.Registry {
 	m.metrics.once.Do(func() {
-		reg := prometheus.NewRegistry()
-		m.metrics.c = newCollector(m, m.cfg.Metrics)
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), m.metrics.c)
-		m.metrics.reg = reg
+		m.metrics.reg, m.metrics.c = newRegistry(m, m.cfg.Metrics)
 	})
 	return m.metrics.reg
+}
+
+// NewMetricsRegistry returns a registry of its own with m's series under other options than
+// the master's (msx bench compares the two label sets); Metrics is the master's registry.
+func NewMetricsRegistry(m *Master, opt MetricsOptions) *prometheus.Registry {
+	reg, _ := newRegistry(m, opt)
+	return reg
+}
+
+func newRegistry(m *Master, opt MetricsOptions) (*prometheus.Registry, *collector) {
+	reg := prometheus.NewRegistry()
+	c := newCollector(m, opt)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), c)
+	return reg, c
 }
 
 // collector computes the msx series at scrape time from the master's views: the registry, the
