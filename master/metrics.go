@@ -47,15 +47,22 @@ type runDurations struct {
 	n      uint64
 }
 
-// observeRun records a finished run in the counters the metrics read: by outcome on its
-// JobServer, its duration in the job's histogram, its finish as the last success. Result
-// ingestion calls it once per run (resent results are dropped before), holding mu for writing.
-func (o *outcomes) observeRun(js *JobServer, r *schemas.RunResult) {
-	if r.RunStatus >= 0 && r.RunStatus < len(js.byOutcome) {
-		js.byOutcome[r.RunStatus]++
-	}
+// observeRun records a finished run in what the metrics read: its finish as the last success
+// and, for a result received after the master started (received: its JetStream time), its
+// outcome on its JobServer and its duration in the job's histogram. Results replayed from the
+// stream when the master starts are not counted again: the counters start at zero with the
+// process, as Prometheus expects of a counter, so increase() never counts a replayed run twice.
+// Result ingestion calls it once per run (resent results are dropped before), holding mu for
+// writing.
+func (o *outcomes) observeRun(js *JobServer, r *schemas.RunResult, received time.Time) {
 	if r.RunStatus == int(jobs.RunSucceeded) && r.Finished.After(js.lastSuccess) {
 		js.lastSuccess = r.Finished
+	}
+	if received.Before(o.countSince) {
+		return
+	}
+	if r.RunStatus >= 0 && r.RunStatus < len(js.byOutcome) {
+		js.byOutcome[r.RunStatus]++
 	}
 	if o.durations == nil {
 		o.durations = map[string]*runDurations{}

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"math"
 	"sync"
+	"time"
 )
 
 // outcomes is the master's job × target state, indexed by job and then by target token, so
@@ -21,7 +22,9 @@ type outcomes struct {
 	consumed map[string]map[string]int
 	// durations is each job's run duration histogram (metrics.go).
 	durations map[string]*runDurations
-	keepRuns  int
+	// countSince is when the master started: the metrics count the runs received since.
+	countSince time.Time
+	keepRuns   int
 }
 
 func (o *outcomes) init(keepRuns int) {
@@ -29,6 +32,7 @@ func (o *outcomes) init(keepRuns int) {
 	o.runs = map[string]map[string][]uint64{}
 	o.consumed = map[string]map[string]int{}
 	o.keepRuns = keepRuns
+	o.countSince = time.Now()
 }
 
 // inner returns m[job], creating it.
