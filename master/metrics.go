@@ -13,6 +13,7 @@ import (
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/schedule"
 )
 
 // MetricsOptions configures the master's Prometheus series (see deploy/prometheus/README.md).
@@ -196,6 +197,16 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// send sends one sample; a sample that cannot be made (a label value that is not UTF-8) fails
+// the scrape with the reason (promhttp answers 500), never a panic.
+func send(ch chan<- prometheus.Metric, desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels ...string) {
+	m, err := prometheus.NewConstMetric(desc, typ, v, labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(desc, err)
+	}
+	ch <- m
+}
+
 // targetInfo is what the job series need of a target.
 type targetInfo struct {
 	name   string
@@ -208,11 +219,11 @@ type targetInfo struct {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	m, d, now := c.m, &c.descs, c.now()
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+		send(ch, desc, prometheus.GaugeValue, v, labels...)
 	}
 	gauge(d.leader, boolValue(m.Leading()))
-	ch <- prometheus.MustNewConstMetric(d.rejected, prometheus.CounterValue, float64(m.Rejected.Load()))
-	ch <- prometheus.MustNewConstMetric(d.misattributed, prometheus.CounterValue, float64(m.Misattributed.Load()))
+	send(ch, d.rejected, prometheus.CounterValue, float64(m.Rejected.Load()))
+	send(ch, d.misattributed, prometheus.CounterValue, float64(m.Misattributed.Load()))
 
 	regs := m.Reg.Targets()
 	info := make(map[string]targetInfo, len(regs))
@@ -278,13 +289,25 @@ type pairState struct {
 func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j jobs.Job, info map[string]targetInfo) {
 	d, m := &c.descs, c.m
 	var toks []string
-	m.eachNamed(j, func(t registry.Target) { toks = append(toks, t.Token) })
+	named := map[string]targetInfo{}
+	m.eachNamed(j, func(t registry.Target) {
+		toks = append(toks, t.Token)
+		if _, ok := info[t.Token]; !ok { // enlisted since the targets were read
+			named[t.Token] = targetInfo{name: t.ServerName, offset: t.TimeZoneAdjustment, enlist: t.EnlistDate}
+		}
+	})
+	infoOf := func(tok string) targetInfo {
+		if ti, ok := info[tok]; ok {
+			return ti
+		}
+		return named[tok]
+	}
 	pairs := make([]pairState, 0, len(toks))
 	var hist runDurations
 	m.out.mu.RLock()
 	last, consumed := m.out.last[j.JobID], m.out.consumed[j.JobID]
 	for _, tok := range toks {
-		p := pairState{tok: tok, server: info[tok].name, outcome: jobs.OutcomeUnknown}
+		p := pairState{tok: tok, server: infoOf(tok).name, outcome: jobs.OutcomeUnknown}
 		if js := last[tok]; js != nil {
 			p.outcome, p.byOutcome, p.lastSuccess, p.started = js.LastRunOutcome, js.byOutcome, js.lastSuccess, js.Started
 		}
@@ -300,7 +323,7 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 
 	name := j.Name
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+		send(ch, desc, prometheus.GaugeValue, v, labels...)
 	}
 	if hist.n > 0 {
 		buckets := make(map[float64]uint64, len(runDurationBuckets))
@@ -309,36 +332,40 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 			cum += hist.counts[i]
 			buckets[ub] = cum
 		}
-		ch <- prometheus.MustNewConstHistogram(d.duration, hist.n, hist.sum, buckets, name)
+		h, err := prometheus.NewConstHistogram(d.duration, hist.n, hist.sum, buckets, name)
+		if err != nil {
+			h = prometheus.NewInvalidMetric(d.duration, err)
+		}
+		ch <- h
 	}
 	seen := c.firstSeen(j, toks, now)
 	next := c.nextRuns(j, now)
+	due := c.lastDue(j, now.Add(-c.opt.MissedGrace))
 	var (
-		byLast      [len(lastOutcomeLabels)]int
-		runs        [4]int
-		missed      int
-		oldest      time.Time
-		soonest     time.Time
-		anySuccess  bool
-		perServer   = !c.opt.NoServerLabel
-		graceCutoff = now.Add(-c.opt.MissedGrace)
+		byLast     [len(lastOutcomeLabels)]int
+		runs       [4]int
+		missed     int
+		oldest     time.Time
+		soonest    time.Time
+		anySuccess bool
+		perServer  = !c.opt.NoServerLabel
 	)
 	for _, p := range pairs {
 		if int(p.outcome) < len(byLast) {
 			byLast[p.outcome]++
 		}
-		ti := info[p.tok]
+		ti := infoOf(p.tok)
 		nr, scheduled := next(ti.offset)
 		miss := false
 		if scheduled && !p.consumed && p.outcome != jobs.OutcomeInProgress {
-			ref := maxTime(p.started, ti.enlist, seen[p.tok])
-			miss = c.missedSince(j, ref, ti.offset, graceCutoff)
+			d, ok := due(ti.offset)
+			miss = ok && d.After(maxTime(p.started, ti.enlist, seen[p.tok]))
 		}
 		missed += int(boolValue(miss))
 		if perServer {
 			for o, n := range p.byOutcome {
 				if n > 0 {
-					ch <- prometheus.MustNewConstMetric(d.runs, prometheus.CounterValue, float64(n), name, p.server, outcomeLabels[o])
+					send(ch, d.runs, prometheus.CounterValue, float64(n), name, p.server, outcomeLabels[o])
 				}
 			}
 			gauge(d.lastOutcome, float64(p.outcome), name, p.server)
@@ -370,7 +397,7 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 	}
 	for o, n := range runs {
 		if n > 0 {
-			ch <- prometheus.MustNewConstMetric(d.runs, prometheus.CounterValue, float64(n), name, outcomeLabels[o])
+			send(ch, d.runs, prometheus.CounterValue, float64(n), name, outcomeLabels[o])
 		}
 	}
 	if anySuccess {
@@ -407,19 +434,56 @@ func (c *collector) nextRuns(j jobs.Job, now time.Time) func(offset int) (time.T
 	}
 }
 
-// missedSince reports whether one of the job's schedules had a run due after ref and before
-// cutoff (the grace time ago): a run the target should have started by now and did not.
-func (c *collector) missedSince(j jobs.Job, ref time.Time, offset int, cutoff time.Time) bool {
-	if !ref.Before(cutoff) {
-		return false
+// lastDue returns a function giving, for a target in a zone (minutes east of UTC), the latest
+// time at or before cutoff at which one of the job's schedules was due; false when none was.
+// A target missed a run when that time is after its last start (and after it got the job):
+// one search per zone, not per target. There is no "previous run" to ask a schedule for, so
+// the search looks back from cutoff over a window that doubles, from a minute to about two
+// years, until a run falls inside it.
+func (c *collector) lastDue(j jobs.Job, cutoff time.Time) func(offset int) (time.Time, bool) {
+	type due struct {
+		at time.Time
+		ok bool
 	}
-	loc := zoneOf(offset)
-	for _, sc := range j.Schedules {
-		if t, ok := sc.Next(ref, loc); ok && !t.After(cutoff) {
-			return true
+	byZone := map[int]due{}
+	return func(offset int) (time.Time, bool) {
+		if d, ok := byZone[offset]; ok {
+			return d.at, d.ok
+		}
+		var d due
+		if j.IsEnabled() {
+			loc := zoneOf(offset)
+			for _, sc := range j.Schedules {
+				if t, ok := lastDueOf(sc, loc, cutoff); ok && (!d.ok || t.After(d.at)) {
+					d = due{t, true}
+				}
+			}
+		}
+		byZone[offset] = d
+		return d.at, d.ok
+	}
+}
+
+// lookBack bounds lastDueOf's window: about two years.
+const lookBack = (1 << 20) * time.Minute
+
+func lastDueOf(sc schedule.Schedule, loc *time.Location, cutoff time.Time) (time.Time, bool) {
+	for w := time.Minute; w <= lookBack; w *= 2 {
+		t, ok := sc.Next(cutoff.Add(-w), loc)
+		if !ok || t.After(cutoff) {
+			continue
+		}
+		// t is inside the window: step to the last run at or before cutoff (a few steps: the
+		// window is at most twice the distance to the last run before it).
+		for {
+			n, ok := sc.Next(t, loc)
+			if !ok || n.After(cutoff) {
+				return t, true
+			}
+			t = n
 		}
 	}
-	return false
+	return time.Time{}, false
 }
 
 // firstSeen returns when the collector first saw the job's current version applied to each

@@ -31,9 +31,9 @@ targets:
 	return j
 }
 
-// TestMissedSince: a run is missed when a scheduled time falls after the reference (the last
+// TestLastDue: a run is missed when a scheduled time falls after the reference (the last
 // start, or when the target got the job) and before the grace cutoff; in the target's zone.
-func TestMissedSince(t *testing.T) {
+func TestLastDue(t *testing.T) {
 	c := newCollector(nil, MetricsOptions{})
 	j := hourly(t, 1)
 	at := func(s string) time.Time {
@@ -55,7 +55,8 @@ func TestMissedSince(t *testing.T) {
 		{"2026-01-01T10:00:00Z", "2026-01-01T10:40:00Z", 30, true},  // UTC+00:30: the hour falls at 10:30 UTC
 		{"2026-01-01T10:31:00Z", "2026-01-01T11:29:00Z", 30, false}, // next at 11:30 UTC
 	} {
-		if got := c.missedSince(j, at(tc.ref), tc.offset, at(tc.cutoff)); got != tc.want {
+		d, ok := c.lastDue(j, at(tc.cutoff))(tc.offset)
+		if got := ok && d.After(at(tc.ref)); got != tc.want {
 			t.Errorf("ref %s cutoff %s offset %d: missed %v, want %v", tc.ref, tc.cutoff, tc.offset, got, tc.want)
 		}
 	}
