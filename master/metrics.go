@@ -411,62 +411,51 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 // nextRuns returns a function giving the job's next scheduled run after now on a target in a
 // zone (minutes east of UTC), planned once per zone; false when the job is not scheduled.
 func (c *collector) nextRuns(j jobs.Job, now time.Time) func(offset int) (time.Time, bool) {
-	type next struct {
-		at time.Time
-		ok bool
-	}
-	byZone := map[int]next{}
-	return func(offset int) (time.Time, bool) {
-		if n, ok := byZone[offset]; ok {
-			return n.at, n.ok
-		}
-		var n next
-		if j.IsEnabled() {
-			loc := zoneOf(offset)
-			for _, sc := range j.Schedules {
-				if t, ok := sc.Next(now, loc); ok && (!n.ok || t.Before(n.at)) {
-					n = next{t, true}
-				}
-			}
-		}
-		byZone[offset] = n
-		return n.at, n.ok
-	}
+	return perZone(j, func(sc schedule.Schedule, loc *time.Location) (time.Time, bool) { return sc.Next(now, loc) },
+		func(t, best time.Time) bool { return t.Before(best) })
 }
 
 // lastDue returns a function giving, for a target in a zone (minutes east of UTC), the latest
 // time at or before cutoff at which one of the job's schedules was due; false when none was.
 // A target missed a run when that time is after its last start (and after it got the job):
-// one search per zone, not per target. There is no "previous run" to ask a schedule for, so
-// the search looks back from cutoff over a window that doubles, from a minute to about two
-// years, until a run falls inside it.
+// one search per zone, not per target.
 func (c *collector) lastDue(j jobs.Job, cutoff time.Time) func(offset int) (time.Time, bool) {
-	type due struct {
+	return perZone(j, func(sc schedule.Schedule, loc *time.Location) (time.Time, bool) { return lastDueOf(sc, loc, cutoff) },
+		func(t, best time.Time) bool { return t.After(best) })
+}
+
+// perZone returns a function that computes, once per zone, the best of at over the job's
+// schedules (better says which of two is); nothing for a disabled job.
+func perZone(j jobs.Job, at func(schedule.Schedule, *time.Location) (time.Time, bool), better func(t, best time.Time) bool) func(offset int) (time.Time, bool) {
+	type best struct {
 		at time.Time
 		ok bool
 	}
-	byZone := map[int]due{}
+	byZone := map[int]best{}
 	return func(offset int) (time.Time, bool) {
-		if d, ok := byZone[offset]; ok {
-			return d.at, d.ok
+		if b, ok := byZone[offset]; ok {
+			return b.at, b.ok
 		}
-		var d due
+		var b best
 		if j.IsEnabled() {
 			loc := zoneOf(offset)
 			for _, sc := range j.Schedules {
-				if t, ok := lastDueOf(sc, loc, cutoff); ok && (!d.ok || t.After(d.at)) {
-					d = due{t, true}
+				if t, ok := at(sc, loc); ok && (!b.ok || better(t, b.at)) {
+					b = best{t, true}
 				}
 			}
 		}
-		byZone[offset] = d
-		return d.at, d.ok
+		byZone[offset] = b
+		return b.at, b.ok
 	}
 }
 
 // lookBack bounds lastDueOf's window: about two years.
 const lookBack = (1 << 20) * time.Minute
 
+// lastDueOf returns the last run of sc at or before cutoff. A schedule has no "previous run":
+// the search looks back from cutoff over a window that doubles, from a minute to lookBack,
+// until a run falls inside it.
 func lastDueOf(sc schedule.Schedule, loc *time.Location, cutoff time.Time) (time.Time, bool) {
 	for w := time.Minute; w <= lookBack; w *= 2 {
 		t, ok := sc.Next(cutoff.Add(-w), loc)

@@ -3,7 +3,6 @@ package master_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/schedule"
 )
 
 // series gathers a registry into "name{label=value,...}" -> value, labels sorted by name;
@@ -64,23 +64,12 @@ func checkSeries(tb testing.TB, got map[string]float64, want map[string]float64)
 	}
 }
 
-// scheduledJob is a CmdExec job with an enabled daily schedule at 03:00.
+// scheduledJob is cmdJob with an enabled daily schedule at 03:00.
 func scheduledJob(tb testing.TB, name, command string, servers ...string) jobs.Job {
 	tb.Helper()
-	return parseJob(tb, fmt.Sprintf(`
-name: %s
-steps:
-  - step_name: run
-    subsystem: CmdExec
-    command: %q
-schedules:
-  - name: nightly
-    freq_type: 4
-    freq_interval: 1
-    active_start_time: 30000
-targets:
-  servers: [%s]
-`, name, command, strings.Join(servers, ", ")))
+	j := cmdJob(tb, name, command, servers...)
+	j.Schedules = []schedule.Schedule{{Name: "nightly", FreqType: 4, FreqInterval: 1, ActiveStartTime: 30000}}
+	return j
 }
 
 // TestMetricsSeries runs jobs with known outcomes on two targets and checks every msx series

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,18 +17,11 @@ import (
 func (s *Server) routeMetrics() {
 	metrics := MetricsHandler(s.m, s.log)
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			writeErrText(w, http.StatusUnauthorized, master.CodeBadToken, "no API token: pass a viewer token as `Authorization: Bearer TOKEN` (in Prometheus: authorization.credentials_file), or scrape the master's --metrics-listen address, which needs none")
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		if _, err := s.m.Tokens.Check(ctx, tok); err != nil {
-			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, err)
-			return
+		if _, ok := s.checkToken(ctx, w, r, "no API token: pass a viewer token as `Authorization: Bearer TOKEN` (in Prometheus: authorization.credentials_file), or scrape the master's --metrics-listen address, which needs none"); ok {
+			metrics.ServeHTTP(w, r)
 		}
-		metrics.ServeHTTP(w, r)
 	})
 }
 
