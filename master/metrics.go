@@ -40,12 +40,14 @@ var outcomeLabels = [...]string{"failed", "succeeded", "retry", "canceled"}
 // lastOutcomeLabels names last_run_outcome (0..5) for the per-outcome target counts.
 var lastOutcomeLabels = [...]string{"failed", "succeeded", "retry", "canceled", "in_progress", "unknown"}
 
-// runDurations is the duration histogram of a job's finished runs, every target together; it is
-// filled by result ingestion, under outcomes.mu, once per run (see observeRun).
+// runDurations is the duration histogram of a job's finished runs and their count by outcome,
+// every target together; it is filled by result ingestion, under outcomes.mu, once per run (see
+// observeRun). A target leaving the job does not lower it: the job's counters only grow.
 type runDurations struct {
-	counts []uint64 // per bucket, not cumulative
-	sum    float64
-	n      uint64
+	counts    []uint64 // per bucket, not cumulative
+	sum       float64
+	n         uint64
+	byOutcome [4]uint64
 }
 
 // observeRun records a finished run in what the metrics read: its finish as the last success
@@ -61,9 +63,6 @@ func (o *outcomes) observeRun(js *JobServer, r *schemas.RunResult, received time
 	}
 	if received.Before(o.countSince) {
 		return
-	}
-	if r.RunStatus >= 0 && r.RunStatus < len(js.byOutcome) {
-		js.byOutcome[r.RunStatus]++
 	}
 	if o.durations == nil {
 		o.durations = map[string]*runDurations{}
@@ -81,6 +80,10 @@ func (o *outcomes) observeRun(js *JobServer, r *schemas.RunResult, received time
 	h.counts[i]++
 	h.sum += d
 	h.n++
+	if r.RunStatus >= 0 && r.RunStatus < len(js.byOutcome) {
+		js.byOutcome[r.RunStatus]++
+		h.byOutcome[r.RunStatus]++
+	}
 }
 
 // metricsRegistry is the master's Prometheus registry, made on first use.
@@ -317,7 +320,7 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 		pairs = append(pairs, p)
 	}
 	if h := m.out.durations[j.JobID]; h != nil {
-		hist = runDurations{counts: append([]uint64(nil), h.counts...), sum: h.sum, n: h.n}
+		hist = runDurations{counts: append([]uint64(nil), h.counts...), sum: h.sum, n: h.n, byOutcome: h.byOutcome}
 	}
 	m.out.mu.RUnlock()
 
@@ -343,7 +346,6 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 	due := c.lastDue(j, now.Add(-c.opt.MissedGrace))
 	var (
 		byLast     [len(lastOutcomeLabels)]int
-		runs       [4]int
 		missed     int
 		oldest     time.Time
 		soonest    time.Time
@@ -378,9 +380,6 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 			}
 			continue
 		}
-		for o, n := range p.byOutcome {
-			runs[o] += n
-		}
 		if !p.lastSuccess.IsZero() && (!anySuccess || p.lastSuccess.Before(oldest)) {
 			oldest, anySuccess = p.lastSuccess, true
 		}
@@ -395,7 +394,7 @@ func (c *collector) collectJob(ch chan<- prometheus.Metric, now time.Time, j job
 	if perServer {
 		return
 	}
-	for o, n := range runs {
+	for o, n := range hist.byOutcome {
 		if n > 0 {
 			send(ch, d.runs, prometheus.CounterValue, float64(n), name, outcomeLabels[o])
 		}

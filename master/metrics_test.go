@@ -209,6 +209,16 @@ func TestMetricsSeries(t *testing.T) {
 		"msx_job_run_duration_seconds_count{job_name=Good job}":     1,
 		"msx_job_last_success_timestamp_seconds{job_name=Good job}": float64(min(g1.Finished.UnixNano(), g2.Finished.UnixNano())) / 1e9,
 	})
+	// A target leaving the job does not lower the job's counter (a drop would read as a reset,
+	// and increase() would count every run again).
+	f.apply(t, scheduledJob(t, "Good job", "echo fine", "sqlmet2"))
+	waitFor(t, patience, func() bool {
+		agg = series(t, m2.Metrics())
+		return agg["msx_job_targets{job_name=Good job,outcome=succeeded}"] == 1
+	}, "the second master sees the job on one target (%v)", &agg)
+	checkSeries(t, agg, map[string]float64{"msx_job_runs_total{job_name=Good job,outcome=succeeded}": 1})
+	f.apply(t, scheduledJob(t, "Good job", "echo fine", "sqlmet1", "sqlmet2"))
+
 	checkSeries(t, series(t, f.m.Metrics()), map[string]float64{
 		"msx_job_runs_total{job_name=Good job,outcome=succeeded,server=" + s1 + "}":   2,
 		"msx_job_runs_total{job_name=Good job,outcome=succeeded,server=" + s2 + "}":   1,
