@@ -47,6 +47,8 @@ type Config struct {
 	// API is this master's HTTP API address (http://host:port), published in the leader lease
 	// so that other masters can forward changes to the leader; default none.
 	API string
+	// Metrics configures the Prometheus series of Master.Metrics.
+	Metrics MetricsOptions
 }
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
@@ -95,6 +97,8 @@ type Master struct {
 	refusedWritten int
 	// consuming holds the tokens whose consumer request is being handled (see onConsumer).
 	consuming sync.Map
+	// metrics is the Prometheus registry (metrics.go).
+	metrics metricsRegistry
 
 	// Rejected counts malformed or unknown messages received from the bus.
 	Rejected atomic.Int64

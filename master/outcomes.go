@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"math"
 	"sync"
+	"time"
 )
 
 // outcomes is the master's job × target state, indexed by job and then by target token, so
@@ -19,7 +20,11 @@ type outcomes struct {
 	runs map[string]map[string][]uint64
 	// consumed is the job version a target deleted after a run (delete_level).
 	consumed map[string]map[string]int
-	keepRuns int
+	// durations is each job's run duration histogram (metrics.go).
+	durations map[string]*runDurations
+	// countSince is when the master started: the metrics count the runs received since.
+	countSince time.Time
+	keepRuns   int
 }
 
 func (o *outcomes) init(keepRuns int) {
@@ -27,6 +32,7 @@ func (o *outcomes) init(keepRuns int) {
 	o.runs = map[string]map[string][]uint64{}
 	o.consumed = map[string]map[string]int{}
 	o.keepRuns = keepRuns
+	o.countSince = time.Now()
 }
 
 // inner returns m[job], creating it.
@@ -84,6 +90,7 @@ func (o *outcomes) forgetJob(job string) {
 	delete(o.last, job)
 	delete(o.runs, job)
 	delete(o.consumed, job)
+	delete(o.durations, job)
 	o.mu.Unlock()
 }
 

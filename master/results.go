@@ -36,6 +36,9 @@ type JobServer struct {
 	Received time.Time `json:"received,omitzero"`
 
 	finished []string // ids of the latest finished runs, newest last: a resent result counts once
+	// For the metrics (see observeRun): finished runs by run status, the last success's finish.
+	byOutcome   [4]int
+	lastSuccess time.Time
 }
 
 // seenRuns bounds how many finished run ids a JobServer remembers to drop resent results.
@@ -102,6 +105,7 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.
 			return // the same run reported again (a resend past JetStream's duplicate window)
 		}
 		m.out.addRun(tok, r.JobID, meta.Sequence.Stream)
+		m.out.observeRun(js, &r, meta.Timestamp)
 		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, r.Finished
 		if r.JobDeleted {
 			// delete_level: the target deleted this version of the job after the run; it is

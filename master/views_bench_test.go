@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
-	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -35,13 +34,7 @@ const groupSize = 100
 func newViewFleet(b *testing.B, n, runs int) *viewFleet {
 	b.Helper()
 	ctx := b.Context()
-	srv := bustest.RunServer(b, "")
-	nc, js := bustest.Connect(b, srv.ClientURL())
-	m, err := master.Start(ctx, nc, master.Config{Name: masterName, Logger: bustest.Logger(b)})
-	if err != nil {
-		b.Fatalf("start master: %v", err)
-	}
-	b.Cleanup(func() { shutdownMaster(b, m) })
+	m, js := startBenchMaster(b)
 	v := &viewFleet{m: m}
 	var groups []string
 	for i := range n {

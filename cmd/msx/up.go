@@ -40,10 +40,12 @@ type masterFlags struct {
 	clusterListen  string
 	clusterName    string
 	routes         []string
+	metrics        metricsFlags
 }
 
 func (f *masterFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "listen address of the API")
+	f.metrics.bind(cmd)
 	cmd.Flags().StringVar(&f.natsAddr, "nats", "127.0.0.1:4222", "listen address of the embedded NATS server")
 	cmd.Flags().StringVar(&f.name, "name", "", "the master's server name (default: host name)")
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "the bus's TLS certificate (default: one issued by the master's own CA)")
@@ -120,6 +122,8 @@ type masterProc struct {
 	token string // admin token
 	ca    string // CA file targets verify the bus with
 	nc    interface{ Close() }
+	// metrics serves --metrics-listen, or is nil.
+	metrics *http.Server
 }
 
 func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logger) (*masterProc, error) {
@@ -198,7 +202,7 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		p.stop(context.Background())
 		return nil, err
 	}
-	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn, API: p.api, Layout: layout}
+	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn, API: p.api, Layout: layout, Metrics: f.metrics.options()}
 	if p.ca != "" {
 		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
 			ln.Close()
@@ -222,6 +226,11 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, client.URLFile), []byte(p.api+"\n"), 0o600); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
+	if p.metrics, err = f.metrics.serve(p.m, log); err != nil {
 		ln.Close()
 		p.stop(context.Background())
 		return nil, err
@@ -260,6 +269,9 @@ func startClustered(ctx context.Context, nc *nats.Conn, cfg master.Config, clust
 
 // stop shuts the API, the master, the connection and the NATS server down, in that order.
 func (p *masterProc) stop(ctx context.Context) {
+	if p.metrics != nil {
+		_ = p.metrics.Shutdown(ctx)
+	}
 	if p.http != nil {
 		_ = p.http.Shutdown(ctx)
 	}

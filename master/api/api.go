@@ -69,6 +69,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
 	s.routeOps()
 	s.route("GET /api/v1/cluster", auth.RoleViewer, s.cluster)
+	s.routeMetrics()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.Handle("GET /", web.Handler())
 	return s
@@ -101,16 +102,10 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 				writeErrText(w, http.StatusInternalServerError, master.CodeInternal, "internal error: see the master's log")
 			}
 		}()
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			writeErrText(w, http.StatusUnauthorized, master.CodeBadToken, "no API token: pass one as `Authorization: Bearer TOKEN` (the CLI reads MSX_TOKEN or the admin token in the master's data directory)")
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		rec, err := s.m.Tokens.Check(ctx, tok)
-		if err != nil {
-			writeErr(w, http.StatusUnauthorized, master.CodeBadToken, err)
+		rec, ok := s.checkToken(ctx, w, r, "no API token: pass one as `Authorization: Bearer TOKEN` (the CLI reads MSX_TOKEN or the admin token in the master's data directory)")
+		if !ok {
 			return
 		}
 		if role == auth.RoleAdmin && rec.Role != auth.RoleAdmin {
@@ -139,6 +134,22 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(v)
 	})
+}
+
+// checkToken checks the request's bearer token, an API token of any role; when it is missing
+// (noToken says what to pass) or not valid, it answers 401 and returns false.
+func (s *Server) checkToken(ctx context.Context, w http.ResponseWriter, r *http.Request, noToken string) (auth.Record, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		writeErrText(w, http.StatusUnauthorized, master.CodeBadToken, noToken)
+		return auth.Record{}, false
+	}
+	rec, err := s.m.Tokens.Check(ctx, tok)
+	if err != nil {
+		writeErr(w, http.StatusUnauthorized, master.CodeBadToken, err)
+		return auth.Record{}, false
+	}
+	return rec, true
 }
 
 // statusOf returns the HTTP status of an error. An invalid document is a bad request whatever

@@ -98,7 +98,10 @@ func (b *bench) fleetMeasures(ctx context.Context, rssBefore int64) error {
 	if err := b.ingestRun(ctx, f); err != nil {
 		return err
 	}
-	return b.viewsRun(ctx, f)
+	if err := b.viewsRun(ctx, f); err != nil || b.cfg.ViewJobs < 0 {
+		return err
+	}
+	return b.scrapeRun(ctx)
 }
 
 // applyAndWait applies j and waits until every target it posted to has reported applying it.
