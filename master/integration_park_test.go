@@ -43,6 +43,14 @@ func TestIntegrationEarlyResultKeptUntilTargetAndJobKnown(t *testing.T) {
 	if n := m2.Parked(); n != 1 {
 		t.Fatalf("MSX2 holds %d waiting results once the target is known, want 1 (waiting for the job)", n)
 	}
+	// A result that names another server than its (known) target is refused, not kept.
+	before := m2.Misattributed.Load()
+	publish(t, js, bus.ResultSubject(tok, j.JobID), &schemas.RunResult{RunID: uuid.NewString(), Phase: schemas.PhaseFinished, JobID: j.JobID,
+		JobName: j.Name, VersionNumber: 1, Server: "OTHER", Started: now, Finished: now, RunStatus: int(jobs.RunSucceeded)})
+	waitFor(t, patience, func() bool { return m2.Misattributed.Load() == before+1 }, "MSX2 refuses the misattributed result")
+	if n := m2.Parked(); n != 1 {
+		t.Fatalf("MSX2 holds %d waiting results after a misattributed one, want 1", n)
+	}
 	if err := m1.Catalog.Put(t.Context(), j); err != nil {
 		t.Fatal(err)
 	}

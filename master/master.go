@@ -185,7 +185,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		{bus.StreamApplied, jetstream.DeliverAllPolicy, m.onApplied},
 		{bus.StreamLedger, jetstream.DeliverAllPolicy, m.onLedgerEdit},
 		{bus.StreamStatus, jetstream.DeliverLastPerSubjectPolicy, m.onHeartbeat},
-		{bus.StreamResults, jetstream.DeliverAllPolicy, m.parkable(m.onResult)},
+		{bus.StreamResults, jetstream.DeliverAllPolicy, m.parkable(m.onResult, m.resultRefused)},
 	} {
 		m.wg.Go(func() { m.follow(runCtx, f, ready) })
 	}

@@ -79,7 +79,9 @@ func (m *Master) missing(keys ...string) string {
 
 // parkable wraps a follower's handler: a report whose target or job is not known yet, or
 // that has an earlier report of its target or job waiting, is parked; the others are handled.
-func (m *Master) parkable(handle func(context.Context, jetstream.Msg, *jetstream.MsgMetadata)) func(context.Context, jetstream.Msg, *jetstream.MsgMetadata) {
+// refused runs only on a report about to be parked: one it refuses (malformed, or naming
+// another server than its known target: it counts and logs it) is not kept.
+func (m *Master) parkable(handle func(context.Context, jetstream.Msg, *jetstream.MsgMetadata), refused func(jetstream.Msg) bool) func(context.Context, jetstream.Msg, *jetstream.MsgMetadata) {
 	return func(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 		tk, jk := keysOf(msg.Subject())
 		if tk == "" {
@@ -97,6 +99,9 @@ func (m *Master) parkable(handle func(context.Context, jetstream.Msg, *jetstream
 		}
 		if key == "" {
 			handle(ctx, msg, meta)
+			return
+		}
+		if refused(msg) {
 			return
 		}
 		if p.n >= maxParked {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -58,29 +59,46 @@ func (js *JobServer) firstFinish(id string) bool {
 	return true
 }
 
-func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+// checkResult decodes a result and refuses (counting and logging) one that is malformed, on
+// the subject of another job, or, when its target is known, naming another server. known is
+// false for a result of a target this master does not know (yet): its identity is checked
+// once it is.
+func (m *Master) checkResult(msg jetstream.Msg) (r schemas.RunResult, t registry.Target, tok string, known, refused bool) {
 	tok, err := bus.TargetFromSubject(msg.Subject())
+	if err == nil {
+		err = schemas.Decode(msg.Data(), &r)
+	}
+	if err == nil {
+		if parts := strings.Split(msg.Subject(), "."); len(parts) != 4 || parts[3] != r.JobID {
+			err = fmt.Errorf("result for job %s on the subject of another job", r.JobID)
+		}
+	}
 	if err != nil {
 		m.reject(msg.Subject(), err)
-		return
+		return r, t, tok, false, true
 	}
-	var r schemas.RunResult
-	if err := schemas.Decode(msg.Data(), &r); err != nil {
-		m.reject(msg.Subject(), err)
-		return
-	}
-	if parts := strings.Split(msg.Subject(), "."); len(parts) != 4 || parts[3] != r.JobID {
-		m.reject(msg.Subject(), fmt.Errorf("result for job %s on the subject of another job", r.JobID))
-		return
-	}
-	t, ok := m.Reg.TargetByToken(tok)
-	if !ok {
-		return
+	if t, known = m.Reg.TargetByToken(tok); !known {
+		return r, t, tok, false, false
 	}
 	// Identity comes from the subject the bus let the target publish on, never from the body.
 	if !strings.EqualFold(r.Server, t.ServerName) {
 		m.Misattributed.Add(1)
 		m.reject(msg.Subject(), fmt.Errorf("result of target %s names server %q: refused", t.ServerName, Truncate(r.Server, 130)))
+		return r, t, tok, true, true
+	}
+	return r, t, tok, true, false
+}
+
+// resultRefused reports whether checkResult refuses a result about to wait for its target or
+// job.
+func (m *Master) resultRefused(msg jetstream.Msg) bool {
+	_, _, _, _, refused := m.checkResult(msg)
+	return refused
+}
+
+func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	r, t, tok, known, refused := m.checkResult(msg)
+	if !known || refused {
 		return
 	}
 	if _, ok := m.Catalog.ByName(r.JobID); !ok {

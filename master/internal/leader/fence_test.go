@@ -33,8 +33,10 @@ func TestFenceRefusesDeposedLeader(t *testing.T) {
 				t.Fatal(err)
 			}
 			old, next := leader.NewFence(jsOld, "f.~term"), leader.NewFence(jsNew, "f.~term")
-			write := func(f *leader.Fence, js jetstream.JetStream, i int) error {
-				_, err := js.PublishMsg(t.Context(), f.Msg("f.data", fmt.Appendf(nil, "%d", i)))
+			// Through Publish, which sends a write refused as busy (10164: the previous write
+			// on the fence subject still replicating) again.
+			write := func(f *leader.Fence, _ jetstream.JetStream, i int) error {
+				_, err := f.Publish(t.Context(), "f.data", fmt.Appendf(nil, "%d", i))
 				return err
 			}
 			if err := write(old, jsOld, 0); err != nil {
