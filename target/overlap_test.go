@@ -13,7 +13,9 @@ import (
 )
 
 // everySecond fires every second.
-func everySecond() schedule.Schedule { return schedule.Schedule{Name: "every second", Cron: "* * * * * *"} }
+func everySecond() schedule.Schedule {
+	return schedule.Schedule{Name: "every second", Cron: "* * * * * *"}
+}
 
 // blockingJob returns a job fired every second whose one CmdExec step runs until the file
 // release exists.
