@@ -16,12 +16,17 @@ import (
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
-// ApplyResult says what `msx job apply` did.
+// ApplyResult says what `msx job apply` did, or, with DryRun, what it would do: then Posted
+// lists the instructions it would post (instance_id 0) and nothing was changed.
 type ApplyResult struct {
 	Job     jobs.Job `json:"job"`
 	Created bool     `json:"created"`
 	Changes []string `json:"changes"`
 	Posted  []Posted `json:"posted"`
+	// Warnings are things about the job that are allowed but probably not meant (steps no
+	// path reaches, a chain to a job that does not exist yet); see applyWarnings.
+	Warnings []string `json:"warnings,omitempty"`
+	DryRun   bool     `json:"dry_run,omitempty"`
 }
 
 // expected returns the targets a job is applied to now: its servers plus the current members of
@@ -119,9 +124,10 @@ func (m *Master) expectedDigest(server string) string {
 	return schemas.JobSetDigest(v)
 }
 
-// insertOf is the INSERT of a job's full snapshot for a target.
+// insertOf is the INSERT of a job's full snapshot for a target, as that target runs it (a job
+// disabled on the target arrives disabled: jobs.Job.ForTarget).
 func insertOf(t registry.Target, j jobs.Job) outgoing {
-	b, _ := json.Marshal(j) // a jobs.Job always marshals
+	b, _ := json.Marshal(j.ForTarget(t.ServerName)) // a jobs.Job always marshals
 	return outgoing{t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b}}
 }
 
@@ -129,6 +135,11 @@ func insertOf(t registry.Target, j jobs.Job) outgoing {
 // of the full snapshot to every target that gains the job or holds an older definition, DELETE
 // to every target that loses it.
 func (m *Master) deliver(ctx context.Context, before map[string]registry.Target, old, new *jobs.Job) ([]Posted, error) {
+	return m.postAll(ctx, m.delivery(before, old, new))
+}
+
+// delivery is what deliver posts, without posting it.
+func (m *Master) delivery(before map[string]registry.Target, old, new *jobs.Job) []outgoing {
 	after := map[string]registry.Target{}
 	if new != nil {
 		after = m.expected(*new)
@@ -147,7 +158,7 @@ func (m *Master) deliver(ctx context.Context, before map[string]registry.Target,
 		}
 		out = append(out, outgoing{before[name], schemas.Instruction{Operation: schemas.OpDelete, ObjectID: old.JobID, ObjectName: old.Name}})
 	}
-	return m.postAll(ctx, out)
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -181,6 +192,12 @@ func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) 
 
 // applyLocked is ApplyJob with jobMu held.
 func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, error) {
+	return m.applyOrPlan(ctx, j, false)
+}
+
+// applyOrPlan applies j, or with dryRun only says what applying it would change and post.
+// jobMu is held.
+func (m *Master) applyOrPlan(ctx context.Context, j jobs.Job, dryRun bool) (ApplyResult, error) {
 	old, exists := m.Catalog.ByName(j.Name)
 	if exists {
 		keepStartDates(&j, old)
@@ -188,7 +205,10 @@ func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, erro
 	if err := m.validate(&j); err != nil {
 		return ApplyResult{}, err
 	}
-	res := ApplyResult{Created: !exists}
+	if err := m.checkChains(j); err != nil {
+		return ApplyResult{}, err
+	}
+	res := ApplyResult{Created: !exists, DryRun: dryRun, Warnings: m.applyWarnings(j)}
 	var before map[string]registry.Target
 	var oldp *jobs.Job
 	if exists {
@@ -209,6 +229,11 @@ func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, erro
 		j.JobID = uuid.NewString()
 		j.VersionNumber = 1
 		res.Changes = []string{"created"}
+	}
+	if dryRun {
+		res.Job = j
+		res.Posted = plannedPosts(m.delivery(before, oldp, &j))
+		return res, nil
 	}
 	if err := m.Catalog.Put(ctx, j); err != nil {
 		return res, err
@@ -358,17 +383,27 @@ func (m *Master) dropFromJobs(ctx context.Context, name string, list func(*jobs.
 
 // StartJob posts START (or STOP) of a job to one of its targets, or to all of them.
 func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) ([]Posted, error) {
+	var servers []string
+	if server != "" {
+		servers = []string{server}
+	}
+	return m.StartJobOn(ctx, name, servers, nil, stop)
+}
+
+// StartJobOn posts START (or STOP) of a job to the servers named and the members of the groups
+// named, each of which must be a target of the job, or to every target of the job when both
+// are empty.
+func (m *Master) StartJobOn(ctx context.Context, name string, servers, groups []string, stop bool) ([]Posted, error) {
 	j, err := m.Catalog.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	ts := m.expected(j)
-	if server != "" {
-		t, ok := ts[strings.ToUpper(strings.TrimSpace(server))]
-		if !ok {
-			return nil, coded(CodeUnknown, "Job '%s' is not applied to target server '%s' (msx job target %q --server %s)", j.Name, server, j.Name, server)
-		}
-		ts = map[string]registry.Target{t.ServerName: t}
+	ts, err := m.startTargets(j, servers, groups)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 && len(servers)+len(groups) > 0 {
+		return nil, fmt.Errorf("%w: no target of job '%s' is in the groups named", ErrInvalid, j.Name)
 	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: job '%s' has no target servers: apply it with `msx job target`", ErrInvalid, j.Name)

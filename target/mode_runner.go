@@ -43,7 +43,7 @@ func newRunnerHost(ctx context.Context, a *Agent, canon string) (*runnerHost, er
 	h.runs = &runManager{
 		loc: a.cfg.TimeZone, log: base.With("component", "target.runs"), store: a.store, runner: h.runner, server: a.id.ServerName,
 		token: a.id.Token, wake: a.wakeOutbox, write: a.write, active: map[string]*activeRun{},
-		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace, deleted: h.deletedAfterRun,
+		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace, deleted: h.deletedAfterRun, lookup: a.held.byName,
 	}
 	h.runs.recoverInterrupted(ctx)
 	marks := firedMarks{store: a.store, log: base.With("component", "target.scheduler")}

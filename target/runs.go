@@ -45,6 +45,8 @@ type runManager struct {
 	// write makes a report's write in the local database, or holds it while the disk refuses.
 	write   func(ctx context.Context, w store.Write)
 	deleted func(jobs.Job) // the job was deleted after its run (delete_level)
+	// lookup finds a job held by name, for job chains (chain.go); nil: no chains.
+	lookup func(name string) (jobs.Job, bool)
 	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
 	orphanPolicy string
 	orphanGrace  time.Duration
@@ -227,6 +229,7 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	if res.JobDeleted {
 		m.deleteAfterRun(log, job, out)
 	}
+	m.chain(job, out.Status)
 }
 
 // recoverInterrupted reports, as failed, every run a previous life of the agent started and

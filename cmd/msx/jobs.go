@@ -32,6 +32,7 @@ func postedCols() []column[master.Posted] {
 func newJob(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Aliases: []string{"jobs"}, Short: "Multiserver jobs: define once, run on every target"}
 	var file string
+	var dryRun bool
 	apply := &cobra.Command{
 		Use: "apply -f FILE", Short: "Create or update a job (by name) from a YAML or JSON document and post it to its targets", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,10 +44,11 @@ func newJob(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return applyJobs(cmd, g, docs)
+			return applyJobs(cmd, g, docs, dryRun)
 		},
 	}
 	apply.Flags().StringVarP(&file, "file", "f", "", "job document (YAML or JSON; several with ---); - for stdin")
+	apply.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes and the instructions it would post, per target, and change nothing")
 	_ = apply.MarkFlagRequired("file")
 
 	summaryCols := []column[api.JobSummary]{
@@ -140,21 +142,6 @@ func newJob(g *globals) *cobra.Command {
 		c.Flags().StringSliceVar(&groups, "group", nil, "target server group (repeatable)")
 		return c
 	}
-	startStop := func(verb, short string) *cobra.Command {
-		var server string
-		c := &cobra.Command{Use: verb + " NAME [--server S]", Short: short, Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				q := ""
-				if server != "" {
-					q = "?server=" + url.QueryEscape(server)
-				}
-				return call(cmd, g, http.MethodPost, "/api/v1/jobs/"+client.Path(args[0])+"/"+verb+q, nil, func(rows []master.Posted) error {
-					return print(g, cmd.OutOrStdout(), rows, postedCols())
-				})
-			}}
-		c.Flags().StringVar(&server, "server", "", "only this target server (default: every target of the job)")
-		return c
-	}
 	var hServer string
 	var hLimit int
 	history := &cobra.Command{
@@ -185,7 +172,8 @@ func newJob(g *globals) *cobra.Command {
 	cmd.AddCommand(apply, list("list", "List jobs"), show, del,
 		retarget("target", "Apply a job to servers and groups (posts INSERT to the servers that gain it)", false),
 		retarget("untarget", "Remove servers and groups from a job (posts DELETE to the servers that lose it)", true),
-		startStop("start", "Start a job now on its targets (posts START)"), startStop("stop", "Stop a running job (posts STOP)"),
+		newJobStart(g, "start", "Start a job now on its targets (posts START)"), newJobStart(g, "stop", "Stop a running job (posts STOP)"),
+		newJobEnable(g, "enable"), newJobEnable(g, "disable"),
 		history, list("summary", "Multiserver job summary: targets, pending instructions, download errors, failed executions"),
 		newJobImport(g), newJobExport(g))
 	return cmd

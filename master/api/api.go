@@ -60,6 +60,8 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("POST /api/v1/jobs/{name}/targets", auth.RoleAdmin, s.targetJob)
 	s.route("POST /api/v1/jobs/{name}/start", auth.RoleAdmin, s.startJob)
 	s.route("POST /api/v1/jobs/{name}/stop", auth.RoleAdmin, s.startJob)
+	s.route("POST /api/v1/jobs/{name}/enable", auth.RoleAdmin, s.enableJob)
+	s.route("POST /api/v1/jobs/{name}/disable", auth.RoleAdmin, s.enableJob)
 	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
 	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
 	s.route("GET /api/v1/audit", auth.RoleViewer, s.audit)

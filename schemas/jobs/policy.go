@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -57,6 +58,34 @@ type RunPolicy struct {
 	// OnFailureStart names a job the target starts, on the same target, after a run of this
 	// job fails.
 	OnFailureStart string `json:"on_failure_start,omitempty"`
+	// DisabledOn names target servers on which the job is disabled while it stays enabled on
+	// the others (`msx job disable NAME --server S`); each receives the job with enabled
+	// false (ForTarget).
+	DisabledOn []string `json:"disabled_on,omitempty"`
+}
+
+// ForTarget returns the job as the target server runs it: disabled when the server is in
+// DisabledOn (compared as canonical names), otherwise the job itself.
+func (j Job) ForTarget(server string) Job {
+	if !j.DisabledOnServer(server) {
+		return j
+	}
+	c := j.Clone()
+	off := false
+	c.Enabled = &off
+	return c
+}
+
+// DisabledOnServer reports whether the server is in DisabledOn.
+func (j Job) DisabledOnServer(server string) bool {
+	want, err := CanonicalServerName(server)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(j.DisabledOn, func(s string) bool {
+		c, err := CanonicalServerName(s)
+		return err == nil && c == want
+	})
 }
 
 // OverlapPolicy returns the job's overlap policy, OverlapSkip when it is not set.
@@ -97,6 +126,11 @@ func validatePolicy(l *problem.List, j Job) {
 	}
 	if p.CatchUpWindow != 0 && p.CatchUpPolicy() == CatchUpNone {
 		l.Add("catch_up_window", 0, "catch_up_window is set but catch_up is none: set catch_up to once or all, or remove the window")
+	}
+	for i, s := range p.DisabledOn {
+		if err := ValidServerName(s); err != nil {
+			l.Add(fmt.Sprintf("disabled_on[%d]", i), 0, "%s", err.Error())
+		}
 	}
 	for _, f := range []struct{ field, name string }{{"on_success_start", p.OnSuccessStart}, {"on_failure_start", p.OnFailureStart}} {
 		switch {

@@ -101,3 +101,49 @@ func TestChainCycle(t *testing.T) {
 		t.Errorf("Chain: %q %q %q", p.Chain(RunSucceeded), p.Chain(RunFailed), p.Chain(RunCanceled))
 	}
 }
+
+func TestUnreachable(t *testing.T) {
+	step := func(success, successID, fail, failID int) Step {
+		return Step{StepName: "s", Command: "c", OnSuccessAction: success, OnSuccessStepID: successID, OnFailAction: fail, OnFailStepID: failID}
+	}
+	tests := []struct {
+		name  string
+		start int
+		steps []Step
+		want  []int
+	}{
+		{"one step", 0, []Step{step(0, 0, 0, 0)}, nil},
+		{"defaults on step 1 of 3", 0, []Step{step(0, 0, 0, 0), step(0, 0, 0, 0), step(0, 0, 0, 0)}, []int{2, 3}},
+		{"next step", 0, []Step{step(ActionNextStep, 0, 0, 0), step(ActionNextStep, 0, 0, 0), step(0, 0, 0, 0)}, nil},
+		{"failure path", 0, []Step{step(0, 0, ActionGoToStep, 3), step(0, 0, 0, 0), step(0, 0, 0, 0)}, []int{2}},
+		{"start at 2", 2, []Step{step(0, 0, 0, 0), step(ActionGoToStep, 1, 0, 0)}, nil},
+		{"loop", 0, []Step{step(ActionGoToStep, 2, 0, 0), step(0, 0, ActionGoToStep, 1), step(0, 0, 0, 0)}, []int{3}},
+		{"bad reference ignored", 0, []Step{step(ActionGoToStep, 9, 0, 0), step(0, 0, 0, 0)}, []int{2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := Job{Name: "j", StartStepID: tc.start, Steps: tc.steps}
+			if got := j.Unreachable(); !slices.Equal(got, tc.want) {
+				t.Errorf("Unreachable = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestForTarget(t *testing.T) {
+	j := validJob()
+	j.DisabledOn = []string{`sql02\sales`}
+	if got := j.ForTarget(`SQL02\SALES`); got.IsEnabled() {
+		t.Error("a server in disabled_on gets the job enabled")
+	}
+	if got := j.ForTarget("SQL01"); !got.IsEnabled() {
+		t.Error("a server not in disabled_on gets the job disabled")
+	}
+	if !j.IsEnabled() {
+		t.Error("ForTarget changed the job")
+	}
+	j.DisabledOn = []string{"bad.name"}
+	if p := j.Validate(); len(p) != 1 || p[0].Path != "disabled_on[0]" {
+		t.Errorf("Validate = %v, want a problem at disabled_on[0]", p)
+	}
+}
