@@ -38,14 +38,25 @@ func (f *fixture) postedJob(tb testing.TB, seq uint64) jobs.Job {
 	return j
 }
 
+// onlineTargets starts targets and waits until each is online.
+func (f *fixture) onlineTargets(tb testing.TB, names ...string) []*agent {
+	tb.Helper()
+	out := make([]*agent, len(names))
+	for i, n := range names {
+		out[i] = f.startTarget(tb, n)
+	}
+	for _, a := range out {
+		f.waitOnline(tb, a)
+	}
+	return out
+}
+
 // TestIntegrationJobsDryRun: a dry run says what an apply would change and post, per target,
 // and changes nothing: not the catalog, not the download list.
 func TestIntegrationJobsDryRun(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a1, a2 := f.startTarget(t, "sqld1"), f.startTarget(t, "sqld2")
-	f.waitOnline(t, a1)
-	f.waitOnline(t, a2)
+	f.onlineTargets(t, "sqld1", "sqld2")
 	rows := func() int { return len(f.m.Ledger.List(ledger.Filter{})) }
 
 	j := cmdJob(t, "Dry", "echo hi", "sqld1", "sqld2")
@@ -97,9 +108,7 @@ func TestIntegrationJobsDryRun(t *testing.T) {
 func TestIntegrationJobsEnableDisable(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a1, a2 := f.startTarget(t, "sqle1"), f.startTarget(t, "sqle2")
-	f.waitOnline(t, a1)
-	f.waitOnline(t, a2)
+	f.onlineTargets(t, "sqle1", "sqle2")
 	res := f.apply(t, cmdJob(t, "Toggle", "echo hi", "sqle1", "sqle2"))
 	f.waitAllApplied(t, res.Posted)
 
@@ -154,10 +163,7 @@ func TestIntegrationJobsEnableDisable(t *testing.T) {
 func TestIntegrationJobsStartWait(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	busy, free, down := f.startTarget(t, "sqlw1"), f.startTarget(t, "sqlw2"), f.startTarget(t, "sqlw3")
-	for _, a := range []*agent{busy, free, down} {
-		f.waitOnline(t, a)
-	}
+	down := f.onlineTargets(t, "sqlw1", "sqlw2", "sqlw3")[2]
 	if _, err := f.m.Reg.AddGroup(t.Context(), "WaitGroup"); err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +215,7 @@ func TestIntegrationJobsStartWait(t *testing.T) {
 func TestIntegrationJobsChainCycle(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.startTarget(t, "sqlc1")
-	f.waitOnline(t, a)
+	f.onlineTargets(t, "sqlc1")
 	chained := func(name, success, failure string, servers ...string) jobs.Job {
 		j := cmdJob(t, name, "echo "+name, servers...)
 		j.OnSuccessStart, j.OnFailureStart = success, failure

@@ -283,14 +283,6 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 	if len(servers)+len(groups) == 0 {
 		return ApplyResult{}, fmt.Errorf("%w: name at least one --server or --group", ErrInvalid)
 	}
-	// Read, edit and apply under one lock, so that two retargets at once both take effect.
-	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
-	j, err := m.Catalog.Get(name)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	j = j.Clone()
 	edit := func(list, names []string) []string {
 		for _, n := range names {
 			i := slices.IndexFunc(list, func(s string) bool { return strings.EqualFold(s, n) })
@@ -302,8 +294,26 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 		}
 		return list
 	}
-	j.Targets.Servers = edit(j.Targets.Servers, servers)
-	j.Targets.Groups = edit(j.Targets.Groups, groups)
+	return m.editJob(ctx, name, func(j *jobs.Job) error {
+		j.Targets.Servers = edit(j.Targets.Servers, servers)
+		j.Targets.Groups = edit(j.Targets.Groups, groups)
+		return nil
+	})
+}
+
+// editJob reads, edits and applies a job under one lock, so that two edits at once both take
+// effect. An error from edit is returned and nothing is applied.
+func (m *Master) editJob(ctx context.Context, name string, edit func(j *jobs.Job) error) (ApplyResult, error) {
+	m.jobMu.Lock()
+	defer m.jobMu.Unlock()
+	j, err := m.Catalog.Get(name)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	j = j.Clone()
+	if err := edit(&j); err != nil {
+		return ApplyResult{}, err
+	}
 	return m.applyLocked(ctx, j)
 }
 

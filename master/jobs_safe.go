@@ -108,42 +108,37 @@ func shortList(names []string) string {
 // posts the new version to its targets. Enabling a job on some servers while it is disabled
 // everywhere is refused: enable it first, then disable it where it must stay off.
 func (m *Master) SetJobEnabled(ctx context.Context, name string, enabled bool, servers []string) (ApplyResult, error) {
-	m.jobMu.Lock()
-	defer m.jobMu.Unlock()
-	j, err := m.Catalog.Get(name)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	j = j.Clone()
-	if len(servers) == 0 {
-		j.Enabled = &enabled
-		if enabled {
-			j.DisabledOn = nil
+	return m.editJob(ctx, name, func(j *jobs.Job) error {
+		if len(servers) == 0 {
+			j.Enabled = &enabled
+			if enabled {
+				j.DisabledOn = nil
+			}
+			return nil
 		}
-		return m.applyLocked(ctx, j)
-	}
-	if enabled && !j.IsEnabled() {
-		return ApplyResult{}, fmt.Errorf("%w: job '%s' is disabled on every target: enable it with `msx job enable %q`, then disable it where it must stay off",
-			ErrInvalid, j.Name, j.Name)
-	}
-	ts := m.expected(j)
-	for _, s := range servers {
-		c, err := jobs.CanonicalServerName(s)
-		if err != nil {
-			return ApplyResult{}, coded(CodeInvalidName, "--server %q: %w", s, err)
+		if enabled && !j.IsEnabled() {
+			return fmt.Errorf("%w: job '%s' is disabled on every target: enable it with `msx job enable %q`, then disable it where it must stay off",
+				ErrInvalid, j.Name, j.Name)
 		}
-		if _, ok := ts[c]; !ok {
-			return ApplyResult{}, coded(CodeUnknown, "Job '%s' is not applied to target server '%s' (msx job target %q --server %s)", j.Name, c, j.Name, c)
+		ts := m.expected(*j)
+		for _, s := range servers {
+			c, err := jobs.CanonicalServerName(s)
+			if err != nil {
+				return coded(CodeInvalidName, "--server %q: %w", s, err)
+			}
+			if _, ok := ts[c]; !ok {
+				return coded(CodeUnknown, "Job '%s' is not applied to target server '%s' (msx job target %q --server %s)", j.Name, c, j.Name, c)
+			}
+			i := slices.Index(j.DisabledOn, c)
+			switch {
+			case !enabled && i < 0:
+				j.DisabledOn = append(j.DisabledOn, c)
+			case enabled && i >= 0:
+				j.DisabledOn = slices.Delete(j.DisabledOn, i, i+1)
+			}
 		}
-		i := slices.Index(j.DisabledOn, c)
-		switch {
-		case !enabled && i < 0:
-			j.DisabledOn = append(j.DisabledOn, c)
-		case enabled && i >= 0:
-			j.DisabledOn = slices.Delete(j.DisabledOn, i, i+1)
-		}
-	}
-	return m.applyLocked(ctx, j)
+		return nil
+	})
 }
 
 // startTargets returns the targets of job j that a start names: every target of the job when

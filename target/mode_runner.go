@@ -149,7 +149,7 @@ func (h *runnerHost) checkSubsystems(ctx context.Context, j jobs.Job) {
 			continue
 		}
 		h.a.log.Warn("job step uses a subsystem this target cannot run", "job", j.Name, "step", s.StepID, "subsystem", sub)
-		h.a.agentEvent(ctx, fmt.Sprintf("job-%s-v%d-step-%d-subsystem", j.JobID, j.VersionNumber, s.StepID), 0,
+		h.a.jobEvent(ctx, fmt.Sprintf("job-%s-v%d-step-%d-subsystem", j.JobID, j.VersionNumber, s.StepID), j.JobID, j.Name,
 			fmt.Sprintf("SQLServerAgent Error: job '%s' step %d (%s) uses subsystem %s, which is not available on this target; the step will fail.",
 				j.Name, s.StepID, s.StepName, sub))
 	}

@@ -27,6 +27,16 @@ func blockingJob(t *testing.T, name, overlap string) (*jobs.Job, string) {
 	return j, release
 }
 
+// startBlocking inserts a blockingJob with the overlap policy into a new harness and waits for
+// its first run to start.
+func startBlocking(t *testing.T, name, overlap string) (h *harness, j *jobs.Job, release string, first schemas.RunResult) {
+	t.Helper()
+	h = newHarness(t)
+	j, release = blockingJob(t, name, overlap)
+	h.insert(j)
+	return h, j, release, h.waitRuns(j.JobID, schemas.PhaseStarted, 1, 20*time.Second)[0]
+}
+
 func releaseRun(t *testing.T, file string) {
 	t.Helper()
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
@@ -83,11 +93,7 @@ func (h *harness) checkOneAtATime(jobID string) {
 
 func TestOverlapSkip(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	j, release := blockingJob(t, "skipper", "") // default: skip
-	h.insert(j)
-
-	first := h.waitRuns(j.JobID, schemas.PhaseStarted, 1, 20*time.Second)[0]
+	h, j, release, first := startBlocking(t, "skipper", "")
 	waitFor(t, 20*time.Second, "two skipped firings", func() bool { return len(h.skipped(j.JobID)) >= 2 })
 	for _, s := range h.skipped(j.JobID) {
 		rs := rows(t, s)
@@ -119,11 +125,7 @@ func TestOverlapSkip(t *testing.T) {
 
 func TestOverlapQueue(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	j, release := blockingJob(t, "queuer", jobs.OverlapQueue)
-	h.insert(j)
-
-	first := h.waitRuns(j.JobID, schemas.PhaseStarted, 1, 20*time.Second)[0]
+	h, j, release, first := startBlocking(t, "queuer", jobs.OverlapQueue)
 	ev := h.event(j.JobID, "(overlap: queue)")
 	if ev.JobName != "queuer" || !strings.Contains(ev.Message, "waits for the run from a request by Schedule 1 (every second) to end") {
 		t.Errorf("queued event %+v", ev)
@@ -157,11 +159,7 @@ func TestOverlapQueue(t *testing.T) {
 
 func TestOverlapReplace(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	j, release := blockingJob(t, "replacer", jobs.OverlapReplace)
-	h.insert(j)
-
-	first := h.waitRuns(j.JobID, schemas.PhaseStarted, 1, 20*time.Second)[0]
+	h, j, release, first := startBlocking(t, "replacer", jobs.OverlapReplace)
 	var replaced schemas.RunResult
 	waitFor(t, 20*time.Second, "the first run replaced", func() bool {
 		for _, r := range h.runs(j.JobID, schemas.PhaseFinished) {

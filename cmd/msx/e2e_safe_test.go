@@ -2,10 +2,10 @@ package main_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,24 +19,11 @@ func TestEndToEndSafeChanges(t *testing.T) {
 		t.Skip("end-to-end test builds and runs the binary")
 	}
 	dir := t.TempDir()
-	start(t, dir, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms")
+	up := start(t, dir, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms", "--no-examples")
+	waitFor(t, 60*time.Second, "msx up banner", func() bool { return strings.Contains(up.out.String(), "msx is up") })
 	waitFor(t, 60*time.Second, "3 targets online", func() bool {
-		if _, err := os.Stat(filepath.Join(dir, "msx-data")); err != nil {
-			return false
-		}
-		var rows []struct {
-			LastPollDate *string `json:"last_poll_date"`
-		}
-		out, err := tryMsx(dir, "targetserver", "list", "-o", "json")
-		if err != nil || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 3 {
-			return false
-		}
-		for _, r := range rows {
-			if r.LastPollDate == nil {
-				return false
-			}
-		}
-		return true
+		ts := targets(t, dir)
+		return len(ts) == 3 && ts["SQL01"].LastPollDate != nil && ts["SQL02"].LastPollDate != nil && ts["SQL03"].LastPollDate != nil
 	})
 	doc := filepath.Join(dir, "sleeper.yaml")
 	if err := os.WriteFile(doc, []byte(`name: Sleeper
@@ -90,6 +77,39 @@ targets:
 		if !strings.Contains(waited, want) {
 			t.Errorf("start --wait output lacks %q:\n%s", want, waited)
 		}
+	}
+
+	// The smaller things: events name their job, status in words, the bus URL in token create,
+	// step output and hh:mm:ss times in the history table.
+	waitFor(t, 30*time.Second, "the refused START's event naming the job", func() bool {
+		out, err := tryMsx(dir, "events")
+		return err == nil && regexp.MustCompile(`SQL01\s+sev 16\s+instruction\s+Sleeper\s`).MatchString(out)
+	})
+	if out := msx(t, dir, false, "targetserver", "list"); !strings.Contains(out, "1 normal") {
+		t.Errorf("targetserver list shows no status in words:\n%s", out)
+	}
+	if out := msx(t, dir, false, "token", "create"); !regexp.MustCompile(`--nats (nats|tls)://127\.0\.0\.1:\d+ --data DIR`).MatchString(out) {
+		t.Errorf("token create does not print the bus URL:\n%s", out)
+	}
+	echo := filepath.Join(dir, "echo.yaml")
+	if err := os.WriteFile(echo, []byte("name: Echo\nsteps:\n  - step_name: say\n    subsystem: CmdExec\n    command: echo first line; echo second line\ntargets:\n  servers: [SQL03]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msx(t, dir, false, "job", "apply", "-f", echo)
+	waitFor(t, 30*time.Second, "Echo started on SQL03", func() bool {
+		out, err := tryMsx(dir, "job", "start", "Echo", "--wait")
+		return err == nil && strings.Contains(out, "started")
+	})
+	var hist string
+	waitFor(t, 30*time.Second, "Echo's history", func() bool {
+		hist = msx(t, dir, false, "job", "history", "Echo")
+		return strings.Contains(hist, "first line | second line")
+	})
+	if !regexp.MustCompile(`SQL03\s+1\s+say\s+1 Succeeded\s+\d{8}\s+\d\d:\d\d:\d\d\s+00:00:\d\d`).MatchString(hist) {
+		t.Errorf("history table without hh:mm:ss times:\n%s", hist)
+	}
+	if full := msx(t, dir, false, "job", "history", "Echo", "--full"); !strings.Contains(full, `first line\nsecond line`) {
+		t.Errorf("history --full does not show the whole output (newlines escaped by the table):\n%s", full)
 	}
 }
 

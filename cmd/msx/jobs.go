@@ -84,8 +84,8 @@ func newJob(g *globals) *cobra.Command {
 					{"  server_name", func(s master.JobServer) string { return "  " + s.ServerName }},
 					{"last_run_outcome", func(s master.JobServer) string { return fmt.Sprintf("%d %s", s.LastRunOutcome, s.LastRunOutcome) }},
 					{"last_run_date", func(s master.JobServer) string { return dash(intOrEmpty(s.LastRunDate)) }},
-					{"last_run_time", func(s master.JobServer) string { return dash(intOrEmpty(s.LastRunTime)) }},
-					{"last_run_duration", func(s master.JobServer) string { return strconv.Itoa(s.LastRunDuration) }},
+					{"last_run_time", func(s master.JobServer) string { return dash(clock(s.LastRunTime)) }},
+					{"last_run_duration", func(s master.JobServer) string { return span(s.LastRunDuration) }},
 					{"last_outcome_message", func(s master.JobServer) string { return dash(firstLine(s.LastOutcomeMessage)) }},
 				}); err != nil {
 					return err
@@ -144,6 +144,7 @@ func newJob(g *globals) *cobra.Command {
 	}
 	var hServer string
 	var hLimit int
+	var hFull bool
 	history := &cobra.Command{
 		Use: "history NAME [--server S] [--limit N]", Short: "Job history (sysjobhistory): step 0 is the job outcome", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -159,16 +160,23 @@ func newJob(g *globals) *cobra.Command {
 					{"step_name", func(r jobs.HistoryRow) string { return r.StepName }},
 					{"run_status", func(r jobs.HistoryRow) string { return fmt.Sprintf("%d %s", r.RunStatus, r.RunStatus) }},
 					{"run_date", func(r jobs.HistoryRow) string { return strconv.Itoa(r.RunDate) }},
-					{"run_time", func(r jobs.HistoryRow) string { return fmt.Sprintf("%06d", r.RunTime) }},
-					{"run_duration", func(r jobs.HistoryRow) string { return strconv.Itoa(r.RunDuration) }},
+					{"run_time", func(r jobs.HistoryRow) string { return clock(r.RunTime) }},
+					{"run_duration", func(r jobs.HistoryRow) string { return span(r.RunDuration) }},
 					{"retries_attempted", func(r jobs.HistoryRow) string { return strconv.Itoa(r.RetriesAttempted) }},
-					{"message", func(r jobs.HistoryRow) string { return firstLine(r.Message) }},
+					{"message", func(r jobs.HistoryRow) string {
+						if hFull {
+							return r.Message
+						}
+						return firstLine(r.Message)
+					}},
+					{"output", func(r jobs.HistoryRow) string { return dash(stepOutput(r.Output, hFull)) }},
 				})
 			})
 		},
 	}
 	history.Flags().StringVar(&hServer, "server", "", "only this target server")
 	history.Flags().IntVar(&hLimit, "limit", 20, "newest N runs")
+	history.Flags().BoolVar(&hFull, "full", false, "show messages and step output in full (default: trimmed to one line)")
 	cmd.AddCommand(apply, list("list", "List jobs"), show, del,
 		retarget("target", "Apply a job to servers and groups (posts INSERT to the servers that gain it)", false),
 		retarget("untarget", "Remove servers and groups from a job (posts DELETE to the servers that lose it)", true),
@@ -323,8 +331,12 @@ func newEvents(g *globals) *cobra.Command {
 						if e.ClaimedServer != "" {
 							msg = "[claims to be " + e.ClaimedServer + "] " + msg
 						}
-						fmt.Fprintf(cmd.OutOrStdout(), "%s  %-10s sev %2d  %-11s %s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
-							Escape(e.Server), e.Severity, Escape(e.Source), Escape(msg))
+						job := e.JobName
+						if job == "" {
+							job = e.JobID
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "%s  %-10s sev %2d  %-11s %-20s %s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
+							Escape(e.Server), e.Severity, Escape(e.Source), Escape(dash(job)), Escape(msg))
 					}
 				}
 				if len(evs) > 0 {

@@ -369,6 +369,9 @@ type TokenRequest struct {
 type TokenReply struct {
 	Token string `json:"token"`
 	auth.Record
+	// NATSURL is the bus URL the master is connected to, for an enlistment token: what the new
+	// target passes as --nats (a loopback address works only on the master's machine).
+	NATSURL string `json:"nats_url,omitempty"`
 }
 
 func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -401,7 +404,11 @@ func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error
 	if fp := s.m.CAFingerprint(); fp != "" && req.Role == auth.RoleEnlist {
 		plain += "~" + fp // the secret, then what the new target needs to trust the bus
 	}
-	return TokenReply{Token: plain, Record: rec}, nil
+	reply := TokenReply{Token: plain, Record: rec}
+	if req.Role == auth.RoleEnlist {
+		reply.NATSURL = s.m.BusURL()
+	}
+	return reply, nil
 }
 
 func (s *Server) listTokens(_ http.ResponseWriter, r *http.Request) (any, error) {
