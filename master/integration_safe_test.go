@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/schedule"
 )
 
 // postedJob reads the job snapshot the master posted at seq.
@@ -251,4 +254,50 @@ func TestIntegrationJobsChainCycle(t *testing.T) {
 		t.Errorf("a job chained to itself: %v", err)
 	}
 	f.apply(t, chained("Cleanup", "", ""))
+}
+
+// TestIntegrationJobsOverlapSkipped: a firing skipped while the job runs reaches the master as
+// a history row and an event, and changes neither the last outcome nor the run count.
+func TestIntegrationJobsOverlapSkipped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.onlineTargets(t, "sqlo1")
+	release := filepath.Join(t.TempDir(), "release")
+	j := cmdJob(t, "Busy", "while [ ! -f '"+release+"' ]; do sleep 0.05; done", "sqlo1")
+	j.Schedules = []schedule.Schedule{{Name: "every second", Cron: "* * * * * *"}}
+	res := f.apply(t, j)
+	f.waitAllApplied(t, res.Posted)
+
+	var skipped jobs.HistoryRow
+	waitFor(t, patience, func() bool {
+		rows, err := f.m.History(t.Context(), "Busy", "sqlo1", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.StepID == 0 && strings.HasPrefix(r.Message, "The job was skipped.") {
+				skipped = r
+				return true
+			}
+		}
+		return false
+	}, "a skipped firing in the master's history")
+	if skipped.RunStatus != jobs.RunCanceled || skipped.Server != "SQLO1" || !strings.Contains(skipped.Message, "(overlap: skip)") {
+		t.Errorf("skipped row %+v", skipped)
+	}
+	if js, _ := f.jobServer(t, "Busy", "sqlo1"); js.LastRunOutcome != jobs.OutcomeInProgress || js.Runs != 0 {
+		t.Errorf("after a skipped firing the job shows %+v, want still in progress and no finished run", js)
+	}
+	f.waitEvents(t, "sqlo1", schemas.SeverityInfo, "the skip event", func(e master.EventRecord) bool {
+		return e.JobName == "Busy" && strings.Contains(e.Message, "The job was skipped.")
+	})
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The schedule keeps firing: count at least one finished run, never the skipped ones.
+	var js master.JobServer
+	waitFor(t, patience, func() bool {
+		js, _ = f.jobServer(t, "Busy", "sqlo1")
+		return js.Runs >= 1 && js.LastRunOutcome == jobs.OutcomeSucceeded
+	}, "the released run to succeed (last %+v)", &js)
 }

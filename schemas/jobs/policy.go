@@ -37,6 +37,10 @@ const (
 // DefaultCatchUpWindow is how far back a catch-up looks when catch_up_window is not set.
 const DefaultCatchUpWindow = 24 * time.Hour
 
+// MaxCatchUpWindow bounds catch_up_window: an agent stopped for longer than that has more to
+// do than make up runs.
+const MaxCatchUpWindow = 7 * 24 * time.Hour
+
 // MaxCatchUp bounds the runs one catch-up makes for a job (catch_up: all); older missed
 // firings are reported as skipped.
 const MaxCatchUp = 100
@@ -121,8 +125,11 @@ func validatePolicy(l *problem.List, j Job) {
 	if p.CatchUp != "" && !slices.Contains([]string{CatchUpNone, CatchUpOnce, CatchUpAll}, p.CatchUp) {
 		l.Add("catch_up", codeInvalidValue, "The specified 'catch_up' ('%s') is invalid (valid values are: none, once, all)", p.CatchUp)
 	}
-	if p.CatchUpWindow < 0 {
+	switch {
+	case p.CatchUpWindow < 0:
 		l.Add("catch_up_window", 0, "the catch-up window is negative; give a duration such as \"2h\", or leave it out for %s", DefaultCatchUpWindow)
+	case time.Duration(p.CatchUpWindow) > MaxCatchUpWindow:
+		l.Add("catch_up_window", 0, "the catch-up window is %s; the limit is 168h (7 days)", time.Duration(p.CatchUpWindow))
 	}
 	if p.CatchUpWindow != 0 && p.CatchUpPolicy() == CatchUpNone {
 		l.Add("catch_up_window", 0, "catch_up_window is set but catch_up is none: set catch_up to once or all, or remove the window")

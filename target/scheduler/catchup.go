@@ -36,34 +36,42 @@ const maxMissedScan = 100_000
 // after the first Reload and before Run.
 func (s *Scheduler) CatchUp(marks map[string]time.Time) int {
 	now := time.Now()
-	var planned []firing
-	var policyJobs []jobs.Job
+	type held struct {
+		job  jobs.Job
+		next time.Time // the first firing the queue fires itself
+	}
+	var policyJobs []held
 	s.mu.Lock()
 	for _, e := range s.entries {
-		if e.job.CatchUpPolicy() == jobs.CatchUpNone {
+		if e.job.CatchUpPolicy() != jobs.CatchUpNone {
+			policyJobs = append(policyJobs, held{e.job, e.next})
+		}
+	}
+	s.mu.Unlock()
+	// Planning looks at every firing inside each window: done outside the lock.
+	var planned []firing
+	for _, h := range policyJobs {
+		since, ok := marks[h.job.JobID]
+		if !ok {
 			continue
 		}
-		policyJobs = append(policyJobs, e.job)
-		since, ok := marks[e.job.JobID]
-		if !ok || !e.job.IsEnabled() {
-			continue
-		}
-		missed, dropped := Missed(e.job, since, now, s.loc)
+		missed, dropped := Missed(h.job, since, now, s.loc)
 		if dropped > 0 {
-			s.log.Warn("catch-up: older missed firings not run", "job", e.job.Name, "job_id", e.job.JobID,
+			s.log.Warn("catch-up: older missed firings not run", "job", h.job.Name, "job_id", h.job.JobID,
 				"dropped", dropped, "limit", jobs.MaxCatchUp)
 		}
 		for _, f := range missed {
-			if e.next.IsZero() || f.Due.Before(e.next) { // from e.next on, the queue fires it
-				planned = append(planned, firing{e.job, f})
+			if h.next.IsZero() || f.Due.Before(h.next) { // from next on, the queue fires it
+				planned = append(planned, firing{h.job, f})
 			}
 		}
 	}
 	slices.SortStableFunc(planned, func(a, b firing) int { return a.f.Due.Compare(b.f.Due) })
+	s.mu.Lock()
 	s.missed = append(s.missed, planned...)
 	s.mu.Unlock()
-	for _, j := range policyJobs {
-		s.mark(j, now)
+	for _, h := range policyJobs {
+		s.mark(h.job, now)
 	}
 	if len(planned) > 0 {
 		s.log.Info("catch-up: firings missed while the agent was stopped planned", "runs", len(planned))
