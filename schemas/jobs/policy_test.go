@@ -23,7 +23,7 @@ func TestValidatePolicy(t *testing.T) {
 		{"overlap case", func(j *Job) { j.Overlap = "Skip" }, "overlap", "invalid"},
 		{"catch up", func(j *Job) { j.CatchUp = "always" }, "catch_up", "valid values are: none, once, all"},
 		{"negative window", func(j *Job) { j.CatchUp, j.CatchUpWindow = CatchUpOnce, Duration(-time.Hour) }, "catch_up_window", "negative"},
-		{"window too long", func(j *Job) { j.CatchUp, j.CatchUpWindow = CatchUpAll, Duration(200 * time.Hour) }, "catch_up_window", "the limit is 168h"},
+		{"window too long", func(j *Job) { j.CatchUp, j.CatchUpWindow = CatchUpAll, Duration(200*time.Hour) }, "catch_up_window", "the limit is 168h"},
 		{"window without catch-up", func(j *Job) { j.CatchUpWindow = Duration(time.Hour) }, "catch_up_window", "catch_up is none"},
 		{"chain to itself", func(j *Job) { j.OnFailureStart = " nightly " }, "on_failure_start", "cannot start itself"},
 		{"chain name too long", func(j *Job) { j.OnSuccessStart = strings.Repeat("x", 200) }, "on_success_start", "the limit is 128"},
