@@ -205,6 +205,17 @@ func TestIntegrationJobsStartWait(t *testing.T) {
 	if r := got["SQLW3"]; r.Outcome != master.StartUnreachable || !strings.Contains(r.Message, "last heartbeat") {
 		t.Errorf("stopped target: %+v, want unreachable", r)
 	}
+	p, err = f.m.StartJobOn(t.Context(), "Waited", []string{"sqlw1", "sqlw2"}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCtx, stopCancel := context.WithTimeout(t.Context(), patience)
+	defer stopCancel()
+	for _, r := range f.m.WaitStarted(stopCtx, p) {
+		if r.Outcome != master.StartStopped {
+			t.Errorf("STOP of a running job: %+v, want stopped", r)
+		}
+	}
 	if _, err := f.m.StartJobOn(t.Context(), "Waited", []string{"sqlother"}, nil, false); master.CodeOf(err) != master.CodeUnknown {
 		t.Errorf("start on a server the job is not applied to: %v", err)
 	}

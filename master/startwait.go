@@ -7,7 +7,8 @@ import (
 
 // Outcomes of a START or STOP that StartReports gives, per target.
 const (
-	StartStarted     = "started"     // the target applied it: the run started (or stopped)
+	StartStarted     = "started"     // the target applied a START: the run started
+	StartStopped     = "stopped"     // the target applied a STOP: the run was canceled
 	StartRefused     = "refused"     // the target refused it, with an error code (22022: already running)
 	StartUnreachable = "unreachable" // no report from the target before the wait ended
 )
@@ -17,7 +18,7 @@ type StartReport struct {
 	TargetServer string `json:"target_server"`
 	InstanceID   uint64 `json:"instance_id"`
 	Operation    string `json:"operation"`
-	Outcome      string `json:"outcome"` // StartStarted, StartRefused or StartUnreachable
+	Outcome      string `json:"outcome"` // StartStarted, StartStopped, StartRefused or StartUnreachable
 	ErrorCode    int    `json:"error_code,omitempty"`
 	Message      string `json:"message,omitempty"`
 }
@@ -48,6 +49,8 @@ func (m *Master) WaitStarted(ctx context.Context, posted []Posted) []StartReport
 				left++
 			case row.ErrorCode != 0 || row.ErrorMessage != "":
 				out[i].Outcome, out[i].ErrorCode, out[i].Message = StartRefused, row.ErrorCode, row.ErrorMessage
+			case out[i].Operation == "STOP":
+				out[i].Outcome = StartStopped
 			default:
 				out[i].Outcome = StartStarted
 			}

@@ -114,7 +114,7 @@ func newJobStart(g *globals, verb, short string) *cobra.Command {
 		}}
 	c.Flags().StringSliceVar(&servers, "server", nil, "only this target server (repeatable; default: every target of the job)")
 	c.Flags().StringSliceVar(&groups, "group", nil, "only the job's targets in this group (repeatable)")
-	c.Flags().BoolVar(&wait, "wait", false, "wait for each target's answer: started, refused (22022 already running, ...) or unreachable; exit 1 unless all started")
+	c.Flags().BoolVar(&wait, "wait", false, "wait for each target's answer: started (stopped), refused (22022 already running, ...) or unreachable; exit 1 unless all did")
 	c.Flags().DurationVar(&timeout, "timeout", 20*time.Second, "with --wait, how long to wait for the targets (at most 25s)")
 	return c
 }
