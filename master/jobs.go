@@ -16,12 +16,17 @@ import (
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
-// ApplyResult says what `msx job apply` did.
+// ApplyResult says what `msx job apply` did, or, with DryRun, what it would do: then Posted
+// lists the instructions it would post (instance_id 0) and nothing was changed.
 type ApplyResult struct {
 	Job     jobs.Job `json:"job"`
 	Created bool     `json:"created"`
 	Changes []string `json:"changes"`
 	Posted  []Posted `json:"posted"`
+	// Warnings are things about the job that are allowed but probably not meant (steps no
+	// path reaches, a chain to a job that does not exist yet); see applyWarnings.
+	Warnings []string `json:"warnings,omitempty"`
+	DryRun   bool     `json:"dry_run,omitempty"`
 }
 
 // expected returns the targets a job is applied to now: its servers plus the current members of
@@ -119,9 +124,10 @@ func (m *Master) expectedDigest(server string) string {
 	return schemas.JobSetDigest(v)
 }
 
-// insertOf is the INSERT of a job's full snapshot for a target.
+// insertOf is the INSERT of a job's full snapshot for a target, as that target runs it (a job
+// disabled on the target arrives disabled: jobs.Job.ForTarget).
 func insertOf(t registry.Target, j jobs.Job) outgoing {
-	b, _ := json.Marshal(j) // a jobs.Job always marshals
+	b, _ := json.Marshal(j.ForTarget(t.ServerName)) // a jobs.Job always marshals
 	return outgoing{t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b}}
 }
 
@@ -182,7 +188,7 @@ func (m *Master) ApplyJob(ctx context.Context, j jobs.Job) (ApplyResult, error) 
 // postApplied posts the deliveries of a change applyLocked made, in its turn, and reports it;
 // jobMu is held by the caller and released here, before the posts.
 func (m *Master) postApplied(ctx context.Context, res ApplyResult, out []outgoing, err error) (ApplyResult, error) {
-	if err != nil || res.Posted == nil { // nil: nothing changed
+	if err != nil || res.Posted == nil || res.DryRun { // nil: nothing changed
 		m.jobMu.Unlock()
 		return res, err
 	}
@@ -193,6 +199,12 @@ func (m *Master) postApplied(ctx context.Context, res ApplyResult, out []outgoin
 
 // applyLocked is ApplyJob with jobMu held: it stores the job and returns what to post.
 func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, []outgoing, error) {
+	return m.applyOrPlan(ctx, j, false)
+}
+
+// applyOrPlan applies j and returns what to post, or with dryRun only says what applying it
+// would change and post. jobMu is held.
+func (m *Master) applyOrPlan(ctx context.Context, j jobs.Job, dryRun bool) (ApplyResult, []outgoing, error) {
 	old, exists := m.Catalog.ByName(j.Name)
 	if exists {
 		keepStartDates(&j, old)
@@ -200,7 +212,10 @@ func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, []ou
 	if err := m.validate(&j); err != nil {
 		return ApplyResult{}, nil, err
 	}
-	res := ApplyResult{Created: !exists}
+	if err := m.checkChains(j); err != nil {
+		return ApplyResult{}, nil, err
+	}
+	res := ApplyResult{Created: !exists, DryRun: dryRun, Warnings: m.applyWarnings(j)}
 	var before map[string]registry.Target
 	var oldp *jobs.Job
 	if exists {
@@ -221,6 +236,11 @@ func (m *Master) applyLocked(ctx context.Context, j jobs.Job) (ApplyResult, []ou
 		j.JobID = uuid.NewString()
 		j.VersionNumber = 1
 		res.Changes = []string{"created"}
+	}
+	if dryRun {
+		res.Job = j
+		res.Posted = plannedPosts(m.deliveries(before, oldp, &j))
+		return res, nil, nil
 	}
 	if err := m.Catalog.Put(ctx, j); err != nil {
 		return res, nil, err
@@ -269,14 +289,6 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 	if len(servers)+len(groups) == 0 {
 		return ApplyResult{}, fmt.Errorf("%w: name at least one --server or --group", ErrInvalid)
 	}
-	// Read, edit and apply under one lock, so that two retargets at once both take effect.
-	m.jobMu.Lock()
-	j, err := m.Catalog.Get(name)
-	if err != nil {
-		m.jobMu.Unlock()
-		return ApplyResult{}, err
-	}
-	j = j.Clone()
 	edit := func(list, names []string) []string {
 		for _, n := range names {
 			i := slices.IndexFunc(list, func(s string) bool { return strings.EqualFold(s, n) })
@@ -288,8 +300,28 @@ func (m *Master) RetargetJob(ctx context.Context, name string, servers, groups [
 		}
 		return list
 	}
-	j.Targets.Servers = edit(j.Targets.Servers, servers)
-	j.Targets.Groups = edit(j.Targets.Groups, groups)
+	return m.editJob(ctx, name, func(j *jobs.Job) error {
+		j.Targets.Servers = edit(j.Targets.Servers, servers)
+		j.Targets.Groups = edit(j.Targets.Groups, groups)
+		return nil
+	})
+}
+
+// editJob reads, edits and applies a job under one lock, so that two edits at once both take
+// effect; the deliveries are posted after the lock is released, in their turn. An error from
+// edit is returned and nothing is applied.
+func (m *Master) editJob(ctx context.Context, name string, edit func(j *jobs.Job) error) (ApplyResult, error) {
+	m.jobMu.Lock()
+	j, err := m.Catalog.Get(name)
+	if err != nil {
+		m.jobMu.Unlock()
+		return ApplyResult{}, err
+	}
+	j = j.Clone()
+	if err := edit(&j); err != nil {
+		m.jobMu.Unlock()
+		return ApplyResult{}, err
+	}
 	res, out, err := m.applyLocked(ctx, j)
 	return m.postApplied(ctx, res, out, err)
 }
@@ -366,17 +398,27 @@ func (m *Master) dropFromJobs(ctx context.Context, name string, list func(*jobs.
 
 // StartJob posts START (or STOP) of a job to one of its targets, or to all of them.
 func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) ([]Posted, error) {
+	var servers []string
+	if server != "" {
+		servers = []string{server}
+	}
+	return m.StartJobOn(ctx, name, servers, nil, stop)
+}
+
+// StartJobOn posts START (or STOP) of a job to the servers named and the members of the groups
+// named, each of which must be a target of the job, or to every target of the job when both
+// are empty.
+func (m *Master) StartJobOn(ctx context.Context, name string, servers, groups []string, stop bool) ([]Posted, error) {
 	j, err := m.Catalog.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	ts := m.expected(j)
-	if server != "" {
-		t, ok := ts[strings.ToUpper(strings.TrimSpace(server))]
-		if !ok {
-			return nil, coded(CodeUnknown, "Job '%s' is not applied to target server '%s' (msx job target %q --server %s)", j.Name, server, j.Name, server)
-		}
-		ts = map[string]registry.Target{t.ServerName: t}
+	ts, err := m.startTargets(j, servers, groups)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 && len(servers)+len(groups) > 0 {
+		return nil, fmt.Errorf("%w: no target of job '%s' is in the groups named", ErrInvalid, j.Name)
 	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: job '%s' has no target servers: apply it with `msx job target`", ErrInvalid, j.Name)

@@ -123,6 +123,9 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.
 			return // the same run reported again (a resend past JetStream's duplicate window)
 		}
 		m.out.addRun(tok, r.JobID, meta.Sequence.Stream)
+		if r.Skipped {
+			return // a firing the job's overlap policy skipped: in the history, not a run
+		}
 		m.out.observeRun(js, &r, meta.Timestamp)
 		js.LastRunID, js.Started, js.Finished = r.RunID, r.Started, r.Finished
 		if r.JobDeleted {

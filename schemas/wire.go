@@ -282,6 +282,16 @@ type RunResult struct {
 	// JobDeleted says the target deleted the job after this run (its delete_level matched), so
 	// the master stops expecting this version of it there.
 	JobDeleted bool `json:"job_deleted,omitempty"`
+
+	// Skipped says the firing did not run: the job was still running and its overlap policy
+	// skipped it (or a queued firing was dropped). Such a result is a "finished" history row
+	// with run_status 3 that changes neither the job's last outcome nor its run counts.
+	Skipped bool `json:"skipped,omitempty"`
+	// Due is when the schedule wanted the run, set when it started later than that: a
+	// catch-up of a firing missed while the agent was stopped, or a queued firing.
+	Due time.Time `json:"due,omitzero"`
+	// LateSeconds is how many seconds after Due the run started.
+	LateSeconds int64 `json:"late_seconds,omitempty"`
 }
 
 // Event severities, as SQL Server's: 10 informational, 16 error, 20 critical.

@@ -20,7 +20,11 @@
 //
 // In the default agent mode ("runner") jobs run on the target itself: package scheduler fires
 // them on their schedules in the target's time zone, START and STOP instructions start and stop them, and a run manager keeps
-// at most one run per job (SQL Server Agent's 22022 otherwise). Each run reports a "started"
+// at most one run per job (SQL Server Agent's 22022 otherwise). A firing while the job runs
+// follows the job's overlap policy (overlap.go: skipped and reported, queued, or replacing the
+// run); firings missed while the agent was stopped are run late for jobs with a catch-up
+// policy (package scheduler, catchup.go); a finished run starts the job its outcome names
+// (on_success_start, on_failure_start: chain.go). Each run reports a "started"
 // and a "finished" RunResult (with its history rows) on msx.result.<target>.<job>, and failed
 // or canceled runs and failed steps raise events on msx.event.<target>.<severity>, all through
 // the outbox, so reports made while the bus is away are sent, in order, once it is back. T-SQL

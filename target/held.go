@@ -3,6 +3,7 @@ package target
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/msx-project/msx/schemas"
@@ -112,4 +113,16 @@ func (h *heldJobs) digestOf() (string, int) {
 		h.digest = schemas.JobSetDigest(h.versionsLocked())
 	}
 	return h.digest, len(h.jobs)
+}
+
+// byName returns the job held whose name is name, ignoring case (for job chains).
+func (h *heldJobs) byName(name string) (jobs.Job, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, j := range h.jobs {
+		if strings.EqualFold(j.Name, name) {
+			return j, true
+		}
+	}
+	return jobs.Job{}, false
 }

@@ -50,7 +50,7 @@ func (a *Agent) loadHeld(ctx context.Context, report bool) error {
 		if err := json.Unmarshal(d.Definition, &j); err != nil {
 			a.log.Error("job definition unreadable: the job does not run", "job", d.Name, "job_id", d.JobID, "err", err)
 			if report {
-				a.agentEvent(ctx, fmt.Sprintf("job-%s-v%d-unreadable", d.JobID, d.Version), 0,
+				a.jobEvent(ctx, fmt.Sprintf("job-%s-v%d-unreadable", d.JobID, d.Version), d.JobID, d.Name,
 					fmt.Sprintf("SQLServerAgent Error: job '%s' (version %d) cannot be read and does not run: %v", d.Name, d.Version, err))
 			}
 			continue
@@ -65,5 +65,11 @@ func (a *Agent) loadHeld(ctx context.Context, report bool) error {
 // agentEvent queues an error event (severity 16) from the agent itself.
 func (a *Agent) agentEvent(ctx context.Context, id string, code int, msg string) {
 	ev := schemas.Event{ID: id, Severity: schemas.SeverityError, Source: "agent", Message: msg, ErrorCode: code}
+	a.write(ctx, store.Write{Msgs: []store.OutMsg{eventMsg(a.id.ServerName, a.id.Token, ev)}})
+}
+
+// jobEvent queues an error event (severity 16) from the agent about a job, naming it.
+func (a *Agent) jobEvent(ctx context.Context, id, jobID, jobName, msg string) {
+	ev := schemas.Event{ID: id, Severity: schemas.SeverityError, Source: "agent", Message: msg, JobID: jobID, JobName: jobName}
 	a.write(ctx, store.Write{Msgs: []store.OutMsg{eventMsg(a.id.ServerName, a.id.Token, ev)}})
 }

@@ -3,12 +3,14 @@ package target
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/target/runner"
 	"github.com/msx-project/msx/target/scheduler"
+	"github.com/msx-project/msx/target/store"
 )
 
 // runsShutdownTimeout bounds how long a stopping agent waits for canceled runs to report.
@@ -41,11 +43,14 @@ func newRunnerHost(ctx context.Context, a *Agent, canon string) (*runnerHost, er
 	h.runs = &runManager{
 		loc: a.cfg.TimeZone, log: base.With("component", "target.runs"), store: a.store, runner: h.runner, server: a.id.ServerName,
 		token: a.id.Token, wake: a.wakeOutbox, write: a.write, active: map[string]*activeRun{},
-		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace, deleted: h.deletedAfterRun,
+		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace, deleted: h.deletedAfterRun, lookup: a.held.byName,
 	}
 	h.runs.recoverInterrupted(ctx)
-	h.sched = scheduler.New(scheduler.Config{Starter: h.runs, Location: a.cfg.TimeZone, Logger: base})
-	h.sched.Reload(a.held.all())
+	marks := firedMarks{store: a.store, log: base.With("component", "target.scheduler")}
+	h.sched = scheduler.New(scheduler.Config{Starter: h.runs, Location: a.cfg.TimeZone, Logger: base, Marker: marks})
+	held := a.held.all()
+	h.sched.Reload(held)
+	h.sched.CatchUp(marks.load(ctx, held))
 	if err := pingLocalDB(ctx, a.localDB); err != nil {
 		a.log.Error("local database not reachable: T-SQL steps will fail until it answers", "database", a.cfg.Database, "err", err)
 		a.agentEvent(ctx, "localdb-"+time.Now().UTC().Format("20060102T150405"), 0,
@@ -144,8 +149,38 @@ func (h *runnerHost) checkSubsystems(ctx context.Context, j jobs.Job) {
 			continue
 		}
 		h.a.log.Warn("job step uses a subsystem this target cannot run", "job", j.Name, "step", s.StepID, "subsystem", sub)
-		h.a.agentEvent(ctx, fmt.Sprintf("job-%s-v%d-step-%d-subsystem", j.JobID, j.VersionNumber, s.StepID), 0,
+		h.a.jobEvent(ctx, fmt.Sprintf("job-%s-v%d-step-%d-subsystem", j.JobID, j.VersionNumber, s.StepID), j.JobID, j.Name,
 			fmt.Sprintf("SQLServerAgent Error: job '%s' step %d (%s) uses subsystem %s, which is not available on this target; the step will fail.",
 				j.Name, s.StepID, s.StepName, sub))
 	}
+}
+
+// firedMarks keeps the scheduler's catch-up marks in the local database.
+type firedMarks struct {
+	store *store.Store
+	log   *slog.Logger
+}
+
+var _ scheduler.Marker = firedMarks{}
+
+// Mark records that the job's firings up to handled were handled.
+func (f firedMarks) Mark(jobID string, handled time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
+	defer cancel()
+	if err := f.store.SetFired(ctx, jobID, handled); err != nil {
+		f.log.Warn("catch-up mark not recorded: a later catch-up looks back to the mark before", "job_id", jobID, "err", err)
+	}
+}
+
+// load returns the catch-up marks of the jobs held.
+func (f firedMarks) load(ctx context.Context, held []jobs.Job) map[string]time.Time {
+	keep := make(map[string]bool, len(held))
+	for _, j := range held {
+		keep[j.JobID] = true
+	}
+	marks, err := f.store.Fired(ctx, keep)
+	if err != nil {
+		f.log.Error("catch-up marks not read: runs missed while the agent was stopped are not made up", "err", err)
+	}
+	return marks
 }

@@ -45,6 +45,8 @@ type runManager struct {
 	// write makes a report's write in the local database, or holds it while the disk refuses.
 	write   func(ctx context.Context, w store.Write)
 	deleted func(jobs.Job) // the job was deleted after its run (delete_level)
+	// lookup finds a job held by name, for job chains (chain.go); nil: no chains.
+	lookup func(name string) (jobs.Job, bool)
 	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
 	orphanPolicy string
 	orphanGrace  time.Duration
@@ -63,6 +65,12 @@ type activeRun struct {
 	invokedBy string
 	ctx       context.Context // the run's context, ended by cancel
 	cancel    context.CancelCauseFunc
+	// firing is the schedule's firing that started the run (zero for a START); late says the
+	// run started after its firing (queued or a catch-up), which its history then says.
+	firing scheduler.Firing
+	late   bool
+	// waiting are the firings that start, in order, when this run ends (overlap.go).
+	waiting []waitingRun
 }
 
 // reportTimeout bounds queueing a run's report in the local database.
@@ -90,19 +98,6 @@ func requester(source string) string {
 	return "User " + source
 }
 
-// StartRun starts a run of job, invoked by invokedBy ("Schedule 3 (nightly)", "User sa"), and
-// returns without waiting for it. It returns a *schemas.Error with code 22022 (matching
-// scheduler.ErrRunning) when the job is already running, and ErrShuttingDown once the agent
-// stops.
-func (m *runManager) StartRun(job jobs.Job, invokedBy string) error {
-	r, err := m.claim(job.JobID, job.Name, invokedBy)
-	if err != nil {
-		return err
-	}
-	m.launch(job, r)
-	return nil
-}
-
 // claim takes the job's run slot for a run that launch starts later.
 func (m *runManager) claim(jobID, jobName, invokedBy string) (*activeRun, error) {
 	m.mu.Lock()
@@ -115,20 +110,33 @@ func (m *runManager) claim(jobID, jobName, invokedBy string) (*activeRun, error)
 			"SQLServerAgent Error: Request to run job %s (from %s) refused because the job is already running from a request by %s.",
 			jobName, invokedBy, r.invokedBy))}
 	}
+	return m.claimLocked(jobID, invokedBy), nil
+}
+
+// claimLocked takes the free slot of the job. Called with m.mu held.
+func (m *runManager) claimLocked(jobID, invokedBy string) *activeRun {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	r := &activeRun{id: rand.Text(), invokedBy: invokedBy, ctx: ctx, cancel: cancel}
 	m.active[jobID] = r
-	return r, nil
+	return r
 }
 
-// release gives back a slot that claim took and launch did not start.
+// release gives back a slot that claim took, after its run or when launch did not start it,
+// and starts the first firing waiting for it (overlap.go).
 func (m *runManager) release(jobID string, r *activeRun) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.active[jobID] == r {
 		delete(m.active, jobID)
 	}
+	next, w, dropped := m.nextWaiting(jobID, r)
+	m.mu.Unlock()
 	r.cancel(nil)
+	if next != nil {
+		m.launch(w.job, next)
+	}
+	for _, d := range dropped {
+		m.skip(d.job, d.f, "the agent stopped before the run that waited started")
+	}
 }
 
 // launch starts the run that r holds the slot for.
@@ -202,11 +210,15 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 		Server: m.server, InvokedBy: r.invokedBy, Started: start.UTC(), RunStatus: int(jobs.RunInProgress),
 		Message: "The job is running.",
 	}
+	note := m.lateness(&res, r, start)
 	started := m.resultMsg(&res)
 	m.record(store.Write{StartRun: r.id, StartDoc: started.Payload, Msgs: []store.OutMsg{started}})
 
 	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start,
 		Processes: runProcesses{m: m, runID: r.id, log: log}})
+	if note != "" {
+		out.Job.Message += "  " + note
+	}
 
 	res.Phase, res.Finished = schemas.PhaseFinished, time.Now().UTC()
 	res.RunStatus, res.Message = int(out.Status), out.Job.Message
@@ -217,6 +229,7 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	if res.JobDeleted {
 		m.deleteAfterRun(log, job, out)
 	}
+	m.chain(job, out.Status)
 }
 
 // recoverInterrupted reports, as failed, every run a previous life of the agent started and

@@ -41,7 +41,7 @@ var targetCols = []column[master.TargetServer]{
 	{"time_zone_adjustment", func(t master.TargetServer) string { return strconv.Itoa(t.TimeZoneAdjustment) }},
 	{"enlist_date", func(t master.TargetServer) string { return ts(&t.EnlistDate) }},
 	{"last_poll_date", func(t master.TargetServer) string { return ts(t.LastPollDate) }},
-	{"status", func(t master.TargetServer) string { return strconv.Itoa(t.Status) }},
+	{"status", func(t master.TargetServer) string { return strconv.Itoa(t.Status) + " " + statusWords(t.Status) }},
 	{"unread_instructions", func(t master.TargetServer) string { return strconv.Itoa(t.UnreadInstructions) }},
 	{"local_time", func(t master.TargetServer) string {
 		if t.LocalTime == nil {
@@ -165,7 +165,11 @@ func newToken(g *globals) *cobra.Command {
 							name = r.Server
 							fmt.Fprintf(cmd.OutOrStdout(), "It enlists only %s.\n", r.Server)
 						}
-						fmt.Fprintf(cmd.OutOrStdout(), "Enlist a target with:\n  msx target --name %s --token %s --nats NATS_URL --data DIR\n", name, r.Token)
+						bus := "NATS_URL"
+						if r.NATSURL != "" {
+							bus = r.NATSURL
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "Enlist a target with:\n  msx target --name %s --token %s --nats %s --data DIR\n", name, r.Token, bus)
 					}
 					return nil
 				})

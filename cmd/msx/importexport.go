@@ -106,15 +106,19 @@ func printJobDocs(w io.Writer, output string, list []jobs.Job) error {
 
 // applyJobs posts each job to the master (`msx job apply`, `msx job import`) and prints what
 // changed. It stops at the first job the master refuses; the jobs before it stay applied.
-func applyJobs(cmd *cobra.Command, g *globals, list []jobs.Job) error {
+func applyJobs(cmd *cobra.Command, g *globals, list []jobs.Job, dryRun ...bool) error {
 	c, err := g.client()
 	if err != nil {
 		return err
 	}
+	path := "/api/v1/jobs"
+	if len(dryRun) > 0 && dryRun[0] {
+		path += "?dry_run=true"
+	}
 	results := make([]master.ApplyResult, 0, len(list))
 	for _, j := range list {
 		var res master.ApplyResult
-		if err := c.Do(cmd.Context(), http.MethodPost, "/api/v1/jobs", j, &res); err != nil {
+		if err := c.Do(cmd.Context(), http.MethodPost, path, j, &res); err != nil {
 			if len(results) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d job(s) applied before this one failed\n", len(results))
 			}
@@ -127,6 +131,10 @@ func applyJobs(cmd *cobra.Command, g *globals, list []jobs.Job) error {
 	}
 	w := cmd.OutOrStdout()
 	for _, res := range results {
+		if res.DryRun {
+			printPlan(w, res)
+			continue
+		}
 		verb := "updated"
 		switch {
 		case res.Created:
@@ -143,6 +151,7 @@ func applyJobs(cmd *cobra.Command, g *globals, list []jobs.Job) error {
 		if len(res.Posted) > 0 {
 			fmt.Fprintf(w, "  posted %d instruction(s): %s\n", len(res.Posted), summarisePosted(res.Posted))
 		}
+		printWarnings(w, res.Warnings)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ func postedCols() []column[master.Posted] {
 func newJob(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Aliases: []string{"jobs"}, Short: "Multiserver jobs: define once, run on every target"}
 	var file string
+	var dryRun bool
 	apply := &cobra.Command{
 		Use: "apply -f FILE", Short: "Create or update a job (by name) from a YAML or JSON document and post it to its targets", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,10 +44,11 @@ func newJob(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return applyJobs(cmd, g, docs)
+			return applyJobs(cmd, g, docs, dryRun)
 		},
 	}
 	apply.Flags().StringVarP(&file, "file", "f", "", "job document (YAML or JSON; several with ---); - for stdin")
+	apply.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes and the instructions it would post, per target, and change nothing")
 	_ = apply.MarkFlagRequired("file")
 
 	summaryCols := []column[api.JobSummary]{
@@ -82,8 +84,8 @@ func newJob(g *globals) *cobra.Command {
 					{"  server_name", func(s master.JobServer) string { return "  " + s.ServerName }},
 					{"last_run_outcome", func(s master.JobServer) string { return fmt.Sprintf("%d %s", s.LastRunOutcome, s.LastRunOutcome) }},
 					{"last_run_date", func(s master.JobServer) string { return dash(intOrEmpty(s.LastRunDate)) }},
-					{"last_run_time", func(s master.JobServer) string { return dash(intOrEmpty(s.LastRunTime)) }},
-					{"last_run_duration", func(s master.JobServer) string { return strconv.Itoa(s.LastRunDuration) }},
+					{"last_run_time", func(s master.JobServer) string { return dash(clock(s.LastRunTime)) }},
+					{"last_run_duration", func(s master.JobServer) string { return span(s.LastRunDuration) }},
 					{"last_outcome_message", func(s master.JobServer) string { return dash(firstLine(s.LastOutcomeMessage)) }},
 				}); err != nil {
 					return err
@@ -140,23 +142,9 @@ func newJob(g *globals) *cobra.Command {
 		c.Flags().StringSliceVar(&groups, "group", nil, "target server group (repeatable)")
 		return c
 	}
-	startStop := func(verb, short string) *cobra.Command {
-		var server string
-		c := &cobra.Command{Use: verb + " NAME [--server S]", Short: short, Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				q := ""
-				if server != "" {
-					q = "?server=" + url.QueryEscape(server)
-				}
-				return call(cmd, g, http.MethodPost, "/api/v1/jobs/"+client.Path(args[0])+"/"+verb+q, nil, func(rows []master.Posted) error {
-					return print(g, cmd.OutOrStdout(), rows, postedCols())
-				})
-			}}
-		c.Flags().StringVar(&server, "server", "", "only this target server (default: every target of the job)")
-		return c
-	}
 	var hServer string
 	var hLimit int
+	var hFull bool
 	history := &cobra.Command{
 		Use: "history NAME [--server S] [--limit N]", Short: "Job history (sysjobhistory): step 0 is the job outcome", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -172,20 +160,28 @@ func newJob(g *globals) *cobra.Command {
 					{"step_name", func(r jobs.HistoryRow) string { return r.StepName }},
 					{"run_status", func(r jobs.HistoryRow) string { return fmt.Sprintf("%d %s", r.RunStatus, r.RunStatus) }},
 					{"run_date", func(r jobs.HistoryRow) string { return strconv.Itoa(r.RunDate) }},
-					{"run_time", func(r jobs.HistoryRow) string { return fmt.Sprintf("%06d", r.RunTime) }},
-					{"run_duration", func(r jobs.HistoryRow) string { return strconv.Itoa(r.RunDuration) }},
+					{"run_time", func(r jobs.HistoryRow) string { return clock(r.RunTime) }},
+					{"run_duration", func(r jobs.HistoryRow) string { return span(r.RunDuration) }},
 					{"retries_attempted", func(r jobs.HistoryRow) string { return strconv.Itoa(r.RetriesAttempted) }},
-					{"message", func(r jobs.HistoryRow) string { return firstLine(r.Message) }},
+					{"message", func(r jobs.HistoryRow) string {
+						if hFull {
+							return r.Message
+						}
+						return firstLine(r.Message)
+					}},
+					{"output", func(r jobs.HistoryRow) string { return dash(stepOutput(r.Output, hFull)) }},
 				})
 			})
 		},
 	}
 	history.Flags().StringVar(&hServer, "server", "", "only this target server")
 	history.Flags().IntVar(&hLimit, "limit", 20, "newest N runs")
+	history.Flags().BoolVar(&hFull, "full", false, "show messages and step output in full (default: trimmed to one line)")
 	cmd.AddCommand(apply, list("list", "List jobs"), show, del,
 		retarget("target", "Apply a job to servers and groups (posts INSERT to the servers that gain it)", false),
 		retarget("untarget", "Remove servers and groups from a job (posts DELETE to the servers that lose it)", true),
-		startStop("start", "Start a job now on its targets (posts START)"), startStop("stop", "Stop a running job (posts STOP)"),
+		newJobStart(g, "start", "Start a job now on its targets (posts START)"), newJobStart(g, "stop", "Stop a running job (posts STOP)"),
+		newJobEnable(g, "enable"), newJobEnable(g, "disable"),
 		history, list("summary", "Multiserver job summary: targets, pending instructions, download errors, failed executions"),
 		newJobImport(g), newJobExport(g))
 	return cmd
@@ -335,8 +331,12 @@ func newEvents(g *globals) *cobra.Command {
 						if e.ClaimedServer != "" {
 							msg = "[claims to be " + e.ClaimedServer + "] " + msg
 						}
-						fmt.Fprintf(cmd.OutOrStdout(), "%s  %-10s sev %2d  %-11s %s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
-							Escape(e.Server), e.Severity, Escape(e.Source), Escape(msg))
+						job := e.JobName
+						if job == "" {
+							job = e.JobID
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "%s  %-10s sev %2d  %-11s %-20s %s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
+							Escape(e.Server), e.Severity, Escape(e.Source), Escape(dash(job)), Escape(msg))
 					}
 				}
 				if len(evs) > 0 {

@@ -60,6 +60,8 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("POST /api/v1/jobs/{name}/targets", auth.RoleAdmin, s.targetJob)
 	s.route("POST /api/v1/jobs/{name}/start", auth.RoleAdmin, s.startJob)
 	s.route("POST /api/v1/jobs/{name}/stop", auth.RoleAdmin, s.startJob)
+	s.route("POST /api/v1/jobs/{name}/enable", auth.RoleAdmin, s.enableJob)
+	s.route("POST /api/v1/jobs/{name}/disable", auth.RoleAdmin, s.enableJob)
 	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
 	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
 	s.route("GET /api/v1/audit", auth.RoleViewer, s.audit)
@@ -378,6 +380,9 @@ type TokenRequest struct {
 type TokenReply struct {
 	Token string `json:"token"`
 	auth.Record
+	// NATSURL is the bus URL the master is connected to, for an enlistment token: what the new
+	// target passes as --nats (a loopback address works only on the master's machine).
+	NATSURL string `json:"nats_url,omitempty"`
 }
 
 func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -410,7 +415,11 @@ func (s *Server) createToken(_ http.ResponseWriter, r *http.Request) (any, error
 	if fp := s.m.CAFingerprint(); fp != "" && req.Role == auth.RoleEnlist {
 		plain += "~" + fp // the secret, then what the new target needs to trust the bus
 	}
-	return TokenReply{Token: plain, Record: rec}, nil
+	reply := TokenReply{Token: plain, Record: rec}
+	if req.Role == auth.RoleEnlist {
+		reply.NATSURL = s.m.BusURL()
+	}
+	return reply, nil
 }
 
 func (s *Server) listTokens(_ http.ResponseWriter, r *http.Request) (any, error) {

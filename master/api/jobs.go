@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/msx-project/msx/master"
@@ -94,8 +97,31 @@ func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, &master.Coded{Code: master.CodeBadRequest, Err: err}
 	}
+	if dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run")); dry {
+		return s.m.PlanJob(r.Context(), j)
+	}
 	return s.m.ApplyJob(r.Context(), j)
 }
+
+// EnableRequest is the body of POST /api/v1/jobs/{name}/enable and /disable: no servers for
+// every target of the job.
+type EnableRequest struct {
+	Servers []string `json:"servers,omitempty"`
+}
+
+func (s *Server) enableJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req EnableRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+	}
+	enable := strings.HasSuffix(r.URL.Path, "/enable")
+	return s.m.SetJobEnabled(r.Context(), r.PathValue("name"), enable, req.Servers)
+}
+
+// maxStartWait bounds ?wait= of a start: the API answers every request within 30 seconds.
+const maxStartWait = 25 * time.Second
 
 func (s *Server) deleteJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	return s.m.DeleteJob(r.Context(), r.PathValue("name"))
@@ -116,9 +142,28 @@ func (s *Server) targetJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 	return s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove)
 }
 
+// startJob posts START or STOP to the job's targets, or to the ?server= and the members of the
+// ?group= named (each may repeat). With ?wait=DURATION (at most 25s) it answers, per target,
+// whether the job started, was refused or did not answer in time ([]master.StartReport)
+// instead of what it posted.
 func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
-	stop := r.URL.Path[len(r.URL.Path)-5:] == "/stop"
-	return s.m.StartJob(r.Context(), r.PathValue("name"), r.URL.Query().Get("server"), stop)
+	stop := strings.HasSuffix(r.URL.Path, "/stop")
+	q := r.URL.Query()
+	var wait time.Duration
+	if w := q.Get("wait"); w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d <= 0 || d > maxStartWait {
+			return nil, fmt.Errorf("%w: wait %q: give a duration from 1s to %s, such as 20s", master.ErrInvalid, w, maxStartWait)
+		}
+		wait = d
+	}
+	posted, err := s.m.StartJobOn(r.Context(), r.PathValue("name"), q["server"], q["group"], stop)
+	if err != nil || wait == 0 {
+		return posted, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	return s.m.WaitStarted(ctx, posted), nil
 }
 
 func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error) {

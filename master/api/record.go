@@ -81,6 +81,9 @@ func changesOf(r *http.Request, v any) []string {
 	var out []string
 	switch x := v.(type) {
 	case master.ApplyResult:
+		if x.DryRun {
+			return []string{"dry run, nothing changed"}
+		}
 		out = append(out, x.Changes...)
 		out = append(out, postedTo(x.Posted)...)
 	case []master.Posted:

@@ -72,6 +72,10 @@ func indexSchedules(s []schedule.Schedule) map[string]schedule.Schedule {
 func diffFields(out *[]string, prefix string, a, b reflect.Value, skip ...string) {
 	for i := range a.NumField() {
 		f := a.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			diffFields(out, prefix, a.Field(i), b.Field(i), skip...)
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}

@@ -53,6 +53,7 @@ func (j Job) Clone() Job {
 	if j.Schedules == nil {
 		c.Schedules = nil
 	}
+	c.DisabledOn = slices.Clone(j.DisabledOn)
 	c.Targets.Servers = slices.Clone(j.Targets.Servers)
 	c.Targets.Groups = slices.Clone(j.Targets.Groups)
 	return c

@@ -38,3 +38,7 @@ var (
 	// ErrInvalidToken means a NATS subject token does not stand for a canonical server name.
 	ErrInvalidToken = errors.New("invalid server token")
 )
+
+// ErrChainCycle means the jobs' on_success_start and on_failure_start names lead from a job
+// back to itself; CheckChains's message names the cycle.
+var ErrChainCycle = errors.New("job chain cycle")

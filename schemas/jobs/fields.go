@@ -63,6 +63,14 @@ func shapeOf(t reflect.Type) *shape {
 	case reflect.Struct:
 		s := &shape{kind: kindObject, fields: map[string]*shape{}}
 		for f := range t.Fields() {
+			if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+				// An embedded struct's fields sit at the top level, as encoding/json puts them.
+				for n, fs := range shapeOf(f.Type).fields {
+					s.fields[n] = fs
+					s.names = append(s.names, n)
+				}
+				continue
+			}
 			if !f.IsExported() {
 				continue
 			}

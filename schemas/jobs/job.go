@@ -49,6 +49,8 @@ type Job struct {
 	Steps               []Step              `json:"steps"`
 	Schedules           []schedule.Schedule `json:"schedules,omitempty"`
 	Targets             Targets             `json:"targets,omitzero"`
+
+	RunPolicy // msx: overlap, catch-up and chains (policy.go)
 }
 
 // Step is one job step. Field names are sp_add_jobstep's parameters in snake case.

@@ -56,6 +56,12 @@ func (j *Job) Normalize(today time.Time) {
 		return strings.ToUpper(strings.TrimSpace(s))
 	})
 	j.Targets.Groups = dedupe(j.Targets.Groups, strings.TrimSpace)
+	j.DisabledOn = dedupe(j.DisabledOn, func(s string) string {
+		if c, err := CanonicalServerName(s); err == nil {
+			return c
+		}
+		return strings.ToUpper(strings.TrimSpace(s))
+	})
 }
 
 // canonicalSubsystem returns the msx spelling of a subsystem name, TSQL when it is empty, and

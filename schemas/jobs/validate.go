@@ -64,6 +64,7 @@ func (j Job) Validate() problem.List {
 	checkLevel(&l, "notify_level_email", j.NotifyLevelEmail)
 	checkLevel(&l, "notify_level_page", j.NotifyLevelPage)
 	checkLevel(&l, "delete_level", j.DeleteLevel)
+	validatePolicy(&l, j)
 
 	n := len(j.Steps)
 	if n == 0 {

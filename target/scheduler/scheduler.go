@@ -3,10 +3,12 @@
 //
 // It keeps every job's next run in a min-heap and sleeps on one timer for the earliest, so
 // that a thousand jobs firing every ten seconds cost a heap operation and a Schedule.Next per
-// run, not a timer per job. Each firing asks a Starter to start the run; a job that is still
-// running is skipped (SQL Server Agent runs at most one instance of a job), and the next run is
-// computed after the current time, so runs missed while the agent was stopped or busy are not
-// made up.
+// run, not a timer per job. Each firing asks a Starter to start the run; what a firing does
+// while the job still runs is the Starter's to decide by the job's overlap policy (SQL Server
+// Agent runs at most one instance of a job and skips the firing). The next run is computed
+// after the current time. Runs missed while the agent was stopped are made up only for jobs
+// with a catch_up policy (catchup.go): a Marker records up to when each such job's firings were
+// handled, and CatchUp plans the missed ones, inside the job's window, when the agent starts.
 //
 // Schedule kinds that do not fire on a clock:
 //   - 64 (when the agent starts) fires once when Run starts, for the jobs loaded then;
@@ -44,10 +46,20 @@ import (
 var ErrRunning = errors.New("job is already running")
 
 // Starter starts runs of jobs. The target agent's run manager satisfies it. StartRun must
-// start the run and return without waiting for it to end. It returns an error that matches
-// ErrRunning when the job is already running.
+// start the run (or follow the job's overlap policy) and return without waiting for it to end.
+// It returns an error that matches ErrRunning when the job is already running and the firing
+// was not taken.
 type Starter interface {
-	StartRun(job jobs.Job, invokedBy string) error
+	StartRun(job jobs.Job, f Firing) error
+}
+
+// Marker records, for the jobs with a catch-up policy, the time up to which their firings were
+// handled, so that an agent started again knows which it missed (see CatchUp). The target
+// agent's local database satisfies it. The scheduler calls it outside its lock, after a firing
+// of such a job started and when such a job is put; a Marker that fails logs it (the next
+// catch-up then looks further back, inside the job's window).
+type Marker interface {
+	Mark(jobID string, handled time.Time)
 }
 
 // Config configures a Scheduler. The zero value of each field is its default.
@@ -59,12 +71,16 @@ type Config struct {
 	Location *time.Location
 	// Logger; default: discard.
 	Logger *slog.Logger
+	// Marker records the firings of jobs with a catch-up policy; default: none (catch-up
+	// then finds nothing missed).
+	Marker Marker
 }
 
 // Scheduler fires runs of jobs on their schedules. Reload, Put, Remove and NextRun may be
 // called from any goroutine, before and while Run runs.
 type Scheduler struct {
 	starter Starter
+	marker  Marker
 	loc     *time.Location
 	log     *slog.Logger
 	wake    chan struct{}
@@ -73,6 +89,7 @@ type Scheduler struct {
 	entries map[string]*entry // by job id
 	queue   queue
 	idle    map[idleKey]bool // idle schedules already logged as not supported
+	missed  []firing         // catch-up firings Run starts first (CatchUp)
 }
 
 // idleKey names one schedule of one job.
@@ -91,7 +108,7 @@ type entry struct {
 
 // New returns a Scheduler with no jobs.
 func New(cfg Config) *Scheduler {
-	s := &Scheduler{starter: cfg.Starter, loc: cfg.Location, log: cfg.Logger, wake: make(chan struct{}, 1),
+	s := &Scheduler{starter: cfg.Starter, marker: cfg.Marker, loc: cfg.Location, log: cfg.Logger, wake: make(chan struct{}, 1),
 		entries: map[string]*entry{}, idle: map[idleKey]bool{}}
 	if s.loc == nil {
 		s.loc = time.Local
@@ -162,6 +179,9 @@ func (s *Scheduler) Put(job jobs.Job) {
 	s.requeue(e)
 	s.mu.Unlock()
 	s.poke()
+	if !same {
+		s.mark(job, now) // firings before now were not this version's to run
+	}
 }
 
 // Remove forgets the job jobID when version is its version number, or any version when version
@@ -228,10 +248,17 @@ func (s *Scheduler) NextRun(jobID string) (next time.Time, invokedBy string, ok 
 	return e.next, e.by, true
 }
 
-// Run fires the agent-start schedules of the jobs loaded, then fires scheduled runs until ctx
-// ends. It returns nil when ctx ends.
+// Run fires the agent-start schedules of the jobs loaded and the catch-up firings CatchUp
+// planned, then fires scheduled runs until ctx ends. It returns nil when ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.agentStart()
+	s.mu.Lock()
+	missed := s.missed
+	s.missed = nil
+	s.mu.Unlock()
+	for _, f := range missed {
+		s.start(f.job, f.f)
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -264,7 +291,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 type firing struct {
 	job jobs.Job
-	by  string
+	f   Firing
 }
 
 // fire starts every job that is due and queues its next run.
@@ -274,7 +301,7 @@ func (s *Scheduler) fire() {
 	s.mu.Lock()
 	for len(s.queue) > 0 && !s.queue[0].next.After(now) {
 		e := s.queue[0]
-		due = append(due, firing{e.job, e.by})
+		due = append(due, firing{e.job, Firing{InvokedBy: e.by, Due: e.next}})
 		s.plan(e, now)
 		if e.next.IsZero() {
 			heap.Pop(&s.queue)
@@ -284,7 +311,15 @@ func (s *Scheduler) fire() {
 	}
 	s.mu.Unlock()
 	for _, f := range due {
-		s.start(f.job, f.by)
+		s.start(f.job, f.f)
+		s.mark(f.job, f.f.Due)
+	}
+}
+
+// mark records that the job's firings up to t were handled, for a job with a catch-up policy.
+func (s *Scheduler) mark(job jobs.Job, t time.Time) {
+	if s.marker != nil && job.CatchUpPolicy() != jobs.CatchUpNone {
+		s.marker.Mark(job.JobID, t)
 	}
 }
 
@@ -298,19 +333,20 @@ func (s *Scheduler) agentStart() {
 		}
 		for i, sc := range e.job.Schedules {
 			if sc.IsEnabled() && sc.Cron == "" && sc.FreqType == schedule.FreqAgentStart {
-				due = append(due, firing{e.job, InvokedBy(i, sc)})
+				due = append(due, firing{e.job, Firing{InvokedBy: InvokedBy(i, sc), Due: time.Now()}})
 				break
 			}
 		}
 	}
 	s.mu.Unlock()
 	for _, f := range due {
-		s.start(f.job, f.by)
+		s.start(f.job, f.f)
 	}
 }
 
-func (s *Scheduler) start(job jobs.Job, by string) {
-	err := s.starter.StartRun(job, by)
+func (s *Scheduler) start(job jobs.Job, f Firing) {
+	by := f.InvokedBy
+	err := s.starter.StartRun(job, f)
 	switch {
 	case err == nil:
 		s.log.Debug("run started", "job", job.Name, "job_id", job.JobID, "invoked_by", by)

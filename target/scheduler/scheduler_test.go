@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,11 +52,14 @@ type starter struct {
 	runs []run
 	busy time.Duration
 	end  map[string]time.Time
+	all  []scheduler.Firing // every firing handed, taken or not
 }
 
-func (f *starter) StartRun(job jobs.Job, by string) error {
+func (f *starter) StartRun(job jobs.Job, fr scheduler.Firing) error {
+	by := fr.InvokedBy
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.all = append(f.all, fr)
 	now := time.Now()
 	if now.Before(f.end[job.JobID]) {
 		return fmt.Errorf("job %s: %w", job.Name, scheduler.ErrRunning)
@@ -66,6 +70,12 @@ func (f *starter) StartRun(job jobs.Job, by string) error {
 	f.end[job.JobID] = now.Add(f.busy)
 	f.runs = append(f.runs, run{now, job.JobID, by})
 	return nil
+}
+
+func (f *starter) firings() []scheduler.Firing {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.all)
 }
 
 func (f *starter) taken() []run {
