@@ -20,6 +20,7 @@ import (
 	"github.com/msx-project/msx/master/catalog"
 	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	// API is this master's HTTP API address (http://host:port), published in the leader lease
 	// so that other masters can forward changes to the leader; default none.
 	API string
+	// Notify configures notifications (SMTP, storm window); see master/notify.
+	Notify notify.Config
 }
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
@@ -59,6 +62,8 @@ type Master struct {
 	Tokens  *auth.Tokens
 	Ledger  *ledger.Ledger
 	Catalog *catalog.Catalog
+	// Notify holds operators, alerts and silences and sends notifications (leader only).
+	Notify *notify.Service
 
 	jobMu sync.Mutex // serialises catalog and membership changes with their deliveries
 
@@ -214,6 +219,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		return nil, err
 	}
 	m.elector.Store(el)
+	if err := m.startNotify(ctx); err != nil {
+		m.Shutdown(ctx)
+		return nil, err
+	}
 	// On a bus without a live leader the first campaign wins at once: wait for it (and for
 	// the RPC subscriptions), so that a lone master answers targets when Start returns.
 	select {
@@ -303,6 +312,9 @@ func (m *Master) Shutdown(ctx context.Context) error {
 			err = el.Shutdown(ctx)
 		}
 		m.stopFn()
+		if m.Notify != nil {
+			m.Notify.Shutdown()
+		}
 	})
 	if err != nil {
 		return err

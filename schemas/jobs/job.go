@@ -30,6 +30,9 @@ const (
 	LevelAlways    = 3
 )
 
+// MaxNotifyAfterFailures bounds notify_after_failures.
+const MaxNotifyAfterFailures = 10000
+
 // Job is one multiserver job. Field names are sp_add_job's parameters in snake case.
 // JobID and VersionNumber are assigned by the master; a document being applied omits them.
 type Job struct {
@@ -45,6 +48,17 @@ type Job struct {
 	NotifyLevelEmail    int                 `json:"notify_level_email,omitempty"`
 	NotifyLevelPage     int                 `json:"notify_level_page,omitempty"`
 	NotifyEmailOperator string              `json:"notify_email_operator_name,omitempty"`
+	NotifyPageOperator  string              `json:"notify_page_operator_name,omitempty"`
+	// NotifyLevelWebhook and NotifyWebhookOperator (msx) notify an operator's webhook, as
+	// notify_level_email does its e-mail address (SQL Agent's net send, retired).
+	NotifyLevelWebhook    int    `json:"notify_level_webhook,omitempty"`
+	NotifyWebhookOperator string `json:"notify_webhook_operator_name,omitempty"`
+	// NotifyAfterFailures (msx): failure notifications go out at the Nth failure in a row on a
+	// target and every Nth after it (default 1: every failure).
+	NotifyAfterFailures int `json:"notify_after_failures,omitempty"`
+	// NotifyOnRecovery (msx): the first success after a notified failure on a target notifies
+	// the operators of the failure levels.
+	NotifyOnRecovery bool `json:"notify_on_recovery,omitempty"`
 	DeleteLevel         int                 `json:"delete_level,omitempty"`
 	Steps               []Step              `json:"steps"`
 	Schedules           []schedule.Schedule `json:"schedules,omitempty"`
