@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
@@ -433,5 +434,71 @@ func TestWebhookRetriedAndTested(t *testing.T) {
 	}
 	if _, err := f.m.Notify.TestOperator(t.Context(), "nobody"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("test of an unknown operator: %v", err)
+	}
+}
+
+// TestAlertOnEvents: an alert on severity 16 scoped to a group answers the first failed-job
+// event from a member by e-mail and by starting a job there; the next events within
+// delay_between_responses are throttled (counted, not answered); a server outside the group
+// raises nothing.
+func TestAlertOnEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, notify.Config{})
+	f.startTarget(t, "sqla1")
+	f.startTarget(t, "sqla2")
+	if _, err := f.m.Reg.AddGroup(t.Context(), "Prod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Reg.AddMember(t.Context(), "Prod", "SQLA1"); err != nil {
+		t.Fatal(err)
+	}
+	f.addOperator(t, model.Operator{Name: "DBA", EmailAddress: "dba@example.com"})
+	f.apply(t, "Broken", "exit 1", func(*jobs.Job) {}, "SQLA1", "SQLA2")
+	f.apply(t, "Repair", "exit 0", func(*jobs.Job) {}, "SQLA1")
+	if _, err := f.m.Notify.PutAlert(t.Context(), model.Alert{Name: "Errors", Severity: 16, Groups: []string{"prod"}, DelayBetweenResponses: 3600,
+		NotificationMessage: "Call the DBA", JobName: "Repair", Notifications: []model.AlertNotification{{OperatorName: "DBA", NotificationMethod: model.MethodEmail}}}, true); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, "Broken", "SQLA2", 1) // outside the group
+	f.run(t, "Broken", "SQLA1", 1)
+	mails := f.waitMails(t, 1)
+	f.waitRuns(t, "Repair", "SQLA1", 1)
+	if !strings.HasPrefix(mails[0].Subject, "[msx] Alert 'Errors' on SQLA1") || !strings.Contains(mails[0].Body, "Call the DBA") ||
+		!strings.Contains(mails[0].Body, "severity 16") {
+		t.Errorf("alert mail %q:\n%s", mails[0].Subject, mails[0].Body)
+	}
+	f.run(t, "Broken", "SQLA1", 2)
+	f.run(t, "Broken", "SQLA1", 3)
+	// Wait until the notifier has acknowledged the events of all three runs: then anything
+	// they raised is queued or sent.
+	_, js := f.srv.ConnectMaster(t)
+	cons, err := js.Consumer(t.Context(), bus.StreamEvents, notify.ConsumerEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	waitFor(t, func() bool {
+		evs, err := f.m.Events(t.Context(), master.EventFilter{Server: "SQLA1"})
+		runs := map[string]bool{}
+		for _, e := range evs {
+			if e.Severity == 16 && e.JobName == "Broken" {
+				runs[e.RunID] = true
+				last = max(last, e.Seq)
+			}
+		}
+		return err == nil && len(runs) == 3
+	}, "the events of 3 failed runs")
+	waitFor(t, func() bool {
+		ci, err := cons.Info(t.Context())
+		return err == nil && ci.AckFloor.Stream >= last
+	}, "the notifier to handle event %d", last)
+	waitFor(t, func() bool { n, err := f.m.Notify.Queued(t.Context()); return err == nil && n == 0 }, "an empty outbox")
+	if n := len(f.mail.Mails()); n != 1 {
+		t.Errorf("%d alert mails, want 1 (delay_between_responses)", n)
+	}
+	for _, d := range f.waitLog(t, f.m, 1) {
+		if !slices.Equal(d.Servers, []string{"SQLA1"}) {
+			t.Errorf("delivery for %v, want SQLA1 only", d.Servers)
+		}
 	}
 }

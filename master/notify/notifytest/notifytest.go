@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"mime"
 	"net"
@@ -63,6 +64,7 @@ func RunSMTP(tb testing.TB, opts SMTPOptions) *SMTPServer {
 	s := &SMTPServer{opts: opts}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s, c: c}, nil }))
 	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0) // a client hanging up is no news
 	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
 	srv.MaxMessageBytes = 1 << 20
 	// Authentication without TLS is refused by SMTP servers but accepted by clients for a
