@@ -3,8 +3,10 @@ package master
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/msx-project/msx/master/notify"
+	"github.com/msx-project/msx/schemas/jobs"
 )
 
 // startNotify starts the notification service (operators, alerts, silences, job
@@ -38,10 +40,29 @@ func (m *Master) startNotify(ctx context.Context) error {
 			_, err := m.StartJob(ctx, job, server, false)
 			return err
 		},
+		Jobs:    m.Catalog.All,
+		Targets: m.notifyTargets,
 	})
 	if err != nil {
 		return err
 	}
 	m.Notify = svc
 	return nil
+}
+
+// notifyTargets tells the notifier, for missed runs, when each target of j last started it,
+// when it was last heard from and its time zone.
+func (m *Master) notifyTargets(j jobs.Job) []notify.TargetRun {
+	var out []notify.TargetRun
+	for _, js := range m.JobServers(j) {
+		tr := notify.TargetRun{Server: js.ServerName, Zone: time.UTC, LastStarted: js.Started}
+		if ts, ok := m.TargetServer(js.ServerName); ok {
+			tr.Zone = time.FixedZone("", ts.TimeZoneAdjustment*60)
+			if ts.LastPollDate != nil {
+				tr.LastSeen = *ts.LastPollDate
+			}
+		}
+		out = append(out, tr)
+	}
+	return out
 }

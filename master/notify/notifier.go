@@ -38,6 +38,8 @@ type Config struct {
 	RetryInitial time.Duration
 	// Tick is how often the leader reads new results and sends what is due; default 1 s.
 	Tick time.Duration
+	// MissedEvery is how often the leader looks for missed runs; default 30 s.
+	MissedEvery time.Duration
 	// Replicas of the buckets and stream (the layout's).
 	Replicas   int
 	MasterName string
@@ -60,6 +62,10 @@ type Deps struct {
 	InGroup func(group, server string) bool
 	// StartJob starts a job on one server (alerts with a job_name); may be nil.
 	StartJob func(ctx context.Context, job, server string) error
+	// Jobs returns every job, and Targets what the master knows of a job on each target it is
+	// applied to (missed runs); either may be nil.
+	Jobs    func() []jobs.Job
+	Targets func(j jobs.Job) []TargetRun
 }
 
 // Service stores operators, alerts and silences and, on the leading master, turns run results
@@ -73,6 +79,8 @@ type Service struct {
 	results, events                jetstream.Consumer
 	counts                         sync.Map // "channel/result" -> *atomic.Int64
 	wg                             sync.WaitGroup
+	missedPasses                   atomic.Int64
+	lastMissed                     time.Time
 	stop                           context.CancelFunc
 }
 
@@ -95,6 +103,9 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	}
 	if cfg.RetryInitial == 0 {
 		cfg.RetryInitial = time.Second
+	}
+	if cfg.MissedEvery == 0 {
+		cfg.MissedEvery = 30 * time.Second
 	}
 	if cfg.Tick == 0 {
 		cfg.Tick = time.Second
@@ -159,6 +170,9 @@ func (s *Service) Counts() map[string]int64 {
 	return out
 }
 
+// MissedPasses returns how many times the leader has looked for missed runs.
+func (s *Service) MissedPasses() int64 { return s.missedPasses.Load() }
+
 func (s *Service) count(channel, result string) {
 	v, _ := s.counts.LoadOrStore(channel+"/"+result, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
@@ -171,6 +185,10 @@ func (s *Service) run(ctx context.Context) {
 		if s.deps.Leading == nil || s.deps.Leading() {
 			s.pump(ctx, s.results, s.onResult)
 			s.pump(ctx, s.events, s.onEvent)
+			if now := time.Now(); now.Sub(s.lastMissed) >= s.cfg.MissedEvery {
+				s.lastMissed = now
+				s.checkMissed(ctx)
+			}
 			s.dispatch(ctx)
 		}
 		select {
@@ -222,6 +240,7 @@ const (
 	KindRecovery   = "recovery"
 	KindAlert      = "alert"
 	KindTest       = "test"
+	KindMissed     = "missed"
 	kindQuiet      = "quiet" // a failure before the Nth in a row
 )
 
@@ -310,20 +329,12 @@ func (s *Service) onResult(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	run := runOf(r, server)
-	for _, c := range []struct {
-		channel string
-		level   int
-		op      string
-	}{{model.ChannelEmail, j.NotifyLevelEmail, j.NotifyEmailOperator}, {model.ChannelPager, j.NotifyLevelPage, j.NotifyPageOperator},
-		{model.ChannelWebhook, j.NotifyLevelWebhook, j.NotifyWebhookOperator}} {
+	for _, c := range channels(j) {
 		kind := kindFor(st.Kinds, c.level)
 		if kind == "" {
 			continue
 		}
 		op := c.op
-		if op == "" {
-			op = model.DefaultOperator
-		}
 		it := item{ID: r.RunID + "/" + op + "/" + c.channel, Kind: kind, Job: j.Name, Operator: op, Channel: c.channel,
 			Group: strings.Join([]string{kind, keyOf(j.JobID), keyOf(op), c.channel}, "."), Created: s.now(), Run: &run}
 		if err := s.enqueue(ctx, it); err != nil {
@@ -654,6 +665,8 @@ func subjectOf(its []item) string {
 		return "[msx] Test notification"
 	case KindRecovery:
 		return fmt.Sprintf("[msx] Job '%s' recovered on %s", first.Job, where)
+	case KindMissed:
+		return fmt.Sprintf("[msx] Job '%s' missed its scheduled run on %s", first.Job, where)
 	}
 	verb := map[string]string{KindFailure: "failed", KindSuccess: "succeeded", KindCompletion: "completed"}[first.Kind]
 	if first.Run != nil && first.Kind == KindCompletion {
@@ -673,6 +686,10 @@ func (s *Service) message(its []item, resent bool) Message {
 		m.IDs = append(m.IDs, it.ID)
 		if r := it.Run; r != nil {
 			m.Runs = append(m.Runs, *r)
+			if r.Outcome == "Missed" {
+				fmt.Fprintf(&b, "%s: missed the run due at %s\n    %s\n", r.Server, r.Started.UTC().Format(time.RFC3339), oneLine(r.Message))
+				continue
+			}
 			fmt.Fprintf(&b, "%s: %s at %s after %s", r.Server, r.Outcome, r.Started.UTC().Format(time.RFC3339), time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
 			if r.StepID > 0 {
 				fmt.Fprintf(&b, ", step %d (%s)", r.StepID, r.StepName)

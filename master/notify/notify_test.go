@@ -24,6 +24,7 @@ import (
 	"github.com/msx-project/msx/master/notify/notifytest"
 	"github.com/msx-project/msx/schemas/jobs"
 	model "github.com/msx-project/msx/schemas/notify"
+	"github.com/msx-project/msx/schemas/schedule"
 	"github.com/msx-project/msx/target"
 )
 
@@ -500,5 +501,50 @@ func TestAlertOnEvents(t *testing.T) {
 		if !slices.Equal(d.Servers, []string{"SQLA1"}) {
 			t.Errorf("delivery for %v, want SQLA1 only", d.Servers)
 		}
+	}
+}
+
+// TestMissedRun: a daily job whose target has not started it within the grace raises one
+// "missed" notification naming the server and the due time, and no more while the streak
+// lasts. The notifier's clock moves forward three days; the target's does not, so it misses.
+func TestMissedRun(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, notify.Config{MissedEvery: 20 * time.Millisecond})
+	f.startTarget(t, "sqlm1")
+	f.addOperator(t, model.Operator{Name: model.DefaultOperator, EmailAddress: "dba@example.com"})
+	j, err := jobs.Parse([]byte(`
+name: Nightly
+notify_level_email: 2
+notify_missed_run_grace: 10m
+steps: [{step_name: s, subsystem: CmdExec, command: "exit 0"}]
+schedules: [{name: daily, freq_type: 4, freq_interval: 1, active_start_time: 30000}]
+targets: {servers: [SQLM1]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.ApplyJob(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	f.apply(t, "Unwatched", "exit 0", func(j *jobs.Job) {
+		j.NotifyLevelEmail = 2
+		j.Schedules = []schedule.Schedule{{Name: "daily", FreqType: 4, FreqInterval: 1, ActiveStartTime: 30000}}
+	}, "SQLM1")
+	passes := func(n int64) {
+		t.Helper()
+		from := f.m.Notify.MissedPasses()
+		waitFor(t, func() bool { return f.m.Notify.MissedPasses() >= from+n }, "%d missed-run passes", n)
+	}
+	passes(2)
+	f.clock.advance(72 * time.Hour)
+	mails := f.waitMails(t, 1)
+	if mails[0].Subject != "[msx] Job 'Nightly' missed its scheduled run on SQLM1" || !strings.Contains(mails[0].Body, "within 10m0s of its scheduled time") {
+		t.Errorf("missed-run mail %q:\n%s", mails[0].Subject, mails[0].Body)
+	}
+	f.clock.advance(24 * time.Hour)
+	passes(3)
+	waitFor(t, func() bool { n, err := f.m.Notify.Queued(t.Context()); return err == nil && n == 0 }, "an empty outbox")
+	if n := len(f.mail.Mails()); n != 1 {
+		t.Errorf("%d mails, want 1: one per streak of missed runs, none for a job without a grace", n)
 	}
 }

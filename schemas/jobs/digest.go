@@ -24,7 +24,7 @@ func (j Job) Digest() string {
 	c.JobID, c.VersionNumber, c.Targets = "", 0, Targets{}
 	// The master sends msx's own notifications: changing them does not change what a target runs.
 	c.NotifyPageOperator, c.NotifyLevelWebhook, c.NotifyWebhookOperator = "", 0, ""
-	c.NotifyAfterFailures, c.NotifyOnRecovery = 0, false
+	c.NotifyAfterFailures, c.NotifyOnRecovery, c.NotifyMissedRunGrace = 0, false, 0
 	c.Normalize(digestDay)
 	// Marshalling a Job cannot fail: it holds only strings, numbers, booleans and slices of them.
 	b, _ := json.Marshal(c)

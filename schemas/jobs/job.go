@@ -58,11 +58,15 @@ type Job struct {
 	NotifyAfterFailures int `json:"notify_after_failures,omitempty"`
 	// NotifyOnRecovery (msx): the first success after a notified failure on a target notifies
 	// the operators of the failure levels.
-	NotifyOnRecovery bool                `json:"notify_on_recovery,omitempty"`
-	DeleteLevel      int                 `json:"delete_level,omitempty"`
-	Steps            []Step              `json:"steps"`
-	Schedules        []schedule.Schedule `json:"schedules,omitempty"`
-	Targets          Targets             `json:"targets,omitzero"`
+	NotifyOnRecovery bool `json:"notify_on_recovery,omitempty"`
+	// NotifyMissedRunGrace (msx), when set, notifies the operators of the failure levels when a
+	// target has not started a scheduled run this long after its time (offline, disk full,
+	// agent stopped): one notification until the target runs the job again.
+	NotifyMissedRunGrace Duration            `json:"notify_missed_run_grace,omitempty"`
+	DeleteLevel          int                 `json:"delete_level,omitempty"`
+	Steps                []Step              `json:"steps"`
+	Schedules            []schedule.Schedule `json:"schedules,omitempty"`
+	Targets              Targets             `json:"targets,omitzero"`
 }
 
 // Step is one job step. Field names are sp_add_jobstep's parameters in snake case.

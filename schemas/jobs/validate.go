@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/msx-project/msx/schemas/problem"
@@ -69,6 +70,9 @@ func (j Job) Validate() problem.List {
 		if utf8.RuneCountInString(f[1]) > MaxNameLen {
 			l.Add(f[0], 0, "the operator name is %d characters long; the limit is %d", utf8.RuneCountInString(f[1]), MaxNameLen)
 		}
+	}
+	if g := time.Duration(j.NotifyMissedRunGrace); g < 0 || (g > 0 && g < time.Minute) || g > 7*24*time.Hour {
+		l.Add("notify_missed_run_grace", codeInvalidValue, "The specified 'notify_missed_run_grace' (%s) is invalid (valid values are: 1m to 168h, or 0 for none)", g)
 	}
 	if j.NotifyAfterFailures < 0 || j.NotifyAfterFailures > MaxNotifyAfterFailures {
 		l.Add("notify_after_failures", codeInvalidValue, "The specified 'notify_after_failures' (%d) is invalid (valid values are: 1..%d failures in a row, 0 for the default 1)", j.NotifyAfterFailures, MaxNotifyAfterFailures)
