@@ -307,14 +307,15 @@ func (m *Master) Name() string { return m.cfg.Name }
 func (m *Master) Shutdown(ctx context.Context) error {
 	var err error
 	m.once.Do(func() {
+		if m.Notify != nil {
+			// A send under way finishes and is recorded before the lease is released.
+			m.Notify.Shutdown()
+		}
 		if el := m.elector.Load(); el != nil {
 			// Ends lead (its subscriptions and drift repair) and releases the lease.
 			err = el.Shutdown(ctx)
 		}
 		m.stopFn()
-		if m.Notify != nil {
-			m.Notify.Shutdown()
-		}
 	})
 	if err != nil {
 		return err

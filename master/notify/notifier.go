@@ -38,6 +38,10 @@ type Config struct {
 	RetryInitial time.Duration
 	// Tick is how often the leader reads new results and sends what is due; default 1 s.
 	Tick time.Duration
+	// SendLease is how long an outbox entry marked as being sent belongs to the master that
+	// marked it; after it, a leader sends it again (flagged as a possible repeat); default 5 min,
+	// more than a send with all its retries takes.
+	SendLease time.Duration
 	// MissedEvery is how often the leader looks for missed runs; default 30 s.
 	MissedEvery time.Duration
 	// Replicas of the buckets and stream (the layout's).
@@ -103,6 +107,9 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	}
 	if cfg.RetryInitial == 0 {
 		cfg.RetryInitial = time.Second
+	}
+	if cfg.SendLease == 0 {
+		cfg.SendLease = 5 * time.Minute
 	}
 	if cfg.MissedEvery == 0 {
 		cfg.MissedEvery = 30 * time.Second
@@ -407,9 +414,12 @@ type item struct {
 	Created  time.Time `json:"created"`
 	Run      *Run      `json:"run,omitempty"`
 	Event    *Event    `json:"event,omitempty"`
-	// Sending is set just before the send: an item found with it set was being sent by a
-	// master that stopped (see the package doc).
-	Sending bool `json:"sending,omitempty"`
+	// Sending is set just before the send: an item found with it set more than SendLease ago
+	// was being sent by a master that stopped (see the package doc).
+	Sending   bool      `json:"sending,omitempty"`
+	SendingAt time.Time `json:"sending_at,omitzero"`
+
+	rev uint64 // the outbox entry's revision when read
 }
 
 func (it item) key() string { return keyOf(it.ID) }
@@ -466,6 +476,7 @@ func (s *Service) dispatch(ctx context.Context) {
 			_ = s.st.Delete(ctx, k)
 			continue
 		}
+		it.rev = e.Revision()
 		if _, seen := groups[it.Group]; !seen {
 			order = append(order, it.Group)
 		}
@@ -473,7 +484,12 @@ func (s *Service) dispatch(ctx context.Context) {
 	}
 	now := s.now()
 	for _, g := range order {
-		its := groups[g]
+		// An item another master is sending (or stopped moments ago while sending) is left
+		// to it until its lease ends; the rest of the group goes on.
+		its := slices.DeleteFunc(groups[g], func(it item) bool { return it.Sending && now.Sub(it.SendingAt) < s.cfg.SendLease })
+		if len(its) == 0 {
+			continue
+		}
 		oldest := slices.MinFunc(its, func(a, b item) int { return a.Created.Compare(b.Created) })
 		if now.Sub(oldest.Created) < s.cfg.StormWindow && !slices.ContainsFunc(its, func(it item) bool { return it.Sending }) {
 			continue
@@ -529,22 +545,41 @@ func (s *Service) sendGroup(ctx context.Context, its []item) {
 		s.finish(ctx, send, d)
 		return
 	}
-	// Mark the items as being sent, so that a leader that takes over knows this message may
-	// have gone out already.
-	for i := range send {
-		if send[i].Sending {
+	// Mark the items as being sent, each with compare-and-set on the revision read: an item
+	// another master marked (or finished) since is left to it. A leader that takes over later
+	// knows a marked item may have gone out already.
+	marked := send[:0]
+	for _, it := range send {
+		if it.Sending {
 			d.Resent = true
+		}
+		it.Sending, it.SendingAt = true, s.now()
+		b, _ := json.Marshal(it)
+		if _, err := s.st.Update(ctx, "o."+it.key(), b, it.rev); err != nil {
+			s.log.Debug("notifications: outbox entry taken by another pass", "id", it.ID, "err", err)
 			continue
 		}
-		send[i].Sending = true
-		b, _ := json.Marshal(send[i])
-		if _, err := s.st.Put(ctx, "o."+send[i].key(), b); err != nil {
-			s.log.Warn("notifications: outbox", "err", err)
-			return
-		}
+		marked = append(marked, it)
 	}
+	if send = marked; len(send) == 0 {
+		return
+	}
+	d.Subject = subjectOf(send)
 	msg := s.message(send, d.Resent)
 	d.To, d.Attempts, err = s.deliver(ctx, op, first.Channel, msg)
+	// What follows is recorded even when the master is stopping (bounded).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err != nil && ctx.Err() != nil {
+		// Stopped while sending: hand the items back unmarked so that the next leader sends
+		// them at once rather than after the send lease.
+		for _, it := range send {
+			it.Sending, it.SendingAt = false, time.Time{}
+			b, _ := json.Marshal(it)
+			_, _ = s.st.Put(rctx, "o."+it.key(), b)
+		}
+		return
+	}
 	d.Result = model.ResultSent
 	if err != nil {
 		d.Result, d.Error = model.ResultFailed, err.Error()
@@ -552,8 +587,11 @@ func (s *Service) sendGroup(ctx context.Context, its []item) {
 	if d.To == "" && err == nil {
 		d.Result = model.ResultNoTarget
 	}
-	s.finish(ctx, send, d)
+	s.finish(rctx, send, d)
 }
+
+// recordTimeout bounds the recording of a delivery by a stopping master.
+const recordTimeout = 10 * time.Second
 
 // finish records a delivery, marks its claims with the result and empties its outbox entries.
 func (s *Service) finish(ctx context.Context, its []item, d model.Delivery) {

@@ -299,9 +299,16 @@ func TestFailuresInARowAndRecovery(t *testing.T) {
 	}
 	f.waitNotified(t, 3)
 	kinds := map[string]int{}
-	for _, d := range f.waitLog(t, f.m, 1) {
-		kinds[d.Kind] += len(d.IDs)
-	}
+	waitFor(t, func() bool {
+		kinds = map[string]int{}
+		ds, err := f.m.Notify.Deliveries(t.Context(), 1000)
+		n := 0
+		for _, d := range ds {
+			kinds[d.Kind] += len(d.IDs)
+			n += len(d.IDs)
+		}
+		return err == nil && n >= 3
+	}, "3 notifications logged (have %v)", &kinds)
 	if kinds["failure"] != 2 || kinds["recovery"] != 1 || len(kinds) != 2 {
 		t.Errorf("notifications by kind %v, want 2 failures (the 2nd and 4th) and 1 recovery", kinds)
 	}
@@ -406,12 +413,22 @@ func TestFailoverNoLossNoRepeat(t *testing.T) {
 	if len(ids) != before+after {
 		t.Errorf("%d runs notified, want %d: %v", len(ids), before+after, ids)
 	}
-	logged := 0
-	for _, d := range f.waitLog(t, second, 1) {
-		logged += len(d.IDs)
-	}
-	if logged != before+after {
-		t.Errorf("%d notifications logged, want %d", logged, before+after)
+	// The log is written just after each send: wait for all of it, then look for repeats.
+	var logged map[string]int
+	waitFor(t, func() bool {
+		logged = map[string]int{}
+		ds, err := second.Notify.Deliveries(t.Context(), 1000)
+		for _, d := range ds {
+			for _, id := range d.IDs {
+				logged[id]++
+			}
+		}
+		return err == nil && len(logged) >= before+after
+	}, "%d notifications in the delivery log (have %v)", before+after, &logged)
+	for id, n := range logged {
+		if n != 1 || ids[id] != 1 {
+			t.Errorf("notification %s logged %d times, mailed %d times", id, n, ids[id])
+		}
 	}
 }
 

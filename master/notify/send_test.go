@@ -89,7 +89,7 @@ func TestResentAfterLeaderDied(t *testing.T) {
 	if err := s.enqueue(t.Context(), it); err != nil {
 		t.Fatal(err)
 	}
-	it.Sending = true // what the stopped leader had written before its send
+	it.Sending, it.SendingAt = true, time.Now().Add(-time.Hour) // what the stopped leader had written before its send
 	b, _ := json.Marshal(it)
 	if _, err := s.st.Put(t.Context(), "o."+it.key(), b); err != nil {
 		t.Fatal(err)
