@@ -33,7 +33,7 @@
 // ("No description available.", which SSMS writes for none, becomes empty), @start_step_id,
 // @category_name ("[Uncategorized (Local)]" and the other default categories become empty),
 // @owner_login_name (owner), @notify_level_eventlog, @notify_level_email, @notify_level_page,
-// @notify_email_operator_name, @delete_level map to the fields of the same name. @job_id
+// @notify_email_operator_name, @notify_page_operator_name, @delete_level map to the fields of the same name. @job_id
 // OUTPUT identifies the job for later calls; a literal @job_id is used the same way but not kept
 // (the master assigns ids).
 //
@@ -57,7 +57,6 @@
 // every job, and an empty value loses nothing):
 //
 //	@notify_level_netsend, @notify_netsend_operator_name  net send is gone from SQL Server
-//	@notify_page_operator_name                          msx notifies by e-mail only
 //	@category_id, @proxy_id                             ids are local to a server; names are kept
 //	@originating_server                                 the master is every job's origin
 //	@os_run_priority                                    msx does not set OS priority
