@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -122,22 +121,9 @@ func newOperator(g *globals) *cobra.Command {
 			})
 		}
 	}
-	add := &cobra.Command{Use: "add NAME", Short: "Add an operator (MSXOperator receives the notifications of jobs that name none)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			body := changed(cmd, operatorFields)
-			body["name"] = args[0]
-			return call[model.Operator](cmd, g, http.MethodPost, "/api/v1/operators", body, nil)
-		}}
-	bindFields(add, operatorFields)
-	update := &cobra.Command{Use: "update NAME", Short: "Change the given fields of an operator", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			body := changed(cmd, operatorFields)
-			if len(body) == 0 {
-				return errors.New("nothing to change: give at least one flag (see msx operator update --help)")
-			}
-			return call[model.Operator](cmd, g, http.MethodPatch, "/api/v1/operators/"+client.Path(args[0]), body, nil)
-		}}
-	bindFields(update, operatorFields)
+	add, update := addUpdate[model.Operator](g, "operator", "Add an operator (MSXOperator receives the notifications of jobs that name none)",
+		func(cmd *cobra.Command) (map[string]any, error) { return changed(cmd, operatorFields), nil },
+		func(cmd *cobra.Command) { bindFields(cmd, operatorFields) })
 	cmd.AddCommand(add, update, &cobra.Command{
 		Use: "list", Short: "List operators", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -160,6 +146,34 @@ func newOperator(g *globals) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// addUpdate returns the add and update commands of operators or alerts: add posts the flags
+// given with the name, update patches only the flags given.
+func addUpdate[T any](g *globals, noun, short string, body func(*cobra.Command) (map[string]any, error), bind func(*cobra.Command)) (add, update *cobra.Command) {
+	add = &cobra.Command{Use: "add NAME", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := body(cmd)
+			if err != nil {
+				return err
+			}
+			b["name"] = args[0]
+			return call[T](cmd, g, http.MethodPost, "/api/v1/"+noun+"s", b, nil)
+		}}
+	update = &cobra.Command{Use: "update NAME", Short: "Change the given fields of an " + noun, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := body(cmd)
+			if err != nil {
+				return err
+			}
+			if len(b) == 0 {
+				return fmt.Errorf("nothing to change: give at least one flag (see msx %s update --help)", noun)
+			}
+			return call[T](cmd, g, http.MethodPatch, "/api/v1/"+noun+"s/"+client.Path(args[0]), b, nil)
+		}}
+	bind(add)
+	bind(update)
+	return add, update
 }
 
 // parseNotify reads --notify OPERATOR=METHODS, METHODS a number or words joined by '+'
@@ -227,28 +241,7 @@ func newAlert(g *globals) *cobra.Command {
 			})
 		}
 	}
-	add := &cobra.Command{Use: "add NAME", Short: "Add an alert", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := alertBody(cmd)
-			if err != nil {
-				return err
-			}
-			body["name"] = args[0]
-			return call[model.Alert](cmd, g, http.MethodPost, "/api/v1/alerts", body, nil)
-		}}
-	bindAlert(add)
-	update := &cobra.Command{Use: "update NAME", Short: "Change the given fields of an alert", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := alertBody(cmd)
-			if err != nil {
-				return err
-			}
-			if len(body) == 0 {
-				return errors.New("nothing to change: give at least one flag (see msx alert update --help)")
-			}
-			return call[model.Alert](cmd, g, http.MethodPatch, "/api/v1/alerts/"+client.Path(args[0]), body, nil)
-		}}
-	bindAlert(update)
+	add, update := addUpdate[model.Alert](g, "alert", "Add an alert", alertBody, bindAlert)
 	cmd.AddCommand(add, update, &cobra.Command{
 		Use: "list", Short: "List alerts", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

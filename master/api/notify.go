@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,14 +57,19 @@ func notifyErr(err error) error {
 	return err
 }
 
+// nonNil makes an empty list answer [] rather than null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
 func redactAll(ops []model.Operator) []model.Operator {
 	for i := range ops {
 		ops[i] = ops[i].Redacted()
 	}
-	if ops == nil {
-		ops = []model.Operator{}
-	}
-	return ops
+	return nonNil(ops)
 }
 
 func (s *Server) listOperators(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -85,22 +91,32 @@ func (s *Server) addOperator(_ http.ResponseWriter, r *http.Request) (any, error
 	return o.Redacted(), notifyErr(err)
 }
 
-// updateOperator decodes the body over the stored operator: fields sent change, others stay
-// (a redacted webhook URL shown by GET is never written back unless sent).
-func (s *Server) updateOperator(_ http.ResponseWriter, r *http.Request) (any, error) {
+// patch decodes the body of a PATCH over the stored document named by the path: fields sent
+// change, the others stay (a redacted webhook URL shown by GET is never written back unless
+// sent). A different name in the body is refused: renaming is add and delete.
+func patch[T any](r *http.Request, what string, get func(context.Context, string) (T, error), nameOf func(T) string,
+	put func(context.Context, T, bool) (T, error)) (T, error) {
 	name := r.PathValue("name")
-	o, err := s.m.Notify.Operator(r.Context(), name)
+	v, err := get(r.Context(), name)
 	if err != nil {
-		return nil, notifyErr(err)
+		return v, notifyErr(err)
 	}
-	if err := decode(r, &o); err != nil {
+	if err := decode(r, &v); err != nil {
+		return v, err
+	}
+	if !strings.EqualFold(strings.TrimSpace(nameOf(v)), strings.TrimSpace(name)) {
+		return v, fmt.Errorf("%w: an %s cannot be renamed (%q to %q): add the new one and delete the old", master.ErrInvalid, what, name, nameOf(v))
+	}
+	v, err = put(r.Context(), v, false)
+	return v, notifyErr(err)
+}
+
+func (s *Server) updateOperator(_ http.ResponseWriter, r *http.Request) (any, error) {
+	o, err := patch(r, "operator", s.m.Notify.Operator, func(o model.Operator) string { return o.Name }, s.m.Notify.PutOperator)
+	if err != nil {
 		return nil, err
 	}
-	if !strings.EqualFold(strings.TrimSpace(o.Name), strings.TrimSpace(name)) {
-		return nil, fmt.Errorf("%w: an operator cannot be renamed (%q to %q): add the new one and delete the old", master.ErrInvalid, name, o.Name)
-	}
-	o, err = s.m.Notify.PutOperator(r.Context(), o, false)
-	return o.Redacted(), notifyErr(err)
+	return o.Redacted(), nil
 }
 
 func (s *Server) deleteOperator(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -117,10 +133,7 @@ func (s *Server) testOperator(_ http.ResponseWriter, r *http.Request) (any, erro
 
 func (s *Server) listAlerts(_ http.ResponseWriter, r *http.Request) (any, error) {
 	as, err := s.m.Notify.Alerts(r.Context())
-	if as == nil {
-		as = []model.Alert{}
-	}
-	return as, err
+	return nonNil(as), err
 }
 
 func (s *Server) getAlert(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -138,19 +151,11 @@ func (s *Server) addAlert(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) updateAlert(_ http.ResponseWriter, r *http.Request) (any, error) {
-	name := r.PathValue("name")
-	a, err := s.m.Notify.Alert(r.Context(), name)
+	a, err := patch(r, "alert", s.m.Notify.Alert, func(a model.Alert) string { return a.Name }, s.m.Notify.PutAlert)
 	if err != nil {
-		return nil, notifyErr(err)
-	}
-	if err := decode(r, &a); err != nil {
 		return nil, err
 	}
-	if !strings.EqualFold(strings.TrimSpace(a.Name), strings.TrimSpace(name)) {
-		return nil, fmt.Errorf("%w: an alert cannot be renamed (%q to %q): add the new one and delete the old", master.ErrInvalid, name, a.Name)
-	}
-	a, err = s.m.Notify.PutAlert(r.Context(), a, false)
-	return a, notifyErr(err)
+	return a, nil
 }
 
 func (s *Server) deleteAlert(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -159,10 +164,7 @@ func (s *Server) deleteAlert(_ http.ResponseWriter, r *http.Request) (any, error
 
 func (s *Server) listSilences(_ http.ResponseWriter, r *http.Request) (any, error) {
 	v, err := s.m.Notify.Silences(r.Context())
-	if v == nil {
-		v = []model.Silence{}
-	}
-	return v, err
+	return nonNil(v), err
 }
 
 // SilenceRequest is the body of POST /api/v1/silences.

@@ -81,27 +81,75 @@ func invalid(l problem.List) error {
 	return l.Err()
 }
 
+// named is a bucket of documents kept by name (operators, alerts): what, the name SQL Server's
+// messages give the kind ("operator_name", "alert"), and the CLI noun for hints.
+type named[T any] struct {
+	kv         jetstream.KeyValue
+	what, noun string
+	name       func(T) string
+}
+
+func (n named[T]) all(ctx context.Context) ([]T, error) {
+	var out []T
+	err := bus.LoadAll(ctx, n.kv, nil, func(v T) { out = append(out, v) })
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(strings.ToUpper(n.name(a)), strings.ToUpper(n.name(b))) })
+	return out, err
+}
+
+func (n named[T]) get(ctx context.Context, name string) (T, error) {
+	var v T
+	e, err := n.kv.Get(ctx, keyOf(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return v, fmt.Errorf("The specified %s ('%s') %w: see msx %s list", n.what, name, ErrUnknown, n.noun)
+	}
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(e.Value(), &v)
+}
+
+// put creates (create) or replaces a checked document.
+func (n named[T]) put(ctx context.Context, v T, create bool) error {
+	b, _ := json.Marshal(v)
+	name := n.name(v)
+	if create {
+		if _, err := n.kv.Create(ctx, keyOf(name), b); errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("The specified %s ('%s') %w: use msx %s update", n.what, name, ErrExists, n.noun)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	if _, err := n.get(ctx, name); err != nil {
+		return err
+	}
+	_, err := n.kv.Put(ctx, keyOf(name), b)
+	return err
+}
+
+func (n named[T]) delete(ctx context.Context, name string) error {
+	if _, err := n.get(ctx, name); err != nil {
+		return err
+	}
+	return n.kv.Delete(ctx, keyOf(name))
+}
+
+func (s *Service) operators() named[model.Operator] {
+	return named[model.Operator]{kv: s.ops, what: "operator_name", noun: "operator", name: func(o model.Operator) string { return o.Name }}
+}
+
+func (s *Service) alertStore() named[model.Alert] {
+	return named[model.Alert]{kv: s.alerts, what: "alert", noun: "alert", name: func(a model.Alert) string { return a.Name }}
+}
+
 // Operators returns every operator, by name.
 func (s *Service) Operators(ctx context.Context) ([]model.Operator, error) {
-	var out []model.Operator
-	err := bus.LoadAll(ctx, s.ops, nil, func(o model.Operator) { out = append(out, o) })
-	slices.SortFunc(out, func(a, b model.Operator) int {
-		return strings.Compare(strings.ToUpper(a.Name), strings.ToUpper(b.Name))
-	})
-	return out, err
+	return s.operators().all(ctx)
 }
 
 // Operator returns one operator.
 func (s *Service) Operator(ctx context.Context, name string) (model.Operator, error) {
-	var o model.Operator
-	e, err := s.ops.Get(ctx, keyOf(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return o, fmt.Errorf("The specified operator_name ('%s') %w: see msx operator list", name, ErrUnknown)
-	}
-	if err != nil {
-		return o, err
-	}
-	return o, json.Unmarshal(e.Value(), &o)
+	return s.operators().get(ctx, name)
 }
 
 // PutOperator creates (create) or replaces an operator after checking it.
@@ -110,49 +158,20 @@ func (s *Service) PutOperator(ctx context.Context, o model.Operator, create bool
 	if err := invalid(o.Validate()); err != nil {
 		return o, err
 	}
-	b, _ := json.Marshal(o)
-	if create {
-		if _, err := s.ops.Create(ctx, keyOf(o.Name), b); errors.Is(err, jetstream.ErrKeyExists) {
-			return o, fmt.Errorf("The specified operator_name ('%s') %w: use msx operator update", o.Name, ErrExists)
-		} else if err != nil {
-			return o, err
-		}
-		return o, nil
-	}
-	if _, err := s.Operator(ctx, o.Name); err != nil {
-		return o, err
-	}
-	_, err := s.ops.Put(ctx, keyOf(o.Name), b)
-	return o, err
+	return o, s.operators().put(ctx, o, create)
 }
 
 // DeleteOperator deletes an operator.
 func (s *Service) DeleteOperator(ctx context.Context, name string) error {
-	if _, err := s.Operator(ctx, name); err != nil {
-		return err
-	}
-	return s.ops.Delete(ctx, keyOf(name))
+	return s.operators().delete(ctx, name)
 }
 
 // Alerts returns every alert, by name.
-func (s *Service) Alerts(ctx context.Context) ([]model.Alert, error) {
-	var out []model.Alert
-	err := bus.LoadAll(ctx, s.alerts, nil, func(a model.Alert) { out = append(out, a) })
-	slices.SortFunc(out, func(a, b model.Alert) int { return strings.Compare(strings.ToUpper(a.Name), strings.ToUpper(b.Name)) })
-	return out, err
-}
+func (s *Service) Alerts(ctx context.Context) ([]model.Alert, error) { return s.alertStore().all(ctx) }
 
 // Alert returns one alert.
 func (s *Service) Alert(ctx context.Context, name string) (model.Alert, error) {
-	var a model.Alert
-	e, err := s.alerts.Get(ctx, keyOf(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return a, fmt.Errorf("The specified alert ('%s') %w: see msx alert list", name, ErrUnknown)
-	}
-	if err != nil {
-		return a, err
-	}
-	return a, json.Unmarshal(e.Value(), &a)
+	return s.alertStore().get(ctx, name)
 }
 
 // PutAlert creates (create) or replaces an alert after checking it and the operators it names.
@@ -175,28 +194,12 @@ func (s *Service) PutAlert(ctx context.Context, a model.Alert, create bool) (mod
 	if err := invalid(l); err != nil {
 		return a, err
 	}
-	b, _ := json.Marshal(a)
-	if create {
-		if _, err := s.alerts.Create(ctx, keyOf(a.Name), b); errors.Is(err, jetstream.ErrKeyExists) {
-			return a, fmt.Errorf("The specified alert ('%s') %w: use msx alert update", a.Name, ErrExists)
-		} else if err != nil {
-			return a, err
-		}
-		return a, nil
-	}
-	if _, err := s.Alert(ctx, a.Name); err != nil {
-		return a, err
-	}
-	_, err := s.alerts.Put(ctx, keyOf(a.Name), b)
-	return a, err
+	return a, s.alertStore().put(ctx, a, create)
 }
 
 // DeleteAlert deletes an alert.
 func (s *Service) DeleteAlert(ctx context.Context, name string) error {
-	if _, err := s.Alert(ctx, name); err != nil {
-		return err
-	}
-	return s.alerts.Delete(ctx, keyOf(name))
+	return s.alertStore().delete(ctx, name)
 }
 
 // Silences returns the silences that have not ended, soonest end first; ended ones are
