@@ -50,13 +50,19 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) error {
 	if !ok {
 		return nil
 	}
-	alerts, err := s.Alerts(ctx)
-	if err != nil {
-		return err
+	if s.alertCache == nil {
+		all, err := s.Alerts(ctx)
+		if err != nil {
+			return err
+		}
+		s.alertCache = append(all, model.Alert{}) // never nil once read, even with no alerts
 	}
-	for _, a := range alerts {
-		if !a.Matches(e.Severity, e.ErrorCode, e.Message) || !s.inScope(a, server) {
+	for _, a := range s.alertCache {
+		if a.Name == "" || !a.Matches(e.Severity, e.ErrorCode, e.Message) || !s.inScope(a, server) {
 			continue
+		}
+		if a.JobName != "" && strings.EqualFold(a.JobName, e.JobName) {
+			continue // the alert's own job failing must not start it again (a loop)
 		}
 		if err := s.respond(ctx, a, e, server); err != nil {
 			return err

@@ -85,7 +85,11 @@ type Service struct {
 	wg                             sync.WaitGroup
 	missedPasses                   atomic.Int64
 	lastMissed                     time.Time
-	stop                           context.CancelFunc
+	// outboxDirty says the outbox may hold entries: set by enqueue and on taking the lead,
+	// cleared when a pass finds it empty (so an idle leader does not list it every tick).
+	outboxDirty atomic.Bool
+	alertCache  []model.Alert // the alerts, read once per pass of the loop (its goroutine only)
+	stop        context.CancelFunc
 }
 
 // Consumer names: durable, shared by every master; only the leader pulls.
@@ -188,8 +192,15 @@ func (s *Service) count(channel, result string) {
 func (s *Service) run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
+	was := false
 	for {
-		if s.deps.Leading == nil || s.deps.Leading() {
+		leading := s.deps.Leading == nil || s.deps.Leading()
+		if leading && !was {
+			s.outboxDirty.Store(true) // a previous leader may have left entries
+		}
+		was = leading
+		if leading {
+			s.alertCache = nil // read the alerts again once per pass
 			s.pump(ctx, s.results, s.onResult)
 			s.pump(ctx, s.events, s.onEvent)
 			if now := time.Now(); now.Sub(s.lastMissed) >= s.cfg.MissedEvery {
@@ -448,6 +459,7 @@ func (s *Service) enqueue(ctx context.Context, it item) error {
 		return err
 	}
 	v, _ := json.Marshal(it)
+	s.outboxDirty.Store(true)
 	if _, err := s.st.Create(ctx, "o."+it.key(), v); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return err
 	}
@@ -457,11 +469,16 @@ func (s *Service) enqueue(ctx context.Context, it item) error {
 // dispatch sends every group of queued notifications whose oldest member has waited the storm
 // window.
 func (s *Service) dispatch(ctx context.Context) {
+	if !s.outboxDirty.Load() {
+		return
+	}
 	lister, err := s.st.ListKeysFiltered(ctx, "o.>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		s.outboxDirty.Store(false)
+		return
+	}
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrNoKeysFound) {
-			s.log.Warn("notifications: outbox", "err", err)
-		}
+		s.log.Warn("notifications: outbox", "err", err)
 		return
 	}
 	groups := map[string][]item{}

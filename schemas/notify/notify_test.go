@@ -76,6 +76,7 @@ func TestOperatorAndAlertValidation(t *testing.T) {
 		{Alert{Name: "a", Severity: 16}, "does nothing"},
 		{Alert{Name: "a", Severity: 16, Notifications: []AlertNotification{{"o", 8}}}, "notification_method"},
 		{Alert{Name: "a", Severity: 16, DelayBetweenResponses: -1, JobName: "j"}, "delay_between_responses"},
+		{Alert{Name: "a", Severity: 16, DatabaseName: "sales", JobName: "j"}, "not supported yet"},
 	} {
 		c.a.Normalize()
 		if l := c.a.Validate(); len(l) == 0 || !strings.Contains(l.Err().Error(), c.want) {
