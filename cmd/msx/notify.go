@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -326,4 +327,40 @@ func newNotifications(g *globals) *cobra.Command {
 // newNotifyCommands returns the notification commands for the root.
 func newNotifyCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{newOperator(g), newAlert(g), newSilence(g), newNotifications(g)}
+}
+
+// applyImportedNotify creates the operators and then the alerts a job script holds (`msx job
+// import`). One that exists already is kept as it is, and said so.
+func applyImportedNotify(cmd *cobra.Command, g *globals, ops []model.Operator, alerts []model.Alert) error {
+	if len(ops) == 0 && len(alerts) == 0 {
+		return nil
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	post := func(kind, name, path string, body any) error {
+		err := c.Do(cmd.Context(), http.MethodPost, path, body, nil)
+		var ce *client.Error
+		switch {
+		case errors.As(err, &ce) && ce.Code == 14261:
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %q exists: kept as it is (msx %s update to change it)\n", kind, name, kind)
+		case err != nil:
+			return fmt.Errorf("%s %q: %w", kind, name, err)
+		default:
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %q created\n", kind, name)
+		}
+		return nil
+	}
+	for _, o := range ops {
+		if err := post("operator", o.Name, "/api/v1/operators", o); err != nil {
+			return err
+		}
+	}
+	for _, a := range alerts {
+		if err := post("alert", a.Name, "/api/v1/alerts", a); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -67,6 +67,17 @@ func TestEndToEndNotifications(t *testing.T) {
 	if out := msx(t, dir, false, "silence", "list"); !strings.Contains(out, "patching") {
 		t.Errorf("silence list:\n%s", out)
 	}
+	// A SQL Agent script's operators and alerts become msx's.
+	script := filepath.Join(dir, "alerts.sql")
+	if err := os.WriteFile(script, []byte("EXEC msdb.dbo.sp_add_operator @name=N'Night DBA', @email_address=N'night@example.com'\n"+
+		"EXEC msdb.dbo.sp_add_alert @name=N'Sev 17', @severity=17\n"+
+		"EXEC msdb.dbo.sp_add_notification @alert_name=N'Sev 17', @operator_name=N'Night DBA', @notification_method=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msx(t, dir, false, "job", "import", script)
+	if out := msx(t, dir, false, "alert", "show", "Sev 17"); !strings.Contains(out, `"operator_name": "Night DBA"`) {
+		t.Errorf("imported alert:\n%s", out)
+	}
 	up.stop(t)
 	logs, _ := os.ReadFile(filepath.Join(dir, "msx-data", "msx.log"))
 	if strings.Contains(up.out.String(), password) || strings.Contains(string(logs), password) {

@@ -146,7 +146,7 @@ var importCases = []struct {
 			{17, "@os_run_priority ignored: msx does not set OS priority"},
 			{20, "@database_user_name ignored: msx runs T-SQL steps as the agent's login; use EXECUTE AS USER in the command"},
 			{21, "@proxy_id ignored: proxy ids are local to a server; give @proxy_name"},
-			{23, "msdb.dbo.sp_add_notification not imported: msx does not import alerts yet; add them with msx alert add --notify OPERATOR=email"},
+			{23, "sp_add_notification not imported: the alert 'Severity 024' is not created in this script; add the notification with msx alert update --notify"},
 			{24, "unknown procedure dbo.usp_RegisterJob not imported: Import translates the msdb job procedures (sp_add_job, sp_add_jobstep, " +
 				"sp_add_jobschedule, sp_add_schedule, sp_attach_schedule, sp_update_job, sp_add_jobserver, sp_apply_job_to_targets, sp_add_category)"},
 			{25, "@whatever ignored: sp_add_jobserver has no parameter @whatever (SQL Server error 8145)"},
