@@ -66,8 +66,13 @@
 //	@owner_login_name of sp_add_schedule                an msx schedule belongs to its job
 //	@automatic_post other than 1                        msx always sends changes to targets
 //
-// Other msdb procedures (sp_delete_job, sp_update_jobstep, sp_add_notification, sp_add_alert,
-// sp_start_job, ...) and unknown procedures are reported, not run. Import does not fill
+// sp_add_operator, sp_add_alert and sp_add_notification become Result.Operators and
+// Result.Alerts (schemas/notify), a notification joining the alert of the same name created
+// earlier in the script; @netsend_address, @job_id (give @job_name), @database_name and SNMP
+// are reported, and performance-condition and WMI alerts are reported and not imported.
+//
+// Other msdb procedures (sp_delete_job, sp_update_jobstep, sp_update_alert, sp_start_job, ...)
+// and unknown procedures are reported, not run. Import does not fill
 // defaults or check values: call jobs.Job.Normalize and jobs.Job.Validate on what it returns.
 //
 // # Not supported
