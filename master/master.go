@@ -20,6 +20,7 @@ import (
 	"github.com/msx-project/msx/master/catalog"
 	"github.com/msx-project/msx/master/internal/leader"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 )
@@ -49,6 +50,8 @@ type Config struct {
 	API string
 	// Metrics configures the Prometheus series of Master.Metrics.
 	Metrics MetricsOptions
+	// Notify configures notifications (SMTP, storm window); see master/notify.
+	Notify notify.Config
 }
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
@@ -61,6 +64,8 @@ type Master struct {
 	Tokens  *auth.Tokens
 	Ledger  *ledger.Ledger
 	Catalog *catalog.Catalog
+	// Notify holds operators, alerts and silences and sends notifications (leader only).
+	Notify *notify.Service
 
 	jobMu sync.Mutex // serialises catalog and membership changes and plans their deliveries
 	// order posts deliveries, outside jobMu, in the order they were planned (order.go).
@@ -233,6 +238,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		return nil, err
 	}
 	m.elector.Store(el)
+	if err := m.startNotify(ctx); err != nil {
+		m.Shutdown(ctx)
+		return nil, err
+	}
 	// On a bus without a live leader the first campaign wins at once: wait for it (and for
 	// the RPC subscriptions), so that a lone master answers targets when Start returns.
 	select {
@@ -319,6 +328,10 @@ func (m *Master) Name() string { return m.cfg.Name }
 func (m *Master) Shutdown(ctx context.Context) error {
 	var err error
 	m.once.Do(func() {
+		if m.Notify != nil {
+			// A send under way finishes and is recorded before the lease is released.
+			m.Notify.Shutdown()
+		}
 		if el := m.elector.Load(); el != nil {
 			// Ends lead (its subscriptions and drift repair) and releases the lease.
 			err = el.Shutdown(ctx)

@@ -63,7 +63,13 @@ job documents are printed instead (YAML, or a JSON array with -o json).`,
 				return errInvalidImport
 			}
 			if dryRun {
+				if n, m := len(res.Operators), len(res.Alerts); n+m > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%d operator(s) and %d alert(s) would be created\n", n, m)
+				}
 				return printJobDocs(cmd.OutOrStdout(), g.output, res.Jobs)
+			}
+			if err := applyImportedNotify(cmd, g, res.Operators, res.Alerts); err != nil {
+				return err
 			}
 			return applyJobs(cmd, g, res.Jobs)
 		},

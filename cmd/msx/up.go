@@ -41,6 +41,7 @@ type masterFlags struct {
 	clusterName    string
 	routes         []string
 	metrics        metricsFlags
+	notify         notifyFlags
 }
 
 func (f *masterFlags) bind(cmd *cobra.Command) {
@@ -56,6 +57,7 @@ func (f *masterFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.replicas, "replicas", 0, "replicas of every stream and bucket (default: 3 on a cluster of 3 or more nodes, else 1)")
 	cmd.Flags().StringVar(&f.clusterListen, "cluster-listen", "", "host:port for routes: the embedded NATS server clusters with the other masters' (--routes)")
 	cmd.Flags().StringVar(&f.clusterName, "cluster-name", "msx", "NATS cluster name (the same on every node)")
+	f.notify.bind(cmd)
 	cmd.Flags().StringSliceVar(&f.routes, "routes", nil, "route URLs of the other masters' embedded NATS servers, nats://host:port,... (with --cluster-listen)")
 }
 
@@ -203,6 +205,11 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		return nil, err
 	}
 	mcfg := master.Config{Name: f.name, Logger: log, Auth: authn, API: p.api, Layout: layout, Metrics: f.metrics.options()}
+	if mcfg.Notify, err = f.notify.config(); err != nil {
+		ln.Close()
+		p.stop(context.Background())
+		return nil, err
+	}
 	if p.ca != "" {
 		if mcfg.CAFingerprint, err = bus.ShortFingerprintFile(p.ca); err != nil {
 			ln.Close()

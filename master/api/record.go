@@ -1,6 +1,8 @@
 package api
 
 import (
+	notifymodel "github.com/msx-project/msx/schemas/notify"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -43,7 +45,8 @@ func (s *Server) record(r *http.Request, v any, err error, status ...int) {
 }
 
 // kinds maps the first path segment of an API route to the kind of object it changes.
-var kinds = map[string]string{"jobs": "job", "groups": "group", "targetservers": "server", "tokens": "token", "downloadlist": "instruction"}
+var kinds = map[string]string{"jobs": "job", "groups": "group", "targetservers": "server", "tokens": "token", "downloadlist": "instruction",
+	"operators": "operator", "alerts": "alert", "silences": "silence"}
 
 // objectOf names the object a request is about: "job Nightly", "group Web", "server SQL01",
 // "token 8c745a872536" (a token's id, never its secret).
@@ -59,6 +62,12 @@ func objectOf(r *http.Request, v any) string {
 		return "token " + x.ID
 	case ReplaceReply:
 		return "server " + x.ServerName
+	case notifymodel.Operator:
+		return "operator " + x.Name
+	case notifymodel.Alert:
+		return "alert " + x.Name
+	case notifymodel.Silence:
+		return "silence " + x.ID
 	}
 	seg := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
 	kind := kinds[seg[0]]

@@ -22,6 +22,9 @@ var digestDay = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 func (j Job) Digest() string {
 	c := j.Clone()
 	c.JobID, c.VersionNumber, c.Targets = "", 0, Targets{}
+	// The master sends msx's own notifications: changing them does not change what a target runs.
+	c.NotifyPageOperator, c.NotifyLevelWebhook, c.NotifyWebhookOperator = "", 0, ""
+	c.NotifyAfterFailures, c.NotifyOnRecovery, c.NotifyMissedRunGrace = 0, false, 0
 	c.Normalize(digestDay)
 	// Marshalling a Job cannot fail: it holds only strings, numbers, booleans and slices of them.
 	b, _ := json.Marshal(c)

@@ -30,25 +30,43 @@ const (
 	LevelAlways    = 3
 )
 
+// MaxNotifyAfterFailures bounds notify_after_failures.
+const MaxNotifyAfterFailures = 10000
+
 // Job is one multiserver job. Field names are sp_add_job's parameters in snake case.
 // JobID and VersionNumber are assigned by the master; a document being applied omits them.
 type Job struct {
-	JobID               string              `json:"job_id,omitempty"`
-	VersionNumber       int                 `json:"version_number,omitempty"`
-	Name                string              `json:"name"`
-	Description         string              `json:"description,omitempty"`
-	Enabled             *bool               `json:"enabled,omitempty"` // default true
-	Category            string              `json:"category,omitempty"`
-	Owner               string              `json:"owner,omitempty"`
-	StartStepID         int                 `json:"start_step_id,omitempty"`         // default 1
-	NotifyLevelEventlog *int                `json:"notify_level_eventlog,omitempty"` // default 2
-	NotifyLevelEmail    int                 `json:"notify_level_email,omitempty"`
-	NotifyLevelPage     int                 `json:"notify_level_page,omitempty"`
-	NotifyEmailOperator string              `json:"notify_email_operator_name,omitempty"`
-	DeleteLevel         int                 `json:"delete_level,omitempty"`
-	Steps               []Step              `json:"steps"`
-	Schedules           []schedule.Schedule `json:"schedules,omitempty"`
-	Targets             Targets             `json:"targets,omitzero"`
+	JobID               string `json:"job_id,omitempty"`
+	VersionNumber       int    `json:"version_number,omitempty"`
+	Name                string `json:"name"`
+	Description         string `json:"description,omitempty"`
+	Enabled             *bool  `json:"enabled,omitempty"` // default true
+	Category            string `json:"category,omitempty"`
+	Owner               string `json:"owner,omitempty"`
+	StartStepID         int    `json:"start_step_id,omitempty"`         // default 1
+	NotifyLevelEventlog *int   `json:"notify_level_eventlog,omitempty"` // default 2
+	NotifyLevelEmail    int    `json:"notify_level_email,omitempty"`
+	NotifyLevelPage     int    `json:"notify_level_page,omitempty"`
+	NotifyEmailOperator string `json:"notify_email_operator_name,omitempty"`
+	NotifyPageOperator  string `json:"notify_page_operator_name,omitempty"`
+	// NotifyLevelWebhook and NotifyWebhookOperator (msx) notify an operator's webhook, as
+	// notify_level_email does its e-mail address (SQL Agent's net send, retired).
+	NotifyLevelWebhook    int    `json:"notify_level_webhook,omitempty"`
+	NotifyWebhookOperator string `json:"notify_webhook_operator_name,omitempty"`
+	// NotifyAfterFailures (msx): failure notifications go out at the Nth failure in a row on a
+	// target and every Nth after it (default 1: every failure).
+	NotifyAfterFailures int `json:"notify_after_failures,omitempty"`
+	// NotifyOnRecovery (msx): the first success after a notified failure on a target notifies
+	// the operators of the failure levels.
+	NotifyOnRecovery bool `json:"notify_on_recovery,omitempty"`
+	// NotifyMissedRunGrace (msx), when set, notifies the operators of the failure levels when a
+	// target has not started a scheduled run this long after its time (offline, disk full,
+	// agent stopped): one notification until the target runs the job again.
+	NotifyMissedRunGrace Duration            `json:"notify_missed_run_grace,omitempty"`
+	DeleteLevel          int                 `json:"delete_level,omitempty"`
+	Steps                []Step              `json:"steps"`
+	Schedules            []schedule.Schedule `json:"schedules,omitempty"`
+	Targets              Targets             `json:"targets,omitzero"`
 
 	RunPolicy // msx: overlap, catch-up and chains (policy.go)
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/msx-project/msx/schemas/problem"
@@ -63,6 +64,19 @@ func (j Job) Validate() problem.List {
 	}
 	checkLevel(&l, "notify_level_email", j.NotifyLevelEmail)
 	checkLevel(&l, "notify_level_page", j.NotifyLevelPage)
+	checkLevel(&l, "notify_level_webhook", j.NotifyLevelWebhook)
+	for _, f := range [][2]string{{"notify_email_operator_name", j.NotifyEmailOperator},
+		{"notify_page_operator_name", j.NotifyPageOperator}, {"notify_webhook_operator_name", j.NotifyWebhookOperator}} {
+		if utf8.RuneCountInString(f[1]) > MaxNameLen {
+			l.Add(f[0], 0, "the operator name is %d characters long; the limit is %d", utf8.RuneCountInString(f[1]), MaxNameLen)
+		}
+	}
+	if g := time.Duration(j.NotifyMissedRunGrace); g < 0 || (g > 0 && g < time.Minute) || g > 7*24*time.Hour {
+		l.Add("notify_missed_run_grace", codeInvalidValue, "The specified 'notify_missed_run_grace' (%s) is invalid (valid values are: 1m to 168h, or 0 for none)", g)
+	}
+	if j.NotifyAfterFailures < 0 || j.NotifyAfterFailures > MaxNotifyAfterFailures {
+		l.Add("notify_after_failures", codeInvalidValue, "The specified 'notify_after_failures' (%d) is invalid (valid values are: 1..%d failures in a row, 0 for the default 1)", j.NotifyAfterFailures, MaxNotifyAfterFailures)
+	}
 	checkLevel(&l, "delete_level", j.DeleteLevel)
 	validatePolicy(&l, j)
 

@@ -33,7 +33,7 @@
 // ("No description available.", which SSMS writes for none, becomes empty), @start_step_id,
 // @category_name ("[Uncategorized (Local)]" and the other default categories become empty),
 // @owner_login_name (owner), @notify_level_eventlog, @notify_level_email, @notify_level_page,
-// @notify_email_operator_name, @delete_level map to the fields of the same name. @job_id
+// @notify_email_operator_name, @notify_page_operator_name, @delete_level map to the fields of the same name. @job_id
 // OUTPUT identifies the job for later calls; a literal @job_id is used the same way but not kept
 // (the master assigns ids).
 //
@@ -57,7 +57,6 @@
 // every job, and an empty value loses nothing):
 //
 //	@notify_level_netsend, @notify_netsend_operator_name  net send is gone from SQL Server
-//	@notify_page_operator_name                          msx notifies by e-mail only
 //	@category_id, @proxy_id                             ids are local to a server; names are kept
 //	@originating_server                                 the master is every job's origin
 //	@os_run_priority                                    msx does not set OS priority
@@ -67,8 +66,13 @@
 //	@owner_login_name of sp_add_schedule                an msx schedule belongs to its job
 //	@automatic_post other than 1                        msx always sends changes to targets
 //
-// Other msdb procedures (sp_delete_job, sp_update_jobstep, sp_add_notification, sp_add_alert,
-// sp_start_job, ...) and unknown procedures are reported, not run. Import does not fill
+// sp_add_operator, sp_add_alert and sp_add_notification become Result.Operators and
+// Result.Alerts (schemas/notify), a notification joining the alert of the same name created
+// earlier in the script; @netsend_address, @job_id (give @job_name), @database_name and SNMP
+// are reported, and performance-condition and WMI alerts are reported and not imported.
+//
+// Other msdb procedures (sp_delete_job, sp_update_jobstep, sp_update_alert, sp_start_job, ...)
+// and unknown procedures are reported, not run. Import does not fill
 // defaults or check values: call jobs.Job.Normalize and jobs.Job.Validate on what it returns.
 //
 // # Not supported

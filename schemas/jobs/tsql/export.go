@@ -79,6 +79,7 @@ func Export(j jobs.Job) ([]byte, []string) {
 	}
 	params = appendString(params, "owner_login_name", j.Owner)
 	params = appendString(params, "notify_email_operator_name", j.NotifyEmailOperator)
+	params = appendString(params, "notify_page_operator_name", j.NotifyPageOperator)
 	w("DECLARE @jobId BINARY(16)\nEXEC @ReturnCode =  msdb.dbo.sp_add_job %s, @job_id = @jobId OUTPUT\n%s",
 		strings.Join(params, ", \n\t\t"), check)
 

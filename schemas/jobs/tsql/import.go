@@ -1,6 +1,8 @@
 package tsql
 
 import (
+	"github.com/msx-project/msx/schemas/notify"
+
 	"cmp"
 	"fmt"
 	"slices"
@@ -29,6 +31,10 @@ type Result struct {
 	// script writes them: defaults are not filled in (call jobs.Job.Normalize) and values are
 	// not checked (call jobs.Job.Validate).
 	Jobs []jobs.Job `json:"jobs"`
+	// Operators and Alerts are those the script creates (sp_add_operator; sp_add_alert with
+	// its sp_add_notification calls), as written: call Normalize and Validate.
+	Operators []notify.Operator `json:"operators,omitempty"`
+	Alerts    []notify.Alert    `json:"alerts,omitempty"`
 	// Problems are everything Import did not translate, ordered by line.
 	Problems []Problem `json:"problems,omitempty"`
 }
@@ -67,9 +73,10 @@ func Import(script []byte) (Result, error) {
 	for _, js := range p.jobs {
 		res.Jobs = append(res.Jobs, js.job)
 	}
+	res.Operators, res.Alerts = p.operators, p.alerts
 	res.Problems = p.problems
 	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
-	if len(res.Jobs) == 0 {
+	if len(res.Jobs) == 0 && len(res.Operators) == 0 && len(res.Alerts) == 0 {
 		return res, fmt.Errorf("%w: no sp_add_job call was translated", ErrNoJob)
 	}
 	return res, nil

@@ -135,19 +135,18 @@ var importCases = []struct {
 		name: "unsupported procedures and parameters",
 		file: "testdata/unsupported.sql",
 		want: []jobs.Job{{
-			Name: "Check integrity", Enabled: ptr(true), NotifyLevelPage: 2,
+			Name: "Check integrity", Enabled: ptr(true), NotifyLevelPage: 2, NotifyPageOperator: "DBA Pager",
 			Steps:   []jobs.Step{{StepID: 1, StepName: "DBCC CHECKDB", Subsystem: "TSQL", Command: "DBCC CHECKDB WITH NO_INFOMSGS"}},
 			Targets: jobs.Targets{Servers: []string{`SQL02\REPORTING`, "SQL03"}},
 		}},
 		problems: []Problem{
 			{9, "@notify_level_netsend ignored: " + whyNetSend},
 			{10, "@notify_netsend_operator_name ignored: " + whyNetSend},
-			{12, "@notify_page_operator_name ignored: " + whyPageOperator},
 			{13, "@originating_server ignored: " + whyOrigin},
 			{17, "@os_run_priority ignored: msx does not set OS priority"},
 			{20, "@database_user_name ignored: msx runs T-SQL steps as the agent's login; use EXECUTE AS USER in the command"},
 			{21, "@proxy_id ignored: proxy ids are local to a server; give @proxy_name"},
-			{23, "msdb.dbo.sp_add_notification not imported: msx does not import alerts and their notifications"},
+			{23, "sp_add_notification not imported: the alert 'Severity 024' is not created in this script; add the notification with msx alert update --notify"},
 			{24, "unknown procedure dbo.usp_RegisterJob not imported: Import translates the msdb job procedures (sp_add_job, sp_add_jobstep, " +
 				"sp_add_jobschedule, sp_add_schedule, sp_attach_schedule, sp_update_job, sp_add_jobserver, sp_apply_job_to_targets, sp_add_category)"},
 			{25, "@whatever ignored: sp_add_jobserver has no parameter @whatever (SQL Server error 8145)"},

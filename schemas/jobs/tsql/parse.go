@@ -1,6 +1,8 @@
 package tsql
 
 import (
+	"github.com/msx-project/msx/schemas/notify"
+
 	"fmt"
 	"strings"
 )
@@ -24,7 +26,10 @@ type parser struct {
 
 	jobs   []*jobState
 	byName map[string]*jobState // the jobs by upper-case trimmed name
-	scheds []*schedState
+	// operators and alerts the script creates (sp_add_operator, sp_add_alert)
+	operators []notify.Operator
+	alerts    []notify.Alert
+	scheds    []*schedState
 	// nest is how deeply statements and parentheses are nested, bounded by maxNest so that a
 	// hostile script cannot exhaust the stack.
 	nest int

@@ -55,10 +55,10 @@ var unsupportedProcedures = map[string]string{
 	"sp_delete_jobserver":         "set the job's targets instead",
 	"sp_start_job":                "starting a job is an operation, not part of its definition; use msx to start it",
 	"sp_stop_job":                 "stopping a job is an operation, not part of its definition",
-	"sp_add_notification":         "msx does not import alerts and their notifications",
-	"sp_add_alert":                "msx does not import alerts",
+	"sp_add_notification":         "msx does not import alerts yet; add them with msx alert add --notify OPERATOR=email",
+	"sp_add_alert":                "msx does not import alerts yet; add them with msx alert add",
 	"sp_update_alert":             "msx does not import alerts",
-	"sp_add_operator":             "msx does not create operators; an operator is named on the job by notify_email_operator_name",
+	"sp_add_operator":             "msx does not import operators yet; add them with msx operator add (the job keeps the operator names)",
 	"sp_add_proxy":                "proxies are set up on each target; a step names its proxy by proxy_name",
 	"sp_grant_proxy_to_subsystem": "proxies are set up on each target; a step names its proxy by proxy_name",
 	"sp_add_targetservergroup":    "target server groups are managed with msx",
@@ -78,7 +78,6 @@ const noDescription = "No description available."
 // Reasons for parameters msx does not model, reported when their value is not empty.
 const (
 	whyNetSend       = "net send notifications were removed from SQL Server, and msx does not send them"
-	whyPageOperator  = "msx does not page operators; it notifies the operator named by notify_email_operator_name"
 	whyOrigin        = "the msx master is the originating server of every job it holds"
 	whyAutomaticPost = "msx always sends job changes to the targets"
 )
@@ -169,7 +168,7 @@ func (c *call) jobHeader(j *jobs.Job) {
 	c.num("delete_level", &j.DeleteLevel)
 	c.unsupported("notify_level_netsend", whyNetSend)
 	c.unsupported("notify_netsend_operator_name", whyNetSend)
-	c.unsupported("notify_page_operator_name", whyPageOperator)
+	c.str("notify_page_operator_name", &j.NotifyPageOperator)
 }
 
 func updateJob(c *call) {
