@@ -3,6 +3,7 @@ package master
 import (
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,6 +132,7 @@ type collector struct {
 		tDisk, tDiskFree                                  *prometheus.Desc
 		runs, duration, byLastOutcome, missedTargets      *prometheus.Desc
 		lastOutcome, lastSuccess, nextRun, missed         *prometheus.Desc
+		notifications                                     *prometheus.Desc
 	}
 
 	// now is the clock of the scrape: time.Now but in tests.
@@ -178,6 +180,7 @@ func newCollector(m *Master, opt MetricsOptions) *collector {
 	d.missedTargets = prometheus.NewDesc("msx_job_missed_schedules", "Targets of a job that did not start a scheduled run within the grace time.", job, nil)
 	d.lastSuccess = prometheus.NewDesc("msx_job_last_success_timestamp_seconds", "When the job last succeeded on the target (without the server label: the oldest of its targets' last successes).", jobSrv, nil)
 	d.nextRun = prometheus.NewDesc("msx_job_next_run_timestamp_seconds", "When the job's schedules run it next on the target, in the target's time zone (without the server label: the soonest).", jobSrv, nil)
+	d.notifications = prometheus.NewDesc("msx_notifications_total", "Notifications this master handled since it started, by channel (email, pager, webhook) and result (sent, failed, off_duty, silenced, ...), as in its delivery log.", []string{"channel", "result"}, nil)
 	if !opt.NoServerLabel {
 		d.lastOutcome = prometheus.NewDesc("msx_job_last_run_outcome", "last_run_outcome of the job on the target: 0 failed, 1 succeeded, 2 retry, 3 canceled, 4 in progress, 5 unknown.", jobSrv, nil)
 		d.missed = prometheus.NewDesc("msx_job_schedule_missed", "1 when the target did not start a scheduled run of the job within the grace time, else 0.", jobSrv, nil)
@@ -189,7 +192,7 @@ func newCollector(m *Master, opt MetricsOptions) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	d := c.descs
 	for _, x := range []*prometheus.Desc{d.leader, d.rejected, d.misattributed, d.targets, d.unread, d.failedInstr,
-		d.runs, d.duration, d.byLastOutcome, d.missedTargets, d.lastSuccess, d.nextRun} {
+		d.runs, d.duration, d.byLastOutcome, d.missedTargets, d.lastSuccess, d.nextRun, d.notifications} {
 		ch <- x
 	}
 	if !c.opt.NoServerLabel {
@@ -227,6 +230,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.leader, boolValue(m.Leading()))
 	send(ch, d.rejected, prometheus.CounterValue, float64(m.Rejected.Load()))
 	send(ch, d.misattributed, prometheus.CounterValue, float64(m.Misattributed.Load()))
+	if m.Notify != nil {
+		for k, n := range m.Notify.Counts() {
+			channel, result, _ := strings.Cut(k, "/")
+			send(ch, d.notifications, prometheus.CounterValue, float64(n), channel, result)
+		}
+	}
 
 	regs := m.Reg.Targets()
 	info := make(map[string]targetInfo, len(regs))

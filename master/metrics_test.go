@@ -3,11 +3,14 @@ package master_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/schemas/jobs"
+	notifymodel "github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/schemas/schedule"
 )
 
@@ -263,4 +267,32 @@ func checkShippedNames(t *testing.T, got map[string]float64) {
 			}
 		}
 	}
+}
+
+// TestMetricsNotifications checks that the notifications a master sends are counted by channel
+// and result: a test message to a real webhook receiver that accepts it, and one to a receiver
+// that refuses it (no retry helps a 4xx).
+func TestMetricsNotifications(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var got atomic.Int64
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	defer ok.Close()
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such hook", http.StatusNotFound)
+	}))
+	defer refuse.Close()
+	for name, url := range map[string]string{"Hooked": ok.URL, "Refused": refuse.URL} {
+		if _, err := f.m.Notify.PutOperator(t.Context(), notifymodel.Operator{Name: name, WebhookURL: url}, true); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = f.m.Notify.TestOperator(t.Context(), name) // the refused one reports its failure
+	}
+	if got.Load() != 1 {
+		t.Fatalf("the webhook receiver got %d messages, want 1", got.Load())
+	}
+	checkSeries(t, series(t, f.m.Metrics()), map[string]float64{
+		"msx_notifications_total{channel=webhook,result=sent}":   1,
+		"msx_notifications_total{channel=webhook,result=failed}": 1,
+	})
 }
