@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
@@ -155,5 +159,77 @@ func leaderPartitioned(t *testing.T, sendToCutOff bool) {
 	for _, h := range ms {
 		waitFor(t, patience, h.name+" sees every job", func() bool { return len(h.m.Catalog.All()) == 1+during })
 	}
+	watch.end(t)
+}
+
+// TestLeaderKilledDuringResultBurst starts a job on 200 targets at once, so that their
+// results arrive in one burst, and cuts the leader off abruptly (connection closed, lease not
+// released) once a fifth of them are on the bus. A follower takes over within the lease time;
+// every run is on MSX_RESULTS once and counted once by the new leader and by the standby, and
+// a second round started on the new leader is counted once more.
+func TestLeaderKilledDuringResultBurst(t *testing.T) {
+	c := runAuthCluster(t)
+	ms := []*haMaster{startHAMaster(t, c, "HA1"), startHAMaster(t, c, "HA2"), startHAMaster(t, c, "HA3")}
+	lead := leaderOf(ms)
+	if lead == nil {
+		t.Fatal("no master leads after start")
+	}
+	watch := watchLeaders(ms...)
+	const nTargets = 200
+	f := haFixture(t, c, lead)
+	agents := f.startFleet(t, "BURST", nTargets)
+	checkEnlisted(t, ms, nTargets)
+	job := applyAll(t, lead.m, countingJob("burst job", names(agents)...))
+	waitFor(t, patience, "every target holds the job", func() bool {
+		for _, a := range agents {
+			if ts, ok := lead.m.TargetServer(a.cfg.Name); !ok || ts.UnreadInstructions > 0 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// A standby's connection counts the finished results as they are stored.
+	rest := others(ms, lead)
+	var seen atomic.Int64
+	killNow := make(chan struct{})
+	sub, err := rest[0].nc.Subscribe("msx.result.>", func(msg *nats.Msg) {
+		var r schemas.RunResult
+		if schemas.Decode(msg.Data, &r) == nil && r.Phase == schemas.PhaseFinished && seen.Add(1) == nTargets/5 {
+			close(killNow)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // test cleanup
+	if err := rest[0].nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lead.m.StartJob(t.Context(), job.Name, "", false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-killNow:
+	case <-time.After(patience):
+		t.Fatal("the burst of results did not come")
+	}
+	cut := time.Now()
+	lead.nc.Close()
+	inBurst := seen.Load()
+	t.Logf("leader %s cut off with %d of %d results on the bus", lead.name, inBurst, nTargets)
+	if inBurst >= nTargets {
+		t.Error("the whole burst was in before the cut: not during the burst")
+	}
+	next := waitTakeover(t, rest, lead, cut)
+	checkResultsOnce(t, rest, agents, job, 1)
+
+	// A second round on the new leader: every result counted once more.
+	if _, err := next.m.StartJob(t.Context(), job.Name, "", false); err != nil {
+		t.Fatal(err)
+	}
+	checkResultsOnce(t, rest, agents, job, 2)
+	checkInstructionsOnce(t, mustJS(t, next.nc), agents)
+	checkEnlisted(t, rest, nTargets)
 	watch.end(t)
 }
