@@ -77,6 +77,7 @@ type oneLeader struct {
 	samples atomic.Int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	first   string // the first sample in which several led: who, when
 }
 
 func watchLeaders(ms ...*haMaster) *oneLeader {
@@ -84,15 +85,18 @@ func watchLeaders(ms ...*haMaster) *oneLeader {
 	o.wg.Go(func() {
 		for {
 			o.mu.Lock()
-			n := 0
+			var leading []string
 			for _, h := range o.masters {
 				if h.m.Leading() {
-					n++
+					leading = append(leading, h.name)
 				}
+			}
+			if len(leading) > 1 && o.first == "" {
+				o.first = fmt.Sprintf("%s at %s", strings.Join(leading, " and "), time.Now().Format("15:04:05.000"))
 			}
 			o.mu.Unlock()
 			o.samples.Add(1)
-			if n > 1 {
+			if len(leading) > 1 {
 				o.both.Add(1)
 			}
 			select {
@@ -115,7 +119,7 @@ func (o *oneLeader) end(tb testing.TB) {
 	close(o.stop)
 	o.wg.Wait()
 	if n := o.both.Load(); n > 0 {
-		tb.Errorf("two masters led at once in %d of %d samples", n, o.samples.Load())
+		tb.Errorf("two masters led at once in %d of %d samples, first %s", n, o.samples.Load(), o.first)
 	}
 }
 
