@@ -25,9 +25,12 @@ func TestShippedAccountConfig(t *testing.T) {
 	}
 	mkp, _ := nkeys.CreateUser()
 	tkp, _ := nkeys.CreateUser()
+	skp, _ := nkeys.CreateUser()
 	mpub, _ := mkp.PublicKey()
 	tpub, _ := tkp.PublicKey()
-	conf := strings.NewReplacer("UMASTERPUBLICKEY", mpub, "UTARGETSQL01PUBLICKEY", tpub).Replace(string(b))
+	spub, _ := skp.PublicKey()
+	// The site user is proved with a leaf node by the faults suite (TestRemoteSiteThroughLeafNode).
+	conf := strings.NewReplacer("UMASTERPUBLICKEY", mpub, "UTARGETSQL01PUBLICKEY", tpub, "USITELONPUBLICKEY", spub).Replace(string(b))
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "permissions.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

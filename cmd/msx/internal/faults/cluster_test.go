@@ -32,14 +32,21 @@ func runAuthCluster(tb testing.TB) *authCluster {
 
 func (c *authCluster) connectMaster(tb testing.TB) *nats.Conn {
 	tb.Helper()
+	return c.connectMasterTo(tb, c.URL())
+}
+
+// connectMasterTo connects with the master's identity to url (a node, or a proxy in front of
+// one) and to no server the cluster announces, so that a proxy can cut it off.
+func (c *authCluster) connectMasterTo(tb testing.TB, url string) *nats.Conn {
+	tb.Helper()
 	nk, err := bus.NkeyOption(c.key)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	nc, err := bus.Connect(ctx, bus.ConnConfig{URL: c.URL(), Name: "fault-master", Logger: quietLogger(),
-		Options: []nats.Option{nk, nats.ReconnectWait(100 * time.Millisecond)}})
+	nc, err := bus.Connect(ctx, bus.ConnConfig{URL: url, Name: "fault-master", Logger: quietLogger(),
+		Options: []nats.Option{nk, nats.ReconnectWait(100 * time.Millisecond), nats.IgnoreDiscoveredServers()}})
 	if err != nil {
 		tb.Fatal(err)
 	}

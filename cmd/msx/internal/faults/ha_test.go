@@ -45,7 +45,11 @@ func startHAMaster(tb testing.TB, c *authCluster, name string) *haMaster {
 // at once in one process would all set the one Auth's Lookup; separate processes each have
 // their own). It may run on any goroutine.
 func startHAMasterAuth(tb testing.TB, c *authCluster, name string, auth *bus.Auth) (*haMaster, error) {
-	nc := c.connectMaster(tb)
+	return startHAMasterOn(tb, c.connectMaster(tb), name, auth)
+}
+
+// startHAMasterOn starts a master on connection nc.
+func startHAMasterOn(tb testing.TB, nc *nats.Conn, name string, auth *bus.Auth) (*haMaster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	m, err := master.Start(ctx, nc, master.Config{Name: name, Logger: quietLogger(), Auth: auth,
@@ -73,6 +77,7 @@ type oneLeader struct {
 	samples atomic.Int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	first   string // the first sample in which several led: who, when
 }
 
 func watchLeaders(ms ...*haMaster) *oneLeader {
@@ -80,15 +85,18 @@ func watchLeaders(ms ...*haMaster) *oneLeader {
 	o.wg.Go(func() {
 		for {
 			o.mu.Lock()
-			n := 0
+			var leading []string
 			for _, h := range o.masters {
 				if h.m.Leading() {
-					n++
+					leading = append(leading, h.name)
 				}
+			}
+			if len(leading) > 1 && o.first == "" {
+				o.first = fmt.Sprintf("%s at %s", strings.Join(leading, " and "), time.Now().Format("15:04:05.000"))
 			}
 			o.mu.Unlock()
 			o.samples.Add(1)
-			if n > 1 {
+			if len(leading) > 1 {
 				o.both.Add(1)
 			}
 			select {
@@ -111,7 +119,7 @@ func (o *oneLeader) end(tb testing.TB) {
 	close(o.stop)
 	o.wg.Wait()
 	if n := o.both.Load(); n > 0 {
-		tb.Errorf("two masters led at once in %d of %d samples", n, o.samples.Load())
+		tb.Errorf("two masters led at once in %d of %d samples, first %s", n, o.samples.Load(), o.first)
 	}
 }
 
@@ -123,6 +131,76 @@ func leaderOf(ms []*haMaster) *haMaster {
 		}
 	}
 	return out
+}
+
+// others returns the masters of ms but one.
+func others(ms []*haMaster, but *haMaster) []*haMaster {
+	var out []*haMaster
+	for _, h := range ms {
+		if h != but {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// renewPeriod is how often a leader renews its lease (leader.Elector renews every TTL/3).
+const renewPeriod = haTTL / 3
+
+// waitTakeover waits until one of rest leads after old was cut off at cut, and checks that it
+// took over within the lease TTL and one renew period: the old lease expires at most TTL after
+// its last renewal, which came before the cut, and a follower campaigns every TTL/4.
+func waitTakeover(tb testing.TB, rest []*haMaster, old *haMaster, cut time.Time) *haMaster {
+	tb.Helper()
+	var next *haMaster
+	waitFor(tb, patience, "a follower takes over", func() bool { next = leaderOf(rest); return next != nil })
+	took := time.Since(cut)
+	tb.Logf("failover: %s leads %s after %s was cut off (lease TTL %s)", next.name, took.Round(time.Millisecond), old.name, haTTL)
+	if took > haTTL+renewPeriod {
+		tb.Errorf("takeover took %s, more than the lease TTL %s and one renew period %s", took.Round(time.Millisecond), haTTL, renewPeriod)
+	}
+	return next
+}
+
+// checkEnlisted checks that every master sees n targets.
+func checkEnlisted(tb testing.TB, ms []*haMaster, n int) {
+	tb.Helper()
+	for _, h := range ms {
+		waitFor(tb, patience, fmt.Sprintf("%s sees %d enlisted targets", h.name, n), func() bool { return len(h.m.Reg.Targets()) == n })
+	}
+}
+
+// checkInstructionsOnce checks that every instruction in MSX_INSTR is there once and that its
+// target applied it (once: the applied table's primary key, counted by appliedIDs).
+func checkInstructionsOnce(tb testing.TB, js jetstream.JetStream, agents []*agent) {
+	tb.Helper()
+	ids := instrIDs(tb, js)
+	posted := 0
+	for _, a := range agents {
+		subj := bus.InstrSubject(a.tok)
+		for id, n := range ids[subj] {
+			posted++
+			if n != 1 {
+				tb.Errorf("%s: instruction %s is in MSX_INSTR %d times", a.cfg.Name, id, n)
+			}
+		}
+		got := appliedIDs(tb, a.cfg.DataDir)
+		waitFor(tb, patience, a.cfg.Name+" applied every instruction posted to it", func() bool {
+			got = appliedIDs(tb, a.cfg.DataDir)
+			for id := range ids[subj] {
+				if _, ok := got[id]; !ok {
+					return false
+				}
+			}
+			return true
+		})
+		for id, st := range got {
+			if _, ok := ids[subj][id]; !ok && !strings.HasPrefix(st, "ok") {
+				tb.Logf("%s: applied %s (%s) not in the stream (trimmed)", a.cfg.Name, id, st)
+			}
+		}
+	}
+	tb.Logf("%d instructions posted, each once and applied once", posted)
 }
 
 // instrIDs reads MSX_INSTR and counts each instruction id, by target subject.
@@ -220,15 +298,8 @@ func TestLeaderKilledMidFanOut(t *testing.T) {
 	wg.Wait()
 	t.Logf("leader %s cut off after %d of %d jobs", lead.name, applied.Load(), nJobs)
 
-	rest := []*haMaster{}
-	for _, h := range ms {
-		if h != lead {
-			rest = append(rest, h)
-		}
-	}
-	var next *haMaster
-	waitFor(t, patience, "a follower takes over", func() bool { next = leaderOf(rest); return next != nil })
-	t.Logf("failover: %s leads %s after %s was cut off (lease TTL %s)", next.name, time.Since(crashed).Round(time.Millisecond), lead.name, haTTL)
+	rest := others(ms, lead)
+	next := waitTakeover(t, rest, lead, crashed)
 
 	// The operator applies every job again, now on the new leader (what a forwarded API call
 	// does): jobs already applied are unchanged, the others are posted.
@@ -247,38 +318,9 @@ func TestLeaderKilledMidFanOut(t *testing.T) {
 	for _, a := range agents {
 		waitFor(t, patience, a.cfg.Name+" holds every job", func() bool { return heldJobs(t, a.cfg.DataDir) == nJobs })
 	}
-	js := mustJS(t, next.nc)
-	ids := instrIDs(t, js)
-	posted := 0
-	for _, a := range agents {
-		subj := bus.InstrSubject(a.tok)
-		got := appliedIDs(t, a.cfg.DataDir)
-		for id, n := range ids[subj] {
-			posted++
-			if n != 1 {
-				t.Errorf("%s: instruction %s is in MSX_INSTR %d times", a.cfg.Name, id, n)
-			}
-		}
-		waitFor(t, patience, a.cfg.Name+" applied every instruction posted to it", func() bool {
-			got = appliedIDs(t, a.cfg.DataDir)
-			for id := range ids[subj] {
-				if _, ok := got[id]; !ok {
-					return false
-				}
-			}
-			return true
-		})
-		for id, st := range got {
-			if _, ok := ids[subj][id]; !ok && !strings.HasPrefix(st, "ok") {
-				t.Logf("%s: applied %s (%s) not in the stream (trimmed)", a.cfg.Name, id, st)
-			}
-		}
-	}
-	t.Logf("%d instructions posted, each once and applied once", posted)
+	checkInstructionsOnce(t, mustJS(t, next.nc), agents)
+	checkEnlisted(t, rest, nTargets)
 	for _, h := range rest {
-		if n := len(h.m.Reg.Targets()); n != nTargets {
-			t.Errorf("%s sees %d targets, want %d", h.name, n, nTargets)
-		}
 		waitFor(t, patience, h.name+" sees every job", func() bool { return len(h.m.Catalog.All()) == nJobs })
 	}
 

@@ -3,10 +3,10 @@
 package faults_test
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +23,7 @@ type proxy struct {
 	cut    bool
 	conns  map[net.Conn]bool
 	closed bool
+	slow   atomic.Int64 // pause per kilobyte, in nanoseconds
 }
 
 func newProxy(tb testing.TB, to string) *proxy {
@@ -59,10 +60,34 @@ func (p *proxy) serve() {
 		}
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
-		go func() { _, _ = io.Copy(c, up); up.Close(); c.Close() }()
+		go p.pipe(up, c)
+		go p.pipe(c, up)
 	}
 }
+
+// pipe copies src to dst, pausing before each write of up to a kilobyte while the proxy is
+// slowed, and closes both when either side ends.
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer func() { dst.Close(); src.Close() }()
+	buf := make([]byte, 1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.slow.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// setSlow makes the proxy pause perKB before passing on each kilobyte (0: full speed).
+func (p *proxy) setSlow(perKB time.Duration) { p.slow.Store(int64(perKB)) }
 
 func (p *proxy) setCut(cut bool) {
 	p.mu.Lock()
