@@ -212,9 +212,15 @@ func (e *Elector) campaign(ctx context.Context, first bool) (lease, bool) {
 // lease runs out, unless a renewal moves it on first.
 func (e *Elector) hold(ctx context.Context, l lease) {
 	leadCtx, cancel := context.WithCancelCause(ctx)
-	lost := time.AfterFunc(l.remaining(time.Now()), func() { cancel(errors.New("lease not renewed in time")) })
-	defer lost.Stop()
 	e.term.Store(l.term)
+	// The timer itself clears the term: hold may be stuck in a renewal on a blocked connection
+	// (a write to a full socket is not cancelled by its context), and this master must stop
+	// leading when its lease can run out, not when that renewal returns.
+	lost := time.AfterFunc(l.remaining(time.Now()), func() {
+		e.term.CompareAndSwap(l.term, 0)
+		cancel(errors.New("lease not renewed in time"))
+	})
+	defer lost.Stop()
 	_, r := e.record(l.term)
 	e.cur.Store(r)
 	e.log.Info("leading", "master", e.cfg.Name, "term", l.term, "ttl", e.cfg.TTL)

@@ -195,3 +195,55 @@ func TestRestartedLeaderReclaimsItsLease(t *testing.T) {
 		t.Fatal("B leads too")
 	}
 }
+
+// stuckKV is the real lease bucket whose Update, once stuck is set, does not return until the
+// test ends, whatever its context says: a renewal written to a connection whose socket is full.
+type stuckKV struct {
+	jetstream.KeyValue
+	stuck   atomic.Bool
+	release chan struct{}
+}
+
+func (k *stuckKV) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	if k.stuck.Load() {
+		<-k.release
+		return 0, context.Canceled
+	}
+	return k.KeyValue.Update(ctx, key, value, last)
+}
+
+// TestTermEndsWithLeaseWhileRenewalIsStuck: a leader whose renewal hangs stops leading when
+// its lease can run out, not when the renewal returns (a fault test saw a master lead for 9 s
+// after its lease had expired and another had taken over).
+func TestTermEndsWithLeaseWhileRenewalIsStuck(t *testing.T) {
+	srv := bustest.RunServer(t, "")
+	_, js := bustest.Connect(t, srv.ClientURL())
+	if err := (bus.Layout{LeaseTTL: ttl}).Ensure(t.Context(), js); err != nil {
+		t.Fatal(err)
+	}
+	real, err := js.KeyValue(t.Context(), bus.BucketLeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := &stuckKV{KeyValue: real, release: make(chan struct{})}
+	ended := make(chan struct{})
+	e, err := leader.Start(kv, leader.Config{Name: "STUCK", TTL: ttl, Logger: bustest.Logger(t),
+		Lead: func(ctx context.Context, term uint64) { <-ctx.Done(); close(ended) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { close(kv.release); _ = e.Shutdown(context.Background()) }()
+	<-e.Campaigned()
+	if e.Term() == 0 {
+		t.Fatal("the only candidate does not lead")
+	}
+	kv.stuck.Store(true)
+	select {
+	case <-ended:
+	case <-time.After(10 * ttl):
+		t.Fatal("Lead's context did not end although no renewal returned")
+	}
+	if term := e.Term(); term != 0 {
+		t.Fatalf("Term() = %d after the lease could have run out while the renewal is still stuck: want 0", term)
+	}
+}

@@ -89,12 +89,10 @@ func TestLeaderPartitioned(t *testing.T) { leaderPartitioned(t, false) }
 
 // TestCutOffMastersChangeLandsAfterHeal is TestLeaderPartitioned with a job applied on the
 // cut-off master during the partition: the call fails (context deadline exceeded), so the
-// operator takes it as not done, but the write stays in the connection's reconnect buffer and
-// is stored when the partition heals; the new leader then delivers the job to every target.
+// operator takes it as not done, while the write stays in the connection's reconnect buffer
+// and reaches the bus when the partition heals. The bucket must refuse it then (the write is
+// fenced to the old term): no target receives the job.
 func TestCutOffMastersChangeLandsAfterHeal(t *testing.T) {
-	t.Skip("known bug: a master's writes are not fenced to its lease and bus.Connect keeps nats.go's 8 MB reconnect buffer, " +
-		"so a change that failed on a cut-off master (catalog KV put) is stored when the link comes back; " +
-		"the catalog write should be conditional on the lease, or the master's connection should not buffer (nats.ReconnectBufSize(-1))")
 	leaderPartitioned(t, true)
 }
 
@@ -189,13 +187,6 @@ func leaderPartitioned(t *testing.T, sendToCutOff bool) {
 // detector. Those receive their instructions in MSX_INSTR, where the test counts them, but
 // nobody applies them.
 func TestLeaderKilledMidOneFanOut(t *testing.T) {
-	t.Skip("known bug: a master keeps Leading() true for seconds after its own lease ran out " +
-		"(2 of 2 runs, load average ~14 on 2 cores: HA1's last renewed record expired 10:47:52.859, HA3 took term 12, " +
-		"HA1 still Leading() at 10:48:01.9; the sampler counted two leaders in 3,719 of 12,736 samples). " +
-		"master/internal/leader: Elector.hold clears the term only when it returns, and the lost-lease timer only cancels " +
-		"a context; a renewal (kv.Update) stuck on a connection whose writes are blocked does not return at its deadline, " +
-		"so the term outlives the lease. The timer should clear the term itself; " +
-		"the fan-out checks pass (100 of 1,000 INSERTs stored at the kill, 900 pending, nothing posted twice)")
 	c := runAuthCluster(t)
 	node, err := url.Parse(strings.Split(c.URL(), ",")[0])
 	if err != nil {
@@ -241,7 +232,7 @@ func TestLeaderKilledMidOneFanOut(t *testing.T) {
 	var seen atomic.Int64
 	killNow := make(chan struct{})
 	sub, err := rest[0].nc.Subscribe("msx.instr.>", func(*nats.Msg) {
-		if seen.Add(1) == nTargets/10 {
+		if seen.Add(1) == nTargets/50 { // early: the slowed link also delays the lease renewals
 			close(killNow)
 		}
 	})
@@ -253,7 +244,7 @@ func TestLeaderKilledMidOneFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := countingJob("one fan-out", servers...)
-	p.setSlow(5 * time.Millisecond)
+	p.setSlow(time.Millisecond)
 	applied := make(chan error, 1)
 	// Bounded: with its connection closed mid-way, ApplyJob waits for acknowledgements that
 	// never come until its context ends.
