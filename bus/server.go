@@ -3,6 +3,7 @@ package bus
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,6 +48,9 @@ type ClusterConfig struct {
 	Listen string
 	// Routes are the other nodes' route URLs (nats://host:port).
 	Routes []string
+	// TLS, when set, encrypts the routes and admits only peers it verifies (see RouteTLS).
+	// Nil: routes in plain text, for a cluster on a trusted network only.
+	TLS *tls.Config
 }
 
 // Nodes returns the number of nodes the cluster is configured with (1 without a cluster).
@@ -72,6 +76,10 @@ func (c ClusterConfig) apply(o *server.Options) error {
 			return fmt.Errorf("route %q: want nats://host:port", r)
 		}
 		o.Routes = append(o.Routes, u)
+	}
+	if c.TLS != nil {
+		o.Cluster.TLSConfig = c.TLS
+		o.Cluster.TLSTimeout = 5
 	}
 	return nil
 }

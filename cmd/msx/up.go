@@ -40,6 +40,10 @@ type masterFlags struct {
 	clusterListen  string
 	clusterName    string
 	routes         []string
+	// shared, set by `msx up --masters`, is the directory holding what the masters of one
+	// cluster share: the master key (master.nk) and the CA with the bus certificate (tls/).
+	// Their routes then use TLS verified against that CA.
+	shared string
 }
 
 func (f *masterFlags) bind(cmd *cobra.Command) {
@@ -132,7 +136,8 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		kp, err := bus.LoadOrCreateKey(filepath.Join(dir, "master.nk"))
+		keyDir := cmp.Or(f.shared, dir)
+		kp, err := bus.LoadOrCreateKey(filepath.Join(keyDir, "master.nk"))
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +148,7 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 			return nil, err
 		}
 		connOpts = append(connOpts, opt)
-		tlsOpts, caFile, err := busTLS(dir, f)
+		tlsOpts, caFile, err := busTLS(keyDir, f)
 		if err != nil {
 			return nil, err
 		}
@@ -151,9 +156,15 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		if len(f.routes) > 0 && f.clusterListen == "" {
 			return nil, fmt.Errorf("--routes needs --cluster-listen (this node's route address)")
 		}
+		cc := bus.ClusterConfig{Name: f.clusterName, Listen: f.clusterListen, Routes: f.routes}
+		if f.shared != "" && f.clusterListen != "" {
+			tdir := filepath.Join(f.shared, "tls")
+			if cc.TLS, err = bus.RouteTLS(filepath.Join(tdir, bus.ServerCertFile), filepath.Join(tdir, bus.ServerKeyFile), caFile); err != nil {
+				return nil, err
+			}
+		}
 		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log, Auth: authn, Customize: tlsOpts.Apply,
-			Name:    serverName(f),
-			Cluster: bus.ClusterConfig{Name: f.clusterName, Listen: f.clusterListen, Routes: f.routes}})
+			Name: serverName(f), Cluster: cc})
 		if err != nil {
 			return nil, err
 		}
@@ -301,13 +312,15 @@ func newMaster(g *globals) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
+	cmd.Flags().StringVar(&f.shared, "shared", "", "directory of the key and CA shared by the masters `msx up --masters` starts (routes then use TLS)")
+	_ = cmd.Flags().MarkHidden("shared")
 	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server: one URL or several, comma separated (its operator configures authentication; --ca verifies it)")
 	return cmd
 }
 
 func newUp(g *globals) *cobra.Command {
 	f := &masterFlags{}
-	var n int
+	var n, masters int
 	var heartbeat time.Duration
 	var noExamples, printToken bool
 	cmd := &cobra.Command{
@@ -329,6 +342,9 @@ func newUp(g *globals) *cobra.Command {
 			defer lf.Close()
 			log := g.logger(lf)
 			ctx := cmd.Context()
+			if masters != 0 {
+				return runUpMasters(ctx, g, f, masters, n, heartbeat, noExamples, printToken, log, logPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			p, err := startMaster(ctx, g, f, log)
 			if err != nil {
 				return err
@@ -377,6 +393,7 @@ func newUp(g *globals) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
+	cmd.Flags().IntVar(&masters, "masters", 0, "run this many masters (3 or more), each with its own NATS node, clustered over TLS routes: one leads, the others take over if it fails")
 	cmd.Flags().IntVar(&n, "targets", 3, "number of target agents (SQL01, SQL02, ...) each with an embedded SQLite database")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
 	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
