@@ -88,6 +88,7 @@ func (c ClusterConfig) apply(o *server.Options) error {
 type Server struct {
 	*server.Server
 	unlock func()
+	auth   *serverAuth // nil without Auth
 }
 
 // StartServer starts an embedded NATS JetStream server and waits until JetStream answers.
@@ -161,12 +162,16 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	if sa != nil {
 		sa.ready(s)
+		cfg.Auth.attach(sa)
 	}
-	return &Server{Server: s, unlock: unlock}, nil
+	return &Server{Server: s, unlock: unlock, auth: sa}, nil
 }
 
 // Shutdown stops the server, waits for it and releases the store lock. It is idempotent.
 func (s *Server) Shutdown() {
+	if s.auth != nil {
+		s.auth.a.detach(s.auth)
+	}
 	s.Server.Shutdown()
 	s.Server.WaitForShutdown()
 	if s.unlock != nil {

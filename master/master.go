@@ -44,6 +44,9 @@ type Config struct {
 	// Auth, when the master runs the embedded NATS server with authentication, is told which
 	// key belongs to which target, and revokes a target's key when it defects or is deleted.
 	Auth *bus.Auth
+	// DefectGrace is how long a deleted target's key stays valid so that it can download the
+	// DEFECT posted to it; default 30s. See removeTarget and keyGone.
+	DefectGrace time.Duration
 	// API is this master's HTTP API address (http://host:port), published in the leader lease
 	// so that other masters can forward changes to the leader; default none.
 	API string
@@ -121,6 +124,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DefectGrace == 0 {
+		cfg.DefectGrace = defectGrace
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -152,7 +158,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	}
 	m.refused = map[string]*refusedCount{}
 	if cfg.Auth != nil {
-		cfg.Auth.Lookup = func(pub string) (string, bool) {
+		// The server may already be admitting clients: SetLookup, not an assignment.
+		cfg.Auth.SetLookup(func(pub string) (string, bool) {
 			if t, ok := m.Reg.TargetByKey(pub); ok {
 				return t.Token, true
 			}
@@ -161,7 +168,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 				return "", false
 			}
 			return tok.(string), true
-		}
+		})
+		m.Reg.OnKeyGone(m.keyGone)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stopFn = cancel

@@ -233,7 +233,7 @@ const defectGrace = 30 * time.Second
 func (m *Master) removeTarget(ctx context.Context, t registry.Target, deferRevoke bool) error {
 	if deferRevoke && t.PublicKey != "" {
 		m.defecting.Store(t.PublicKey, t.Token)
-		time.AfterFunc(defectGrace, func() { m.endDefect(t.PublicKey) })
+		time.AfterFunc(m.cfg.DefectGrace, func() { m.endDefect(t.PublicKey) })
 	}
 	if err := m.Reg.DeleteTarget(ctx, t.ServerName); err != nil {
 		return err

@@ -53,7 +53,19 @@ func nameOfKey(k string) (string, bool) {
 	return string(b), err == nil
 }
 
+// OnKeyGone sets f to be called, outside the registry's lock, with the record a watched write of
+// another master removed from a key: a target deleted, or enlisted again with another key. The
+// master revokes the old key on its own NATS node with it. Set it before Watch.
+func (r *Registry) OnKeyGone(f func(Target)) { r.onKeyGone = f }
+
 func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
+	if gone, ok := r.applyTargetLocked(e, log); ok && r.onKeyGone != nil && gone.PublicKey != "" {
+		r.onKeyGone(gone)
+	}
+}
+
+// applyTargetLocked applies a watched target record and returns the record it took a key from.
+func (r *Registry) applyTargetLocked(e jetstream.KeyValueEntry, log *slog.Logger) (gone Target, ok bool) {
 	if e.Key() == counterKey {
 		return
 	}
@@ -63,10 +75,11 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		name, ok := nameOfKey(e.Key())
-		if t, known := r.targets[name]; ok && known {
+		name, valid := nameOfKey(e.Key())
+		if t, known := r.targets[name]; valid && known {
 			delete(r.byKey, t.PublicKey)
 			delete(r.targets, name)
+			return t, true
 		}
 		return
 	}
@@ -85,7 +98,9 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) {
 		return
 	}
 	r.quarantined = slices.DeleteFunc(r.quarantined, func(q Quarantined) bool { return q.Bucket == e.Bucket() && q.Key == e.Key() })
+	prev, had := r.targets[t.ServerName]
 	r.set(t)
+	return prev, had && prev.PublicKey != t.PublicKey
 }
 
 func (r *Registry) applyGroup(e jetstream.KeyValueEntry, log *slog.Logger) {
