@@ -25,6 +25,14 @@ type Config struct {
 	// ViewJobs is the number of jobs on the whole fleet the API views are timed with; default
 	// 100; negative skips the views.
 	ViewJobs int
+	// Masters, when 3 or more, adds the failover phase: that many masters on a cluster of their
+	// own, the leader stopped at once Rounds times (see Failover). 0 skips it.
+	Masters int
+	// Dials bounds the connections being opened at once, by the raw phases and by the fleet's
+	// targets alike (a target holds a slot from its launch until its first connection is up),
+	// as a real fleet staggers its starts; default 100. 5,000 TLS handshakes at once on two
+	// cores time out.
+	Dials int
 	// Insecure runs the bus without TLS and authentication (targets with Encrypt none). The
 	// default is the secure setup of `msx up`: TLS verified against a generated CA, nkeys.
 	Insecure bool
@@ -57,8 +65,10 @@ type Report struct {
 	Measures []Measure `json:"measures"`
 	Memory   Memory    `json:"memory"`
 	// Views are the API views timed on the fleet with Config.ViewJobs jobs.
-	Views []View   `json:"views"`
-	Notes []string `json:"notes"`
+	Views []View `json:"views"`
+	// Failover is the takeover time with Config.Masters masters; nil when not measured.
+	Failover *Failover `json:"failover,omitempty"`
+	Notes    []string  `json:"notes"`
 }
 
 // Measure is one figure of msx and the bare JetStream figure for the same work.
@@ -118,6 +128,15 @@ func (c *Config) defaults() error {
 	}
 	if c.ViewJobs == 0 {
 		c.ViewJobs = 100
+	}
+	if c.Masters != 0 && (c.Masters < 3 || c.Masters > 7) {
+		return fmt.Errorf("--masters %d: use 3 to 7 (or 0 to skip the failover phase)", c.Masters)
+	}
+	if c.Dials == 0 {
+		c.Dials = 100
+	}
+	if c.Dials < 1 || c.Dials > 10000 {
+		return fmt.Errorf("--dials %d: use 1 to 10000", c.Dials)
 	}
 	if c.Targets < 1 || c.Targets > 10000 {
 		return fmt.Errorf("--targets %d: use 1 to 10000", c.Targets)
@@ -197,6 +216,12 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return rep, fmt.Errorf("schedule lateness: %w", err)
 	}
 	rep.Measures = b.measures()
+	if cfg.Masters > 0 {
+		progress(cfg, "failover: %d masters on a cluster of their own, %d rounds", cfg.Masters, cfg.Rounds)
+		if rep.Failover, err = failover(ctx, cfg, cfg.Logger); err != nil {
+			return rep, fmt.Errorf("failover: %w", err)
+		}
+	}
 	return rep, nil
 }
 
