@@ -52,6 +52,10 @@ type Config struct {
 	API string
 }
 
+// maxPendingPosts bounds the asynchronous publishes awaiting their ack: above the largest
+// fleet msx runs (10,000 targets).
+const maxPendingPosts = 1 << 15
+
 // Master is a running master. Create it with Start; stop it with Shutdown.
 type Master struct {
 	cfg     Config
@@ -127,7 +131,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if cfg.DefectGrace == 0 {
 		cfg.DefectGrace = defectGrace
 	}
-	js, err := jetstream.New(nc)
+	// A fan-out publishes one instruction per target before it waits for the acks (postAll):
+	// with nats.go's default of 4,000 pending, a fan-out to 5,000 targets stalls and fails.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPosts))
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,17 +60,11 @@ func agreedLeader(t *testing.T, dir string, apis []string) (string, bool) {
 // msxTry runs one CLI command in dir and returns its stdout, or its error with stderr.
 func msxTry(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
-	bin, _ := msxBin()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("msx %v: %w: %s", args, err, strings.TrimSpace(stderr.String()))
+	stdout, stderr, err := runMsx(t, dir, args...)
+	if err != nil {
+		return "", fmt.Errorf("msx %v: %w: %s", args, err, strings.TrimSpace(stderr))
 	}
-	return stdout.String(), nil
+	return stdout, nil
 }
 
 // TestEndToEndUpThreeMasters runs `msx up --masters 3`: three master processes clustered over

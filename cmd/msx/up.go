@@ -349,29 +349,14 @@ func newUp(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tctx, stopTargets := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			var names []string
-			for i := 1; i <= n; i++ {
-				name := fmt.Sprintf("SQL%02d", i)
-				names = append(names, name)
-				dir := filepath.Join(g.data, "targets", name)
-				tok := ""
-				if _, err := os.Stat(filepath.Join(dir, "target.db")); err != nil {
-					if tok, _, err = p.m.Tokens.Create(ctx, auth.RoleEnlist, time.Hour, "msx up", "msx up target "+name); err != nil {
-						stopTargets()
-						p.stop(context.Background())
-						return err
-					}
-				}
-				cfg := target.Config{Name: name, Location: "msx up", NATSURL: p.url, Token: tok, DataDir: dir,
-					HeartbeatInterval: heartbeat, Logger: log, CAFile: p.ca}
-				wg.Go(func() {
-					if err := target.Run(tctx, cfg); err != nil && tctx.Err() == nil {
-						log.Error("target stopped", "server", name, "err", err)
-						fmt.Fprintf(cmd.ErrOrStderr(), "msx: target %s stopped: %v\n", name, err)
-					}
-				})
+			names, stopTargets, err := upTargets(g, n, target.Config{NATSURL: p.url, HeartbeatInterval: heartbeat, Logger: log, CAFile: p.ca},
+				func(name string) (string, error) {
+					tok, _, err := p.m.Tokens.Create(ctx, auth.RoleEnlist, time.Hour, "msx up", "msx up target "+name)
+					return tok, err
+				}, cmd.ErrOrStderr())
+			if err != nil {
+				p.stop(context.Background())
+				return err
 			}
 			if !noExamples && n > 0 {
 				if err := waitEnlisted(ctx, p.m, names); err != nil {
@@ -384,7 +369,6 @@ func newUp(g *globals) *cobra.Command {
 			<-ctx.Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping: targets, API, master, NATS ...")
 			stopTargets()
-			wg.Wait()
 			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			p.stop(sctx)
@@ -399,6 +383,33 @@ func newUp(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
 	cmd.Flags().BoolVar(&printToken, "print-token", false, "print the admin token (and a dashboard link that signs in with it); by default only its file is named")
 	return cmd
+}
+
+// upTargets starts n target agents SQL01.. in this process, each in DATA/targets/NAME, from
+// the template cfg (bus URLs, CA, heartbeat, log); one not enlisted yet gets a token from
+// newToken. stop cancels them all and waits for them.
+func upTargets(g *globals, n int, cfg target.Config, newToken func(name string) (string, error), errOut io.Writer) (names []string, stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stop = func() { cancel(); wg.Wait() }
+	for i := 1; i <= n; i++ {
+		c := cfg
+		c.Name, c.Location, c.DataDir = fmt.Sprintf("SQL%02d", i), "msx up", filepath.Join(g.data, "targets", fmt.Sprintf("SQL%02d", i))
+		names = append(names, c.Name)
+		if _, err := os.Stat(filepath.Join(c.DataDir, "target.db")); err != nil {
+			if c.Token, err = newToken(c.Name); err != nil {
+				stop()
+				return nil, nil, fmt.Errorf("enlistment token for %s: %w", c.Name, err)
+			}
+		}
+		wg.Go(func() {
+			if err := target.Run(ctx, c); err != nil && ctx.Err() == nil {
+				c.Logger.Error("target stopped", "server", c.Name, "err", err)
+				fmt.Fprintf(errOut, "msx: target %s stopped: %v\n", c.Name, err)
+			}
+		})
+	}
+	return names, stop, nil
 }
 
 // waitEnlisted waits until every named target is enlisted.

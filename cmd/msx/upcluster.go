@@ -288,30 +288,15 @@ func runUpMasters(ctx context.Context, g *globals, f *masterFlags, masters, n in
 		urls[i] = "nats://" + c.nats
 	}
 	caFile := filepath.Join(shared, "tls", bus.CAFile)
-	tctx, stopTargets := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var names []string
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("SQL%02d", i)
-		names = append(names, name)
-		dir := filepath.Join(g.data, "targets", name)
-		var tok api.TokenReply
-		if _, err := os.Stat(filepath.Join(dir, "target.db")); err != nil {
+	names, stopTargets, err := upTargets(g, n, target.Config{NATSURL: strings.Join(urls, ","), HeartbeatInterval: heartbeat, Logger: log, CAFile: caFile},
+		func(name string) (string, error) {
+			var tok api.TokenReply
 			req := api.TokenRequest{Role: auth.RoleEnlist, TTL: "1h", Description: "msx up target " + name, Server: name}
-			if err := anyAPI(ctx, ms, http.MethodPost, "/api/v1/tokens", req, &tok); err != nil {
-				stopTargets()
-				stopAll()
-				return fmt.Errorf("enlistment token for %s: %w", name, err)
-			}
-		}
-		cfg := target.Config{Name: name, Location: "msx up", NATSURL: strings.Join(urls, ","), Token: tok.Token, DataDir: dir,
-			HeartbeatInterval: heartbeat, Logger: log, CAFile: caFile}
-		wg.Go(func() {
-			if err := target.Run(tctx, cfg); err != nil && tctx.Err() == nil {
-				log.Error("target stopped", "server", name, "err", err)
-				fmt.Fprintf(errOut, "msx: target %s stopped: %v\n", name, err)
-			}
-		})
+			return tok.Token, anyAPI(ctx, ms, http.MethodPost, "/api/v1/tokens", req, &tok)
+		}, errOut)
+	if err != nil {
+		stopAll()
+		return err
 	}
 	if !noExamples && n > 0 {
 		if err := examplesViaAPI(ctx, ms, names); err != nil {
@@ -330,7 +315,6 @@ func runUpMasters(ctx context.Context, g *globals, f *masterFlags, masters, n in
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nstopping: targets, masters ...")
 	stopTargets()
-	wg.Wait()
 	stopAll()
 	fmt.Fprintln(out, "stopped. Run `msx up --masters` again to resume the same fleet.")
 	return nil

@@ -72,7 +72,7 @@ func startEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 		e.stop()
 		return nil, err
 	}
-	if e.obsJS, err = jetstream.New(e.obs); err != nil {
+	if e.obsJS, err = jetstream.New(e.obs, jetstream.WithPublishAsyncMaxPending(max(4000, 2*cfg.Targets))); err != nil {
 		e.stop()
 		return nil, err
 	}
