@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -94,3 +95,24 @@ func TestConfigRefusesBadMastersAndDials(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A fleet larger than the open-file limit allows is refused before it starts, with the limit
+// and the largest fleet that fits (targets otherwise fail one by one with SQLite's "unable to
+// open database file").
+func TestConfigRefusesAFleetOverTheFileLimit(t *testing.T) {
+	lim, ok := fdLimit()
+	if !ok {
+		t.Skip("no open-file limit on this platform")
+	}
+	n := (lim-filesBase)/filesPerTarget + 1
+	if n > 10000 {
+		t.Skipf("the limit (%d files) fits every fleet msx bench runs", lim)
+	}
+	err := (&Config{Targets: n}).defaults()
+	if err == nil || !strings.Contains(err.Error(), "ulimit -n") || !strings.Contains(err.Error(), fmt.Sprintf("run at most %d targets", n-1)) {
+		t.Fatalf("--targets %d with a limit of %d files: %v", n, lim, err)
+	}
+	if err := (&Config{Targets: n - 1}).defaults(); err != nil {
+		t.Fatalf("--targets %d: %v", n-1, err)
+	}
+}
