@@ -90,7 +90,7 @@ func threeMasters(t *testing.T) ([]*master.Master, []*bus.Server, []*bus.Auth) {
 func TestIntegrationDeletedTargetRefusedOnEveryNode(t *testing.T) {
 	ms, srvs, auths := threeMasters(t)
 	var leader *master.Master
-	waitFor(t, patience, func() bool {
+	waitFor(t, time.Minute, func() bool {
 		for _, m := range ms {
 			if m.Leading() {
 				leader = m
@@ -110,7 +110,7 @@ func TestIntegrationDeletedTargetRefusedOnEveryNode(t *testing.T) {
 		PublicKey: pub, PollInterval: 60, EnlistDate: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, patience, func() bool {
+	waitFor(t, time.Minute, func() bool {
 		for _, m := range ms {
 			if _, ok := m.Reg.TargetByKey(pub); !ok {
 				return false
@@ -135,7 +135,7 @@ func TestIntegrationDeletedTargetRefusedOnEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		waitFor(t, patience, conns[i].IsClosed, "node %d closes the deleted target's connection", i)
+		waitFor(t, time.Minute, conns[i].IsClosed, "node %d closes the deleted target's connection", i)
 		if _, err := dial(i); err == nil {
 			t.Fatalf("node %d admits the deleted target's key", i)
 		}
