@@ -73,7 +73,10 @@ type Master struct {
 	drift driftTracker
 	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
 	defecting sync.Map // public key -> token
-	enlisting sync.Map // canonical name -> struct{}: enlistments in progress
+	// removedHere holds keys of targets this master deleted itself, for a minute: keyGone
+	// ignores them when the registry watch reports the delete too (see authsync.go).
+	removedHere sync.Map // public key -> struct{}
+	enlisting   sync.Map // canonical name -> struct{}: enlistments in progress
 	// out is the job × target state, rebuilt from MSX_RESULTS on start.
 	out      outcomes
 	stopFn   context.CancelFunc

@@ -231,6 +231,7 @@ const defectGrace = 30 * time.Second
 // revokes its key: at once, or with deferRevoke only after endDefect or defectGrace (a DEFECT
 // or a defection reply must still reach it).
 func (m *Master) removeTarget(ctx context.Context, t registry.Target, deferRevoke bool) error {
+	m.removingHere(t.PublicKey)
 	if deferRevoke && t.PublicKey != "" {
 		m.defecting.Store(t.PublicKey, t.Token)
 		time.AfterFunc(m.cfg.DefectGrace, func() { m.endDefect(t.PublicKey) })
