@@ -120,6 +120,26 @@ func (sa *serverAuth) server() *server.Server {
 	return sa.srv
 }
 
+// names returns the names of the accounts sa made and holds.
+func (sa *serverAuth) names() []string {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	out := make([]string, 0, len(sa.accounts))
+	for n := range sa.accounts {
+		out = append(out, n)
+	}
+	return out
+}
+
+// drop forgets a target's account: the next connection of that target (enlisted again) finds
+// it through the server again. nats-server offers no way to remove an account it has
+// registered: the server keeps it, with its imports and without connections, until it restarts.
+func (sa *serverAuth) drop(name string) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	delete(sa.accounts, name)
+}
+
 // account returns the named account, creating it with service imports of subjects from the
 // master's account on first use.
 func (sa *serverAuth) account(name string, subjects []string) (*server.Account, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -34,13 +35,42 @@ type Auth struct {
 	MasterKey string
 	// Lookup returns the subject token of the target that owns a public nkey; nil while no
 	// target is registered (every target key is refused). A token Lookup returns is checked
-	// (CheckToken) before use: a bad one refuses the connection.
+	// (CheckToken) before use: a bad one refuses the connection. Set it before the server
+	// starts; once it runs, use SetLookup (which wins over this field).
 	Lookup func(nkey string) (token string, ok bool)
 	// Logger records refusals.
 	Logger *slog.Logger
 
+	lookup atomic.Pointer[func(string) (string, bool)] // SetLookup's
+
 	mu    sync.Mutex
-	conns map[string]map[connRef]bool // nkey -> connections
+	conns map[string]*keyConns // nkey -> its live connections
+	// tracked counts connections in conns; swept is its value after the last sweep of closed
+	// ones (see track).
+	tracked, swept int
+	servers        map[*serverAuth]bool // the running servers that use this Auth
+}
+
+// keyConns is what Auth knows of one admitted key: the target's token (empty for the master)
+// and its connections. Closed ones are dropped as new ones arrive (see track), the whole entry
+// when the key is revoked.
+type keyConns struct {
+	token string
+	refs  map[connRef]bool
+}
+
+// SetLookup replaces Lookup safely while servers using a run and check connections (a
+// master sets it when it starts, after its server may already admit clients).
+func (a *Auth) SetLookup(f func(nkey string) (token string, ok bool)) { a.lookup.Store(&f) }
+
+func (a *Auth) lookupKey(nkey string) (string, bool) {
+	if f := a.lookup.Load(); f != nil {
+		return (*f)(nkey)
+	}
+	if a.Lookup != nil {
+		return a.Lookup(nkey)
+	}
+	return "", false
 }
 
 // connRef is one client connection on one server (nodes of a test cluster share an Auth).
@@ -82,13 +112,10 @@ func (a *Auth) check(sa *serverAuth, c server.ClientAuthentication) (ok bool) {
 	}
 	if o.Nkey == a.MasterKey {
 		c.RegisterUser(&server.User{Username: "master"})
-		a.track(o.Nkey, connRef{sa, c.GetID()})
+		a.track(o.Nkey, "", connRef{sa, c.GetID()})
 		return true
 	}
-	var tok string
-	if a.Lookup != nil {
-		tok, ok = a.Lookup(o.Nkey)
-	}
+	tok, ok := a.lookupKey(o.Nkey)
 	if !ok {
 		a.refuse(c, "nkey is not registered to any enlisted target (defected, deleted, or never enlisted)")
 		return false
@@ -105,7 +132,7 @@ func (a *Auth) check(sa *serverAuth, c server.ClientAuthentication) (ok bool) {
 		return false
 	}
 	c.RegisterUser(&server.User{Username: "target:" + tok, Account: acc, Permissions: perms})
-	a.track(o.Nkey, connRef{sa, c.GetID()})
+	a.track(o.Nkey, tok, connRef{sa, c.GetID()})
 	return true
 }
 
@@ -115,30 +142,102 @@ func (a *Auth) refuse(c server.ClientAuthentication, why string) {
 	}
 }
 
-func (a *Auth) track(nkey string, ref connRef) {
+// track records a new connection of nkey. Auth hears of no disconnection, so closed
+// connections are dropped here: those of the same key at once (a target that reconnects leaves
+// one behind each time), and those of every key whenever the count has doubled since the last
+// sweep (a target that stops for good), which keeps the work per connection constant.
+func (a *Auth) track(nkey, tok string, ref connRef) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.conns == nil {
-		a.conns = map[string]map[connRef]bool{}
+		a.conns = map[string]*keyConns{}
 	}
-	if a.conns[nkey] == nil {
-		a.conns[nkey] = map[connRef]bool{}
+	kc := a.conns[nkey]
+	if kc == nil {
+		kc = &keyConns{refs: map[connRef]bool{}}
+		a.conns[nkey] = kc
 	}
-	a.conns[nkey][ref] = true
+	kc.token = tok
+	a.tracked -= kc.dropClosed()
+	kc.refs[ref] = true
+	a.tracked++
+	if a.tracked > 2*a.swept+64 {
+		for _, kc := range a.conns {
+			a.tracked -= kc.dropClosed()
+		}
+		a.swept = a.tracked
+	}
 }
 
-// Revoke disconnects every connection of a key at once, on every server using a. The caller has
-// already removed the key from Lookup, so a reconnect is refused.
+// dropClosed removes the connections that are no longer on their server and returns how many.
+// A connection being checked is already on it: the server registers a client before it reads
+// the client's CONNECT.
+func (kc *keyConns) dropClosed() int {
+	n := 0
+	for ref := range kc.refs {
+		if srv := ref.on.server(); srv == nil || srv.GetClient(ref.id) == nil {
+			delete(kc.refs, ref)
+			n++
+		}
+	}
+	return n
+}
+
+// Connections returns how many connections of nkey Auth holds (closed ones not dropped yet
+// included): for tests and diagnostics.
+func (a *Auth) Connections(nkey string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if kc := a.conns[nkey]; kc != nil {
+		return len(kc.refs)
+	}
+	return 0
+}
+
+// Revoke disconnects every connection of a key at once, on every server using a, and forgets
+// the key's target account there (see serverAuth.drop). The caller has already removed the key
+// from Lookup, so a reconnect is refused.
 func (a *Auth) Revoke(nkey string) {
 	a.mu.Lock()
-	refs := a.conns[nkey]
+	kc := a.conns[nkey]
 	delete(a.conns, nkey)
+	var servers []*serverAuth
+	for sa := range a.servers {
+		servers = append(servers, sa)
+	}
+	if kc != nil {
+		a.tracked -= len(kc.refs)
+	}
 	a.mu.Unlock()
-	for ref := range refs {
+	if kc == nil {
+		return
+	}
+	for ref := range kc.refs {
 		if srv := ref.on.server(); srv != nil {
 			_ = srv.DisconnectClientByID(ref.id)
 		}
 	}
+	if kc.token != "" {
+		for _, sa := range servers {
+			sa.drop(TargetAccount(kc.token))
+		}
+	}
+}
+
+// attach and detach keep the list of running servers that use a.
+func (a *Auth) attach(sa *serverAuth) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.servers == nil {
+		a.servers = map[*serverAuth]bool{}
+	}
+	a.servers[sa] = true
+}
+
+func (a *Auth) detach(sa *serverAuth) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.servers, sa)
 }
 
 func verifyNonce(pub, sig string, nonce []byte) bool {

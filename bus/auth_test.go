@@ -22,6 +22,7 @@ type authFixture struct {
 	master  nkeys.KeyPair
 	keys    map[string]nkeys.KeyPair // token -> key
 	masterJ jetstream.JetStream
+	srv     *bus.Server
 }
 
 func newAuthFixture(t *testing.T) *authFixture {
@@ -49,7 +50,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Shutdown)
-	f.url = s.ClientURL()
+	f.url, f.srv = s.ClientURL(), s
 	nc := f.connect(t, f.master, "")
 	f.masterJ, _ = jetstream.New(nc)
 	if err := (bus.Layout{}).Ensure(ctx, f.masterJ); err != nil {

@@ -3,6 +3,7 @@ package bus
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,6 +48,9 @@ type ClusterConfig struct {
 	Listen string
 	// Routes are the other nodes' route URLs (nats://host:port).
 	Routes []string
+	// TLS, when set, encrypts the routes and admits only peers it verifies (see RouteTLS).
+	// Nil: routes in plain text, for a cluster on a trusted network only.
+	TLS *tls.Config
 }
 
 // Nodes returns the number of nodes the cluster is configured with (1 without a cluster).
@@ -73,6 +77,10 @@ func (c ClusterConfig) apply(o *server.Options) error {
 		}
 		o.Routes = append(o.Routes, u)
 	}
+	if c.TLS != nil {
+		o.Cluster.TLSConfig = c.TLS
+		o.Cluster.TLSTimeout = 5
+	}
 	return nil
 }
 
@@ -80,6 +88,7 @@ func (c ClusterConfig) apply(o *server.Options) error {
 type Server struct {
 	*server.Server
 	unlock func()
+	auth   *serverAuth // nil without Auth
 }
 
 // StartServer starts an embedded NATS JetStream server and waits until JetStream answers.
@@ -153,12 +162,16 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	if sa != nil {
 		sa.ready(s)
+		cfg.Auth.attach(sa)
 	}
-	return &Server{Server: s, unlock: unlock}, nil
+	return &Server{Server: s, unlock: unlock, auth: sa}, nil
 }
 
 // Shutdown stops the server, waits for it and releases the store lock. It is idempotent.
 func (s *Server) Shutdown() {
+	if s.auth != nil {
+		s.auth.a.detach(s.auth)
+	}
 	s.Server.Shutdown()
 	s.Server.WaitForShutdown()
 	if s.unlock != nil {

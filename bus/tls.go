@@ -333,3 +333,28 @@ func hostIPs(urls []string) []string {
 	}
 	return ips
 }
+
+// RouteTLS returns the TLS configuration of a cluster node's routes (ClusterConfig.TLS): the
+// node presents the certificate in certFile (reloaded as ServerTLS does) both when it accepts
+// a route and when it dials one, and accepts a peer only with a certificate issued by the CA in
+// caFile, checked both ways. The certificate must allow client authentication too (those bus.CA
+// issues do). It fails when a file cannot be loaded now.
+func RouteTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cfg, err := ServerTLS(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("route TLS: %w", err)
+	}
+	certs, err := loadCerts(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("route TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	getCert := cfg.GetCertificate
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return getCert(nil) }
+	cfg.RootCAs, cfg.ClientCAs = pool, pool
+	cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	return cfg, nil
+}

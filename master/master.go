@@ -45,6 +45,9 @@ type Config struct {
 	// Auth, when the master runs the embedded NATS server with authentication, is told which
 	// key belongs to which target, and revokes a target's key when it defects or is deleted.
 	Auth *bus.Auth
+	// DefectGrace is how long a deleted target's key stays valid so that it can download the
+	// DEFECT posted to it; default 30s. See removeTarget and keyGone.
+	DefectGrace time.Duration
 	// API is this master's HTTP API address (http://host:port), published in the leader lease
 	// so that other masters can forward changes to the leader; default none.
 	API string
@@ -53,6 +56,10 @@ type Config struct {
 	// Notify configures notifications (SMTP, storm window); see master/notify.
 	Notify notify.Config
 }
+
+// maxPendingPosts bounds the asynchronous publishes awaiting their ack: above the largest
+// fleet msx runs (10,000 targets).
+const maxPendingPosts = 1 << 15
 
 // Master is a running master. Create it with Start; stop it with Shutdown.
 type Master struct {
@@ -75,7 +82,10 @@ type Master struct {
 	drift driftTracker
 	// defecting holds keys of deleted targets that may still connect to download their DEFECT.
 	defecting sync.Map // public key -> token
-	enlisting sync.Map // canonical name -> struct{}: enlistments in progress
+	// removedHere holds keys of targets this master deleted itself, for a minute: keyGone
+	// ignores them when the registry watch reports the delete too (see authsync.go).
+	removedHere sync.Map // public key -> struct{}
+	enlisting   sync.Map // canonical name -> struct{}: enlistments in progress
 	// out is the job × target state, rebuilt from MSX_RESULTS on start.
 	out      outcomes
 	stopFn   context.CancelFunc
@@ -139,7 +149,12 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	js, err := jetstream.New(nc)
+	if cfg.DefectGrace == 0 {
+		cfg.DefectGrace = defectGrace
+	}
+	// A fan-out publishes one instruction per target before it waits for the acks (postAll):
+	// with nats.go's default of 4,000 pending, a fan-out to 5,000 targets stalls and fails.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPosts))
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +185,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	}
 	m.refused = map[string]*refusedCount{}
 	if cfg.Auth != nil {
-		cfg.Auth.Lookup = func(pub string) (string, bool) {
+		// The server may already be admitting clients: SetLookup, not an assignment.
+		cfg.Auth.SetLookup(func(pub string) (string, bool) {
 			if t, ok := m.Reg.TargetByKey(pub); ok {
 				return t.Token, true
 			}
@@ -179,7 +195,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 				return "", false
 			}
 			return tok.(string), true
-		}
+		})
+		m.Reg.OnKeyGone(m.keyGone)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stopFn = cancel

@@ -240,9 +240,10 @@ const defectGrace = 30 * time.Second
 // revokes its key: at once, or with deferRevoke only after endDefect or defectGrace (a DEFECT
 // or a defection reply must still reach it).
 func (m *Master) removeTarget(ctx context.Context, t registry.Target, deferRevoke bool) error {
+	m.removingHere(t.PublicKey)
 	if deferRevoke && t.PublicKey != "" {
 		m.defecting.Store(t.PublicKey, t.Token)
-		time.AfterFunc(defectGrace, func() { m.endDefect(t.PublicKey) })
+		time.AfterFunc(m.cfg.DefectGrace, func() { m.endDefect(t.PublicKey) })
 	}
 	if err := m.Reg.DeleteTarget(ctx, t.ServerName); err != nil {
 		return err

@@ -46,6 +46,8 @@ Each figure comes with the bare JetStream figure for the same work, measured in 
 	f.IntVar(&cfg.Rounds, "rounds", 3, "fan-out and start rounds")
 	f.IntVar(&cfg.ViewJobs, "view-jobs", 100, "jobs on the whole fleet when the API views are timed (-1: skip the views)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of the table")
+	f.IntVar(&cfg.Masters, "masters", 0, "add the failover phase: this many masters (3 or more) on a cluster of their own; the leader is stopped once per round")
+	f.IntVar(&cfg.Dials, "dials", 100, "connections opened at once, by the raw phases and the fleet's targets alike (targets stagger their starts)")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "plain bus: no TLS, no authentication (default: TLS and nkeys, as msx up)")
 	f.DurationVar(&cfg.ScheduleWindow, "schedule-window", 25*time.Second, "how long the schedule lateness measure watches (whole 10 s periods)")
 	f.DurationVar(&cfg.PhaseTimeout, "phase-timeout", 3*time.Minute, "timeout of each phase")

@@ -82,24 +82,31 @@ func (p *proc) stop(t *testing.T) {
 // wantErr is set, in which case it returns stderr.
 func msx(t *testing.T, dir string, wantErr bool, args ...string) string {
 	t.Helper()
+	stdout, stderr, err := runMsx(t, dir, args...)
+	if wantErr {
+		if err == nil {
+			t.Fatalf("msx %v succeeded, want an error; output:\n%s", args, stdout)
+		}
+		return stderr
+	}
+	if err != nil {
+		t.Fatalf("msx %v: %v\n%s%s", args, err, stdout, stderr)
+	}
+	return stdout
+}
+
+// runMsx runs one CLI command in dir (for at most 60 s).
+func runMsx(t *testing.T, dir string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	bin, _ := msxBin()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if wantErr {
-		if err == nil {
-			t.Fatalf("msx %v succeeded, want an error; output:\n%s", args, stdout.String())
-		}
-		return stderr.String()
-	}
-	if err != nil {
-		t.Fatalf("msx %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 type targetRow struct {

@@ -42,6 +42,10 @@ type masterFlags struct {
 	routes         []string
 	metrics        metricsFlags
 	notify         notifyFlags
+	// shared, set by `msx up --masters`, is the directory holding what the masters of one
+	// cluster share: the master key (master.nk) and the CA with the bus certificate (tls/).
+	// Their routes then use TLS verified against that CA.
+	shared string
 }
 
 func (f *masterFlags) bind(cmd *cobra.Command) {
@@ -138,7 +142,8 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		kp, err := bus.LoadOrCreateKey(filepath.Join(dir, "master.nk"))
+		keyDir := cmp.Or(f.shared, dir)
+		kp, err := bus.LoadOrCreateKey(filepath.Join(keyDir, "master.nk"))
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +154,7 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 			return nil, err
 		}
 		connOpts = append(connOpts, opt)
-		tlsOpts, caFile, err := busTLS(dir, f)
+		tlsOpts, caFile, err := busTLS(keyDir, f)
 		if err != nil {
 			return nil, err
 		}
@@ -157,9 +162,15 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		if len(f.routes) > 0 && f.clusterListen == "" {
 			return nil, fmt.Errorf("--routes needs --cluster-listen (this node's route address)")
 		}
+		cc := bus.ClusterConfig{Name: f.clusterName, Listen: f.clusterListen, Routes: f.routes}
+		if f.shared != "" && f.clusterListen != "" {
+			tdir := filepath.Join(f.shared, "tls")
+			if cc.TLS, err = bus.RouteTLS(filepath.Join(tdir, bus.ServerCertFile), filepath.Join(tdir, bus.ServerKeyFile), caFile); err != nil {
+				return nil, err
+			}
+		}
 		srv, err := bus.StartServer(ctx, bus.ServerConfig{Listen: f.natsAddr, StoreDir: dir, Logger: log, Auth: authn, Customize: tlsOpts.Apply,
-			Name:    serverName(f),
-			Cluster: bus.ClusterConfig{Name: f.clusterName, Listen: f.clusterListen, Routes: f.routes}})
+			Name: serverName(f), Cluster: cc})
 		if err != nil {
 			return nil, err
 		}
@@ -320,13 +331,15 @@ func newMaster(g *globals) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
+	cmd.Flags().StringVar(&f.shared, "shared", "", "directory of the key and CA shared by the masters `msx up --masters` starts (routes then use TLS)")
+	_ = cmd.Flags().MarkHidden("shared")
 	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use an external NATS JetStream (cluster) instead of the embedded server: one URL or several, comma separated (its operator configures authentication; --ca verifies it)")
 	return cmd
 }
 
 func newUp(g *globals) *cobra.Command {
 	f := &masterFlags{}
-	var n int
+	var n, masters int
 	var heartbeat time.Duration
 	var noExamples, printToken bool
 	cmd := &cobra.Command{
@@ -348,33 +361,21 @@ func newUp(g *globals) *cobra.Command {
 			defer lf.Close()
 			log := g.logger(lf)
 			ctx := cmd.Context()
+			if masters != 0 {
+				return runUpMasters(ctx, g, f, masters, n, heartbeat, noExamples, printToken, log, logPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			p, err := startMaster(ctx, g, f, log)
 			if err != nil {
 				return err
 			}
-			tctx, stopTargets := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			var names []string
-			for i := 1; i <= n; i++ {
-				name := fmt.Sprintf("SQL%02d", i)
-				names = append(names, name)
-				dir := filepath.Join(g.data, "targets", name)
-				tok := ""
-				if _, err := os.Stat(filepath.Join(dir, "target.db")); err != nil {
-					if tok, _, err = p.m.Tokens.Create(ctx, auth.RoleEnlist, time.Hour, "msx up", "msx up target "+name); err != nil {
-						stopTargets()
-						p.stop(context.Background())
-						return err
-					}
-				}
-				cfg := target.Config{Name: name, Location: "msx up", NATSURL: p.url, Token: tok, DataDir: dir,
-					HeartbeatInterval: heartbeat, Logger: log, CAFile: p.ca}
-				wg.Go(func() {
-					if err := target.Run(tctx, cfg); err != nil && tctx.Err() == nil {
-						log.Error("target stopped", "server", name, "err", err)
-						fmt.Fprintf(cmd.ErrOrStderr(), "msx: target %s stopped: %v\n", name, err)
-					}
-				})
+			names, stopTargets, err := upTargets(g, n, target.Config{NATSURL: p.url, HeartbeatInterval: heartbeat, Logger: log, CAFile: p.ca},
+				func(name string) (string, error) {
+					tok, _, err := p.m.Tokens.Create(ctx, auth.RoleEnlist, time.Hour, "msx up", "msx up target "+name)
+					return tok, err
+				}, cmd.ErrOrStderr())
+			if err != nil {
+				p.stop(context.Background())
+				return err
 			}
 			if !noExamples && n > 0 {
 				if err := waitEnlisted(ctx, p.m, names); err != nil {
@@ -387,7 +388,6 @@ func newUp(g *globals) *cobra.Command {
 			<-ctx.Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping: targets, API, master, NATS ...")
 			stopTargets()
-			wg.Wait()
 			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			p.stop(sctx)
@@ -396,11 +396,39 @@ func newUp(g *globals) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
+	cmd.Flags().IntVar(&masters, "masters", 0, "run this many masters (3 or more), each with its own NATS node, clustered over TLS routes: one leads, the others take over if it fails")
 	cmd.Flags().IntVar(&n, "targets", 3, "number of target agents (SQL01, SQL02, ...) each with an embedded SQLite database")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
 	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
 	cmd.Flags().BoolVar(&printToken, "print-token", false, "print the admin token (and a dashboard link that signs in with it); by default only its file is named")
 	return cmd
+}
+
+// upTargets starts n target agents SQL01.. in this process, each in DATA/targets/NAME, from
+// the template cfg (bus URLs, CA, heartbeat, log); one not enlisted yet gets a token from
+// newToken. stop cancels them all and waits for them.
+func upTargets(g *globals, n int, cfg target.Config, newToken func(name string) (string, error), errOut io.Writer) (names []string, stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stop = func() { cancel(); wg.Wait() }
+	for i := 1; i <= n; i++ {
+		c := cfg
+		c.Name, c.Location, c.DataDir = fmt.Sprintf("SQL%02d", i), "msx up", filepath.Join(g.data, "targets", fmt.Sprintf("SQL%02d", i))
+		names = append(names, c.Name)
+		if _, err := os.Stat(filepath.Join(c.DataDir, "target.db")); err != nil {
+			if c.Token, err = newToken(c.Name); err != nil {
+				stop()
+				return nil, nil, fmt.Errorf("enlistment token for %s: %w", c.Name, err)
+			}
+		}
+		wg.Go(func() {
+			if err := target.Run(ctx, c); err != nil && ctx.Err() == nil {
+				c.Logger.Error("target stopped", "server", c.Name, "err", err)
+				fmt.Fprintf(errOut, "msx: target %s stopped: %v\n", c.Name, err)
+			}
+		})
+	}
+	return names, stop, nil
 }
 
 // waitEnlisted waits until every named target is enlisted.

@@ -74,6 +74,8 @@ type Registry struct {
 	added atomic.Pointer[func(tok string, present bool)]
 	// loadedAt is the last revision of each bucket when it was loaded: Watch starts after it.
 	loadedAt [2]uint64
+	// onKeyGone, when set, hears of keys other masters' writes took away (see OnKeyGone).
+	onKeyGone func(Target)
 }
 
 // Open loads the registry from its buckets (which bus.Layout.Ensure created).

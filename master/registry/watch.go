@@ -63,25 +63,41 @@ func nameOfKey(k string) (string, bool) {
 	return string(b), err == nil
 }
 
+// OnKeyGone sets f to be called, outside the registry's lock, with the record a watched write of
+// another master removed from a key: a target deleted, or enlisted again with another key. The
+// master revokes the old key on its own NATS node with it. Set it before Watch.
+func (r *Registry) OnKeyGone(f func(Target)) { r.onKeyGone = f }
+
 // applyTarget applies a watched target record and returns the token of the target it added
-// or replaced (present) or deleted, if it did (ok).
+// or replaced (present) or deleted, if it did (ok). A key the record took away is reported to
+// OnKeyGone's function.
 func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) (tok string, present, ok bool) {
+	tok, present, ok, gone := r.applyTargetLocked(e, log)
+	if gone != nil && r.onKeyGone != nil && gone.PublicKey != "" {
+		r.onKeyGone(*gone)
+	}
+	return tok, present, ok
+}
+
+// applyTargetLocked is applyTarget under the registry's lock; gone is the record it took a key
+// from (nil: none).
+func (r *Registry) applyTargetLocked(e jetstream.KeyValueEntry, log *slog.Logger) (tok string, present, ok bool, gone *Target) {
 	if skipKey(e.Key()) {
-		return "", false, false
+		return "", false, false, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.fresh(e) {
-		return "", false, false
+		return "", false, false, nil
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		name, ok := nameOfKey(e.Key())
-		if t, known := r.targets[name]; ok && known {
+		name, valid := nameOfKey(e.Key())
+		if t, known := r.targets[name]; valid && known {
 			delete(r.byKey, t.PublicKey)
 			delete(r.targets, name)
-			return t.Token, false, true
+			return t.Token, false, true, &t
 		}
-		return "", false, false
+		return "", false, false, nil
 	}
 	var t Target
 	err := decodeStrict(e.Value(), &t)
@@ -95,11 +111,15 @@ func (r *Registry) applyTarget(e jetstream.KeyValueEntry, log *slog.Logger) (tok
 	}
 	if err != nil {
 		r.quarantine(e, err, log)
-		return "", false, false
+		return "", false, false, nil
 	}
 	r.quarantined = slices.DeleteFunc(r.quarantined, func(q Quarantined) bool { return q.Bucket == e.Bucket() && q.Key == e.Key() })
+	prev, had := r.targets[t.ServerName]
 	r.set(t)
-	return t.Token, true, true
+	if had && prev.PublicKey != t.PublicKey {
+		return t.Token, true, true, &prev
+	}
+	return t.Token, true, true, nil
 }
 
 func (r *Registry) applyGroup(e jetstream.KeyValueEntry, log *slog.Logger) {

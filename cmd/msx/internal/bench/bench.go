@@ -25,6 +25,14 @@ type Config struct {
 	// ViewJobs is the number of jobs on the whole fleet the API views are timed with; default
 	// 100; negative skips the views.
 	ViewJobs int
+	// Masters, when 3 or more, adds the failover phase: that many masters on a cluster of their
+	// own, the leader stopped at once Rounds times (see Failover). 0 skips it.
+	Masters int
+	// Dials bounds the connections being opened at once, by the raw phases and by the fleet's
+	// targets alike (a target holds a slot from its launch until its first connection is up),
+	// as a real fleet staggers its starts; default 100. 5,000 TLS handshakes at once on two
+	// cores time out.
+	Dials int
 	// Insecure runs the bus without TLS and authentication (targets with Encrypt none). The
 	// default is the secure setup of `msx up`: TLS verified against a generated CA, nkeys.
 	Insecure bool
@@ -57,8 +65,10 @@ type Report struct {
 	Measures []Measure `json:"measures"`
 	Memory   Memory    `json:"memory"`
 	// Views are the API views timed on the fleet with Config.ViewJobs jobs.
-	Views []View   `json:"views"`
-	Notes []string `json:"notes"`
+	Views []View `json:"views"`
+	// Failover is the takeover time with Config.Masters masters; nil when not measured.
+	Failover *Failover `json:"failover,omitempty"`
+	Notes    []string  `json:"notes"`
 }
 
 // Measure is one figure of msx and the bare JetStream figure for the same work.
@@ -106,6 +116,16 @@ func compare(name, what, rawWhat string, m, r Figures) Measure {
 	return out
 }
 
+// Open files of the fleet, counted in /proc/PID/fd during a run of 1,000 targets: 7 per target
+// (both ends of its bus connection, target.db with its -wal and -shm, local.db, the data
+// directory's lock), and a margin for the server, the master and the raw phases.
+const (
+	filesPerTarget = 7
+	filesBase      = 500
+)
+
+func filesNeeded(targets int) int { return filesBase + filesPerTarget*targets }
+
 func (c *Config) defaults() error {
 	if c.Targets == 0 {
 		c.Targets = 200
@@ -118,6 +138,21 @@ func (c *Config) defaults() error {
 	}
 	if c.ViewJobs == 0 {
 		c.ViewJobs = 100
+	}
+	if c.Masters != 0 && (c.Masters < 3 || c.Masters > 7) {
+		return fmt.Errorf("--masters %d: use 3 to 7 (or 0 to skip the failover phase)", c.Masters)
+	}
+	if c.Dials == 0 {
+		c.Dials = 100
+	}
+	if c.Dials < 1 || c.Dials > 10000 {
+		return fmt.Errorf("--dials %d: use 1 to 10000", c.Dials)
+	}
+	if lim, ok := fdLimit(); ok {
+		if need := filesNeeded(c.Targets); need > lim {
+			return fmt.Errorf("--targets %d needs about %d open files (%d per target: its client and server sockets, 4 SQLite files, a lock), but this process may open %d (ulimit -n): run at most %d targets, or raise the hard limit",
+				c.Targets, need, filesPerTarget, lim, (lim-filesBase)/filesPerTarget)
+		}
 	}
 	if c.Targets < 1 || c.Targets > 10000 {
 		return fmt.Errorf("--targets %d: use 1 to 10000", c.Targets)
@@ -197,6 +232,12 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return rep, fmt.Errorf("schedule lateness: %w", err)
 	}
 	rep.Measures = b.measures()
+	if cfg.Masters > 0 {
+		progress(cfg, "failover: %d masters on a cluster of their own, %d rounds", cfg.Masters, cfg.Rounds)
+		if rep.Failover, err = failover(ctx, cfg, cfg.Logger); err != nil {
+			return rep, fmt.Errorf("failover: %w", err)
+		}
+	}
 	return rep, nil
 }
 

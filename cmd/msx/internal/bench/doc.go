@@ -7,4 +7,11 @@
 //
 // The master and the targets share one process, so the memory figures are process RSS deltas
 // (VmRSS from /proc/self/status), not separate process sizes.
+//
+// Connections are opened Config.Dials at a time (`--dials`, default 100), by the raw phases and
+// the fleet alike: a target holds its slot from its launch until its first connection is up.
+// Thousands of TLS handshakes at once on a small machine time out, and a real fleet staggers
+// its starts. With Config.Masters (`--masters 3`) a last phase measures failover on a cluster of
+// its own (failover.go): the leader's node and master are stopped at once, Rounds times, and
+// the takeover time is reported against the lease TTL.
 package bench

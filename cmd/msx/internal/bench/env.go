@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -32,12 +33,14 @@ type env struct {
 	rec     *recorder
 	subs    []*nats.Subscription
 	masterN string
+	// dials holds one slot per connection being opened (Config.Dials).
+	dials chan struct{}
 }
 
 // startEnv starts the embedded server, the master and the observer. Secure mode is what
 // `msx up` runs: TLS with a generated CA and nkey authentication with least-privilege targets.
 func startEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
-	e := &env{cfg: cfg, log: log, masterN: "MSXBENCH"}
+	e := &env{cfg: cfg, log: log, masterN: "MSXBENCH", dials: make(chan struct{}, max(cfg.Dials, 1))}
 	var customize func(*server.Options) error
 	if !cfg.Insecure {
 		opts, ca, err := bus.SelfSigned(filepath.Join(cfg.Dir, "master", "tls"), nil)
@@ -69,7 +72,7 @@ func startEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 		e.stop()
 		return nil, err
 	}
-	if e.obsJS, err = jetstream.New(e.obs); err != nil {
+	if e.obsJS, err = jetstream.New(e.obs, jetstream.WithPublishAsyncMaxPending(max(4000, 2*cfg.Targets))); err != nil {
 		e.stop()
 		return nil, err
 	}
@@ -101,6 +104,11 @@ func (e *env) connect(ctx context.Context, name string) (*nats.Conn, error) {
 		}
 		opts = append(tlsOpts, nk)
 	}
+	release, err := e.dialSlot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", name, err)
+	}
+	defer release()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	nc, err := bus.Connect(cctx, bus.ConnConfig{URL: e.url, Name: name, Logger: e.log, Options: opts})
@@ -108,6 +116,18 @@ func (e *env) connect(ctx context.Context, name string) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect %s: %w", name, err)
 	}
 	return nc, nil
+}
+
+// dialSlot waits for one of the Config.Dials slots; release gives it back (once, whoever
+// calls it first).
+func (e *env) dialSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case e.dials <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-e.dials }) }, nil
 }
 
 // stop shuts everything down in reverse order. It is safe on a partly started env.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -52,7 +54,17 @@ func (e *env) startTargets(ctx context.Context, names []string) (*fleet, error) 
 		} else {
 			cfg.CAFile = e.ca
 		}
+		// Launched as dial slots free up: the slot is given back when the target's first
+		// connection is up (or it stops), so at most Config.Dials handshakes run at once.
+		release, err := e.dialSlot(ctx)
+		if err != nil {
+			cancel()
+			f.wg.Wait()
+			return nil, err
+		}
+		cfg.ConnOptions = []nats.Option{nats.ConnectHandler(func(*nats.Conn) { release() })}
 		f.wg.Go(func() {
+			defer release()
 			if err := target.Run(rctx, cfg); err != nil && rctx.Err() == nil {
 				e.log.Error("target stopped", "server", n, "err", err)
 				f.mu.Lock()

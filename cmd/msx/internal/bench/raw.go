@@ -52,14 +52,21 @@ func (b *bench) rawEnlistRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Up to rawRPCParallel requests are answered at once, as the master answers enlistments
+	// (one at a time, 5,000 requests wait longer than their timeout).
+	slots := make(chan struct{}, rawRPCParallel)
 	sub, err := resp.QueueSubscribe("msxbench.rpc.enlist", "raw", func(m *nats.Msg) {
-		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := rkv.Put(pctx, string(m.Data), m.Data); err != nil {
-			_ = m.Respond([]byte("error: " + err.Error()))
-			return
-		}
-		_ = m.Respond([]byte("ok"))
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots }()
+			pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := rkv.Put(pctx, string(m.Data), m.Data); err != nil {
+				_ = m.Respond([]byte("error: " + err.Error()))
+				return
+			}
+			_ = m.Respond([]byte("ok"))
+		}()
 	})
 	if err != nil {
 		return err
@@ -104,6 +111,9 @@ func (b *bench) rawEnlistRun(ctx context.Context) error {
 	b.rawEnlist = Figures{Dist: distOf(lat), TotalMS: ms(last), PerSecond: round3(float64(n) / last.Seconds())}
 	return nil
 }
+
+// rawRPCParallel is the raw enlistment responder's concurrency: the master's (master.rpcParallel).
+const rawRPCParallel = 32
 
 // rawRoundTrips: N connections, each with an ordered consumer on its own subject of a stream
 // like MSX_INSTR; per round the publisher sends one message to each subject (async publish

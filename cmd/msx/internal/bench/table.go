@@ -37,6 +37,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 	}
+	if f := r.Failover; f != nil {
+		fmt.Fprintf(w, "\nfailover, %d masters each on its own node, leader's node and master stopped at once, %d rounds:\n", f.Masters, f.Rounds)
+		fmt.Fprintf(w, "  takeover p50 %s ms, p99 %s ms, max %s ms; lease TTL %s ms: %s, %s, %s of the TTL\n",
+			num(f.Takeover.P50MS), num(f.Takeover.P99MS), num(f.Takeover.MaxMS), num(f.LeaseTTLMS), x(f.VsTTL.P50), x(f.VsTTL.P99), x(f.VsTTL.Max))
+	}
 	fmt.Fprintln(w, "\nwhat is measured:")
 	for _, m := range r.Measures {
 		fmt.Fprintf(w, "  %-17s msx: %s\n  %-17s raw: %s\n", m.Name, m.What, "", m.RawWhat)
