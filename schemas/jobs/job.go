@@ -50,6 +50,9 @@ type Job struct {
 	Schedules           []schedule.Schedule `json:"schedules,omitempty"`
 	Targets             Targets             `json:"targets,omitzero"`
 
+	// Variables (msx) are the per-target variables the steps use as $(VAR:NAME) (vars.go).
+	Variables []Variable `json:"variables,omitempty"`
+
 	RunPolicy // msx: overlap, catch-up and chains (policy.go)
 }
 

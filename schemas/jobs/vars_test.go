@@ -1,0 +1,89 @@
+package jobs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func strp(s string) *string { return &s }
+
+func TestValidateVars(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(j *Job)
+		path   string // "" when valid
+		text   string
+	}{
+		{"declared and used", func(j *Job) {
+			j.Variables = []Variable{{Name: "Dir", Default: strp("C:\\b")}, {Name: "PW", Secret: true}}
+			j.Steps[0].Command = "BACKUP DATABASE x TO DISK = '$(ESCAPE_SQUOTE(VAR:DIR))' -- $(VAR:pw)"
+			j.Steps[0].OutputFileName = "$(VAR:DIR)\\out.txt"
+		}, "", ""},
+		{"bad name", func(j *Job) { j.Variables = []Variable{{Name: "1x"}} }, "variables[0].name", "is invalid"},
+		{"declared twice", func(j *Job) { j.Variables = []Variable{{Name: "a"}, {Name: "A"}} }, "variables[1].name", "declared twice"},
+		{"bad default", func(j *Job) { j.Variables = []Variable{{Name: "a", Default: strp("$(SRVR)")}} }, "variables[0].default", "read as a token"},
+		{"undeclared", func(j *Job) { j.Steps[0].DatabaseName = "$(VAR:DB)" }, "steps[0].database_name", "does not declare"},
+		{"unknown macro", func(j *Job) {
+			j.Variables = []Variable{{Name: "a"}}
+			j.Steps[0].Command = "$(ESCAPE_XML(VAR:a))"
+		}, "steps[0].command", "ESCAPE_XML"},
+		{"malformed", func(j *Job) {
+			j.Variables = []Variable{{Name: "a"}}
+			j.Steps[0].Command = "$(ESCAPE_SQUOTE(VAR:a)"
+		}, "steps[0].command", "malformed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := validJob()
+			tc.change(&j)
+			probs := j.Validate()
+			if tc.path == "" {
+				if len(probs) != 0 {
+					t.Fatalf("Validate = %v, want none", probs)
+				}
+				return
+			}
+			if len(probs) != 1 || probs[0].Path != tc.path || !strings.Contains(probs[0].Message, tc.text) {
+				t.Fatalf("Validate = %v, want one problem at %s saying %q", probs, tc.path, tc.text)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	j := validJob()
+	j.Variables = []Variable{{Name: "DIR", Default: strp("D:\\def")}, {Name: "Who"}}
+	j.Steps[0].Command = "PRINT '$(ESCAPE_SQUOTE(VAR:who))'; -- $(VAR:DIR) $(ESCAPE_RBRACKET(VAR:WHO)) $(SRVR) ($(VAR:DIR))"
+	j.Steps[0].DatabaseName = "$(VAR:WHO)"
+	r, err := j.Resolve(map[string]string{"WHO": "o'b]x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "PRINT 'o''b]x'; -- D:\\def o'b]]x $(SRVR) (D:\\def)"
+	if r.Steps[0].Command != want || r.Steps[0].DatabaseName != "o'b]x" {
+		t.Fatalf("resolved %q / %q, want %q", r.Steps[0].Command, r.Steps[0].DatabaseName, want)
+	}
+	if !strings.Contains(j.Steps[0].Command, "$(VAR:DIR)") {
+		t.Fatal("Resolve changed the job it was given")
+	}
+	if _, err := j.Resolve(nil); !errors.Is(err, ErrMissingVariable) || !strings.Contains(err.Error(), "WHO") || strings.Contains(err.Error(), "DIR") {
+		t.Fatalf("Resolve without WHO: %v", err)
+	}
+	if got := j.VarRefs(); strings.Join(got, ",") != "DIR,WHO" {
+		t.Fatalf("VarRefs = %v", got)
+	}
+}
+
+func TestVariablesParsed(t *testing.T) {
+	j, err := Parse([]byte("name: a\nvariables: [{name: X, default: '1', secret: true}]\nsteps: [{step_name: s, command: 'PRINT $(VAR:X)'}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Variables) != 1 || !j.Variables[0].Secret || *j.Variables[0].Default != "1" || len(j.Validate()) != 0 {
+		t.Fatalf("parsed %+v: %v", j.Variables, j.Validate())
+	}
+	if _, err := Parse([]byte("name: a\nvariables: [{name: X, defualt: '1'}]\nsteps: [{step_name: s, command: c}]\n")); err == nil {
+		t.Fatal("a misspelt field of a variable was accepted")
+	}
+}
