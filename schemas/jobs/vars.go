@@ -32,7 +32,7 @@ const MaxVarValueLen = 4000
 const Masked = "***"
 
 // ErrMissingVariable means a job uses a variable that has no value for a target.
-var ErrMissingVariable = errors.New("variable has no value")
+var ErrMissingVariable = errors.New("no value for variable")
 
 // varName is a variable name: a letter or '_', then letters, digits and '_', up to 128.
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
@@ -188,7 +188,7 @@ func (j Job) Resolve(values map[string]string) (Job, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return j, fmt.Errorf("%w: %s", ErrMissingVariable, strings.Join(missing, ", "))
+		return j, fmt.Errorf("%w %s", ErrMissingVariable, strings.Join(missing, ", "))
 	}
 	c := j.Clone()
 	for i := range c.Steps {
