@@ -70,6 +70,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("POST /api/v1/tokens", auth.RoleAdmin, s.createToken)
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
 	s.routeOps()
+	s.routeVars()
 	s.route("GET /api/v1/cluster", auth.RoleViewer, s.cluster)
 	s.routeMetrics()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
