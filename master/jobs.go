@@ -232,7 +232,9 @@ func (m *Master) applyOrPlan(ctx context.Context, j jobs.Job, dryRun bool) (Appl
 	}
 	if dryRun {
 		res.Job = j
+		m.vars.dryRun = true // a dry run raises no event for a missing variable (vars.go)
 		res.Posted = plannedPosts(m.deliveries(before, oldp, &j))
+		m.vars.dryRun = false
 		return res, nil, nil
 	}
 	if err := m.Catalog.Put(ctx, j); err != nil {

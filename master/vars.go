@@ -71,6 +71,8 @@ type varStore struct {
 	by       map[string]VarValue // by key
 	revs     map[string]uint64
 	loadedAt uint64
+	// dryRun (guarded by jobMu) is set while a dry run plans: varMissing raises nothing.
+	dryRun bool
 	// raised holds the ids of missing-variable events already raised, so that one is
 	// raised once per job version, target and missing set.
 	raised sync.Map
@@ -261,6 +263,9 @@ func (m *Master) deliverTo(out []outgoing, before map[string]registry.Target, t 
 func (m *Master) varMissing(t registry.Target, j jobs.Job, err error) {
 	sum := sha256.Sum256([]byte(err.Error()))
 	id := fmt.Sprintf("vars-%s-%s-v%d-%s", t.Token, j.JobID, j.VersionNumber, hex.EncodeToString(sum[:4]))
+	if m.vars.dryRun {
+		return
+	}
 	if _, dup := m.vars.raised.LoadOrStore(id, true); dup {
 		return
 	}
