@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -119,7 +120,7 @@ func TestIntegrationVars(t *testing.T) {
 	// The same value again changes no resolved job: nothing is posted.
 	checkPosted(t, "set WHO for east again", f.setVar(t, "WHO", "grp", "", "east", false).Posted)
 	// PW for SQLV3 gives it the job, and only it.
-	c = f.setVar(t, "PW", "pw3", "sqlv3", "", false)
+	c = f.setVar(t, "PW", "pw33", "sqlv3", "", false)
 	checkPosted(t, "set PW for SQLV3", c.Posted, "SQLV3 INSERT")
 	f.waitHolds(t, as[2], job)
 
@@ -134,6 +135,20 @@ func TestIntegrationVars(t *testing.T) {
 		t.Errorf("step output %q: want the group's value and the secret masked", out)
 	}
 	noSecret(t, "history", runs)
+	// The target masked it before publishing: the results stream itself never holds it.
+	rs, err := f.js.Stream(ctx, bus.StreamResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := rs.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		if msg, err := rs.GetMsg(ctx, seq); err == nil && strings.Contains(string(msg.Data), varsSecret) {
+			t.Fatalf("result %d on %s holds the secret: %s", seq, msg.Subject, msg.Data)
+		}
+	}
 	js, _ := f.jobServer(t, "Greet", "sqlv2")
 	noSecret(t, "job outcome", js)
 
@@ -212,6 +227,9 @@ func TestIntegrationVarsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("set %q=%q for %q/%q: %v, want %q", tc.name, master.Truncate(tc.value, 20), tc.server, tc.group, err, tc.want)
 		}
+	}
+	if _, err := f.m.SetVar(ctx, "OK", "abc", "sqlw1", "", true, "test"); err == nil || !strings.Contains(err.Error(), "at least 4 characters") {
+		t.Errorf("a secret of 3 characters: %v", err)
 	}
 	if _, err := f.m.UnsetVar(ctx, "NEVER", "sqlw1", ""); err == nil || !strings.Contains(err.Error(), "nothing to unset") {
 		t.Errorf("unset of a value never set: %v", err)

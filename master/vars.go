@@ -287,6 +287,9 @@ func (m *Master) SetVar(ctx context.Context, name, value, server, group string, 
 	if err := jobs.CheckVarValue(value); err != nil {
 		return VarChange{}, fmt.Errorf("%w: variable %s: %v", ErrInvalid, name, err)
 	}
+	if secret && len(value) < jobs.MinSecretLen {
+		return VarChange{}, fmt.Errorf("%w: variable %s: a secret value needs at least %d characters (a shorter one cannot be masked in step output without masking ordinary text)", ErrInvalid, name, jobs.MinSecretLen)
+	}
 	v := VarValue{Value: value, Secret: secret, SetBy: by, SetAt: time.Now().UTC()}
 	return m.changeVar(ctx, name, server, group, &v)
 }
@@ -537,7 +540,7 @@ func (m *Master) Vars(server string) ([]VarRow, error) {
 }
 
 // secretValues returns the values shown masked: those set as secret or for a variable a job
-// declares secret, and the defaults of variables declared secret.
+// declares secret (which has no default: Validate).
 func (m *Master) secretValues() []string {
 	secret := map[string]bool{}
 	var out []string
@@ -545,14 +548,11 @@ func (m *Master) secretValues() []string {
 		for _, d := range j.Variables {
 			if d.Secret {
 				secret[strings.ToUpper(d.Name)] = true
-				if d.Default != nil && *d.Default != "" {
-					out = append(out, *d.Default)
-				}
 			}
 		}
 	}
 	for _, v := range m.vars.all() {
-		if (v.Secret || secret[v.Name]) && v.Value != "" {
+		if (v.Secret || secret[v.Name]) && len(v.Value) >= jobs.MinSecretLen {
 			out = append(out, v.Value)
 		}
 	}

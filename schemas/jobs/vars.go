@@ -19,11 +19,19 @@ import (
 type Variable struct {
 	Name string `json:"name"`
 	// Default is the value of targets that have none set; nil: none (such a target does not
-	// get the job, and an event names the variable).
+	// get the job, and an event names the variable). A secret variable has none: the job
+	// document is shown and exported.
 	Default *string `json:"default,omitempty"`
 	// Secret values are never shown back: "***" in the API, the CLI, audit and events.
 	Secret bool `json:"secret,omitempty"`
+	// Value is set by Resolve, in a target's snapshot, for secret variables only: the target
+	// masks it in step output and error messages (MaskSecrets). A document must not set it.
+	Value string `json:"value,omitempty"`
 }
+
+// MinSecretLen is the shortest secret value: a shorter one ("1", "yes") could not be masked
+// in step output without masking ordinary text.
+const MinSecretLen = 4
 
 // MaxVarValueLen bounds a variable's value, in characters (nvarchar(4000), like a parameter).
 const MaxVarValueLen = 4000
@@ -139,9 +147,14 @@ func validateVars(l *problem.List, j Job) {
 			l.Add(at+".name", codeExists, "variable %s is declared twice: declare each variable once", n)
 		}
 		seen[n] = true
+		if v.Value != "" {
+			l.Add(at+".value", codeInvalidValue, "variable %s sets value in the job: values are set per server or group with `msx var set`; the job gives only a default", n)
+		}
 		if v.Default != nil {
 			if err := CheckVarValue(*v.Default); err != nil {
 				l.Add(at+".default", codeInvalidValue, "default of variable %s: %s", n, err.Error())
+			} else if v.Secret {
+				l.Add(at+".default", codeInvalidValue, "secret variable %s has a default: the job document is shown to every viewer and exported, so a secret cannot be in it; set the value with `msx var set %s VALUE --group G --secret` instead", n, n)
 			}
 		}
 	}
@@ -191,6 +204,11 @@ func (j Job) Resolve(values map[string]string) (Job, error) {
 		return j, fmt.Errorf("%w %s", ErrMissingVariable, strings.Join(missing, ", "))
 	}
 	c := j.Clone()
+	for i, d := range c.Variables {
+		if n := strings.ToUpper(d.Name); d.Secret && slices.Contains(refs, n) {
+			c.Variables[i].Value = vals[n]
+		}
+	}
 	for i := range c.Steps {
 		for _, f := range varFields(&c.Steps[i]) {
 			*f = varRef.ReplaceAllStringFunc(*f, func(tok string) string {
@@ -204,4 +222,20 @@ func (j Job) Resolve(values map[string]string) (Job, error) {
 		}
 	}
 	return c, nil
+}
+
+// MaskSecrets replaces, in s, the values of the job's secret variables that Resolve put in its
+// snapshot (at least MinSecretLen long) with Masked, longest first.
+func (j Job) MaskSecrets(s string) string {
+	var vals []string
+	for _, v := range j.Variables {
+		if v.Secret && len(v.Value) >= MinSecretLen {
+			vals = append(vals, v.Value)
+		}
+	}
+	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range vals {
+		s = strings.ReplaceAll(s, v, Masked)
+	}
+	return s
 }

@@ -18,6 +18,8 @@ func TestValidateVars(t *testing.T) {
 		{"bad name", func(j *Job) { j.Variables = []Variable{{Name: "1x"}} }, "variables[0].name", "is invalid"},
 		{"declared twice", func(j *Job) { j.Variables = []Variable{{Name: "a"}, {Name: "A"}} }, "variables[1].name", "declared twice"},
 		{"bad default", func(j *Job) { j.Variables = []Variable{{Name: "a", Default: strp("$(SRVR)")}} }, "variables[0].default", "read as a token"},
+		{"secret default", func(j *Job) { j.Variables = []Variable{{Name: "a", Default: strp("abcdef"), Secret: true}} }, "variables[0].default", "cannot be in it"},
+		{"value in a document", func(j *Job) { j.Variables = []Variable{{Name: "a", Value: "x"}} }, "variables[0].value", "msx var set"},
 		{"undeclared", func(j *Job) { j.Steps[0].DatabaseName = "$(VAR:DB)" }, "steps[0].database_name", "does not declare"},
 		{"unknown macro", func(j *Job) {
 			j.Variables = []Variable{{Name: "a"}}
@@ -73,6 +75,16 @@ func TestResolve(t *testing.T) {
 	if r.Steps[0].Command != want || r.Steps[0].DatabaseName != "o'b]x" {
 		t.Fatalf("resolved %q / %q, want %q", r.Steps[0].Command, r.Steps[0].DatabaseName, want)
 	}
+	if got := r.MaskSecrets("x o'b]x y"); got != "x o'b]x y" {
+		t.Errorf("MaskSecrets of a job with no secret: %q", got)
+	}
+	j.Variables[1].Secret = true
+	if r, _ = j.Resolve(map[string]string{"WHO": "o'b]x"}); r.Variables[1].Value != "o'b]x" || r.Variables[0].Value != "" {
+		t.Errorf("snapshot variables %+v: want the secret's value only", r.Variables)
+	}
+	if got := r.MaskSecrets("x o'b]x y"); got != "x *** y" {
+		t.Errorf("MaskSecrets: %q", got)
+	}
 	if !strings.Contains(j.Steps[0].Command, "$(VAR:DIR)") {
 		t.Fatal("Resolve changed the job it was given")
 	}
@@ -85,11 +97,11 @@ func TestResolve(t *testing.T) {
 }
 
 func TestVariablesParsed(t *testing.T) {
-	j, err := Parse([]byte("name: a\nvariables: [{name: X, default: '1', secret: true}]\nsteps: [{step_name: s, command: 'PRINT $(VAR:X)'}]\n"))
+	j, err := Parse([]byte("name: a\nvariables: [{name: X, default: '1234'}, {name: Y, secret: true}]\nsteps: [{step_name: s, command: 'PRINT $(VAR:X)'}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(j.Variables) != 1 || !j.Variables[0].Secret || *j.Variables[0].Default != "1" || len(j.Validate()) != 0 {
+	if len(j.Variables) != 2 || j.Variables[0].Secret || *j.Variables[0].Default != "1234" || !j.Variables[1].Secret || len(j.Validate()) != 0 {
 		t.Fatalf("parsed %+v: %v", j.Variables, j.Validate())
 	}
 	if _, err := Parse([]byte("name: a\nvariables: [{name: X, defualt: '1'}]\nsteps: [{step_name: s, command: c}]\n")); err == nil {
