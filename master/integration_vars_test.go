@@ -123,6 +123,20 @@ func TestIntegrationVars(t *testing.T) {
 	c = f.setVar(t, "PW", "pw33", "sqlv3", "", false)
 	checkPosted(t, "set PW for SQLV3", c.Posted, "SQLV3 INSERT")
 	f.waitHolds(t, as[2], job)
+	// SQLV3 joining a group that sets WHO gets the job again with that value, and only it.
+	if _, err := f.m.Reg.AddGroup(ctx, "north"); err != nil {
+		t.Fatal(err)
+	}
+	checkPosted(t, "set WHO for an empty group", f.setVar(t, "WHO", "n0rth", "", "north", false).Posted)
+	_, posted, err := f.m.AddMember(ctx, "north", "sqlv3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPosted(t, "SQLV3 joins north", posted, "SQLV3 INSERT")
+	if got := f.commandPosted(t, posted, "SQLV3"); got != "echo hello n0rth pw=pw33" {
+		t.Errorf("SQLV3's command after joining north: %q", got)
+	}
+	f.waitAllApplied(t, posted)
 
 	// The target runs the resolved snapshot of the same version: the output says grp, and
 	// the secret is masked in the history and the job's outcome.
@@ -174,7 +188,7 @@ func TestIntegrationVars(t *testing.T) {
 	if !slices.Equal(rows, want) {
 		t.Errorf("var list of SQLV2:\n%+v\nwant\n%+v", rows, want)
 	}
-	if rows, _ := f.m.Vars("sqlv3"); len(rows) != 2 || rows[0].Value != jobs.Masked || rows[1].Value != "world" || rows[1].From != "default" {
+	if rows, _ := f.m.Vars("sqlv3"); len(rows) != 2 || rows[0].Value != jobs.Masked || rows[1].Value != "n0rth" || rows[1].From != "group north" {
 		t.Errorf("var list of SQLV3: %+v", rows)
 	}
 

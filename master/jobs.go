@@ -329,6 +329,7 @@ func (m *Master) membershipChanged(ctx context.Context, change func() error) ([]
 	for i, j := range all {
 		before[i] = m.expected(j)
 	}
+	vars := m.varSnapshots("") // resolved jobs, which membership changes too (vars.go)
 	if err := change(); err != nil {
 		m.jobMu.Unlock()
 		return nil, err
@@ -337,6 +338,7 @@ func (m *Master) membershipChanged(ctx context.Context, change func() error) ([]
 	for i, j := range all {
 		out = append(out, m.deliveries(before[i], &all[i], &j)...)
 	}
+	out = append(out, m.varMembership(vars)...)
 	return m.postInTurn(ctx, out)
 }
 

@@ -412,12 +412,12 @@ type varSnap struct {
 	err    error
 }
 
-// varSnapshots resolves every job that uses variable name on each of its targets, by job id
-// and target token. jobMu is held.
+// varSnapshots resolves every job that uses variable name (every job that uses one: "") on
+// each of its targets, by job id and target token. jobMu is held.
 func (m *Master) varSnapshots(name string) map[string]varSnap {
 	out := map[string]varSnap{}
 	for _, j := range m.Catalog.All() {
-		if !slices.Contains(j.VarRefs(), name) {
+		if refs := j.VarRefs(); len(refs) == 0 || name != "" && !slices.Contains(refs, name) {
 			continue
 		}
 		for _, t := range m.expected(j) {
@@ -439,7 +439,11 @@ func (m *Master) varDeliveries(name string, before map[string]varSnap) []outgoin
 	after := m.varSnapshots(name)
 	var out []outgoing
 	for _, k := range sortedKeys(after) {
-		a, b := after[k], before[k]
+		a := after[k]
+		b, had := before[k]
+		if !had {
+			continue // a target that gains the job: the job's own deliveries give it
+		}
 		if a.digest == b.digest && (a.err == nil) == (b.err == nil) && (a.err == nil || a.err.Error() == b.err.Error()) {
 			continue
 		}
@@ -453,6 +457,15 @@ func (m *Master) varDeliveries(name string, before map[string]varSnap) []outgoin
 		}
 	}
 	return out
+}
+
+// varMembership returns what a change of group membership changes in resolved jobs: a server
+// that joins or leaves a group that sets a variable gets the job again (or loses it) even
+// though the job's definition and targets did not change. before is varSnapshots("") taken
+// before the change; the targets that gain or lose the job are left to the job's deliveries.
+// jobMu is held.
+func (m *Master) varMembership(before map[string]varSnap) []outgoing {
+	return m.varDeliveries("", before)
 }
 
 // isSecret reports whether a value is shown masked: set as secret, or declared secret by a job.
