@@ -26,6 +26,8 @@ const (
 	BucketGroups  = "msx_groups"
 	BucketTokens  = "msx_tokens"
 	BucketJobs    = "msx_jobs"
+	// BucketVars holds the per-target variable values (msx var set), by server and by group.
+	BucketVars = "msx_vars"
 	// BucketLeader holds the masters' leader lease (master/internal/leader); its TTL is the
 	// lease's.
 	BucketLeader = "msx_leader"
@@ -165,7 +167,7 @@ func (l Layout) Streams() []jetstream.StreamConfig {
 // Buckets returns the KV bucket configurations of a layout.
 func (l Layout) Buckets() []jetstream.KeyValueConfig {
 	l = l.withDefaults()
-	names := []string{BucketTargets, BucketGroups, BucketTokens, BucketJobs}
+	names := []string{BucketTargets, BucketGroups, BucketTokens, BucketJobs, BucketVars}
 	out := make([]jetstream.KeyValueConfig, len(names))
 	for i, n := range names {
 		out[i] = jetstream.KeyValueConfig{Bucket: n, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas}

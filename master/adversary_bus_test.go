@@ -60,7 +60,7 @@ func advSnapshot(tb testing.TB, js jetstream.JetStream) busState {
 	if err := l.Err(); err != nil {
 		tb.Fatalf("list streams: %v", err)
 	}
-	for _, b := range []string{bus.BucketTargets, bus.BucketGroups, bus.BucketTokens, bus.BucketJobs} {
+	for _, b := range []string{bus.BucketTargets, bus.BucketGroups, bus.BucketTokens, bus.BucketJobs, bus.BucketVars} {
 		kv, err := js.KeyValue(ctx, b)
 		if err != nil {
 			tb.Fatalf("bucket %s: %v", b, err)
@@ -356,6 +356,14 @@ func TestAdversaryTargetConsumers(t *testing.T) {
 	for _, subj := range []string{bus.StatusSubject(vt), bus.AppliedSubject(vt), bus.ResultSubject(vt, "job"),
 		bus.EventSubject(vt, "20"), bus.InstrSubject(vt), bus.InstrSubject(at), bus.SubjectAudit} {
 		if err := c.Publish(subj, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		c.refusedPublish(t, subj)
+	}
+	// Reading the variables' values (secrets among them) out of their bucket.
+	for _, subj := range []string{"$JS.API.DIRECT.GET.KV_" + bus.BucketVars, "$JS.API.STREAM.MSG.GET.KV_" + bus.BucketVars,
+		"$JS.API.CONSUMER.CREATE.KV_" + bus.BucketVars} {
+		if err := c.PublishRequest(subj, bus.InboxPrefix(at)+".vars", []byte(`{"last_by_subj":"$KV.`+bus.BucketVars+`.>"}`)); err != nil {
 			t.Fatal(err)
 		}
 		c.refusedPublish(t, subj)

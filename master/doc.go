@@ -7,7 +7,7 @@
 //
 // One master leads (master/internal/leader: a KV lease). When it takes over it raises a fence
 // in every stream and bucket it writes (MSX_INSTR, MSX_AUDIT, MSX_LEDGER, msx_targets,
-// msx_groups, msx_jobs): each of its writes expects its term marker to be the last one, so the
+// msx_groups, msx_jobs, msx_vars): each of its writes expects its term marker to be the last one, so the
 // writes of a master that was deposed meanwhile are refused (ErrNotLeader) and store nothing.
 // Leading is true only once the fences are raised. Fan-outs are posted as atomic batches of up
 // to leader.MaxBatch instructions, the first one fenced (post.go). What is not fenced is listed
@@ -22,5 +22,6 @@
 // No lock that a view or the ingestion of reports takes is held across I/O. Changes of jobs
 // and group membership are planned under jobMu (with their catalog and registry writes) and
 // posted outside it, in turns taken in planning order (order.go): for each target a later
-// version of a job is never overtaken by an earlier one.
+// version of a job is never overtaken by an earlier one. Variable values (vars.go) are changed
+// under jobMu too: their INSERTs are resolved per target and take their turn like the others.
 package master

@@ -338,7 +338,7 @@ func (m *Master) planRepair(t registry.Target, hb schemas.Heartbeat) driftPlan {
 		}
 		if wanted {
 			p.fixes = append(p.fixes, jobFix{JobID: id, Name: j.Name, Want: j.VersionNumber, Have: held})
-			p.out = append(p.out, insertOf(t, j))
+			p.out = m.appendInsert(p.out, t, j)
 			continue
 		}
 		name := id
@@ -365,7 +365,7 @@ func (m *Master) planWithoutList(t registry.Target, want map[string]jobs.Job) dr
 	p := driftPlan{full: true}
 	p.out = append(p.out, outgoing{t, schemas.Instruction{Operation: schemas.OpDelete, ObjectName: "(all jobs)"}})
 	for _, id := range slices.Sorted(maps.Keys(want)) {
-		p.out = append(p.out, insertOf(t, want[id]))
+		p.out = m.appendInsert(p.out, t, want[id])
 	}
 	return p
 }

@@ -64,7 +64,8 @@ func TestIntegrationDeposedLeaderFencedOnCluster(t *testing.T) {
 		_, group := m.Reg.AddGroup(ctx, "G"+tag)
 		_, job := m.ApplyJob(ctx, jobs.Job{Name: "J" + tag, Steps: []jobs.Step{{StepName: "s", Subsystem: "CmdExec", Command: "true"}}})
 		audit := m.Audit(ctx, schemas.Audit{Who: "test", Action: "fence " + tag, Status: 200})
-		return map[string]error{"fan-out": fanout, "post": one, "registry KV": group, "catalog KV": job, "audit": audit}
+		_, vars := m.SetVar(ctx, "V_"+tag, "x", "FENCE01", "", false, "test")
+		return map[string]error{"fan-out": fanout, "post": one, "registry KV": group, "catalog KV": job, "audit": audit, "variables KV": vars}
 	}
 	for what, err := range writes(m1, "1") {
 		if err != nil {
@@ -77,7 +78,7 @@ func TestIntegrationDeposedLeaderFencedOnCluster(t *testing.T) {
 	waitFor(t, patience, m2.Leading, "MSX2 takes over")
 	counts := func() map[string]uint64 {
 		out := map[string]uint64{}
-		for _, s := range []string{bus.StreamInstr, bus.StreamAudit, "KV_" + bus.BucketGroups, "KV_" + bus.BucketJobs} {
+		for _, s := range []string{bus.StreamInstr, bus.StreamAudit, "KV_" + bus.BucketGroups, "KV_" + bus.BucketJobs, "KV_" + bus.BucketVars} {
 			st, err := js.Stream(ctx, s)
 			if err != nil {
 				t.Fatal(err)

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -100,7 +99,8 @@ func (m *Master) appliedTo(j jobs.Job, server string) bool {
 	return false
 }
 
-// JobsFor returns the jobs a target should hold.
+// JobsFor returns the jobs a target should hold: those applied to it, less those it deleted
+// after a run (delete_level) and those that use a variable without a value for it (vars.go).
 func (m *Master) JobsFor(server string) []jobs.Job {
 	t, ok := m.Reg.Target(server)
 	if !ok {
@@ -108,7 +108,7 @@ func (m *Master) JobsFor(server string) []jobs.Job {
 	}
 	var out []jobs.Job
 	for _, j := range m.Catalog.All() {
-		if m.appliedTo(j, t.ServerName) && !m.consumedBy(j, t) {
+		if m.appliedTo(j, t.ServerName) && !m.consumedBy(j, t) && m.resolves(t, j) {
 			out = append(out, j)
 		}
 	}
@@ -122,13 +122,6 @@ func (m *Master) expectedDigest(server string) string {
 		v[j.JobID] = j.VersionNumber
 	}
 	return schemas.JobSetDigest(v)
-}
-
-// insertOf is the INSERT of a job's full snapshot for a target, as that target runs it (a job
-// disabled on the target arrives disabled: jobs.Job.ForTarget).
-func insertOf(t registry.Target, j jobs.Job) outgoing {
-	b, _ := json.Marshal(j.ForTarget(t.ServerName)) // a jobs.Job always marshals
-	return outgoing{t, schemas.Instruction{Operation: schemas.OpInsert, ObjectID: j.JobID, ObjectName: j.Name, Job: b}}
 }
 
 // deliveries returns what moves a fleet from job old (nil: none) to job new (nil: deleted):
@@ -145,7 +138,7 @@ func (m *Master) deliveries(before map[string]registry.Target, old, new *jobs.Jo
 		if _, had := before[name]; had && !defChanged {
 			continue
 		}
-		out = append(out, insertOf(after[name], *new))
+		out = m.deliverTo(out, before, after[name], old, *new) // resolved for the target (vars.go)
 	}
 	for _, name := range sortedKeys(before) {
 		if _, keep := after[name]; keep {
@@ -239,7 +232,9 @@ func (m *Master) applyOrPlan(ctx context.Context, j jobs.Job, dryRun bool) (Appl
 	}
 	if dryRun {
 		res.Job = j
+		m.vars.dryRun = true // a dry run raises no event for a missing variable (vars.go)
 		res.Posted = plannedPosts(m.deliveries(before, oldp, &j))
+		m.vars.dryRun = false
 		return res, nil, nil
 	}
 	if err := m.Catalog.Put(ctx, j); err != nil {
@@ -334,6 +329,7 @@ func (m *Master) membershipChanged(ctx context.Context, change func() error) ([]
 	for i, j := range all {
 		before[i] = m.expected(j)
 	}
+	vars := m.varSnapshots("") // resolved jobs, which membership changes too (vars.go)
 	if err := change(); err != nil {
 		m.jobMu.Unlock()
 		return nil, err
@@ -342,6 +338,7 @@ func (m *Master) membershipChanged(ctx context.Context, change func() error) ([]
 	for i, j := range all {
 		out = append(out, m.deliveries(before[i], &all[i], &j)...)
 	}
+	out = append(out, m.varMembership(vars)...)
 	return m.postInTurn(ctx, out)
 }
 

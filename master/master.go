@@ -73,6 +73,7 @@ type Master struct {
 	Catalog *catalog.Catalog
 	// Notify holds operators, alerts and silences and sends notifications (leader only).
 	Notify *notify.Service
+	vars   *varStore // per-target variable values (vars.go)
 
 	jobMu sync.Mutex // serialises catalog and membership changes and plans their deliveries
 	// order posts deliveries, outside jobMu, in the order they were planned (order.go).
@@ -177,6 +178,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 	if m.Catalog, err = catalog.Open(ctx, js); err != nil {
 		return nil, err
 	}
+	if m.vars, err = openVars(ctx, js); err != nil {
+		return nil, err
+	}
 	if m.auditKey, err = m.Tokens.AuditKey(ctx); err != nil {
 		return nil, err
 	}
@@ -233,6 +237,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 		_ = m.Catalog.Watch(runCtx, m.log, func(id string, present bool) { m.jobChanged(runCtx, id, present) })
 	})
 	m.wg.Go(func() { m.runParkPruner(runCtx) })
+	m.wg.Go(func() { _ = m.vars.watch(runCtx, m.log) })
 	mkv, err := js.KeyValue(ctx, bus.BucketMasters)
 	if err != nil {
 		m.Shutdown(ctx)
@@ -517,7 +522,7 @@ type fences struct {
 // that cannot be raised (the bus is failing) leaves this leader's writes to that stream refused
 // until the next leadership: logged.
 func (m *Master) raiseFences(ctx context.Context, log *slog.Logger, term uint64) {
-	all := append([]*leader.Fence{m.fences.ledger, m.fences.instr, m.fences.audit, m.Catalog.Fence()}, m.Reg.Fences()...)
+	all := append([]*leader.Fence{m.fences.ledger, m.fences.instr, m.fences.audit, m.Catalog.Fence(), m.vars.fence}, m.Reg.Fences()...)
 	for _, f := range all {
 		if err := f.Raise(ctx, term, m.cfg.Name); err != nil {
 			log.Error("leader cannot raise a fence: its writes there will be refused", "err", err)

@@ -181,7 +181,7 @@ func (m *Master) resyncPosts(ctx context.Context, t registry.Target) ([]outgoing
 	}
 	out := []outgoing{{t, schemas.Instruction{Operation: schemas.OpDelete, ObjectName: "(all jobs)"}}}
 	for _, j := range m.JobsFor(t.ServerName) {
-		out = append(out, insertOf(t, j))
+		out = m.appendInsert(out, t, j)
 	}
 	return out, nil
 }

@@ -167,6 +167,7 @@ func (m *Master) JobServers(j jobs.Job) []JobServer {
 			LastOutcomeMessage: "The job has not run on this target yet."})
 	}
 	m.out.mu.RUnlock()
+	m.maskOutcomes(j, out)
 	return out
 }
 
@@ -225,7 +226,8 @@ const historyByIndex = 1000
 // History returns a job's history rows, newest run first, optionally for one server, at most
 // limit runs (0 = all kept). With a limit it reads about limit messages, newest first, by
 // stream sequence.
-func (m *Master) History(ctx context.Context, name, server string, limit int) ([]jobs.HistoryRow, error) {
+func (m *Master) History(ctx context.Context, name, server string, limit int) (rows []jobs.HistoryRow, err error) {
+	defer func() { m.maskHistory(rows) }() // secret variables' values (vars.go)
 	j, err := m.Catalog.Get(name)
 	if err != nil {
 		return nil, err
@@ -353,7 +355,8 @@ func (m *Master) serverOfSubject(subj string) (string, bool) {
 }
 
 // Events returns forwarded events matching f, oldest first.
-func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, error) {
+func (m *Master) Events(ctx context.Context, f EventFilter) (evs []EventRecord, err error) {
+	defer func() { m.maskEvents(evs) }() // secret variables' values (vars.go)
 	filter := "msx.event.>"
 	if f.Server != "" {
 		t, err := m.Target(f.Server)
@@ -378,7 +381,7 @@ func (m *Master) Events(ctx context.Context, f EventFilter) ([]EventRecord, erro
 		}
 	}
 	var out []EventRecord
-	err := m.readStream(ctx, bus.StreamEvents, filter, start, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	err = m.readStream(ctx, bus.StreamEvents, filter, start, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 		var e schemas.Event
 		if schemas.Decode(msg.Data(), &e) != nil || e.Severity < f.MinSeverity {
 			return

@@ -246,8 +246,12 @@ func (a *Agent) prepare(ctx context.Context, in *schemas.Instruction, p *pending
 			return busErr(CodeBadInstruction, fmt.Sprintf("%s instruction carries no valid job snapshot", in.Operation))
 		}
 		p.job = j
-		if old, ok := a.held.get(j.JobID); ok && old.VersionNumber >= j.VersionNumber {
-			return nil // an old or repeated snapshot: the newer one stays
+		if old, ok := a.held.get(j.JobID); ok && (old.VersionNumber > j.VersionNumber ||
+			old.VersionNumber == j.VersionNumber && old.Digest() == j.Digest()) {
+			// An old or repeated snapshot: the newer one stays. A snapshot of the same version
+			// whose content differs is the master's re-post after a variable's value changed
+			// for this target (master/vars.go): it replaces the held one.
+			return nil
 		}
 		p.changed = true
 	case schemas.OpStart, schemas.OpStop:

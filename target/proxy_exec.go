@@ -92,23 +92,8 @@ func maskResult(res runner.Result, secrets map[string]string) runner.Result {
 		}
 		return bus.Redact(s)
 	}
-	res.Output = mask(res.Output)
-	if res.Err != nil {
-		if m := mask(res.Err.Error()); m != res.Err.Error() {
-			res.Err = &maskedError{msg: m, err: res.Err}
-		}
-	}
-	return res
+	return runner.MaskResult(res, mask)
 }
-
-// maskedError is an error whose text had secrets masked; it still matches what err matches.
-type maskedError struct {
-	msg string
-	err error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }
 
 // profileExecutor runs the T-SQL steps that name a connection profile on that profile's SQL
 // Server; steps without one go to base.

@@ -47,7 +47,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.token, "token", os.Getenv("MSX_TOKEN"), "API token, or enlistment token for `msx target` (env MSX_TOKEN); default: found in --data")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
-	root.AddCommand(newUp(g), newMaster(g), newTarget(g), newTargetServer(g), newToken(g), newGroup(g), newDownloadList(g), newJob(g), newSchedule(g), newEvents(g), newAudit(g), newBench(g), newCluster(g))
+	root.AddCommand(newUp(g), newMaster(g), newTarget(g), newTargetServer(g), newToken(g), newGroup(g), newDownloadList(g), newJob(g), newSchedule(g), newEvents(g), newAudit(g), newBench(g), newCluster(g), newVar(g))
 	root.AddCommand(newNotifyCommands(g)...)
 	return root
 }

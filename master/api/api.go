@@ -71,6 +71,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, s.revokeToken)
 	s.routeOps()
 	s.routeNotify()
+	s.routeVars()
 	s.route("GET /api/v1/cluster", auth.RoleViewer, s.cluster)
 	s.routeMetrics()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })

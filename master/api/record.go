@@ -46,7 +46,8 @@ func (s *Server) record(r *http.Request, v any, err error, status ...int) {
 
 // kinds maps the first path segment of an API route to the kind of object it changes.
 var kinds = map[string]string{"jobs": "job", "groups": "group", "targetservers": "server", "tokens": "token", "downloadlist": "instruction",
-	"operators": "operator", "alerts": "alert", "silences": "silence"}
+	"operators": "operator", "alerts": "alert", "silences": "silence",
+	"vars": "variable"}
 
 // objectOf names the object a request is about: "job Nightly", "group Web", "server SQL01",
 // "token 8c745a872536" (a token's id, never its secret).
@@ -120,6 +121,8 @@ func changesOf(r *http.Request, v any) []string {
 		}
 	case registry.Group:
 		out = append(out, "created")
+	case master.VarChange:
+		out = append(out, varChanges(x)...)
 	case TokenReply:
 		c := "created, role " + x.Role
 		if x.Server != "" {

@@ -57,6 +57,7 @@ func (j Job) Clone() Job {
 		c.Schedules = nil
 	}
 	c.DisabledOn = slices.Clone(j.DisabledOn)
+	c.Variables = slices.Clone(j.Variables)
 	c.Targets.Servers = slices.Clone(j.Targets.Servers)
 	c.Targets.Groups = slices.Clone(j.Targets.Groups)
 	return c

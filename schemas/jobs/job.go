@@ -1,6 +1,7 @@
 // Package jobs is the msx job model: SQL Server Agent's job, steps and schedules with its
 // parameter names, defaults, codes and validation, plus msx's additions (cron schedules, step
-// timeouts, live targeting by server and group).
+// timeouts, live targeting by server and group, run policies (policy.go) and per-target
+// variables used as $(VAR:NAME) (vars.go)).
 package jobs
 
 import (
@@ -67,6 +68,9 @@ type Job struct {
 	Steps                []Step              `json:"steps"`
 	Schedules            []schedule.Schedule `json:"schedules,omitempty"`
 	Targets              Targets             `json:"targets,omitzero"`
+
+	// Variables (msx) are the per-target variables the steps use as $(VAR:NAME) (vars.go).
+	Variables []Variable `json:"variables,omitempty"`
 
 	RunPolicy // msx: overlap, catch-up and chains (policy.go)
 }

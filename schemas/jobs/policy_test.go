@@ -8,12 +8,7 @@ import (
 )
 
 func TestValidatePolicy(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(j *Job)
-		path   string // "" when valid
-		text   string
-	}{
+	tests := []validateCase{
 		{"defaults", func(j *Job) {}, "", ""},
 		{"all set", func(j *Job) {
 			j.Overlap, j.CatchUp, j.CatchUpWindow = OverlapReplace, CatchUpAll, Duration(2*time.Hour)
@@ -28,22 +23,7 @@ func TestValidatePolicy(t *testing.T) {
 		{"chain to itself", func(j *Job) { j.OnFailureStart = " nightly " }, "on_failure_start", "cannot start itself"},
 		{"chain name too long", func(j *Job) { j.OnSuccessStart = strings.Repeat("x", 200) }, "on_success_start", "the limit is 128"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			j := validJob()
-			tc.change(&j)
-			probs := j.Validate()
-			if tc.path == "" {
-				if len(probs) != 0 {
-					t.Fatalf("Validate = %v, want none", probs)
-				}
-				return
-			}
-			if len(probs) != 1 || probs[0].Path != tc.path || !strings.Contains(probs[0].Message, tc.text) {
-				t.Fatalf("Validate = %v, want one problem at %s saying %q", probs, tc.path, tc.text)
-			}
-		})
-	}
+	runValidateCases(t, tests)
 }
 
 func TestPolicyParsedAndDiffed(t *testing.T) {

@@ -139,6 +139,7 @@ func TestSchemaMatchesTypes(t *testing.T) {
 		{"step", doc.Defs["step"].Properties, reflect.TypeFor[Step]()},
 		{"schedule", doc.Defs["schedule"].Properties, reflect.TypeFor[schedule.Schedule]()},
 		{"targets", doc.Defs["targets"].Properties, reflect.TypeFor[Targets]()},
+		{"variable", doc.Defs["variable"].Properties, reflect.TypeFor[Variable]()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,6 +79,7 @@ func (j Job) Validate() problem.List {
 	}
 	checkLevel(&l, "delete_level", j.DeleteLevel)
 	validatePolicy(&l, j)
+	validateVars(&l, j)
 
 	n := len(j.Steps)
 	if n == 0 {

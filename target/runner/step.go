@@ -115,6 +115,7 @@ func (r *Runner) attempt(ctx context.Context, st *run, step jobs.Step, start tim
 	timedOut := errors.Is(context.Cause(stepCtx), ErrStepTimeout) && ctx.Err() == nil
 	cancel()
 	res.Output = bound(res.Output, r.cfg.OutputLimit)
+	res = MaskResult(res, st.job.MaskSecrets) // secret variables (mask.go), before the output file, history and events see it
 
 	if out != nil {
 		if werr := out.finish(res.Output); werr != nil {
