@@ -211,7 +211,13 @@ func TestPrometheusScrapesMaster(t *testing.T) {
 		return s[0].value, len(s)
 	}
 	waitFor(t, 60*time.Second, "Prometheus scraping both of the master's endpoints", func() bool {
-		if _, err := http.Get(base + "/-/ready"); err != nil {
+		// Prometheus answers 503 until its storage is open; a query before that fails.
+		resp, err := http.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
 			return false
 		}
 		v, n := value(`sum(up{job=~"msx|msx-api"})`)
