@@ -159,7 +159,9 @@ func hardKillMidSend(t *testing.T, channel string) {
 			<-released
 		}
 	}
-	mail.OnAccept(func(m notifytest.Mail) { hold(model.ChannelEmail, strings.Fields(m.Header.Get("X-MSX-Notification-ID"))) })
+	mail.OnAccept(func(m notifytest.Mail) {
+		hold(model.ChannelEmail, strings.Fields(m.Header.Get("X-MSX-Notification-ID")))
+	})
 	hook.OnAccept(func(b []byte) {
 		var msg notify.Message
 		_ = json.Unmarshal(b, &msg)
