@@ -22,26 +22,12 @@ import (
 // wait is logged, not asserted; the deadline (30 s) is shorter than the old AckWait, so the
 // test fails if the result waits for it.
 func TestUnackedResultGoesToNextLeader(t *testing.T) {
-	srv := bustest.RunServer(t, "")
-	_, js := bustest.Connect(t, srv.ClientURL())
-	if err := (bus.Layout{}).Ensure(t.Context(), js); err != nil {
-		t.Fatal(err)
-	}
-	mail := notifytest.RunSMTP(t, notifytest.SMTPOptions{})
 	job := jobs.Job{JobID: "job1", Name: "Nightly", NotifyLevelEmail: jobs.LevelOnFailure, NotifyEmailOperator: "DBA"}
-	var leading atomic.Bool
 	const ackWait = 2 * time.Second
-	s, err := Start(t.Context(), js, Config{SMTP: SMTP{URL: mail.URL(), From: "msx@example.com"}, StormWindow: -1, Tick: 20 * time.Millisecond,
-		AckWait: ackWait, Logger: bustest.Logger(t)}, Deps{Leading: leading.Load,
+	a := startAlone(t, Config{AckWait: ackWait}, Deps{
 		Job:    func(id string) (jobs.Job, bool) { return job, id == job.JobID || id == job.Name },
 		Server: func(tok string) (string, bool) { return "SQL01", tok == "SQL01" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	if _, err := s.PutOperator(t.Context(), model.Operator{Name: "DBA", EmailAddress: "dba@example.com"}, true); err != nil {
-		t.Fatal(err)
-	}
+	js, mail := a.js, a.mail
 	b, err := schemas.Encode(&schemas.RunResult{RunID: "RUN1", Phase: schemas.PhaseFinished, JobID: job.JobID, JobName: job.Name, Server: "SQL01",
 		Started: time.Now().Add(-time.Second), Finished: time.Now(), RunStatus: int(jobs.RunFailed), Message: "The job failed."})
 	if err != nil {
@@ -51,7 +37,7 @@ func TestUnackedResultGoesToNextLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The dying leader: fetches the result on a connection of its own and is cut off.
-	dying, djs := bustest.Connect(t, srv.ClientURL())
+	dying, djs := bustest.Connect(t, a.url)
 	cons, err := djs.Consumer(t.Context(), bus.StreamResults, ConsumerResults)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +55,7 @@ func TestUnackedResultGoesToNextLeader(t *testing.T) {
 	}
 	dying.Close()
 	died := time.Now()
-	leading.Store(true) // the next leader
+	a.leading.Store(true) // the next leader
 	deadline := time.Now().Add(patience)
 	for len(mail.Mails()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -83,3 +69,37 @@ func TestUnackedResultGoesToNextLeader(t *testing.T) {
 }
 
 const patience = 30 * time.Second
+
+// alone is one Service on a bus of its own, with an SMTP server and an operator DBA
+// (dba@example.com); it leads when the test sets leading.
+type alone struct {
+	url     string
+	js      jetstream.JetStream
+	mail    *notifytest.SMTPServer
+	s       *Service
+	leading *atomic.Bool
+}
+
+// startAlone starts it with cfg, whose SMTP, storm window (none), tick and logger it sets.
+func startAlone(t *testing.T, cfg Config, deps Deps) alone {
+	t.Helper()
+	srv := bustest.RunServer(t, "")
+	_, js := bustest.Connect(t, srv.ClientURL())
+	if err := (bus.Layout{}).Ensure(t.Context(), js); err != nil {
+		t.Fatal(err)
+	}
+	a := alone{url: srv.ClientURL(), js: js, mail: notifytest.RunSMTP(t, notifytest.SMTPOptions{}), leading: new(atomic.Bool)}
+	cfg.SMTP = SMTP{URL: a.mail.URL(), From: "msx@example.com"}
+	cfg.StormWindow, cfg.Tick, cfg.Logger = -1, 20*time.Millisecond, bustest.Logger(t)
+	deps.Leading = a.leading.Load
+	s, err := Start(t.Context(), js, cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	if _, err := s.PutOperator(t.Context(), model.Operator{Name: "DBA", EmailAddress: "dba@example.com"}, true); err != nil {
+		t.Fatal(err)
+	}
+	a.s = s
+	return a
+}
