@@ -39,21 +39,33 @@
 // What happens if the leader dies:
 //
 //   - before the claim: the result is not acknowledged; JetStream redelivers it to the next
-//     leader (after AckWait, 2 min), which claims and queues it. Nothing is lost.
+//     leader after the consumers' AckWait (Config.AckWait, 20 s; it was 2 min), which claims and
+//     queues it. Nothing is lost. A live leader marks the rest of a batch it is still handling
+//     "in progress" every AckWait/4, so a slow pass is not redelivered under it; a message
+//     handled again is logged ("handling a message again", with its delivery count and age).
 //   - between the claim and the outbox entry: the redelivered result finds the claim still
 //     "queued" and creates the missing outbox entry. Nothing is lost, nothing doubled.
 //   - after queueing, before marking: the next leader sends it. Once.
 //   - between marking and the send: the entry stays marked for SendLease (5 min, longer than a
 //     send with its retries); then the next leader sends it, flagged resent ("may be a
 //     repeat" in the text, "resent": true in the body and the log). Not lost; not a repeat,
-//     since it was never sent.
+//     since it was never sent. Such entries go in a message of their own: notifications of the
+//     same group queued since are sent apart, unflagged.
 //   - after the SMTP server or webhook accepted the message, before the log and claims are
 //     written: the same resend happens, and this is the one case where a message arrives
 //     twice; the second copy says it may be a repeat and carries the same notification id.
 //     No protocol can close this window: SMTP has no idempotency key.
 //
 // A master that stops cleanly finishes (or hands back, unmarked) the send under way before it
-// releases the lease, so a planned failover repeats nothing.
+// releases the lease, so a planned failover repeats nothing (TestFailoverNoLossNoRepeat).
+//
+// TestHardKillMidSend shows the crash: two masters on their own connections, targets failing
+// round after round, and the leader cut off (its NATS connection and its connections to the
+// SMTP server or webhook receiver, no Shutdown) while a receiver holds the message it has just
+// accepted. Every failed run is notified on both channels and logged once; only the ids of the
+// held message arrive twice, the second copy flagged. A takeover costs the lease TTL plus
+// SendLease for the held message (the test logs both). TestUnackedResultGoesToNextLeader shows
+// a fetched, unacknowledged result reaching the next leader after AckWait.
 //
 // # Decisions
 //

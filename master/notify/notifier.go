@@ -44,6 +44,11 @@ type Config struct {
 	SendLease time.Duration
 	// MissedEvery is how often the leader looks for missed runs; default 30 s.
 	MissedEvery time.Duration
+	// AckWait is the durable consumers' acknowledgement wait: a result or event the leader
+	// fetched and did not acknowledge (it died) goes to the next leader after it; default 20 s.
+	// The leader tells the server a batch it is still handling is in progress every AckWait/4,
+	// so a slow pass is not redelivered under it.
+	AckWait time.Duration
 	// Replicas of the buckets and stream (the layout's).
 	Replicas   int
 	MasterName string
@@ -92,6 +97,9 @@ type Service struct {
 	stop        context.CancelFunc
 }
 
+// DefaultAckWait is Config.AckWait's default.
+const DefaultAckWait = 20 * time.Second
+
 // Consumer names: durable, shared by every master; only the leader pulls.
 const (
 	ConsumerResults = "msx_notify"
@@ -121,6 +129,9 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	if cfg.Tick == 0 {
 		cfg.Tick = time.Second
 	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -147,13 +158,13 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	// New consumers start with what arrives from now on: history is not notified again.
 	var err error
 	s.results, err = js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{Durable: ConsumerResults,
-		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute,
+		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
 		MaxAckPending: 10000, Replicas: max(cfg.Replicas, 1), Description: "msx: job notifications (leader pulls)"})
 	if err != nil {
 		return nil, fmt.Errorf("notification consumer on %s: %w", bus.StreamResults, err)
 	}
 	s.events, err = js.CreateOrUpdateConsumer(ctx, bus.StreamEvents, jetstream.ConsumerConfig{Durable: ConsumerEvents,
-		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute,
+		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
 		MaxAckPending: 10000, Replicas: max(cfg.Replicas, 1), Description: "msx: alerts (leader pulls)"})
 	if err != nil {
 		return nil, fmt.Errorf("alert consumer on %s: %w", bus.StreamEvents, err)
@@ -219,6 +230,8 @@ func (s *Service) run(ctx context.Context) {
 
 // pump handles what the consumer holds now. A message is acknowledged once its notifications
 // are queued in the outbox (durably, in JetStream); a failure leaves it to be redelivered.
+// While a batch is handled, the messages not yet acknowledged are marked in progress every
+// AckWait/4, so that only a leader that died leaves them to be redelivered (after AckWait).
 func (s *Service) pump(ctx context.Context, c jetstream.Consumer, handle func(context.Context, jetstream.Msg) error) {
 	for ctx.Err() == nil && (s.deps.Leading == nil || s.deps.Leading()) {
 		batch, err := c.FetchNoWait(256)
@@ -226,18 +239,48 @@ func (s *Service) pump(ctx context.Context, c jetstream.Consumer, handle func(co
 			s.log.Warn("notifications: fetch", "err", err)
 			return
 		}
-		n := 0
+		var msgs []jetstream.Msg
 		for msg := range batch.Messages() {
-			n++
+			msgs = append(msgs, msg)
+		}
+		var next atomic.Int64 // the first message not yet handled
+		stop := make(chan struct{})
+		var beat sync.WaitGroup
+		beat.Go(func() { s.heartbeat(msgs, &next, stop) })
+		for i, msg := range msgs {
+			if meta, err := msg.Metadata(); err == nil && meta.NumDelivered > 1 {
+				s.log.Info("notifications: handling a message again (a leader stopped before acknowledging it, or a retry)",
+					"subject", msg.Subject(), "delivery", meta.NumDelivered, "published", time.Since(meta.Timestamp).Round(time.Millisecond),
+					"ack_wait", s.cfg.AckWait)
+			}
 			if err := handle(ctx, msg); err != nil {
 				s.log.Warn("notifications: will retry", "subject", msg.Subject(), "err", err)
 				_ = msg.NakWithDelay(5 * time.Second)
-				continue
+			} else {
+				_ = msg.DoubleAck(ctx)
 			}
-			_ = msg.DoubleAck(ctx)
+			next.Store(int64(i + 1))
 		}
-		if n < 256 {
+		close(stop)
+		beat.Wait()
+		if len(msgs) < 256 {
 			return
+		}
+	}
+}
+
+// heartbeat marks msgs[next:] in progress every AckWait/4 until stop is closed.
+func (s *Service) heartbeat(msgs []jetstream.Msg, next *atomic.Int64, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.AckWait / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			for _, msg := range msgs[min(int(next.Load()), len(msgs)):] {
+				_ = msg.InProgress()
+			}
 		}
 	}
 }
@@ -504,17 +547,31 @@ func (s *Service) dispatch(ctx context.Context) {
 		// An item another master is sending (or stopped moments ago while sending) is left
 		// to it until its lease ends; the rest of the group goes on.
 		its := slices.DeleteFunc(groups[g], func(it item) bool { return it.Sending && now.Sub(it.SendingAt) < s.cfg.SendLease })
-		if len(its) == 0 {
-			continue
+		// Entries a stopped master had marked go again at once, in a message of their own:
+		// only it says "may be a repeat", not the notifications queued since.
+		var stale, fresh []item
+		for _, it := range its {
+			if it.Sending {
+				stale = append(stale, it)
+			} else {
+				fresh = append(fresh, it)
+			}
 		}
-		oldest := slices.MinFunc(its, func(a, b item) int { return a.Created.Compare(b.Created) })
-		if now.Sub(oldest.Created) < s.cfg.StormWindow && !slices.ContainsFunc(its, func(it item) bool { return it.Sending }) {
-			continue
+		if len(fresh) > 0 {
+			oldest := slices.MinFunc(fresh, func(a, b item) int { return a.Created.Compare(b.Created) })
+			if now.Sub(oldest.Created) < s.cfg.StormWindow {
+				fresh = nil
+			}
 		}
-		if s.deps.Leading != nil && !s.deps.Leading() {
-			return
+		for _, part := range [][]item{stale, fresh} {
+			if len(part) == 0 {
+				continue
+			}
+			if s.deps.Leading != nil && !s.deps.Leading() {
+				return
+			}
+			s.sendGroup(ctx, part)
 		}
-		s.sendGroup(ctx, its)
 	}
 }
 

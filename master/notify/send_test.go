@@ -5,12 +5,9 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/msx-project/msx/bus"
-	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/notify/notifytest"
 	model "github.com/msx-project/msx/schemas/notify"
 )
@@ -68,22 +65,8 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 // marking it and recording the result) is sent by the next leader, flagged as a possible
 // repeat, and then never again.
 func TestResentAfterLeaderDied(t *testing.T) {
-	srv := bustest.RunServer(t, "")
-	_, js := bustest.Connect(t, srv.ClientURL())
-	if err := (bus.Layout{}).Ensure(t.Context(), js); err != nil {
-		t.Fatal(err)
-	}
-	mail := notifytest.RunSMTP(t, notifytest.SMTPOptions{})
-	var leading atomic.Bool
-	s, err := Start(t.Context(), js, Config{SMTP: SMTP{URL: mail.URL(), From: "msx@example.com"}, StormWindow: -1, Tick: 20 * time.Millisecond,
-		Logger: bustest.Logger(t)}, Deps{Leading: leading.Load})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	if _, err := s.PutOperator(t.Context(), model.Operator{Name: "DBA", EmailAddress: "dba@example.com"}, true); err != nil {
-		t.Fatal(err)
-	}
+	a := startAlone(t, Config{}, Deps{})
+	s, mail := a.s, a.mail
 	it := item{ID: "RUN1/DBA/email", Kind: KindFailure, Job: "J", Operator: "DBA", Channel: model.ChannelEmail, Group: "g",
 		Created: time.Now(), Run: &Run{Server: "SQL01", RunID: "RUN1", Outcome: "Failed"}}
 	if err := s.enqueue(t.Context(), it); err != nil {
@@ -94,7 +77,7 @@ func TestResentAfterLeaderDied(t *testing.T) {
 	if _, err := s.st.Put(t.Context(), "o."+it.key(), b); err != nil {
 		t.Fatal(err)
 	}
-	leading.Store(true)
+	a.leading.Store(true)
 	deadline := time.Now().Add(30 * time.Second)
 	for len(mail.Mails()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)

@@ -53,9 +53,19 @@ type SMTPServer struct {
 	Addr  string
 	Roots *x509.CertPool // trusts the server's certificate when TLS is on
 
-	opts  SMTPOptions
-	mu    sync.Mutex
-	mails []Mail
+	opts     SMTPOptions
+	mu       sync.Mutex
+	mails    []Mail
+	accepted func(Mail)
+}
+
+// OnAccept sets f to be called with each message once it is received and recorded, before the
+// server answers the client: f may block to hold the sender in the middle of its send (a test
+// of a master dying at that moment).
+func (s *SMTPServer) OnAccept(f func(Mail)) {
+	s.mu.Lock()
+	s.accepted = f
+	s.mu.Unlock()
 }
 
 // RunSMTP starts an SMTP server on 127.0.0.1 and stops it when the test ends.
@@ -146,10 +156,15 @@ func (x *session) Data(r io.Reader) error {
 		subj = m.Header.Get("Subject")
 	}
 	_, tlsOn := x.c.TLSConnectionState()
+	got := Mail{From: x.from, To: x.to, Subject: subj, Header: m.Header,
+		Body: strings.ReplaceAll(string(body), "\r\n", "\n"), TLS: tlsOn, User: x.user}
 	x.s.mu.Lock()
-	x.s.mails = append(x.s.mails, Mail{From: x.from, To: x.to, Subject: subj, Header: m.Header,
-		Body: strings.ReplaceAll(string(body), "\r\n", "\n"), TLS: tlsOn, User: x.user})
+	x.s.mails = append(x.s.mails, got)
+	f := x.s.accepted
 	x.s.mu.Unlock()
+	if f != nil {
+		f(got)
+	}
 	return nil
 }
 
@@ -179,10 +194,19 @@ func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 // Hook is a webhook receiver: an HTTP server on loopback recording every POST body.
 type Hook struct {
 	*httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-	fail   int // answer 503 to this many more requests
-	tries  int
+	mu       sync.Mutex
+	bodies   [][]byte
+	fail     int // answer 503 to this many more requests
+	tries    int
+	accepted func([]byte)
+}
+
+// OnAccept sets f to be called with each accepted body once it is recorded, before the
+// receiver answers: f may block to hold the sender in the middle of its send.
+func (h *Hook) OnAccept(f func(body []byte)) {
+	h.mu.Lock()
+	h.accepted = f
+	h.mu.Unlock()
 }
 
 // RunHook starts a webhook receiver and stops it when the test ends.
@@ -191,14 +215,19 @@ func RunHook(tb testing.TB) *Hook {
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
-		defer h.mu.Unlock()
 		h.tries++
 		if h.fail > 0 {
 			h.fail--
+			h.mu.Unlock()
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
 		h.bodies = append(h.bodies, b)
+		f := h.accepted
+		h.mu.Unlock()
+		if f != nil {
+			f(b)
+		}
 	}))
 	tb.Cleanup(h.Close)
 	return h
