@@ -170,7 +170,7 @@ func BenchmarkAPIViews(b *testing.B) {
 	for _, c := range []struct{ name, path string }{
 		{"jobs", "/api/v1/jobs"},
 		{"dashboard", "/api/v1/dashboard"},
-		{"dashboard/grid", "/api/v1/jobs/fleet"},
+		{"dashboard/grid", "/api/v1/dashboard?job=fleet"},
 	} {
 		b.Run(fmt.Sprintf("%s/targets=%d", c.name, n), func(b *testing.B) {
 			size := 0
