@@ -5,12 +5,35 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
+
+// startWithStandby starts a master named name and a standby master beside it on one real
+// JetStream server, both shut down when the test ends, and returns a JetStream client.
+func startWithStandby(t *testing.T, name string) (m, standby *Master, js jetstream.JetStream) {
+	t.Helper()
+	srv := bustest.RunServer(t, "")
+	nc, js := bustest.Connect(t, srv.ClientURL())
+	var ms []*Master
+	for _, n := range []string{name, "STANDBY"} {
+		if n != name {
+			nc, _ = bustest.Connect(t, srv.ClientURL())
+		}
+		mm, err := Start(t.Context(), nc, Config{Name: n, Logger: bustest.Logger(t)})
+		if err != nil {
+			t.Fatalf("start master %s: %v", n, err)
+		}
+		t.Cleanup(func() { _ = mm.Shutdown(t.Context()) })
+		ms = append(ms, mm)
+	}
+	return ms[0], ms[1], js
+}
 
 // gridCounts counts a job's servers grid by last outcome: what JobCounts must agree with.
 func (m *Master) gridCounts(j jobs.Job) (int, OutcomeCounts) {
@@ -28,19 +51,7 @@ func (m *Master) gridCounts(j jobs.Job) (int, OutcomeCounts) {
 // targets change (a group member removed and added back, the job retargeted, a target deleted).
 func TestJobCountsFollowResultsAndMembership(t *testing.T) {
 	ctx := t.Context()
-	srv := bustest.RunServer(t, "")
-	nc, js := bustest.Connect(t, srv.ClientURL())
-	m, err := Start(ctx, nc, Config{Name: "COUNTS", Logger: bustest.Logger(t)})
-	if err != nil {
-		t.Fatalf("start master: %v", err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown(t.Context()) })
-	nc2, _ := bustest.Connect(t, srv.ClientURL())
-	standby, err := Start(ctx, nc2, Config{Name: "STANDBY", Logger: bustest.Logger(t)})
-	if err != nil {
-		t.Fatalf("start standby: %v", err)
-	}
-	t.Cleanup(func() { _ = standby.Shutdown(t.Context()) })
+	m, standby, js := startWithStandby(t, "COUNTS")
 
 	for i, n := range []string{"A1", "B1", "C1", "D1", "E1"} {
 		if err := m.Reg.PutTarget(ctx, registry.Target{ServerID: i + 1, ServerName: n, Token: jobs.ServerToken(n), EnlistDate: time.Now().UTC(), PollInterval: 60}); err != nil {

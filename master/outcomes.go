@@ -97,7 +97,6 @@ func (m *Master) JobCounts(j jobs.Job) (targets int, by OutcomeCounts) {
 	nc = &namedCounts{gen: gen, spec: spec, toks: map[string]bool{}}
 	m.eachNamed(j, func(t registry.Target) { nc.toks[t.Token] = true })
 	m.out.mu.Lock()
-	defer m.out.mu.Unlock()
 	last := m.out.last[j.JobID]
 	for tok := range nc.toks {
 		o := jobs.OutcomeUnknown
@@ -107,7 +106,16 @@ func (m *Master) JobCounts(j jobs.Job) (targets int, by OutcomeCounts) {
 		nc.by[outcomeIndex(o)]++
 	}
 	m.out.named[j.JobID] = nc
-	return len(nc.toks), nc.counts()
+	targets, by = len(nc.toks), nc.counts()
+	m.out.mu.Unlock()
+	// A job deleted meanwhile: forgetJob, which runs after the catalogue lets the job go, may
+	// have run before the store above; drop it so that nothing outlives the job.
+	if _, ok := m.Catalog.ByName(j.JobID); !ok {
+		m.out.mu.Lock()
+		delete(m.out.named, j.JobID)
+		m.out.mu.Unlock()
+	}
+	return targets, by
 }
 
 func (nc *namedCounts) counts() OutcomeCounts {
