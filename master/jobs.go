@@ -71,19 +71,10 @@ func (m *Master) eachNamed(j jobs.Job, fn func(registry.Target)) {
 }
 
 // JobOutcomeCounts returns how many targets job j is applied to and on how many its last run
-// failed: the figures of a job summary, without building the job's servers grid.
+// failed: the figures of a job summary, without building the job's servers grid (JobCounts).
 func (m *Master) JobOutcomeCounts(j jobs.Job) (targets, failed int) {
-	var toks []string
-	m.eachNamed(j, func(t registry.Target) { toks = append(toks, t.Token) })
-	m.out.mu.RLock()
-	defer m.out.mu.RUnlock()
-	last := m.out.last[j.JobID]
-	for _, tok := range toks {
-		if js := last[tok]; js != nil && js.LastRunOutcome == jobs.OutcomeFailed {
-			failed++
-		}
-	}
-	return len(toks), failed
+	targets, by := m.JobCounts(j)
+	return targets, by.Failed
 }
 
 // appliedTo reports whether job j names the server, directly or through one of its groups.

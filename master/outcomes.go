@@ -3,8 +3,12 @@ package master
 import (
 	"container/heap"
 	"math"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas/jobs"
 )
 
 // outcomes is the master's job × target state, indexed by job and then by target token, so
@@ -25,12 +29,105 @@ type outcomes struct {
 	// countSince is when the master started: the metrics count the runs received since.
 	countSince time.Time
 	keepRuns   int
+	// named is, per job, the targets it is applied to and how many of them had each last
+	// outcome: counted once when the job's targets are resolved (JobCounts), then kept as
+	// results arrive (moved), so that a list of every job is map reads.
+	named map[string]*namedCounts
+}
+
+// namedCounts are a job's targets and the count of their last outcomes, valid while the
+// registry's generation and the job's targets are those it was resolved for.
+type namedCounts struct {
+	gen  uint64
+	spec string
+	toks map[string]bool
+	by   [jobs.OutcomeUnknown + 1]int
+}
+
+// OutcomeCounts counts the targets of a job by the outcome of their last run.
+type OutcomeCounts struct {
+	Failed     int `json:"failed"`
+	Succeeded  int `json:"succeeded"`
+	Retry      int `json:"retry"`
+	Canceled   int `json:"canceled"`
+	InProgress int `json:"in_progress"`
+	NotRun     int `json:"not_run"`
+}
+
+// outcomeIndex is the index of an outcome in namedCounts.by: an outcome out of range counts as
+// unknown.
+func outcomeIndex(o jobs.RunOutcome) int {
+	if o < jobs.OutcomeFailed || o > jobs.OutcomeUnknown {
+		return int(jobs.OutcomeUnknown)
+	}
+	return int(o)
+}
+
+// moved records that the last outcome of job on tok went from a to b; the caller holds mu for
+// writing.
+func (o *outcomes) moved(tok, job string, a, b jobs.RunOutcome) {
+	if nc := o.named[job]; nc != nil && a != b && nc.toks[tok] {
+		nc.by[outcomeIndex(a)]--
+		nc.by[outcomeIndex(b)]++
+	}
+}
+
+// targetsSpec is the key of a job's target lists in namedCounts.
+func targetsSpec(j jobs.Job) string {
+	return strings.Join(j.Targets.Servers, "\x00") + "\x01" + strings.Join(j.Targets.Groups, "\x00")
+}
+
+// JobCounts returns how many targets job j is applied to (directly or through its groups) and
+// how many of them had each last outcome (not run yet: no outcome). While the registry and the
+// job's targets are unchanged it is a map read: the counts are kept as results arrive, and
+// rebuilt from the job's entries (what JobServers reads) when its targets change.
+func (m *Master) JobCounts(j jobs.Job) (targets int, by OutcomeCounts) {
+	spec := targetsSpec(j)
+	gen := m.Reg.Generation() // before resolving: a change meanwhile makes the next call resolve again
+	m.out.mu.RLock()
+	nc := m.out.named[j.JobID]
+	fresh := nc != nil && nc.gen == gen && nc.spec == spec
+	if fresh {
+		targets, by = len(nc.toks), nc.counts()
+	}
+	m.out.mu.RUnlock()
+	if fresh {
+		return targets, by
+	}
+	nc = &namedCounts{gen: gen, spec: spec, toks: map[string]bool{}}
+	m.eachNamed(j, func(t registry.Target) { nc.toks[t.Token] = true })
+	m.out.mu.Lock()
+	last := m.out.last[j.JobID]
+	for tok := range nc.toks {
+		o := jobs.OutcomeUnknown
+		if js := last[tok]; js != nil {
+			o = js.LastRunOutcome
+		}
+		nc.by[outcomeIndex(o)]++
+	}
+	m.out.named[j.JobID] = nc
+	targets, by = len(nc.toks), nc.counts()
+	m.out.mu.Unlock()
+	// A job deleted meanwhile: forgetJob, which runs after the catalogue lets the job go, may
+	// have run before the store above; drop it so that nothing outlives the job.
+	if _, ok := m.Catalog.ByName(j.JobID); !ok {
+		m.out.mu.Lock()
+		delete(m.out.named, j.JobID)
+		m.out.mu.Unlock()
+	}
+	return targets, by
+}
+
+func (nc *namedCounts) counts() OutcomeCounts {
+	return OutcomeCounts{Failed: nc.by[jobs.OutcomeFailed], Succeeded: nc.by[jobs.OutcomeSucceeded], Retry: nc.by[jobs.OutcomeRetry],
+		Canceled: nc.by[jobs.OutcomeCanceled], InProgress: nc.by[jobs.OutcomeInProgress], NotRun: nc.by[jobs.OutcomeUnknown]}
 }
 
 func (o *outcomes) init(keepRuns int) {
 	o.last = map[string]map[string]*JobServer{}
 	o.runs = map[string]map[string][]uint64{}
 	o.consumed = map[string]map[string]int{}
+	o.named = map[string]*namedCounts{}
 	o.keepRuns = keepRuns
 	o.countSince = time.Now()
 }
@@ -91,6 +188,7 @@ func (o *outcomes) forgetJob(job string) {
 	delete(o.runs, job)
 	delete(o.consumed, job)
 	delete(o.durations, job)
+	delete(o.named, job)
 	o.mu.Unlock()
 }
 
@@ -101,6 +199,7 @@ func (o *outcomes) forgetTarget(tok string) {
 	forgetInner(o.last, tok)
 	forgetInner(o.runs, tok)
 	forgetInner(o.consumed, tok)
+	clear(o.named) // resolved again on the next view (the registry changed too)
 }
 
 func forgetInner[V any](m map[string]map[string]V, tok string) {

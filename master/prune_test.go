@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/msx-project/msx/bus"
-	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -66,19 +65,7 @@ func (m *Master) sizesOf(job, tok string) sizes {
 // from its watches).
 func TestPruneWithJobOrTarget(t *testing.T) {
 	ctx := t.Context()
-	srv := bustest.RunServer(t, "")
-	nc, js := bustest.Connect(t, srv.ClientURL())
-	m, err := Start(ctx, nc, Config{Name: "PRUNE", Logger: bustest.Logger(t)})
-	if err != nil {
-		t.Fatalf("start master: %v", err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown(t.Context()) })
-	nc2, _ := bustest.Connect(t, srv.ClientURL())
-	standby, err := Start(ctx, nc2, Config{Name: "STANDBY", Logger: bustest.Logger(t)})
-	if err != nil {
-		t.Fatalf("start standby: %v", err)
-	}
-	t.Cleanup(func() { _ = standby.Shutdown(t.Context()) })
+	m, standby, js := startWithStandby(t, "PRUNE")
 	names := []string{"KEEP1", "GONE1"}
 	for i, n := range names {
 		if err := m.Reg.PutTarget(ctx, registry.Target{ServerID: i + 1, ServerName: n, Token: jobs.ServerToken(n), EnlistDate: time.Now().UTC(), PollInterval: 60}); err != nil {

@@ -109,6 +109,8 @@ func (m *Master) onResult(_ context.Context, msg jetstream.Msg, meta *jetstream.
 	js := m.out.outcome(tok, r.JobID, func() *JobServer {
 		return &JobServer{ServerName: t.ServerName, JobID: r.JobID, LastRunOutcome: jobs.OutcomeUnknown}
 	})
+	before := js.LastRunOutcome
+	defer func() { m.out.moved(tok, r.JobID, before, js.LastRunOutcome) }() // before the unlock
 	js.JobName = r.JobName
 	js.Received = meta.Timestamp.UTC()
 	switch r.Phase {

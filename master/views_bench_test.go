@@ -10,13 +10,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/api"
+	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -31,7 +37,11 @@ type viewFleet struct {
 
 const groupSize = 100
 
-func newViewFleet(b *testing.B, n, runs int) *viewFleet {
+func newViewFleet(b *testing.B, n, runs int) *viewFleet { return newViewFleetOf(b, n, runs, false) }
+
+// newViewFleetOf is newViewFleet; with wide, the 18 other jobs are on every group too (the
+// dashboard's worst case: every job on the whole fleet).
+func newViewFleetOf(b *testing.B, n, runs int, wide bool) *viewFleet {
 	b.Helper()
 	ctx := b.Context()
 	m, js := startBenchMaster(b)
@@ -65,7 +75,11 @@ func newViewFleet(b *testing.B, n, runs int) *viewFleet {
 	v.small = mk("00000000-0000-0000-0000-000000000002", "small", groups[:1])
 	// Noise jobs, so that views of one job are not views of the whole catalogue.
 	for i := range 18 {
-		mk(fmt.Sprintf("00000000-0000-0000-0001-%012d", i), fmt.Sprintf("other%02d", i), groups[i%len(groups):i%len(groups)+1])
+		on := groups[i%len(groups) : i%len(groups)+1]
+		if wide {
+			on = groups
+		}
+		mk(fmt.Sprintf("00000000-0000-0000-0001-%012d", i), fmt.Sprintf("other%02d", i), on)
 	}
 	publishRuns(b, js, v.fleet, n, runs)
 	waitFor(b, 5*time.Minute, func() bool {
@@ -138,4 +152,48 @@ func BenchmarkViews(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAPIViews times the jobs list and the dashboard through HTTP (JSON encoded) at 1,000
+// targets with 20 jobs on every target, and reports the size of each answer.
+//
+//	go test -run '^$' -bench APIViews -benchtime 10x ./master/
+func BenchmarkAPIViews(b *testing.B) {
+	const n = 1000
+	v := newViewFleetOf(b, n, 1, true)
+	tok, _, err := v.m.Tokens.Create(b.Context(), auth.RoleViewer, time.Hour, "bench", "API views")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(v.m, bustest.Logger(b)))
+	b.Cleanup(srv.Close)
+	for _, c := range []struct{ name, path string }{
+		{"jobs", "/api/v1/jobs"},
+		{"dashboard", "/api/v1/dashboard"},
+		{"dashboard/grid", "/api/v1/dashboard?job=fleet"},
+	} {
+		b.Run(fmt.Sprintf("%s/targets=%d", c.name, n), func(b *testing.B) {
+			size := 0
+			for b.Loop() {
+				size = apiGet(b, srv.URL+c.path, tok)
+			}
+			b.ReportMetric(float64(size), "bytes/answer")
+		})
+	}
+}
+
+// apiGet reads one API answer and returns its size.
+func apiGet(b *testing.B, u, tok string) int {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %s, %v", u, resp.Status, err)
+	}
+	return int(n)
 }

@@ -90,13 +90,20 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("login error %q does not mention the token", got)
 	}
 
-	// The admin link shows both targets as tiles and the example jobs with outcome dots.
+	// The admin link shows both targets as tiles and the example jobs with a bar of their
+	// targets counted by last outcome.
 	step(90*time.Second, chromedp.Navigate(dash),
 		chromedp.WaitVisible(chromedp.CSS(`.tile[data-server="SQL01"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.tile[data-server="SQL02"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-job="Disk space report"]`)),
-		// The example jobs run at agent start: a green (succeeded) dot appears.
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-job="Local database heartbeat"] .o1`)))
+		// The example jobs run at agent start: the bar's green (succeeded) part counts both.
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-job="Local database heartbeat"] .bar .o1[title="2 succeeded"]`)))
+	// No job's grid is loaded before a job is clicked.
+	step(10*time.Second, chromedp.WaitNotVisible(chromedp.CSS(`#grid-section`)))
+	// Clicking the job loads its grid: one green dot per target.
+	step(30*time.Second, chromedp.Click(chromedp.CSS(`tr[data-job="Local database heartbeat"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#grid[data-job="Local database heartbeat"] .o1[data-server="SQL01"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#grid[data-job="Local database heartbeat"] .o1[data-server="SQL02"]`)))
 	summary := text("#summary")
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

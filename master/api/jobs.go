@@ -28,6 +28,8 @@ type JobSummary struct {
 	DownloadErrors      int      `json:"download_errors"`
 	FailedExecutions    int      `json:"failed_executions"`
 	LastOutcomes        []string `json:"last_outcomes,omitempty"`
+	// Outcomes counts the job's targets by their last outcome (kept as results arrive).
+	Outcomes master.OutcomeCounts `json:"outcomes"`
 }
 
 func (s *Server) summaries() []JobSummary {
@@ -36,7 +38,8 @@ func (s *Server) summaries() []JobSummary {
 	for _, j := range s.m.Catalog.All() {
 		sum := JobSummary{JobID: j.JobID, Name: j.Name, Enabled: j.IsEnabled(), VersionNumber: j.VersionNumber,
 			Category: j.Category, Steps: len(j.Steps), Schedules: len(j.Schedules)}
-		sum.Targets, sum.FailedExecutions = s.m.JobOutcomeCounts(j)
+		sum.Targets, sum.Outcomes = s.m.JobCounts(j)
+		sum.FailedExecutions = sum.Outcomes.Failed
 		c := counts[j.JobID]
 		sum.PendingInstructions, sum.DownloadErrors = c.Pending, c.Errors
 		out = append(out, sum)

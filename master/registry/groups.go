@@ -53,6 +53,7 @@ func (r *Registry) AddGroup(ctx context.Context, name string) (Group, error) {
 // of it meanwhile.
 func (r *Registry) stored(g Group, rev uint64) {
 	r.mu.Lock()
+	r.gen.Add(1) // see Generation
 	defer r.mu.Unlock()
 	if k := bus.BucketGroups + "/" + key(g.Name); rev < r.revs[k] {
 		return
@@ -73,6 +74,7 @@ func (r *Registry) DeleteGroup(ctx context.Context, name string) error {
 		return fmt.Errorf("delete group %s: %w", name, err)
 	}
 	r.mu.Lock()
+	r.gen.Add(1) // see Generation
 	delete(r.groups, k)
 	r.mu.Unlock()
 	return nil

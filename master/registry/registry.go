@@ -76,7 +76,14 @@ type Registry struct {
 	loadedAt [2]uint64
 	// onKeyGone, when set, hears of keys other masters' writes took away (see OnKeyGone).
 	onKeyGone func(Target)
+	// gen counts the writes of the maps (see Generation).
+	gen atomic.Uint64
 }
+
+// Generation changes whenever the targets or groups held change (it is advanced under the
+// write lock, before the change): a view cached with the generation read before it read the
+// registry is current while Generation returns the same number.
+func (r *Registry) Generation() uint64 { return r.gen.Load() }
 
 // Open loads the registry from its buckets (which bus.Layout.Ensure created).
 func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
@@ -256,6 +263,7 @@ func (r *Registry) PutTarget(ctx context.Context, t Target) error {
 		return err
 	}
 	r.mu.Lock()
+	r.gen.Add(1) // see Generation
 	r.seen(bus.BucketTargets, key(t.ServerName), rev)
 	r.set(t)
 	r.mu.Unlock()
@@ -283,6 +291,7 @@ func (r *Registry) DeleteTarget(ctx context.Context, name string) error {
 		return fmt.Errorf("delete target %s: %w", name, err)
 	}
 	r.mu.Lock()
+	r.gen.Add(1) // see Generation
 	delete(r.byKey, r.targets[name].PublicKey)
 	delete(r.targets, name)
 	r.mu.Unlock()

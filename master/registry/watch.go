@@ -86,6 +86,7 @@ func (r *Registry) applyTargetLocked(e jetstream.KeyValueEntry, log *slog.Logger
 		return "", false, false, nil
 	}
 	r.mu.Lock()
+	r.gen.Add(1) // see Generation
 	defer r.mu.Unlock()
 	if !r.fresh(e) {
 		return "", false, false, nil
@@ -127,6 +128,7 @@ func (r *Registry) applyGroup(e jetstream.KeyValueEntry, log *slog.Logger) {
 		return
 	}
 	r.mu.Lock()
+	r.gen.Add(1) // see Generation
 	defer r.mu.Unlock()
 	if !r.fresh(e) {
 		return

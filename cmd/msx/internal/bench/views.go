@@ -190,6 +190,7 @@ func (b *bench) viewsRun(ctx context.Context, f *fleet) error {
 		{Name: "download list, newest 100", Path: "/api/v1/downloadlist?limit=100"},
 		{Name: "events, newest 100", Path: "/api/v1/events?limit=100"},
 		{Name: "dashboard", Path: "/api/v1/dashboard"},
+		{Name: "dashboard, one job's grid", Path: "/api/v1/dashboard?job=" + job},
 	} {
 		var ds []time.Duration
 		for i := range viewCalls + 1 {
