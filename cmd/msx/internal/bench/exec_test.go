@@ -8,6 +8,7 @@ import (
 
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/schedule"
 )
 
 // The execution phase on a tiny fleet: every count is consistent with the others (no
@@ -138,4 +139,47 @@ func TestConfigRefusesBadExecSettings(t *testing.T) {
 	if got := execJobs(Config{Targets: 300}); got != 7 {
 		t.Errorf("default jobs per target at 300 targets: %d; want 7", got)
 	}
+}
+
+// The schedules of the phase fire every second from the start to the end of its day, and not
+// before the start.
+func TestEverySecondFromCoversTheDayFromItsStart(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2026, 3, 4, 10, 20, 30, 0, time.UTC),
+		time.Date(2026, 3, 4, 10, 59, 0, 0, time.UTC),
+		time.Date(2026, 3, 4, 23, 5, 59, 0, time.UTC),
+		time.Date(2026, 3, 4, 23, 55, 0, 0, time.UTC),
+	} {
+		scheds, start := everySecondFrom(at)
+		if start.Before(at) || start.Sub(at) > 10*time.Minute {
+			t.Errorf("%s: starts at %s", at, start)
+		}
+		for _, probe := range []time.Duration{-time.Second, 0, time.Second, 59 * time.Second, 61 * time.Second, 50 * time.Minute} {
+			w := start.Add(probe)
+			if w.Day() != start.Day() {
+				continue
+			}
+			matched := 0
+			for _, s := range scheds {
+				if s.ActiveStartDate != 0 && jobs.DateInt(w) < s.ActiveStartDate {
+					continue
+				}
+				if cronMatches(t, s.Cron, w) {
+					matched++
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[probe >= 0]; matched != want {
+				t.Errorf("start %s: %s matched by %d schedules, want %d (%+v)", start, w, matched, want, scheds)
+			}
+		}
+	}
+}
+
+// cronMatches reports whether the 6-field expression fires at w, with the library that fires
+// the target's schedules.
+func cronMatches(t *testing.T, expr string, w time.Time) bool {
+	t.Helper()
+	s := schedule.Schedule{Name: "c", Cron: expr, TimeZone: "UTC"}
+	next, ok := s.Next(w.Add(-time.Second), time.UTC)
+	return ok && next.Equal(w)
 }
