@@ -18,7 +18,7 @@ func newBench(g *globals) *cobra.Command {
 		Long: `bench starts an embedded NATS JetStream server and a master, runs N real target agents in this
 process (each with its own data directory in a temporary directory and its own NATS connection),
 and measures enlistment, job fan-out, job start, result ingestion (with runs, and alone), the time of
-each API view, schedule lateness and memory.
+each API view, executions on 1-second schedules fleet-wide, schedule lateness and memory.
 Each figure comes with the bare JetStream figure for the same work, measured in the same run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,6 +50,9 @@ Each figure comes with the bare JetStream figure for the same work, measured in 
 	f.IntVar(&cfg.Dials, "dials", 100, "connections opened at once, by the raw phases and the fleet's targets alike (targets stagger their starts)")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "plain bus: no TLS, no authentication (default: TLS and nkeys, as msx up)")
 	f.DurationVar(&cfg.ScheduleWindow, "schedule-window", 25*time.Second, "how long the schedule lateness measure watches (whole 10 s periods)")
+	f.IntVar(&cfg.ExecJobs, "exec-jobs", 0, "execution phase: jobs on every target, each firing every second (0: enough for 2,000 executions/s; -1: skip the phase)")
+	f.DurationVar(&cfg.ExecWindow, "exec-window", 20*time.Second, "how long the execution phase counts runs (whole seconds)")
+	f.StringVar(&cfg.ExecStep, "exec-step", "tsql", "the execution phase's step: tsql (SELECT 1 on the target's SQLite) or cmdexec (exit 0 through the shell)")
 	f.DurationVar(&cfg.PhaseTimeout, "phase-timeout", 3*time.Minute, "timeout of each phase")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for the server store and the targets' data (default: a temporary directory, removed)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")

@@ -39,6 +39,15 @@ type Config struct {
 	// ScheduleWindow is how long the schedule lateness measure watches the runs; default 25 s
 	// (two or three firings of every job).
 	ScheduleWindow time.Duration
+	// ExecJobs is the number of jobs on every target of the fleet, each on a 1-second cron
+	// schedule, in the execution phase; default (0) enough for 2,000 executions/s fleet-wide
+	// (ceil(2000 / Targets)); negative skips the phase.
+	ExecJobs int
+	// ExecWindow is how long the execution phase counts runs (whole seconds); default 20 s.
+	ExecWindow time.Duration
+	// ExecStep is the step every run of the execution phase runs: "tsql" (SELECT 1 on the
+	// target's SQLite, the default) or "cmdexec" (exit 0 through /bin/sh).
+	ExecStep string
 	// PhaseTimeout bounds each phase; default 3 minutes.
 	PhaseTimeout time.Duration
 	// Dir holds the server's store and every target's data directory; default a new temporary
@@ -68,7 +77,9 @@ type Report struct {
 	Views []View `json:"views"`
 	// Failover is the takeover time with Config.Masters masters; nil when not measured.
 	Failover *Failover `json:"failover,omitempty"`
-	Notes    []string  `json:"notes"`
+	// Execution is the execution phase's counts; nil when skipped (Config.ExecJobs < 0).
+	Execution *Execution `json:"execution,omitempty"`
+	Notes     []string   `json:"notes"`
 }
 
 // Measure is one figure of msx and the bare JetStream figure for the same work.
@@ -163,6 +174,22 @@ func (c *Config) defaults() error {
 	if c.Rounds < 1 || c.Rounds > 100 {
 		return fmt.Errorf("--rounds %d: use 1 to 100", c.Rounds)
 	}
+	if c.ExecJobs > 1000 {
+		return fmt.Errorf("--exec-jobs %d: use at most 1000 jobs per target (or -1 to skip the execution phase)", c.ExecJobs)
+	}
+	if c.ExecWindow == 0 {
+		c.ExecWindow = 20 * time.Second
+	}
+	if c.ExecWindow < time.Second || c.ExecWindow > time.Hour {
+		return fmt.Errorf("--exec-window %s: use 1s to 1h", c.ExecWindow)
+	}
+	switch c.ExecStep {
+	case "":
+		c.ExecStep = "tsql"
+	case "tsql", "cmdexec":
+	default:
+		return fmt.Errorf("--exec-step %q: use tsql (SELECT 1 on the target's SQLite) or cmdexec (exit 0 through the shell)", c.ExecStep)
+	}
 	if c.ScheduleWindow == 0 {
 		c.ScheduleWindow = 25 * time.Second
 	}
@@ -255,10 +282,11 @@ type bench struct {
 	rawEnlist, rawRound, rawResults, rawTimers   Figures
 	rawConnRSS                                   int64
 	fanoutRounds, startRounds                    []time.Duration
+	exec                                         *Execution
 }
 
 func (b *bench) measures() []Measure {
-	return []Measure{
+	out := []Measure{
 		compare("enlist", fmt.Sprintf("%d targets enlist at once (TLS, token, nkey identity, second connection); per-target time from start to registered; per_second = targets/s", b.cfg.Targets),
 			"per target: 2 fresh connections with the same TLS and nkey setup + 1 request-reply whose responder does 1 KV put",
 			b.enlist, b.rawEnlist),
@@ -278,6 +306,10 @@ func (b *bench) measures() []Measure {
 			fmt.Sprintf("baseline without any bus: %d Go timers due at the same instant, wake-up minus due time", b.cfg.Jobs),
 			b.late, b.rawTimers),
 	}
+	if b.exec != nil {
+		out = append(out, b.execMeasure())
+	}
+	return out
 }
 
 var errTimeout = errors.New("phase timed out")

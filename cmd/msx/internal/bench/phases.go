@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
@@ -98,6 +99,11 @@ func (b *bench) fleetMeasures(ctx context.Context, rssBefore int64) error {
 	if err := b.ingestRun(ctx, f); err != nil {
 		return err
 	}
+	if b.cfg.ExecJobs >= 0 {
+		if err := b.execRun(ctx, f); err != nil {
+			return err
+		}
+	}
 	if err := b.viewsRun(ctx, f); err != nil || b.cfg.ViewJobs < 0 {
 		return err
 	}
@@ -117,25 +123,7 @@ func (b *bench) applyAndWait(ctx context.Context, phase string, f *fleet, j jobs
 	if len(res.Posted) != want {
 		return nil, 0, fmt.Errorf("%s: the master posted %d instructions, want %d", phase, len(res.Posted), want)
 	}
-	toks := make([]string, len(res.Posted))
-	for i, p := range res.Posted {
-		toks[i] = jobs.ServerToken(p.TargetServer)
-	}
-	seen := make([]time.Time, len(res.Posted))
-	err = b.waitPending(ctx, phase, want, f, func() int {
-		left := 0
-		for i, p := range res.Posted {
-			if !seen[i].IsZero() {
-				continue
-			}
-			if at, ok := e.rec.appliedAt(toks[i], p.InstanceID); ok {
-				seen[i] = at
-			} else {
-				left++
-			}
-		}
-		return left
-	})
+	seen, err := b.waitApplied(ctx, phase, f, res.Posted)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -144,6 +132,31 @@ func (b *bench) applyAndWait(ctx context.Context, phase string, f *fleet, j jobs
 		lat[i] = at.Sub(t0)
 	}
 	return lat, posting, nil
+}
+
+// waitApplied waits until every target posted to has reported applying its instruction, and
+// returns when the observer saw each report.
+func (b *bench) waitApplied(ctx context.Context, phase string, f *fleet, posted []master.Posted) ([]time.Time, error) {
+	toks := make([]string, len(posted))
+	for i, p := range posted {
+		toks[i] = jobs.ServerToken(p.TargetServer)
+	}
+	seen := make([]time.Time, len(posted))
+	err := b.waitPending(ctx, phase, len(posted), f, func() int {
+		left := 0
+		for i, p := range posted {
+			if !seen[i].IsZero() {
+				continue
+			}
+			if at, ok := b.e.rec.appliedAt(toks[i], p.InstanceID); ok {
+				seen[i] = at
+			} else {
+				left++
+			}
+		}
+		return left
+	})
+	return seen, err
 }
 
 func (b *bench) fanoutRoundsRun(ctx context.Context, f *fleet) error {

@@ -267,8 +267,7 @@ func (b *bench) rawRoundTrips(ctx context.Context) error {
 // stream with MSX_RESULTS's settings and consumed by one ordered consumer.
 func (b *bench) rawResultsRun(ctx context.Context) error {
 	e, n := b.e, b.cfg.Targets
-	if _, err := e.obsJS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RAW_RESULTS", Subjects: []string{"msxbench.result.*.*"},
-		Retention: jetstream.LimitsPolicy, MaxMsgsPerSubject: 200, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage}); err != nil {
+	if err := e.rawResultsStream(ctx); err != nil {
 		return err
 	}
 	payload, err := sampleResult()
@@ -320,6 +319,13 @@ func (b *bench) rawResultsRun(ctx context.Context) error {
 	last := maxOf(lat)
 	b.rawResults = Figures{Dist: distOf(lat), TotalMS: ms(last), PerSecond: round3(float64(n) / last.Seconds())}
 	return nil
+}
+
+// rawResultsStream creates the raw results stream, with MSX_RESULTS's settings.
+func (e *env) rawResultsStream(ctx context.Context) error {
+	_, err := e.obsJS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RAW_RESULTS", Subjects: []string{"msxbench.result.*.*"},
+		Retention: jetstream.LimitsPolicy, MaxMsgsPerSubject: 200, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage})
+	return err
 }
 
 // sampleResult is a finished RunResult with one job history row, as a one-step T-SQL run

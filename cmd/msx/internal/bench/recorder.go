@@ -35,6 +35,9 @@ type resultSeen struct {
 	at      time.Time // when the observer received it
 	started time.Time // the run's start, as the target reports it
 	runID   string
+	due     time.Time // set on late and skipped firings
+	status  int       // run_status
+	skipped bool      // a firing that did not run (overlap)
 }
 
 func newRecorder() *recorder {
@@ -85,7 +88,8 @@ func (r *recorder) onResult(msg *nats.Msg) {
 			return // a resend the stream deduplicates
 		}
 	}
-	r.results[k] = append(r.results[k], resultSeen{at: now, started: res.Started, runID: res.RunID})
+	r.results[k] = append(r.results[k], resultSeen{at: now, started: res.Started, runID: res.RunID,
+		due: res.Due, status: res.RunStatus, skipped: res.Skipped})
 	r.signal()
 }
 

@@ -42,6 +42,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "  takeover p50 %s ms, p99 %s ms, max %s ms; lease TTL %s ms: %s, %s, %s of the TTL\n",
 			num(f.Takeover.P50MS), num(f.Takeover.P99MS), num(f.Takeover.MaxMS), num(f.LeaseTTLMS), x(f.VsTTL.P50), x(f.VsTTL.P99), x(f.VsTTL.Max))
 	}
+	if x := r.Execution; x != nil {
+		fmt.Fprintf(w, "\nexecution, %d targets × %d jobs every second (%s step), %d s: %d of %d firings started, %d missed, %d skipped, %d finished (%d failed); %s runs/s, lateness p50 %s ms, p99 %s ms (raw floor: %s/s, p99 %s ms, %d missed)\n",
+			x.Targets, x.JobsPerTarget, x.Step, x.WindowS, x.Started, x.Expected, x.Missed, x.Skipped, x.Finished, x.Failed,
+			num(x.PerSecond), num(x.Lateness.P50MS), num(x.Lateness.P99MS), num(x.RawPerSecond), num(x.RawLateness.P99MS), x.RawMissed)
+	}
 	fmt.Fprintln(w, "\nwhat is measured:")
 	for _, m := range r.Measures {
 		fmt.Fprintf(w, "  %-17s msx: %s\n  %-17s raw: %s\n", m.Name, m.What, "", m.RawWhat)
