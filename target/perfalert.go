@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -210,4 +212,36 @@ func (e *perfEvaluator) evaluate(ctx context.Context) error {
 		e.log.Info("performance alert raised", "alert", a.name, "condition", a.cond.String())
 	}
 	return nil
+}
+
+// LoadPerfAlerts reads the performance-condition alerts of a JSON file for Config.PerfAlerts
+// (msx target --perf-alerts): an array of alerts, or an object with an "alerts" array, as
+// `msx alert list -o json` prints them. Alerts without a performance_condition are skipped;
+// a bad condition is an error naming the alert.
+func LoadPerfAlerts(path string) ([]model.Alert, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: performance alerts file: %v", ErrConfig, err)
+	}
+	var list []model.Alert
+	if err := json.Unmarshal(b, &list); err != nil {
+		var obj struct {
+			Alerts []model.Alert `json:"alerts"`
+		}
+		if err2 := json.Unmarshal(b, &obj); err2 != nil {
+			return nil, fmt.Errorf("%w: performance alerts file %s is not a JSON array of alerts (the output of msx alert list -o json): %v", ErrConfig, path, err)
+		}
+		list = obj.Alerts
+	}
+	var out []model.Alert
+	for _, a := range list {
+		if a.PerformanceCondition == "" {
+			continue
+		}
+		if _, err := model.ParsePerfCondition(a.PerformanceCondition); err != nil {
+			return nil, fmt.Errorf("%w: performance alerts file %s, alert %q: %v", ErrConfig, path, a.Name, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

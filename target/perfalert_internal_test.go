@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +105,34 @@ func TestPerfAlertsConfigRefused(t *testing.T) {
 	c := Config{}
 	if err := checkPerfAlerts(&c); err != nil || c.PerfInterval != DefaultPerfInterval {
 		t.Errorf("no alerts: %v, interval %v", err, c.PerfInterval)
+	}
+}
+
+func TestLoadPerfAlerts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	got, err := LoadPerfAlerts(write("ok.json", `{"alerts":[{"name":"Errors","severity":16},{"name":"PLE","performance_condition":"SQLServer:Buffer Manager|Page life expectancy||<|300"}]}`))
+	if err != nil || len(got) != 1 || got[0].Name != "PLE" {
+		t.Fatalf("object form: %v %+v", err, got)
+	}
+	if got, err := LoadPerfAlerts(write("arr.json", `[{"name":"PLE","performance_condition":"a|b||>|1"}]`)); err != nil || len(got) != 1 {
+		t.Fatalf("array form: %v %+v", err, got)
+	}
+	for name, c := range map[string]struct{ body, want string }{
+		"bad.json":  {`[{"name":"PLE","performance_condition":"a|b|>|1"}]`, `alert "PLE": the performance condition`},
+		"junk.json": {`not json`, "not a JSON array of alerts"},
+	} {
+		if _, err := LoadPerfAlerts(write(name, c.body)); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	if _, err := LoadPerfAlerts(filepath.Join(dir, "missing.json")); !errors.Is(err, ErrConfig) {
+		t.Errorf("missing file: %v", err)
 	}
 }
