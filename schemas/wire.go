@@ -316,6 +316,8 @@ type Event struct {
 	JobName   string    `json:"job_name,omitempty"`
 	StepID    int       `json:"step_id,omitempty"`
 	RunID     string    `json:"run_id,omitempty"`
+	// Alert names the alert whose performance condition became true (source "performance").
+	Alert string `json:"alert,omitempty"`
 }
 
 // JobSetDigest summarises a set of job ids and versions; targets send it in heartbeats and the

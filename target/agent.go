@@ -18,6 +18,7 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/target/runner"
 	"github.com/msx-project/msx/target/store"
 )
@@ -62,6 +63,10 @@ type Config struct {
 	ForwardSeverity int
 	// ErrorLogInterval is how often the error log is read; default 30 s.
 	ErrorLogInterval time.Duration
+	// PerfAlerts are the performance-condition alerts evaluated on SQLDSN (see perfalert.go);
+	// PerfInterval how often, default 20 s.
+	PerfAlerts   []notify.Alert
+	PerfInterval time.Duration
 	// TimeZone is the target's local time zone: schedules fire and history rows are dated in
 	// it. Default: time.Local.
 	TimeZone *time.Location
@@ -202,6 +207,9 @@ func (c *Config) check() error {
 		c.Database = label
 	}
 	if err := checkForwarding(c); err != nil {
+		return err
+	}
+	if err := checkPerfAlerts(c); err != nil {
 		return err
 	}
 	if c.TimeZone == nil {
@@ -379,6 +387,9 @@ func (a *Agent) run(ctx context.Context) error {
 	loops := append([]func(context.Context) error{a.consume, a.heartbeats, a.flushOutbox, a.housekeep}, a.host.loops()...)
 	if p := a.errorLogPoller(); p != nil {
 		loops = append(loops, p.Run)
+	}
+	if e := a.perfEvaluator(); e != nil {
+		loops = append(loops, e.Run)
 	}
 	errc := make(chan error, len(loops))
 	for _, loop := range loops {

@@ -55,4 +55,11 @@
 //
 // Steps that name a proxy run as the OS account the target's own proxies file maps it to
 // (proxy.go); SQL Server errors from the error log are forwarded as events (package errorlog).
+//
+// With a SQL Server, the performance conditions of Config.PerfAlerts (msx target --perf-alerts
+// FILE: LoadPerfAlerts) are evaluated every
+// Config.PerfInterval (default 20 s, as SQL Agent) from sys.dm_os_performance_counters
+// (perfalert.go); a condition that becomes true raises an event of source "performance" naming
+// the alert, which the master's alert service answers. Its state is in memory: after a restart
+// a condition still true raises once more (the master's delay_between_responses throttles it).
 package target

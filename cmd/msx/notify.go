@@ -68,6 +68,7 @@ var operatorFields = []field{
 var alertFields = []field{
 	{"severity", "severity", "int", "severity of the events (1..25); or --message-id"},
 	{"message-id", "message_id", "int", "error number of the events; or --severity"},
+	{"performance-condition", "performance_condition", "string", "object|counter|instance|comparator|value, evaluated every 20 s on targets with a SQL Server; or --severity"},
 	{"keyword", "event_description_keyword", "string", "text the event's message must contain"},
 	{"delay", "delay_between_responses", "int", "least seconds between two responses"},
 	{"message", "notification_message", "string", "text added to the notification"},

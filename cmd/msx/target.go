@@ -15,7 +15,7 @@ import (
 
 func newTarget(g *globals) *cobra.Command {
 	var cfg target.Config
-	var proxies string
+	var proxies, perfAlerts string
 	cmd := &cobra.Command{
 		Use:   "target",
 		Short: "Run a target agent for one SQL Server instance: enlists once, then runs until stopped",
@@ -25,6 +25,12 @@ func newTarget(g *globals) *cobra.Command {
 			cfg.Logger = g.logger(cmd.ErrOrStderr())
 			if err := loadProxies(&cfg, proxies, g.data); err != nil {
 				return err
+			}
+			if perfAlerts != "" {
+				var err error
+				if cfg.PerfAlerts, err = target.LoadPerfAlerts(perfAlerts); err != nil {
+					return err
+				}
 			}
 			// --location "" clears the location; no --location keeps the one held.
 			cfg.ClearLocation = cmd.Flags().Changed("location") && cfg.Location == ""
@@ -47,6 +53,8 @@ func newTarget(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.HarvestInterval, "harvest", 0, "msdb mode: how often to read msdb.dbo.sysjobhistory (default 10s)")
 	cmd.Flags().StringVar(&cfg.ForwardEvents, "forward-events", target.ForwardUnhandled, "forward errors from the error log of --sql as events: unhandled (those no enabled local alert handles), all, or off")
 	cmd.Flags().IntVar(&cfg.ForwardSeverity, "forward-severity", 17, "least severity of the SQL Server errors forwarded, 1 to 25")
+	cmd.Flags().StringVar(&perfAlerts, "perf-alerts", "", "JSON file of performance-condition alerts to evaluate on --sql (msx alert list -o json); default none")
+	cmd.Flags().DurationVar(&cfg.PerfInterval, "perf-interval", 0, "how often to evaluate the performance conditions (default 20s)")
 	cmd.Flags().DurationVar(&cfg.ErrorLogInterval, "error-log-interval", 0, "how often to read the SQL Server error log (default 30s)")
 	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
 	cmd.Flags().Var(&tzFlag{&cfg.TimeZone}, "time-zone", "the target's time zone, IANA (default: this machine's)")

@@ -58,7 +58,7 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) error {
 		s.alertCache = append(all, model.Alert{}) // never nil once read, even with no alerts
 	}
 	for _, a := range s.alertCache {
-		if a.Name == "" || !a.Matches(e.Severity, e.ErrorCode, e.Message) || !s.inScope(a, server) {
+		if a.Name == "" || !(a.Matches(e.Severity, e.ErrorCode, e.Message) || a.MatchesPerf(e.Source, e.Alert)) || !s.inScope(a, server) {
 			continue
 		}
 		if a.JobName != "" && strings.EqualFold(a.JobName, e.JobName) {

@@ -80,6 +80,10 @@
 // again. Pages outside the operator's pager_days and hours are logged as off_duty, not sent.
 // Silences (server, job or both, until a time) log the notifications they hold back as silenced.
 //
+// Performance-condition alerts match no event by severity or number: they answer the events a
+// target raises (source "performance", schemas.Event.Alert naming the alert) when it finds the
+// condition true in sys.dm_os_performance_counters (target/perfalert.go).
+//
 // Storm grouping: notifications of the same kind, job (or alert), operator and channel queued
 // within StormWindow (default 1 min, `--notify-window`) are one message listing every server.
 //

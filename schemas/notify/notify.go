@@ -210,10 +210,13 @@ type AlertNotification struct {
 type Alert struct {
 	Name    string `json:"name"`
 	Enabled *bool  `json:"enabled,omitempty"` // default true
-	// MessageID matches the event's error number; Severity its severity (1..25). Exactly one
+	// MessageID matches the event's error number; Severity its severity (1..25);
+	// PerformanceCondition ("object|counter|instance|comparator|value", SQL Agent's format) is
+	// evaluated on the targets in scope with a SQL Server (see ParsePerfCondition). Exactly one
 	// is set.
-	MessageID int `json:"message_id,omitempty"`
-	Severity  int `json:"severity,omitempty"`
+	MessageID            int    `json:"message_id,omitempty"`
+	Severity             int    `json:"severity,omitempty"`
+	PerformanceCondition string `json:"performance_condition,omitempty"`
 	// DatabaseName is sp_add_alert's @database_name: refused for now, since forwarded events do
 	// not say which database they happened in.
 	DatabaseName string `json:"database_name,omitempty"`
@@ -251,8 +254,10 @@ func (a Alert) Validate() problem.List {
 	var l problem.List
 	checkName(&l, "name", "alert", a.Name)
 	switch {
+	case a.PerformanceCondition != "":
+		a.validatePerf(&l)
 	case a.MessageID == 0 && a.Severity == 0:
-		l.Add("message_id", codeAlertWhat, "Supply either a non-zero message_id or a non-zero severity")
+		l.Add("message_id", codeAlertWhat, "Supply either a non-zero message_id, a non-zero severity or a performance_condition")
 	case a.MessageID != 0 && a.Severity != 0:
 		l.Add("severity", codeAlertWhat, "Supply either a non-zero message_id or a non-zero severity, not both")
 	}
@@ -288,9 +293,10 @@ func (a Alert) Validate() problem.List {
 }
 
 // Matches reports whether an event of the given severity, error number and message is one the
-// alert answers (scope by server is checked by the caller, who knows the groups).
+// alert answers (scope by server is checked by the caller, who knows the groups). A
+// performance-condition alert matches no event: see MatchesPerf.
 func (a Alert) Matches(severity, messageID int, message string) bool {
-	if !a.IsEnabled() {
+	if !a.IsEnabled() || a.PerformanceCondition != "" {
 		return false
 	}
 	if a.MessageID != 0 && a.MessageID != messageID {
@@ -300,6 +306,12 @@ func (a Alert) Matches(severity, messageID int, message string) bool {
 		return false
 	}
 	return a.EventDescriptionKeyword == "" || strings.Contains(strings.ToLower(message), strings.ToLower(a.EventDescriptionKeyword))
+}
+
+// MatchesPerf reports whether an event of source SourcePerformance naming alert is one this
+// (enabled, performance-condition) alert answers.
+func (a Alert) MatchesPerf(source, alert string) bool {
+	return a.IsEnabled() && a.PerformanceCondition != "" && source == SourcePerformance && strings.EqualFold(a.Name, alert)
 }
 
 // Silence holds back the notifications of a server, a job or both until it ends.

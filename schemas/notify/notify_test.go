@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,47 @@ func TestSilenceCovers(t *testing.T) {
 	j := Silence{Job: "Backup", Server: "SQL01", Until: now.Add(time.Hour)}
 	if !j.Covers("SQL01", "backup", now) || j.Covers("SQL01", "Other", now) || j.Covers("SQL02", "Backup", now) {
 		t.Error("job on server silence")
+	}
+}
+
+func TestPerformanceConditionAlerts(t *testing.T) {
+	c, err := ParsePerfCondition("SQLServer:Buffer Manager|Page life expectancy||<|300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.MatchesCounter("MSSQL$INST:Buffer Manager      ", "Page life expectancy   ", "   ") || c.MatchesCounter("SQLServer:Buffer Manager", "Page reads/sec", "") {
+		t.Error("counter matching: the instance prefix and padding must not matter, the counter must")
+	}
+	if !c.True(299) || c.True(300) || c.String() != "SQLServer:Buffer Manager|Page life expectancy||<|300" {
+		t.Errorf("condition < 300: True(299)=%v True(300)=%v String=%q", c.True(299), c.True(300), c.String())
+	}
+	for in, want := range map[string]string{
+		"SQLServer:Buffer Manager|Page life expectancy|<|300":   "not 5",
+		"SQLServer:Buffer Manager|Page life expectancy||>=|300": "use <, > or =",
+		"|Page life expectancy||<|300":                          "no object",
+		"SQLServer:Buffer Manager|||<|300":                      "no counter",
+		"SQLServer:Buffer Manager|Page life expectancy||<|lots": "not a number",
+		"SQLServer:Buffer Manager|Page life expectancy||<|NaN":  "not a number",
+		"a\n|b||<|1": "line break",
+	} {
+		if _, err := ParsePerfCondition(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", in, err, want)
+		}
+	}
+	a := Alert{Name: "PLE", PerformanceCondition: "SQLServer:Buffer Manager|Page life expectancy||<|300", Notifications: []AlertNotification{{OperatorName: "dba", NotificationMethod: 4}}}
+	a.Normalize()
+	if l := a.Validate(); l != nil {
+		t.Fatalf("valid performance alert refused: %v", l)
+	}
+	if a.Matches(16, 0, "") || !a.MatchesPerf(SourcePerformance, "ple") || a.MatchesPerf("sqlserver", "PLE") || a.MatchesPerf(SourcePerformance, "other") {
+		t.Error("a performance alert answers only its own performance events")
+	}
+	a.Severity, a.PerformanceCondition = 16, "x|y||>|1"
+	if l := a.Validate(); l == nil || !strings.Contains(fmt.Sprint(l), "not several") {
+		t.Errorf("severity and performance condition together: %v", l)
+	}
+	a.Severity, a.PerformanceCondition = 0, "x|y|z"
+	if l := a.Validate(); l == nil || !strings.Contains(fmt.Sprint(l), "performance_condition") {
+		t.Errorf("bad condition: %v", l)
 	}
 }

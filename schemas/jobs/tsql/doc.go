@@ -69,7 +69,9 @@
 // sp_add_operator, sp_add_alert and sp_add_notification become Result.Operators and
 // Result.Alerts (schemas/notify), a notification joining the alert of the same name created
 // earlier in the script; @netsend_address, @job_id (give @job_name), @database_name and SNMP
-// are reported, and performance-condition and WMI alerts are reported and not imported.
+// are reported; a @performance_condition becomes the alert's performance_condition (one that
+// does not parse is reported and the alert not imported); WMI alerts are reported and not
+// imported.
 //
 // Other msdb procedures (sp_delete_job, sp_update_jobstep, sp_update_alert, sp_start_job, ...)
 // and unknown procedures are reported, not run. Import does not fill

@@ -51,9 +51,12 @@ func addAlert(c *call) {
 		c.p.problem(c.line, "sp_add_alert without @name not imported")
 		return
 	}
-	if a := c.get("performance_condition"); a != nil && !a.val.isEmpty() {
-		c.p.problem(c.line, "sp_add_alert %s not imported: msx does not evaluate performance-condition alerts yet", a.val.text())
-		return
+	if pc := c.get("performance_condition"); pc != nil && !pc.val.isEmpty() {
+		c.str("performance_condition", &a.PerformanceCondition)
+		if _, err := notify.ParsePerfCondition(a.PerformanceCondition); err != nil {
+			c.p.problem(c.line, "sp_add_alert %s not imported: %v", a.Name, err)
+			return
+		}
 	}
 	if a := c.get("wmi_query"); a != nil && !a.val.isEmpty() {
 		c.p.problem(c.line, "sp_add_alert not imported: msx does not evaluate WMI alerts")

@@ -21,13 +21,15 @@ EXEC msdb.dbo.sp_add_alert @name=N'Severity 024', @message_id=0, @severity=24, @
 GO
 EXEC msdb.dbo.sp_add_notification @alert_name=N'Severity 024', @operator_name=N'DBA Team', @notification_method=3
 EXEC msdb.dbo.sp_add_alert @name=N'CPU', @performance_condition=N'SQLServer:Resource Pool Stats|CPU usage %|default|>|90'
+EXEC msdb.dbo.sp_add_notification @alert_name=N'CPU', @operator_name=N'DBA Team', @notification_method=1
+EXEC msdb.dbo.sp_add_alert @name=N'Broken', @performance_condition=N'SQLServer:Buffer Manager|Page life expectancy|<|300'
 EXEC msdb.dbo.sp_add_notification @alert_name=N'Nope', @operator_name=N'DBA Team', @notification_method=1
 `
 	res, err := Import([]byte(script))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Operators) != 1 || len(res.Alerts) != 1 || len(res.Jobs) != 0 {
+	if len(res.Operators) != 1 || len(res.Alerts) != 2 || len(res.Jobs) != 0 {
 		t.Fatalf("imported %+v", res)
 	}
 	o := res.Operators[0]
@@ -43,12 +45,17 @@ EXEC msdb.dbo.sp_add_notification @alert_name=N'Nope', @operator_name=N'DBA Team
 		a.Notifications[0] != (notify.AlertNotification{OperatorName: "DBA Team", NotificationMethod: 3}) {
 		t.Errorf("alert %+v", a)
 	}
+	if p := res.Alerts[1]; p.Name != "CPU" || p.PerformanceCondition != "SQLServer:Resource Pool Stats|CPU usage %|default|>|90" || len(p.Notifications) != 1 {
+		t.Errorf("performance alert %+v", p)
+	} else if p.Normalize(); len(p.Validate()) != 0 {
+		t.Errorf("imported performance alert invalid: %v", p.Validate())
+	}
 	var msgs []string
 	for _, p := range res.Problems {
 		msgs = append(msgs, p.Message)
 	}
 	all := strings.Join(msgs, "\n")
-	for _, want := range []string{"@netsend_address ignored", "@job_id ignored: give the job by @job_name", "performance-condition alerts", "the alert 'Nope' is not created"} {
+	for _, want := range []string{"@netsend_address ignored", "@job_id ignored: give the job by @job_name", "sp_add_alert Broken not imported: the performance condition", "the alert 'Nope' is not created"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problems lack %q:\n%s", want, all)
 		}

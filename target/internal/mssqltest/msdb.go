@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS sysproxies (
 `
 
 func createMSDB(db *sql.DB) error {
-	if _, err := db.Exec(msdbSchema + errorlogSchema); err != nil {
+	if _, err := db.Exec(msdbSchema + errorlogSchema + perfCountersSchema); err != nil {
 		return fmt.Errorf("create msdb tables: %w", err)
 	}
 	return nil

@@ -182,7 +182,7 @@ func (s *session) rewriteName(toks []token, i int) (int, string) {
 	switch {
 	case len(parts) == 3:
 		return j - i, parts[2].text
-	case len(parts) == 2 && strings.EqualFold(parts[0].ident(), "dbo"):
+	case len(parts) == 2 && (strings.EqualFold(parts[0].ident(), "dbo") || strings.EqualFold(parts[0].ident(), "sys")):
 		return j - i, parts[1].text
 	}
 	return 0, ""
