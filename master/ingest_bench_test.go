@@ -19,13 +19,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/bus"
+	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
-func BenchmarkIngest(b *testing.B) {
-	const n = 1000
+// startBenchGroup starts a master with n targets named prefix00001... (written to the registry,
+// no agents), all members of the group ALL.
+func startBenchGroup(b *testing.B, prefix string, n int) (*master.Master, jetstream.JetStream, []string) {
+	b.Helper()
 	ctx := b.Context()
 	m, js := startBenchMaster(b)
 	if _, err := m.Reg.AddGroup(ctx, "ALL"); err != nil {
@@ -33,7 +36,7 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	names := make([]string, n)
 	for i := range n {
-		names[i] = fmt.Sprintf("INGEST%05d", i+1)
+		names[i] = fmt.Sprintf("%s%05d", prefix, i+1)
 		t := registry.Target{ServerID: i + 1, ServerName: names[i], Token: jobs.ServerToken(names[i]), EnlistDate: time.Now().UTC(), PollInterval: 60}
 		if err := m.Reg.PutTarget(ctx, t); err != nil {
 			b.Fatal(err)
@@ -42,6 +45,13 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	return m, js, names
+}
+
+func BenchmarkIngest(b *testing.B) {
+	const n = 1000
+	ctx := b.Context()
+	m, js, names := startBenchGroup(b, "INGEST", n)
 	j := jobs.Job{JobID: "00000000-0000-0000-0000-00000000a001", Name: "ingest", VersionNumber: 1, Targets: jobs.Targets{Groups: []string{"ALL"}}}
 	if err := m.Catalog.Put(ctx, j); err != nil {
 		b.Fatal(err)
