@@ -14,7 +14,6 @@ import (
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master"
-	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
@@ -88,21 +87,7 @@ func startBenchMaster(b *testing.B) (*master.Master, jetstream.JetStream) {
 func newScrapeFleet(b *testing.B, n, jobCount int) *master.Master {
 	b.Helper()
 	ctx := b.Context()
-	m, js := startBenchMaster(b)
-	if _, err := m.Reg.AddGroup(ctx, "ALL"); err != nil {
-		b.Fatal(err)
-	}
-	names := make([]string, n)
-	for i := range n {
-		names[i] = fmt.Sprintf("SCRAPE%05d", i+1)
-		t := registry.Target{ServerID: i + 1, ServerName: names[i], Token: jobs.ServerToken(names[i]), EnlistDate: time.Now().UTC(), PollInterval: 60}
-		if err := m.Reg.PutTarget(ctx, t); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := m.Reg.AddMember(ctx, "ALL", names[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	m, js, names := startBenchGroup(b, "SCRAPE", n)
 	hourly := schedule.Schedule{Name: "hourly", FreqType: 4, FreqInterval: 1, FreqSubdayType: 8, FreqSubdayInterval: 1}
 	now := time.Now().UTC()
 	for k := range jobCount {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +15,7 @@ import (
 func newBench(g *globals) *cobra.Command {
 	var cfg bench.Config
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark a simulated fleet (embedded NATS, a master, N in-process targets) against bare JetStream",
@@ -27,6 +31,13 @@ Each figure comes with the bare JetStream figure for the same work, measured in 
 			}
 			if g.debug {
 				cfg.Logger = g.logger(cmd.ErrOrStderr())
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			rep, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
@@ -56,5 +67,19 @@ Each figure comes with the bare JetStream figure for the same work, measured in 
 	f.DurationVar(&cfg.PhaseTimeout, "phase-timeout", 3*time.Minute, "timeout of each phase")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for the server store and the targets' data (default: a temporary directory, removed)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (master, targets and raw phases share the process) to this file, for go tool pprof")
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile written to path; stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w (give a writable file path)", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

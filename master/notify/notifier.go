@@ -341,24 +341,28 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 }
 
 func (s *Service) onResult(ctx context.Context, msg jetstream.Msg) error {
+	// The subject names the target and the job: a result of a job that notifies nobody is
+	// dropped before its body is decoded and validated (the costliest step, and the master's
+	// follower has already done it once).
+	tok, err := bus.TargetFromSubject(msg.Subject())
+	parts := strings.Split(msg.Subject(), ".")
+	if err != nil || len(parts) != 4 || s.deps.Server == nil {
+		return nil
+	}
+	j, ok := s.deps.Job(parts[3])
+	if !ok || j.NotifyLevelEmail == 0 && j.NotifyLevelPage == 0 && j.NotifyLevelWebhook == 0 {
+		return nil
+	}
 	var r schemas.RunResult
 	if err := schemas.Decode(msg.Data(), &r); err != nil || r.Phase != schemas.PhaseFinished {
 		return nil // the master's follower rejects and counts malformed results
 	}
-	tok, err := bus.TargetFromSubject(msg.Subject())
-	if err != nil || s.deps.Server == nil {
-		return nil
+	if r.JobID != parts[3] {
+		return nil // a result on the subject of another job: refused by the master too
 	}
 	server, ok := s.deps.Server(tok)
 	if !ok || !strings.EqualFold(server, r.Server) {
 		return nil // unknown target, or a body naming another server: refused by the master too
-	}
-	j, ok := s.deps.Job(r.JobID)
-	if !ok {
-		return nil
-	}
-	if j.NotifyLevelEmail == 0 && j.NotifyLevelPage == 0 && j.NotifyLevelWebhook == 0 {
-		return nil
 	}
 	every := max(j.NotifyAfterFailures, 1)
 	st, err := update(ctx, s.st, "s."+keyOf(j.JobID)+"."+keyOf(server), func(st *runState) bool {

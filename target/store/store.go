@@ -88,7 +88,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 );`
 
 // Store is an open local database. Its methods are safe for concurrent use.
-type Store struct{ db *sql.DB }
+type Store struct {
+	db    *sql.DB
+	stmts stmts
+}
 
 // Open opens (creating) the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -123,7 +126,10 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}
 
 // DB exposes the database for the job runner's local catalogue.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -213,7 +219,11 @@ func (s *Store) AppliedSeq(ctx context.Context) (uint64, error) {
 
 // Applied reports whether an instruction id was applied, and its status.
 func (s *Store) Applied(ctx context.Context, id string) (status string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT status FROM applied WHERE instruction_id = ?`, id).Scan(&status)
+	st, err := s.prepared(ctx, `SELECT status FROM applied WHERE instruction_id = ?`)
+	if err != nil {
+		return "", false, err
+	}
+	err = st.QueryRowContext(ctx, id).Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -480,7 +490,11 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]Queued, e
 // stopping after the one that brings their payloads to maxBytes (0: no byte limit); at least
 // one when any is queued.
 func (s *Store) OutboxWindow(ctx context.Context, after int64, limit int, maxBytes int) ([]Queued, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, msg_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	st, err := s.prepared(ctx, `SELECT id, subject, msg_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -501,7 +515,11 @@ func (s *Store) OutboxWindow(ctx context.Context, after int64, limit int, maxByt
 // Sent removes the published messages up to id from the outbox. On a full disk it fails; the
 // caller remembers id and tries again, since a delete needs space too.
 func (s *Store) Sent(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id <= ?`, id); err != nil {
+	st, err := s.prepared(ctx, `DELETE FROM outbox WHERE id <= ?`)
+	if err == nil {
+		_, err = st.ExecContext(ctx, id)
+	}
+	if err != nil {
 		return fmt.Errorf("forget sent messages: %w", err)
 	}
 	return nil
