@@ -86,7 +86,7 @@ type Master struct {
 	// removedHere holds keys of targets this master deleted itself, for a minute: keyGone
 	// ignores them when the registry watch reports the delete too (see authsync.go).
 	removedHere sync.Map // public key -> struct{}
-	enlisting   sync.Map // canonical name -> struct{}: enlistments in progress
+	enlisting   sync.Map // canonical name -> *enlistInFlight: enlistments in progress
 	// out is the job × target state, rebuilt from MSX_RESULTS on start.
 	out      outcomes
 	stopFn   context.CancelFunc

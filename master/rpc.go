@@ -78,13 +78,28 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 		return nil, err
 	}
 	// One enlistment of a name at a time, so that two agents racing for a new name cannot
-	// both win (the second sees the first's record and gets 14296).
-	if _, busy := m.enlisting.LoadOrStore(name, struct{}{}); busy {
-		err := coded(CodeAlreadyEnlisted, "another enlistment of %s is in progress: if this agent is not the one enlisting, give it its own name", name)
-		m.auditBusRefused(ctx, "enlist", name, err)
-		return nil, err
+	// both win (the second sees the first's record and gets 14296). The same agent's request
+	// sent again while its first is handled (it timed out waiting on a loaded master) waits
+	// for the first and is then answered as a resend.
+	mine := &enlistInFlight{key: req.PublicKey, done: make(chan struct{})}
+	for {
+		v, busy := m.enlisting.LoadOrStore(name, mine)
+		if !busy {
+			break
+		}
+		first := v.(*enlistInFlight)
+		if first.key != req.PublicKey {
+			err := coded(CodeAlreadyEnlisted, "another enlistment of %s is in progress: if this agent is not the one enlisting, give it its own name", name)
+			m.auditBusRefused(ctx, "enlist", name, err)
+			return nil, err
+		}
+		select {
+		case <-first.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("enlist %s: the same agent's earlier request is still being handled: %w", name, ctx.Err())
+		}
 	}
-	defer m.enlisting.Delete(name)
+	defer func() { m.enlisting.Delete(name); close(mine.done) }()
 	t, action, err := m.admit(ctx, req, name)
 	if err != nil {
 		m.auditBusRefused(ctx, "enlist", name, err)
@@ -107,6 +122,12 @@ func (m *Master) enlist(ctx context.Context, data []byte) (*schemas.EnlistReply,
 	m.auditEvent(ctx, "target "+name+" (key "+t.PublicKey+")", action, "server "+name,
 		fmt.Sprintf("server_id %d, location %q, agent %s, protocol %d, poll %ds", t.ServerID, t.Location, t.Version, t.ProtocolVersion, t.PollInterval))
 	return enlistReply(t, m.cfg.Name), nil
+}
+
+// enlistInFlight is an enlistment being handled: the agent's key, and done closed when it ends.
+type enlistInFlight struct {
+	key  string
+	done chan struct{}
 }
 
 func enlistReply(t registry.Target, master string) *schemas.EnlistReply {
