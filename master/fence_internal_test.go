@@ -35,7 +35,9 @@ func TestFencesRefuseLeaderThatStillBelievesItLeads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other.raiseFences(ctx, other.log, old.elector.Load().Term()+1)
+	if err := other.raiseFences(ctx, other.log, old.elector.Load().Term()+1); err != nil {
+		t.Fatal(err)
+	}
 	if !old.Leading() {
 		t.Fatal("MSX1 no longer believes it leads: the test would not show the fence")
 	}

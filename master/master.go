@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -290,7 +291,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Master, error) {
 // before the elector may campaign again.
 func (m *Master) lead(ctx context.Context, term uint64) {
 	log := m.log.With("term", term)
-	m.raiseFences(ctx, log, term)
+	if err := m.raiseFences(ctx, log, term); err != nil {
+		log.Error("leadership ended before every fence was raised: not acting as leader", "err", err)
+		return
+	}
 	// Leading from here on: changes made before the fences were raised would be refused.
 	m.fencedTerm.Store(term)
 	defer m.fencedTerm.Store(0)
@@ -519,15 +523,28 @@ type fences struct {
 
 // raiseFences raises every fence of the leader's writes to its term: from then on a master that
 // led before has each of its writes refused (ErrNotLeader), whatever it still believes. A fence
-// that cannot be raised (the bus is failing) leaves this leader's writes to that stream refused
-// until the next leadership: logged.
-func (m *Master) raiseFences(ctx context.Context, log *slog.Logger, term uint64) {
-	all := append([]*leader.Fence{m.fences.ledger, m.fences.instr, m.fences.audit, m.Catalog.Fence(), m.vars.fence}, m.Reg.Fences()...)
-	for _, f := range all {
-		if err := f.Raise(ctx, term, m.cfg.Name); err != nil {
-			log.Error("leader cannot raise a fence: its writes there will be refused", "err", err)
+// that cannot be raised yet (a stream electing a new leader after a node died) is retried until
+// it is, or until ctx ends (the lease is lost): the master does not act as leader before every
+// fence is raised, since its writes to a stream whose fence it did not raise would be refused.
+func (m *Master) raiseFences(ctx context.Context, log *slog.Logger, term uint64) error {
+	pending := append([]*leader.Fence{m.fences.ledger, m.fences.instr, m.fences.audit, m.Catalog.Fence(), m.vars.fence}, m.Reg.Fences()...)
+	eb := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond), backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
+	return backoff.Retry(func() error {
+		var failed []*leader.Fence
+		var last error
+		for _, f := range pending {
+			rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+			if err := f.Raise(rctx, term, m.cfg.Name); err != nil {
+				failed, last = append(failed, f), err
+			}
+			cancel()
 		}
-	}
+		pending = failed
+		if last != nil && ctx.Err() == nil {
+			log.Warn("leader cannot raise a fence yet: retrying; it does not act as leader until every fence is raised", "left", len(failed), "err", last)
+		}
+		return last
+	}, backoff.WithContext(eb, ctx))
 }
 
 func (m *Master) onLedgerEdit(_ context.Context, msg jetstream.Msg, _ *jetstream.MsgMetadata) {

@@ -217,23 +217,31 @@ func hardKillMidSend(t *testing.T, channel string) {
 	waitFor(t, m2.Leading, "MASTER2 to lead")
 	led := <-tookOver
 
-	// What should have been notified: both channels of every failed run, from the history.
-	rows, err := m2.History(t.Context(), "Flaky", "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What should have been notified: both channels of every failed run, from the history. It
+	// is read again until every wanted notification is logged: a START that the killed master
+	// posted before its call failed, and that the test then repeated on MASTER2, makes a run
+	// more than the rounds, which may finish after a first read.
 	want := map[string]bool{}
-	for _, r := range rows {
-		if r.StepID == 0 && r.RunStatus == jobs.RunFailed {
-			want[r.RunID+"/"+model.DefaultOperator+"/"+model.ChannelEmail] = true
-			want[r.RunID+"/"+model.DefaultOperator+"/"+model.ChannelWebhook] = true
+	readWant := func() {
+		rows, err := m2.History(t.Context(), "Flaky", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = map[string]bool{}
+		for _, r := range rows {
+			if r.StepID == 0 && r.RunStatus == jobs.RunFailed {
+				want[r.RunID+"/"+model.DefaultOperator+"/"+model.ChannelEmail] = true
+				want[r.RunID+"/"+model.DefaultOperator+"/"+model.ChannelWebhook] = true
+			}
 		}
 	}
+	readWant()
 	if len(want) < 2*rounds*len(servers) {
 		t.Fatalf("%d notifications expected from the history, want at least %d", len(want), 2*rounds*len(servers))
 	}
 	logged := map[string][]model.Delivery{}
 	waitFor(t, func() bool {
+		readWant()
 		ds, err := m2.Notify.Deliveries(t.Context(), 1000)
 		logged = map[string][]model.Delivery{}
 		for _, d := range ds {
@@ -241,14 +249,21 @@ func hardKillMidSend(t *testing.T, channel string) {
 				logged[id] = append(logged[id], d)
 			}
 		}
-		n := 0
+		if err != nil {
+			return false
+		}
 		for id := range want {
-			if len(logged[id]) > 0 {
-				n++
+			if len(logged[id]) == 0 {
+				return false
 			}
 		}
-		return err == nil && n == len(want)
-	}, "%d notifications in the delivery log (have %d)", len(want), &logged)
+		for id := range logged { // a notification of a run not yet in the history read
+			if !want[id] {
+				return false
+			}
+		}
+		return true
+	}, "every failed run's notifications in the delivery log (wanted %v, logged %v)", &want, &logged)
 	done := time.Since(at)
 
 	got := map[string][]copyOf{}
