@@ -428,7 +428,7 @@ func (c *collector) nextRuns(j jobs.Job, now time.Time) func(offset int) (time.T
 // A target missed a run when that time is after its last start (and after it got the job):
 // one search per zone, not per target.
 func (c *collector) lastDue(j jobs.Job, cutoff time.Time) func(offset int) (time.Time, bool) {
-	return perZone(j, func(sc schedule.Schedule, loc *time.Location) (time.Time, bool) { return lastDueOf(sc, loc, cutoff) },
+	return perZone(j, func(sc schedule.Schedule, loc *time.Location) (time.Time, bool) { return sc.Last(cutoff, loc) },
 		func(t, best time.Time) bool { return t.After(best) })
 }
 
@@ -456,31 +456,6 @@ func perZone(j jobs.Job, at func(schedule.Schedule, *time.Location) (time.Time, 
 		byZone[offset] = b
 		return b.at, b.ok
 	}
-}
-
-// lookBack bounds lastDueOf's window: about two years.
-const lookBack = (1 << 20) * time.Minute
-
-// lastDueOf returns the last run of sc at or before cutoff. A schedule has no "previous run":
-// the search looks back from cutoff over a window that doubles, from a minute to lookBack,
-// until a run falls inside it.
-func lastDueOf(sc schedule.Schedule, loc *time.Location, cutoff time.Time) (time.Time, bool) {
-	for w := time.Minute; w <= lookBack; w *= 2 {
-		t, ok := sc.Next(cutoff.Add(-w), loc)
-		if !ok || t.After(cutoff) {
-			continue
-		}
-		// t is inside the window: step to the last run at or before cutoff (a few steps: the
-		// window is at most twice the distance to the last run before it).
-		for {
-			n, ok := sc.Next(t, loc)
-			if !ok || n.After(cutoff) {
-				return t, true
-			}
-			t = n
-		}
-	}
-	return time.Time{}, false
 }
 
 // firstSeen returns when the collector first saw the job's current version applied to each

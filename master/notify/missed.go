@@ -110,25 +110,8 @@ func (s *Service) checkMissedOne(ctx context.Context, j jobs.Job, tr TargetRun, 
 func lastDue(j jobs.Job, zone *time.Location, since, until time.Time) time.Time {
 	var last time.Time
 	for _, sc := range j.Schedules {
-		loc, err := sc.Location(zone)
-		if err != nil {
-			continue
-		}
-		// Walk forward from since; bounded so that a schedule every second over a long outage
-		// costs little (the streak is already notified then).
-		after := since
-		if until.Sub(since) > 48*time.Hour {
-			after = until.Add(-48 * time.Hour)
-		}
-		for range 10000 {
-			t, ok := sc.Next(after, loc)
-			if !ok || t.After(until) {
-				break
-			}
-			if t.After(last) {
-				last = t
-			}
-			after = t
+		if t, ok := sc.Last(until, zone); ok && t.After(since) && t.After(last) {
+			last = t
 		}
 	}
 	return last

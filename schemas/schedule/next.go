@@ -41,6 +41,32 @@ func (s Schedule) Next(after time.Time, loc *time.Location) (time.Time, bool) {
 	return nextAfter(after, zone, next)
 }
 
+// Last returns the last run at or before atOrBefore (see Next for zones and DST), and false when
+// the schedule never ran by then. A schedule has no "previous run": the search looks back from
+// atOrBefore over a window that doubles, from a minute to about two years (lastLookBack), until
+// a run falls inside it, then steps forward to the last one.
+func (s Schedule) Last(atOrBefore time.Time, loc *time.Location) (time.Time, bool) {
+	for w := time.Minute; w <= lastLookBack; w *= 2 {
+		t, ok := s.Next(atOrBefore.Add(-w), loc)
+		if !ok || t.After(atOrBefore) {
+			continue
+		}
+		// t is inside the window: step to the last run at or before atOrBefore (a few steps:
+		// the window is at most twice the distance to the last run before it).
+		for {
+			n, ok := s.Next(t, loc)
+			if !ok || n.After(atOrBefore) {
+				return t, true
+			}
+			t = n
+		}
+	}
+	return time.Time{}, false
+}
+
+// lastLookBack bounds Last's window: about two years.
+const lastLookBack = (1 << 20) * time.Minute
+
 // NextN returns up to n run times after after, each strictly after the one before it (see Next).
 // It returns fewer when the schedule ends, and nil when n < 1. The schedule is validated and
 // planned once for all n.

@@ -294,3 +294,33 @@ func TestResolve(t *testing.T) {
 		})
 	}
 }
+
+// TestLast checks Last against the runs NextN lists: for every cutoff, the last listed run at
+// or before it.
+func TestLast(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, s := range []Schedule{
+		{Name: "daily 03:00", FreqType: 4, FreqInterval: 1, ActiveStartTime: 30000},
+		{Name: "weekly", FreqType: 8, FreqInterval: 2, FreqRecurrenceFactor: 1},
+		{Name: "every second", Cron: "* * * * * *"},
+	} {
+		s.Normalize(from)
+		runs := s.NextN(from, time.UTC, 50)
+		if len(runs) < 3 {
+			t.Fatalf("%s: %d runs listed", s.Name, len(runs))
+		}
+		if _, ok := s.Last(runs[0].Add(-time.Second), time.UTC); ok && s.Cron == "" {
+			t.Errorf("%s: a run before the first one after %s", s.Name, from)
+		}
+		for i := 1; i < len(runs); i++ {
+			cut := runs[i].Add(-time.Nanosecond)
+			got, ok := s.Last(cut, time.UTC)
+			if !ok || !got.Equal(runs[i-1]) {
+				t.Errorf("%s: Last(%s) = %s %v, want %s", s.Name, cut, got, ok, runs[i-1])
+			}
+			if got, _ := s.Last(runs[i], time.UTC); !got.Equal(runs[i]) {
+				t.Errorf("%s: Last(%s) = %s, want the run itself", s.Name, runs[i], got)
+			}
+		}
+	}
+}
