@@ -13,7 +13,7 @@ import (
 	"github.com/msx-project/msx/master/notify/notifytest"
 	model "github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/target"
-	"github.com/msx-project/msx/target/internal/mssqltest"
+	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // TestPerformanceAlertEndToEnd: a real master with a performance-condition alert notifying an

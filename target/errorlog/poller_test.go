@@ -14,7 +14,7 @@ import (
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
 
 	"github.com/msx-project/msx/target/errorlog"
-	"github.com/msx-project/msx/target/internal/mssqltest"
+	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // memSink is a Sink in memory.

@@ -18,7 +18,7 @@ import (
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
-	"github.com/msx-project/msx/target/internal/mssqltest"
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/target/msdb"
 )
 

@@ -12,7 +12,7 @@ import (
 	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/microsoft/go-mssqldb/batch"
 	"github.com/microsoft/go-mssqldb/msdsn"
-	"github.com/msx-project/msx/target/internal/mssqltest"
+	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 func TestErrors(t *testing.T) {

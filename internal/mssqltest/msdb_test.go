@@ -6,7 +6,7 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
-	"github.com/msx-project/msx/target/internal/mssqltest"
+	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // checkFor polls cond until it holds or the deadline passes.

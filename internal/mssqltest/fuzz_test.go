@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msx-project/msx/target/internal/mssqltest"
+	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // recorder keeps what the driver writes to the fake.
