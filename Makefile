@@ -8,8 +8,9 @@ DATA    ?= ./msx-data
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/msx
+build: ## build bin/msx and bin/msx-agent (the target agent alone, for SQL Server hosts)
 	$(GO) build -o bin/msx ./cmd/msx
+	$(GO) build -o bin/msx-agent ./cmd/msx-agent
 
 run: ## run the whole system: msx up (embedded NATS, a master, 3 targets) in ./msx-data
 	$(GO) run ./cmd/msx up --data $(DATA)

@@ -49,6 +49,12 @@ func start(t *testing.T, dir string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startBin(t, dir, bin, args...)
+}
+
+// startBin starts the binary bin in dir; the test's cleanup stops it.
+func startBin(t *testing.T, dir, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), out: &syncBuf{}}
 	p.cmd.Dir, p.cmd.Stdout, p.cmd.Stderr = dir, p.out, p.out
 	if err := p.cmd.Start(); err != nil {

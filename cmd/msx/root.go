@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/msx-project/msx/cmd/internal/agentcmd"
 	"github.com/msx-project/msx/master/client"
 )
 
@@ -50,6 +51,11 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newUp(g), newMaster(g), newTarget(g), newTargetServer(g), newToken(g), newGroup(g), newDownloadList(g), newJob(g), newSchedule(g), newEvents(g), newAudit(g), newBench(g), newCluster(g), newVar(g))
 	root.AddCommand(newNotifyCommands(g)...)
 	return root
+}
+
+// newTarget mounts the target agent's command (cmd/internal/agentcmd) as `msx target`.
+func newTarget(g *globals) *cobra.Command {
+	return agentcmd.New("target", agentcmd.Globals{Data: &g.data, Token: &g.token, Logger: g.logger})
 }
 
 func envOr(k, def string) string {

@@ -1,9 +1,15 @@
-package main
+// Package agentcmd is the target agent's command line: its flags, its run and `defect`. The msx
+// binary mounts it as `msx target`; cmd/msx-agent is a binary of this command alone, for the
+// SQL Server hosts: it links none of the master (embedded NATS server, Prometheus, SMTP, web
+// console), so it is smaller on disk and in memory (README: "The agent binary").
+package agentcmd
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,17 +19,25 @@ import (
 	"github.com/msx-project/msx/target"
 )
 
-func newTarget(g *globals) *cobra.Command {
+// Globals are the flags the agent shares with the rest of the command line it is mounted in:
+// read when the command runs, not when it is built.
+type Globals struct {
+	Data, Token *string
+	Logger      func(io.Writer) *slog.Logger
+}
+
+// New returns the agent's command, named use ("target" under msx, "msx-agent" alone).
+func New(use string, g Globals) *cobra.Command {
 	var cfg target.Config
 	var proxies, perfAlerts string
 	cmd := &cobra.Command{
-		Use:   "target",
+		Use:   use,
 		Short: "Run a target agent for one SQL Server instance: enlists once, then runs until stopped",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.DataDir, cfg.Token = g.data, g.token
-			cfg.Logger = g.logger(cmd.ErrOrStderr())
-			if err := loadProxies(&cfg, proxies, g.data); err != nil {
+			cfg.DataDir, cfg.Token = *g.Data, *g.Token
+			cfg.Logger = g.Logger(cmd.ErrOrStderr())
+			if err := LoadProxies(&cfg, proxies, *g.Data); err != nil {
 				return err
 			}
 			if perfAlerts != "" {
@@ -72,8 +86,8 @@ func newTarget(g *globals) *cobra.Command {
 		Short: "Defect this target from its master and delete every job that came from it (stop the agent first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dc.DataDir = g.data
-			dc.Logger = g.logger(cmd.ErrOrStderr())
+			dc.DataDir = *g.Data
+			dc.Logger = g.Logger(cmd.ErrOrStderr())
 			msg, err := target.Defect(cmd.Context(), dc)
 			if err != nil {
 				return err
@@ -93,9 +107,9 @@ func newTarget(g *globals) *cobra.Command {
 	return cmd
 }
 
-// loadProxies reads the proxies file into cfg: path, or DATA/proxies.yaml when path is empty
+// LoadProxies reads the proxies file into cfg: path, or DATA/proxies.yaml when path is empty
 // and that file exists.
-func loadProxies(cfg *target.Config, path, data string) error {
+func LoadProxies(cfg *target.Config, path, data string) error {
 	if path == "" {
 		path = filepath.Join(data, target.ProxiesFile)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
