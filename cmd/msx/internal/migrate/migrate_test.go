@@ -221,7 +221,7 @@ func TestMigrate(t *testing.T) {
 		{migrate.KindJob, "Backup", migrate.ActionCreate, ""},
 		{migrate.KindJob, "Index maintenance", migrate.ActionCreate, ""},
 		{migrate.KindJob, "Replication snapshot", migrate.ActionNotMigrated, "Snapshot"},
-		{migrate.KindJob, "Master local cleanup", migrate.ActionNotMigrated, "local job of the master"},
+		{migrate.KindJob, "Master local cleanup", migrate.ActionLeftOut, "local job of the master"},
 		{migrate.KindTarget, "SQL04.CORP.EXAMPLE", migrate.ActionNotMigrated, "contains '.'"},
 		{migrate.KindTarget, "SQL01", migrate.ActionPending, "enlist"},
 		{migrate.KindGroup, "PROD", migrate.ActionCreate, ""},
@@ -234,7 +234,7 @@ func TestMigrate(t *testing.T) {
 		{migrate.KindOperator, "Night Shift", migrate.ActionNote, "netsend_address"},
 		{migrate.KindAlert, "Severity 19", migrate.ActionCreate, ""},
 		{migrate.KindAlert, "Log full in Sales", migrate.ActionNotMigrated, "database"},
-		{migrate.KindSetting, "job history limits", migrate.ActionNotMigrated, "5000 rows in all and 200 rows per job"},
+		{migrate.KindSetting, "job history limits", migrate.ActionNote, "5000 rows in all and 200 rows per job"},
 	} {
 		wantAction(t, p, c.kind, c.name, c.action, c.reason)
 	}

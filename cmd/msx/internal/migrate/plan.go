@@ -40,8 +40,12 @@ const (
 	ActionPending = "pending"
 	// ActionNotMigrated: it cannot come across; Reason says why.
 	ActionNotMigrated = "not migrated"
-	// ActionNote: it comes across with a loss that Reason describes.
+	// ActionNote: it comes across with a loss that Reason describes, or (a setting) msx does
+	// not take it from the source.
 	ActionNote = "note"
+	// ActionLeftOut: it is not part of what is migrated (a local job of the master: msx job
+	// import --from-server takes those); Reason says where it goes.
+	ActionLeftOut = "left out"
 )
 
 // Item is one line of a plan.
@@ -150,11 +154,11 @@ func (m *Migrator) Run(ctx context.Context, src *Source, dryRun bool) (*Plan, er
 	m.planJobs(ctx, p, src, st, valid, dryRun)
 	m.planAlerts(ctx, p, src.Alerts, dryRun)
 	if !src.History.Known {
-		p.add(Item{Kind: KindSetting, Name: "job history limits", Action: ActionNotMigrated,
-			Reason: "sp_get_sqlagent_properties did not answer; msx keeps the last 100 runs per job and target for 90 days"})
+		p.add(Item{Kind: KindSetting, Name: "job history limits", Action: ActionNote,
+			Reason: "not applied: sp_get_sqlagent_properties did not answer; msx keeps the last 100 runs per job and target for 90 days"})
 	} else {
-		p.add(Item{Kind: KindSetting, Name: "job history limits", Action: ActionNotMigrated,
-			Reason: fmt.Sprintf("SQL Server Agent keeps %s in all and %s per job; msx keeps the last 100 runs per job and target "+
+		p.add(Item{Kind: KindSetting, Name: "job history limits", Action: ActionNote,
+			Reason: fmt.Sprintf("not applied: SQL Server Agent keeps %s in all and %s per job; msx keeps the last 100 runs per job and target "+
 				"for 90 days, set where the master starts (bus.Layout HistoryPerJob, HistoryMaxAge), not through its API",
 				limit(src.History.MaxRows), limit(src.History.MaxRowsPerJob))})
 	}

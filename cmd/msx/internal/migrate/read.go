@@ -409,11 +409,16 @@ func (r *reader) keep(scope Scope) {
 		case multi:
 			r.src.Jobs = append(r.src.Jobs, *sj)
 		case sj.local:
-			r.skip(KindJob, j.Name, "it is a local job of the master (server_id 0), not a multiserver job: import it with msx job import --from-server")
+			r.leave(KindJob, j.Name, "it is a local job of the master (server_id 0), not a multiserver job: import it with msx job import --from-server")
 		default:
-			r.skip(KindJob, j.Name, "it is targeted at no server (no sysjobservers row)")
+			r.leave(KindJob, j.Name, "it is targeted at no server (no sysjobservers row)")
 		}
 	}
+}
+
+// leave lists an object that is not part of this migration.
+func (r *reader) leave(kind, name, format string, args ...any) {
+	r.src.Skipped = append(r.src.Skipped, Item{Kind: kind, Name: name, Action: ActionLeftOut, Reason: fmt.Sprintf(format, args...)})
 }
 
 func (r *reader) skip(kind, name, format string, args ...any) {
