@@ -144,6 +144,12 @@ EXEC msdb.dbo.sp_add_jobstep @job_name = N'Replication snapshot', @step_name = N
 	@command = N'-Publisher [SQL01] -Publication [Sales]';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Replication snapshot', @server_name = N'SQL01';
 
+EXEC msdb.dbo.sp_add_job @job_name = N'Log reader';
+EXEC msdb.dbo.sp_add_jobstep @job_name = N'Log reader', @step_name = N'Run', @subsystem = N'CmdExec', @command = N'logread.exe';
+UPDATE msdb.dbo.sysjobsteps SET retry_attempts = 2147483647 WHERE step_name = N'Run' AND command = N'logread.exe';
+EXEC msdb.dbo.sp_add_jobserver @job_name = N'Log reader', @server_name = N'SQL02';
+INSERT INTO msdb.dbo.sysjobservers (job_id, server_id) SELECT job_id, 99 FROM msdb.dbo.sysjobs WHERE name = N'Backup';
+
 EXEC msdb.dbo.sp_add_job @job_name = N'Master local cleanup';
 EXEC msdb.dbo.sp_add_jobstep @job_name = N'Master local cleanup', @step_name = N'Purge', @command = N'EXEC sp_purge_jobhistory';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Master local cleanup';
@@ -221,6 +227,7 @@ func TestMigrate(t *testing.T) {
 		{migrate.KindJob, "Backup", migrate.ActionCreate, ""},
 		{migrate.KindJob, "Index maintenance", migrate.ActionCreate, ""},
 		{migrate.KindJob, "Replication snapshot", migrate.ActionNotMigrated, "Snapshot"},
+		{migrate.KindJob, "Log reader", migrate.ActionNotMigrated, "retry_attempts"},
 		{migrate.KindJob, "Master local cleanup", migrate.ActionLeftOut, "local job of the master"},
 		{migrate.KindTarget, "SQL04.CORP.EXAMPLE", migrate.ActionNotMigrated, "contains '.'"},
 		{migrate.KindTarget, "SQL01", migrate.ActionPending, "enlist"},
@@ -256,7 +263,7 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("Index maintenance came across as %+v", idx)
 	}
 	notes := item(t, p, migrate.KindJob, "Backup").Notes
-	for _, want := range []string{"os_run_priority", "shared schedule 'Nightly 2am' (used by 2 jobs)", "not yet applied to SQL01, SQL02"} {
+	for _, want := range []string{"os_run_priority", "server_id 99, which is not in systargetservers", "shared schedule 'Nightly 2am' (used by 2 jobs)", "not yet applied to SQL01, SQL02"} {
 		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, want) }) {
 			t.Errorf("Backup's notes do not say %q: %q", want, notes)
 		}

@@ -311,10 +311,9 @@ func (r *reader) steps(Scope) error {
 
 func (r *reader) schedules(Scope) error {
 	type use struct {
-		job  string
-		s    schedule.Schedule
-		id   int
-		name string
+		job string
+		s   schedule.Schedule
+		id  int
 	}
 	var uses []use
 	count := map[int]int{}
