@@ -130,6 +130,9 @@ EXEC msdb.dbo.sp_add_schedule @schedule_name = N'Nightly 2am', @freq_type = 4, @
 EXEC msdb.dbo.sp_attach_schedule @job_name = N'Backup', @schedule_name = N'Nightly 2am';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Backup', @server_name = N'SQL01';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Backup', @server_name = N'SQL02';
+UPDATE msdb.dbo.sysjobs SET notify_email_operator_id = (SELECT id FROM msdb.dbo.sysoperators WHERE name = N'DBA Team')
+	WHERE name = N'Backup';
+EXEC msdb.dbo.sp_add_alert @name = N'Deadlocks', @message_id = 1205, @job_name = N'Backup';
 
 EXEC msdb.dbo.sp_add_job @job_name = N'Index maintenance', @enabled = 0;
 EXEC msdb.dbo.sp_add_jobstep @job_name = N'Index maintenance', @step_name = N'Rebuild', @command = N'EXEC dbo.IndexOptimize';
@@ -240,6 +243,7 @@ func TestMigrate(t *testing.T) {
 		{migrate.KindOperator, "Night Shift", migrate.ActionNotMigrated, "not an e-mail address"},
 		{migrate.KindOperator, "Night Shift", migrate.ActionNote, "netsend_address"},
 		{migrate.KindAlert, "Severity 19", migrate.ActionCreate, ""},
+		{migrate.KindAlert, "Deadlocks", migrate.ActionCreate, ""},
 		{migrate.KindAlert, "Log full in Sales", migrate.ActionNotMigrated, "database"},
 		{migrate.KindSetting, "job history limits", migrate.ActionNote, "5000 rows in all and 200 rows per job"},
 	} {
@@ -253,10 +257,17 @@ func TestMigrate(t *testing.T) {
 		t.Fatal("Backup was not created")
 	}
 	if backup.Category != "Nightly Ops" || backup.Owner != `CORP\dbaowner` || backup.Description != "Full backups" ||
-		!backup.IsEnabled() || backup.NotifyLevelEmail != 2 || len(backup.Steps) != 2 || backup.Steps[0].RetryAttempts != 2 ||
+		!backup.IsEnabled() || backup.NotifyLevelEmail != 2 || backup.NotifyEmailOperator != "DBA Team" || len(backup.Steps) != 2 || backup.Steps[0].RetryAttempts != 2 ||
 		backup.Steps[1].Subsystem != "CmdExec" || len(backup.Schedules) != 1 || backup.Schedules[0].Name != "Nightly 2am" ||
 		backup.Schedules[0].ActiveStartTime != 20000 || len(backup.Targets.Servers) != 0 {
 		t.Errorf("Backup came across as %+v", backup)
+	}
+	if a, err := f.m.Notify.Alert(t.Context(), "Deadlocks"); err != nil || a.JobName != "Backup" || a.MessageID != 1205 {
+		t.Errorf("alert Deadlocks came across as %+v (%v)", a, err)
+	}
+	if a, err := f.m.Notify.Alert(t.Context(), "Severity 19"); err != nil || len(a.Notifications) != 1 ||
+		a.Notifications[0].OperatorName != "DBA Team" || a.DelayBetweenResponses != 60 {
+		t.Errorf("alert Severity 19 came across as %+v (%v)", a, err)
 	}
 	idx, _ := f.m.Catalog.ByName("Index maintenance")
 	if idx.IsEnabled() || len(idx.Schedules) != 2 || idx.Schedules[1].FreqType != 8 {
