@@ -139,6 +139,9 @@ EXEC msdb.dbo.sp_add_jobstep @job_name = N'Index maintenance', @step_name = N'Re
 EXEC msdb.dbo.sp_attach_schedule @job_name = N'Index maintenance', @schedule_name = N'Nightly 2am';
 EXEC msdb.dbo.sp_add_jobschedule @job_name = N'Index maintenance', @name = N'Sundays', @freq_type = 8, @freq_interval = 1,
 	@freq_recurrence_factor = 1, @active_start_time = 40000;
+EXEC msdb.dbo.sp_add_schedule @schedule_name = N'SUNDAYS', @freq_type = 8, @freq_interval = 1, @freq_recurrence_factor = 1,
+	@active_start_time = 220000;
+EXEC msdb.dbo.sp_attach_schedule @job_name = N'Index maintenance', @schedule_name = N'SUNDAYS';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Index maintenance', @server_name = N'SQL03\PROD';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Index maintenance', @server_name = N'SQL04.CORP.EXAMPLE';
 
@@ -270,7 +273,7 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("alert Severity 19 came across as %+v (%v)", a, err)
 	}
 	idx, _ := f.m.Catalog.ByName("Index maintenance")
-	if idx.IsEnabled() || len(idx.Schedules) != 2 || idx.Schedules[1].FreqType != 8 {
+	if idx.IsEnabled() || len(idx.Schedules) != 3 || idx.Schedules[1].FreqType != 8 || idx.Schedules[2].Name != "SUNDAYS (2)" {
 		t.Errorf("Index maintenance came across as %+v", idx)
 	}
 	notes := item(t, p, migrate.KindJob, "Backup").Notes

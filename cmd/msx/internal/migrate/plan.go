@@ -378,8 +378,11 @@ func (m *Migrator) planJob(ctx context.Context, sj SourceJob, st *masterState, v
 		it.Notes = append(it.Notes, fmt.Sprintf("not yet applied to %s: not enlisted into msx; run msx migrate again once they are",
 			strings.Join(pending, ", ")))
 	}
-	j.Normalize(today)
-	if probs := j.Validate(); len(probs) > 0 {
+	// Validate a normalised copy; the master normalises what it is sent, and keeps the start
+	// date it gave a schedule that has none (so a run on another day changes nothing).
+	n := j.Clone()
+	n.Normalize(today)
+	if probs := n.Validate(); len(probs) > 0 {
 		it.Action, it.Reason = ActionNotMigrated, "not a valid msx job: "+joinProblems(probs)
 		return it
 	}

@@ -352,6 +352,11 @@ func (r *reader) schedules(Scope) error {
 			sj.Notes = append(sj.Notes, fmt.Sprintf("shared schedule '%s' (used by %d jobs) copied into this job: an msx schedule belongs to one job",
 				u.s.Name, n))
 		}
+		// msdb lets a job have two schedules of one name; msx names each schedule of a job once.
+		if name := uniqueName(u.s.Name, sj.Job.Schedules); name != u.s.Name {
+			sj.Notes = append(sj.Notes, fmt.Sprintf("schedule '%s' renamed '%s': the job has another schedule of that name", u.s.Name, name))
+			u.s.Name = name
+		}
 		sj.Job.Schedules = append(sj.Job.Schedules, u.s)
 	}
 	return nil
@@ -566,6 +571,23 @@ func (r *reader) history() error {
 		}
 	}
 	return nil
+}
+
+// uniqueName returns name, or name (2), (3)... when a schedule of have has it (ignoring case).
+func uniqueName(name string, have []schedule.Schedule) string {
+	taken := func(n string) bool {
+		for _, s := range have {
+			if strings.EqualFold(strings.TrimSpace(s.Name), strings.TrimSpace(n)) {
+				return true
+			}
+		}
+		return false
+	}
+	out := name
+	for i := 2; taken(out); i++ {
+		out = fmt.Sprintf("%s (%d)", name, i)
+	}
+	return out
 }
 
 // noDescription is the description msdb gives a job created without one.
