@@ -156,6 +156,11 @@ UPDATE msdb.dbo.sysjobsteps SET retry_attempts = 2147483647 WHERE step_name = N'
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Log reader', @server_name = N'SQL02';
 INSERT INTO msdb.dbo.sysjobservers (job_id, server_id) SELECT job_id, 99 FROM msdb.dbo.sysjobs WHERE name = N'Backup';
 
+EXEC msdb.dbo.sp_add_job @job_name = N'Huge command';
+EXEC msdb.dbo.sp_add_jobstep @job_name = N'Huge command', @step_name = N'Big', @command = N'SELECT 1';
+UPDATE msdb.dbo.sysjobsteps SET command = printf('%.*c', 600000, 'x') WHERE step_name = N'Big';
+EXEC msdb.dbo.sp_add_jobserver @job_name = N'Huge command', @server_name = N'SQL01';
+
 EXEC msdb.dbo.sp_add_job @job_name = N'Master local cleanup';
 EXEC msdb.dbo.sp_add_jobstep @job_name = N'Master local cleanup', @step_name = N'Purge', @command = N'EXEC sp_purge_jobhistory';
 EXEC msdb.dbo.sp_add_jobserver @job_name = N'Master local cleanup';
@@ -234,6 +239,7 @@ func TestMigrate(t *testing.T) {
 		{migrate.KindJob, "Index maintenance", migrate.ActionCreate, ""},
 		{migrate.KindJob, "Replication snapshot", migrate.ActionNotMigrated, "Snapshot"},
 		{migrate.KindJob, "Log reader", migrate.ActionNotMigrated, "retry_attempts"},
+		{migrate.KindJob, "Huge command", migrate.ActionNotMigrated, "command"},
 		{migrate.KindJob, "Master local cleanup", migrate.ActionLeftOut, "local job of the master"},
 		{migrate.KindTarget, "SQL04.CORP.EXAMPLE", migrate.ActionNotMigrated, "contains '.'"},
 		{migrate.KindTarget, "SQL01", migrate.ActionPending, "enlist"},
@@ -351,6 +357,28 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+// TestMigrateNeedsAdmin: a viewer token reads nothing and changes nothing, and says why.
+func TestMigrateNeedsAdmin(t *testing.T) {
+	_, db := oldMaster(t)
+	f := startMaster(t)
+	viewer, _, err := f.m.Tokens.Create(t.Context(), auth.RoleViewer, 0, "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := migrate.Read(t.Context(), db, migrate.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *f.api
+	c.Token = viewer
+	if _, err := (&migrate.Migrator{API: &c}).Run(t.Context(), src, false); err == nil || !strings.Contains(err.Error(), "admin token") {
+		t.Errorf("run with a viewer token: %v", err)
+	}
+	if len(f.m.Catalog.All()) != 0 || len(f.m.Reg.Groups()) != 0 {
+		t.Error("a viewer token changed the master")
+	}
+}
+
 // TestReadLocalJobs reads a server's local jobs for msx job import --from-server: jobs
 // downloaded from a master and multiserver jobs are listed as left out, and --job and
 // --category choose.
@@ -401,6 +429,11 @@ func TestHostileSources(t *testing.T) {
 		t.Errorf("standalone server: %v", err)
 	}
 
+	wrong := strings.Replace(plain.DSN(), "@", "x@", 1) // a wrong password
+	if _, err := migrate.Open(t.Context(), wrong, 5*time.Second); err == nil || !strings.Contains(err.Error(), "refused the login") ||
+		!strings.Contains(err.Error(), "18456") {
+		t.Errorf("wrong password: %v", err)
+	}
 	if _, err := migrate.Open(t.Context(), "sqlserver://sa:pw@host:notaport", time.Second); !errors.Is(err, migrate.ErrDSN) {
 		t.Errorf("bad DSN: %v", err)
 	}
