@@ -155,10 +155,10 @@ func (m *Migrator) Run(ctx context.Context, src *Source, dryRun bool) (*Plan, er
 	m.planAlerts(ctx, p, src.Alerts, dryRun)
 	if !src.History.Known {
 		p.add(Item{Kind: KindSetting, Name: "job history limits", Action: ActionNote,
-			Reason: "not applied: sp_get_sqlagent_properties did not answer; msx keeps the last 100 runs per job and target for 90 days"})
+			Reason: "not applied: sp_get_sqlagent_properties did not answer; msx keeps, by default, the last 100 runs per job and target for 90 days"})
 	} else {
 		p.add(Item{Kind: KindSetting, Name: "job history limits", Action: ActionNote,
-			Reason: fmt.Sprintf("not applied: SQL Server Agent keeps %s in all and %s per job; msx keeps the last 100 runs per job and target "+
+			Reason: fmt.Sprintf("not applied: SQL Server Agent keeps %s in all and %s per job; msx keeps, by default, the last 100 runs per job and target "+
 				"for 90 days, set where the master starts (bus.Layout HistoryPerJob, HistoryMaxAge), not through its API",
 				limit(src.History.MaxRows), limit(src.History.MaxRowsPerJob))})
 	}
