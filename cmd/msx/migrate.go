@@ -101,8 +101,8 @@ func progress(w io.Writer, what string) func(done, total int) {
 	}
 }
 
-// printMigration prints a plan for people: each object with its action, then per target how
-// it moves, then what was not migrated.
+// printMigration prints a plan for people: each object with its action (unchanged ones are
+// only counted), then per target how it moves, then what was not migrated.
 func printMigration(w io.Writer, p *migrate.Plan) {
 	mode := "applied"
 	if p.DryRun {
@@ -110,7 +110,8 @@ func printMigration(w io.Writer, p *migrate.Plan) {
 	}
 	fmt.Fprintf(w, "migration from %s to %s (%s)\n", Escape(p.Source), p.Master, mode)
 	for _, it := range p.Items {
-		if it.Action == migrate.ActionNotMigrated {
+		// Unchanged objects are only counted: a rerun over a large fleet prints what moved.
+		if it.Action == migrate.ActionNotMigrated || it.Action == migrate.ActionUnchanged && len(it.Notes) == 0 {
 			continue
 		}
 		line := fmt.Sprintf("  %-8s %-40s %s", it.Kind, Escape(it.Name), it.Action)
