@@ -26,16 +26,20 @@ var errInvalidImport = errors.New("the script's jobs are not valid msx jobs: not
 // CREATE", maintenance solutions) become msx jobs.
 func newJobImport(g *globals) *cobra.Command {
 	var dryRun bool
+	var srv serverImport // --from-server (import_server.go)
 	cmd := &cobra.Command{
-		Use:   "import FILE.sql [--dry-run]",
+		Use:   "import FILE.sql | --from-server DSN [--job NAME] [--category C] [--dry-run]",
 		Short: "Import SQL Server Agent job scripts (SSMS \"Script Job as CREATE\") as msx jobs; - for stdin",
 		Long: `Import reads the T-SQL that SQL Server Management Studio's "Script Job as CREATE" and
 maintenance solutions write (sp_add_job, sp_add_jobstep, sp_add_jobschedule, ...) and applies
 each job it creates to the master, by name, as "msx job apply" does. Everything the script holds
 that msx does not translate is printed with its line. With --dry-run nothing is applied: the msx
 job documents are printed instead (YAML, or a JSON array with -o json).`,
-		Args: cobra.ExactArgs(1),
+		Args: srv.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if srv.dsn != "" {
+				return srv.run(cmd, g, dryRun)
+			}
 			script, err := readFile(args[0])
 			if err != nil {
 				return err
@@ -75,6 +79,7 @@ job documents are printed instead (YAML, or a JSON array with -o json).`,
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the msx job documents instead of applying them")
+	srv.flags(cmd)
 	return cmd
 }
 

@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
 	root.AddCommand(newUp(g), newMaster(g), newTarget(g), newTargetServer(g), newToken(g), newGroup(g), newDownloadList(g), newJob(g), newSchedule(g), newEvents(g), newAudit(g), newBench(g), newCluster(g), newVar(g))
 	root.AddCommand(newNotifyCommands(g)...)
+	root.AddCommand(newMigrate(g))
 	return root
 }
 

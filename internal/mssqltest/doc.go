@@ -89,4 +89,14 @@
 // Server.LogMessage any line. msdb.dbo.sysalerts (name, message_id,
 // severity, enabled) holds alerts; Server.AddAlert and SetAlertEnabled change
 // it. RAISERROR ... WITH LOG does not write to the fake's log.
+//
+// # MSX master
+//
+// The msdb tables of an MSX master (msx_master.go): systargetservers (EnlistTarget),
+// systargetservergroups and systargetservergroupmembers (sp_add_targetservergroup,
+// sp_add_targetsvrgrp_member), sysoperators (sp_add_operator), sysalerts' other columns
+// (sp_add_alert) and sysnotifications (sp_add_notification), sp_add_category, a
+// sp_add_jobserver that also targets an enlisted server (a multiserver job),
+// sp_get_sqlagent_properties with the job history limits (SetJobHistoryLimits), and
+// master.sys.server_principals naming job owners.
 package mssqltest

@@ -66,7 +66,7 @@ func createMSDB(db *sql.DB) error {
 	if _, err := db.Exec(msdbSchema + errorlogSchema + perfCountersSchema); err != nil {
 		return fmt.Errorf("create msdb tables: %w", err)
 	}
-	return nil
+	return createMSXMaster(db) // msx_master.go
 }
 
 // procs are the msdb procedures the fake implements.
