@@ -29,7 +29,7 @@ func TestPerformanceAlertEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
 	m, err := master.Start(ctx, nc, master.Config{Name: "MASTER1", Logger: bustest.Logger(t), Auth: srv.Auth,
-		Notify: notify.Config{StormWindow: -1, Tick: 50 * time.Millisecond, RetryInitial: 10 * time.Millisecond}, API: "http://dashboard.example"})
+		Notify: notify.Config{StormWindow: -1, Tick: 50 * time.Millisecond, RetryInitial: 10 * time.Millisecond, WebhookAllow: []string{"127.0.0.1"}}, API: "http://dashboard.example"})
 	if err != nil {
 		t.Fatalf("start master: %v", err)
 	}

@@ -34,7 +34,7 @@ func benchStorm(b *testing.B, window time.Duration) {
 	}
 	hook := notifytest.RunHook(b)
 	job := jobs.Job{JobID: "J1", Name: "Backup", VersionNumber: 1, NotifyLevelWebhook: 2}
-	s, err := Start(b.Context(), js, Config{StormWindow: window, Tick: 20 * time.Millisecond, Logger: bustest.Logger(b)},
+	s, err := Start(b.Context(), js, Config{StormWindow: window, Tick: 20 * time.Millisecond, Logger: bustest.Logger(b), WebhookAllow: []string{"127.0.0.1"}},
 		Deps{Job: func(string) (jobs.Job, bool) { return job, true }, Server: func(tok string) (string, bool) { return tok, true }})
 	if err != nil {
 		b.Fatal(err)

@@ -132,7 +132,8 @@ func hardKillMidSend(t *testing.T, channel string) {
 	mail, hook := notifytest.RunSMTP(t, notifytest.SMTPOptions{}), notifytest.RunHook(t)
 	mailCut, hookCut := newCutter(t, mail.Addr), newCutter(t, hook.Listener.Addr().String())
 	const sendLease, ackWait = 3 * time.Second, 2 * time.Second
-	base := notify.Config{StormWindow: -1, Tick: 50 * time.Millisecond, RetryInitial: 10 * time.Millisecond, SendLease: sendLease, AckWait: ackWait}
+	base := notify.Config{StormWindow: -1, Tick: 50 * time.Millisecond, RetryInitial: 10 * time.Millisecond, SendLease: sendLease, AckWait: ackWait,
+		WebhookAllow: []string{"127.0.0.1"}}
 	doomed, live := base, base
 	doomed.SMTP = notify.SMTP{URL: "smtp://" + mailCut.addr(), From: "msx@example.com"}
 	doomed.HTTP = &http.Client{Timeout: patience, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

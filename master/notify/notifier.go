@@ -53,7 +53,13 @@ type Config struct {
 	Replicas   int
 	MasterName string
 	Logger     *slog.Logger
-	// HTTP is the client for webhooks; default one with a 30 s timeout.
+	// WebhookAllow is the webhook allow-list (--webhook-allow; see allow.go): "public", CIDRs,
+	// addresses, host names, each with an optional :port. Default (empty): "public", any
+	// public address, so that loopback, private and link-local addresses (the cloud metadata
+	// service) are refused.
+	WebhookAllow []string
+	// HTTP is the client for webhooks; default one with a 30 s timeout that dials only what
+	// WebhookAllow admits. A client set here replaces that send-time check (tests only).
 	HTTP *http.Client
 	// Now is the clock; default time.Now. Tests of pager hours set it.
 	Now func() time.Time
@@ -94,6 +100,7 @@ type Service struct {
 	// cleared when a pass finds it empty (so an idle leader does not list it every tick).
 	outboxDirty atomic.Bool
 	alertCache  []model.Alert // the alerts, read once per pass of the loop (its goroutine only)
+	allow       *webhookAllow // Config.WebhookAllow, parsed
 	stop        context.CancelFunc
 }
 
@@ -135,13 +142,17 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	allow, err := parseWebhookAllow(cfg.WebhookAllow)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
+		cfg.HTTP = allow.httpClient(30 * time.Second)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, deps: deps, log: cfg.Logger.With("component", "master.notify"), js: js}
+	s := &Service{cfg: cfg, deps: deps, log: cfg.Logger.With("component", "master.notify"), js: js, allow: allow}
 	if err := ensure(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
@@ -156,7 +167,6 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 		*b.kv = kv
 	}
 	// New consumers start with what arrives from now on: history is not notified again.
-	var err error
 	s.results, err = js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{Durable: ConsumerResults,
 		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
 		MaxAckPending: 10000, Replicas: max(cfg.Replicas, 1), Description: "msx: job notifications (leader pulls)"})
@@ -172,7 +182,7 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.wg.Go(func() { s.run(runCtx) })
-	s.log.Info("notifications ready", "smtp", cfg.SMTP.String(), "storm_window", cfg.StormWindow)
+	s.log.Info("notifications ready", "smtp", cfg.SMTP.String(), "storm_window", cfg.StormWindow, "webhook_allow", allow.String())
 	return s, nil
 }
 

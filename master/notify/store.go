@@ -155,7 +155,13 @@ func (s *Service) Operator(ctx context.Context, name string) (model.Operator, er
 // PutOperator creates (create) or replaces an operator after checking it.
 func (s *Service) PutOperator(ctx context.Context, o model.Operator, create bool) (model.Operator, error) {
 	o.Normalize()
-	if err := invalid(o.Validate()); err != nil {
+	l := o.Validate()
+	if o.WebhookURL != "" && len(l) == 0 {
+		if err := s.allow.checkURL(o.WebhookURL); err != nil {
+			l.Add("webhook_url", 0, "%v", err)
+		}
+	}
+	if err := invalid(l); err != nil {
 		return o, err
 	}
 	return o, s.operators().put(ctx, o, create)
