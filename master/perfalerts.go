@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,50 +59,69 @@ type perfAlertState struct {
 	notBefore time.Time
 }
 
-// perfAlertLoop keeps the targets' alert sets up to date while this master leads.
+// perfAlertLoop keeps the targets' alert sets up to date while this master leads. It follows
+// the alerts bucket with a watch (the notification service creates the bucket when the master
+// starts, maybe after the leadership began: the loop opens it when it exists).
 func (m *Master) perfAlertLoop(ctx context.Context) {
-	if m.Notify == nil {
-		return
-	}
 	interval := m.cfg.PerfAlertsInterval
 	if interval <= 0 {
 		interval = DefaultPerfAlertsInterval
 	}
-	var updates <-chan jetstream.KeyValueEntry
-	if kv, err := m.js.KeyValue(ctx, notify.BucketAlerts); err != nil {
-		m.log.Warn("alerts bucket not watched: performance alerts reach targets within the interval", "interval", interval, "err", err)
-	} else if w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly()); err != nil {
-		m.log.Warn("alerts bucket not watched: performance alerts reach targets within the interval", "interval", interval, "err", err)
-	} else {
-		defer func() { _ = w.Stop() }()
-		updates = w.Updates()
-	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var w jetstream.KeyWatcher
+	defer func() {
+		if w != nil {
+			_ = w.Stop()
+		}
+	}()
+	var updates <-chan jetstream.KeyValueEntry
+	alerts := map[string]model.Alert{} // by bucket key
+	ready := false                     // the watch delivered every alert held
 	states := map[string]*perfAlertState{}
 	for {
-		m.perfAlertPass(ctx, states, interval)
+		if w == nil {
+			if kv, err := m.js.KeyValue(ctx, notify.BucketAlerts); err == nil {
+				if w, err = kv.WatchAll(ctx); err != nil {
+					w = nil
+					m.log.Warn("alerts bucket not watched: performance alerts not distributed; retrying", "err", err)
+				} else {
+					updates = w.Updates()
+				}
+			}
+		}
+		if ready {
+			m.perfAlertPass(ctx, slices.Collect(maps.Values(alerts)), states, interval)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case _, ok := <-updates:
-			if !ok {
-				updates = nil
+		case e, ok := <-updates:
+			switch {
+			case !ok:
+				_ = w.Stop()
+				w, updates, ready = nil, nil, false
+				clear(alerts)
+			case e == nil:
+				ready = true // the alerts held are all delivered; updates follow
+			case e.Operation() != jetstream.KeyValuePut:
+				delete(alerts, e.Key())
+			default:
+				var a model.Alert
+				if err := json.Unmarshal(e.Value(), &a); err != nil {
+					m.log.Warn("alert not readable: left out of the performance alert sets", "key", e.Key(), "err", err)
+					delete(alerts, e.Key())
+					continue
+				}
+				alerts[e.Key()] = a
 			}
 		}
 	}
 }
 
 // perfAlertPass posts the sets that differ from the last posted, and repairs drift.
-func (m *Master) perfAlertPass(ctx context.Context, states map[string]*perfAlertState, interval time.Duration) {
-	all, err := m.Notify.Alerts(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			m.log.Warn("performance alerts not distributed this pass: alerts not read", "err", err)
-		}
-		return
-	}
+func (m *Master) perfAlertPass(ctx context.Context, all []model.Alert, states map[string]*perfAlertState, interval time.Duration) {
 	now := time.Now()
 	seen := map[string]bool{}
 	var out []outgoing

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/msx-project/msx/schemas"
 	model "github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/target"
+	"github.com/msx-project/msx/target/store"
 )
 
 // TestPerfAlertsDistributed: a performance-condition alert added on the master (scoped to a
@@ -25,7 +27,8 @@ import (
 // target added to the group then gets it too. The target with a TDS fake raises the event when
 // the counter crosses the threshold and the master's alert answers it: the webhook receiver
 // gets the notification. The set survives a restart of the target (stored, not posted again),
-// disabling the alert clears it, and hostile sets (too many alerts, a bad condition, duplicate
+// a target whose stored set was lost gets it again by drift repair, disabling the alert clears
+// it, and hostile sets (too many alerts, a bad condition, duplicate
 // names, not an array, a digest that does not match) are refused by the target with a clear
 // error in the download list.
 func TestPerfAlertsDistributed(t *testing.T) {
@@ -161,12 +164,40 @@ func TestPerfAlertsDistributed(t *testing.T) {
 	}
 	setPLE(5000)
 
+	// Drift: SQLA1's stored set is lost while it is stopped (a restored backup of its data
+	// directory, say). Its heartbeats show another digest; the master posts the set again.
+	stops["SQLA1"]()
+	st, err := store.Open(ctx, filepath.Join(dirs["SQLA1"], "target.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(ctx, "perf_alerts", []model.Alert{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	stops["SQLA1"] = run("SQLA1", "")
+	wait("drift repair: a second SET-ALERTS applied on SQLA1", applied("SQLA1", 2))
+	if r := setAlerts("SQLA1")[1]; r.ObjectName != "1 performance alert(s)" {
+		t.Errorf("repair row %+v", r)
+	}
+	before = len(hook.Bodies())
+	setPLE(110)
+	wait("SQLA1 evaluates the repaired set", func() bool {
+		for _, msg := range notifytest.Decode[notify.Message](t, hook)[before:] {
+			if len(msg.Events) > 0 && msg.Events[0].Server == "SQLA1" {
+				return true
+			}
+		}
+		return false
+	})
+	setPLE(5000)
+
 	// Disabling the alert clears it on both.
 	alert.Enabled = new(bool)
 	if _, err := m.Notify.PutAlert(ctx, alert, false); err != nil {
 		t.Fatal(err)
 	}
-	wait("the empty set applied on SQLA1 and SQLA2", func() bool { return applied("SQLA1", 2)() && applied("SQLA2", 2)() })
+	wait("the empty set applied on SQLA1 and SQLA2", func() bool { return applied("SQLA1", 3)() && applied("SQLA2", 2)() })
 	if r := setAlerts("SQLA2")[1]; r.ObjectName != "0 performance alert(s)" {
 		t.Errorf("second row %+v", r)
 	}
@@ -188,7 +219,8 @@ func TestPerfAlertsDistributed(t *testing.T) {
 		{"bad condition", `[{"name":"x","performance_condition":"SQLServer:X|Y||~|1"}]`, "", `comparator "~"`},
 		{"duplicate names", `[{"name":"x","performance_condition":"A|B||>|1"},{"name":"X","performance_condition":"A|B||<|1"}]`, "", "appears twice"},
 		{"no name", `[{"performance_condition":"A|B||>|1"}]`, "", "has no name"},
-		{"not alerts", `[1, 2]`, "", "not a JSON array of alerts"},
+		{"not alerts", `[{"name": 5}]`, "", "not a JSON array of alerts"},
+		{"not objects", `[1, 2]`, "", "got number, want object"},
 		{"digest mismatch", `[{"name":"x","performance_condition":"A|B||>|1"}]`, "0123456789abcdef", "digest"},
 	} {
 		seq, err := m.Post(ctx, tg, schemas.Instruction{Operation: schemas.OpSetAlerts, ObjectID: tc.digest, ObjectName: tc.name, Alerts: json.RawMessage(tc.set)})
