@@ -141,9 +141,7 @@ const (
 	OpDefect    Operation = 7
 	OpSyncTime  Operation = 8
 	OpSetPoll   Operation = 9
-	// OpSetAlerts (msx) replaces the set of performance-condition alerts a target evaluates
-	// with Instruction.Alerts (master/perfalerts.go, target/perfalerts_apply.go).
-	OpSetAlerts Operation = 10
+	OpSetAlerts Operation = 10 // msx: the target's performance alerts become Instruction.Alerts
 	maxOperatio           = OpSetAlerts
 )
 

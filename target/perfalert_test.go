@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/msx-project/msx/bus/bustest"
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/notify/notifytest"
 	model "github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/target"
-	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // TestPerformanceAlertEndToEnd: a real master with a performance-condition alert notifying an
