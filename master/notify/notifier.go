@@ -36,6 +36,9 @@ type Config struct {
 	Attempts int
 	// RetryInitial is the first backoff interval; default 1 s.
 	RetryInitial time.Duration
+	// SendParallel is how many messages are sent at once on each channel (e-mail, pager,
+	// webhook); default 4. 1 sends one at a time.
+	SendParallel int
 	// Tick is how often the leader reads new results and sends what is due; default 1 s.
 	Tick time.Duration
 	// SendLease is how long an outbox entry marked as being sent belongs to the master that
@@ -104,6 +107,9 @@ type Service struct {
 	stop        context.CancelFunc
 }
 
+// DefaultSendParallel is Config.SendParallel's default.
+const DefaultSendParallel = 4
+
 // DefaultAckWait is Config.AckWait's default.
 const DefaultAckWait = 20 * time.Second
 
@@ -135,6 +141,9 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	}
 	if cfg.Tick == 0 {
 		cfg.Tick = time.Second
+	}
+	if cfg.SendParallel <= 0 {
+		cfg.SendParallel = DefaultSendParallel
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
@@ -557,6 +566,14 @@ func (s *Service) dispatch(ctx context.Context) {
 		groups[it.Group] = append(groups[it.Group], it)
 	}
 	now := s.now()
+	// Groups go out in parallel, at most SendParallel at once per channel (a slow webhook
+	// receiver does not hold up e-mail, nor every other group behind it); the parts of one
+	// group go one after the other. Each item is marked with compare-and-set before it is sent
+	// and its claim and log record are written after, so sending groups in parallel changes
+	// neither exactly-once nor the delivery log.
+	slots := map[string]chan struct{}{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, g := range order {
 		// An item another master is sending (or stopped moments ago while sending) is left
 		// to it until its lease ends; the rest of the group goes on.
@@ -577,15 +594,35 @@ func (s *Service) dispatch(ctx context.Context) {
 				fresh = nil
 			}
 		}
+		var parts [][]item
 		for _, part := range [][]item{stale, fresh} {
-			if len(part) == 0 {
-				continue
+			if len(part) > 0 {
+				parts = append(parts, part)
 			}
-			if s.deps.Leading != nil && !s.deps.Leading() {
-				return
-			}
-			s.sendGroup(ctx, part)
 		}
+		if len(parts) == 0 {
+			continue
+		}
+		if s.deps.Leading != nil && !s.deps.Leading() {
+			return
+		}
+		channel := parts[0][0].Channel
+		slot := slots[channel]
+		if slot == nil {
+			slot = make(chan struct{}, s.cfg.SendParallel)
+			slots[channel] = slot
+		}
+		select {
+		case slot <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-slot }()
+			for _, part := range parts {
+				s.sendGroup(ctx, part)
+			}
+		})
 	}
 }
 
