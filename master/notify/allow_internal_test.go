@@ -117,3 +117,23 @@ func TestWebhookAllowAtSend(t *testing.T) {
 		t.Error("isPublic")
 	}
 }
+
+// FuzzWebhookAllow: no list or URL panics the parser or the check, and "public" alone never
+// admits a loopback, private or link-local address.
+func FuzzWebhookAllow(f *testing.F) {
+	for _, s := range []string{"public", "10.0.0.0/8", "hooks.corp:8443", "*.corp", "[::1]:80", "", "a:b:c", "1.2.3.4/33"} {
+		f.Add(s, "http://169.254.169.254/x")
+	}
+	def, _ := parseWebhookAllow(nil)
+	f.Fuzz(func(t *testing.T, entry, raw string) {
+		if a, err := parseWebhookAllow(strings.Split(entry, ",")); err == nil {
+			_ = a.checkURL(raw)
+		}
+		if ip, err := netip.ParseAddr(entry); err == nil {
+			ip = ip.Unmap()
+			if (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) && def.addrAllowed(ip, 80) {
+				t.Fatalf("public admits %s", ip)
+			}
+		}
+	})
+}
