@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -266,7 +267,7 @@ func (e *perfEvaluator) evaluate(ctx context.Context) error {
 		h := sha256.Sum256([]byte(strings.ToLower(a.name)))
 		evs = append(evs, schemas.Event{ID: fmt.Sprintf("perf-%s-%d", hex.EncodeToString(h[:8]), now.UnixNano()), Time: now.UTC(),
 			Severity: schemas.SeverityWarning, Source: model.SourcePerformance, Alert: a.name,
-			Message: fmt.Sprintf("The performance condition of alert '%s' is true: %s (value %s).", a.name, a.cond.String(), strconv.FormatFloat(value, 'g', 6, 64))})
+			Message: fmt.Sprintf("The performance condition of alert '%s' is true: %s (value %s).", a.name, a.cond.String(), formatValue(value))})
 		fired = append(fired, a)
 	}
 	if len(evs) == 0 {
@@ -283,6 +284,15 @@ func (e *perfEvaluator) evaluate(ctx context.Context) error {
 		e.log.Info("performance alert raised", "alert", a.name, "condition", a.cond.String())
 	}
 	return nil
+}
+
+// formatValue shows a counter's value as Performance Monitor does: whole numbers without
+// decimals, rates and ratios with two.
+func formatValue(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 // LoadPerfAlerts reads the performance-condition alerts of a JSON file for Config.PerfAlerts
