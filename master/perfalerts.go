@@ -205,7 +205,7 @@ func (m *Master) perfAlertDrift(t registry.Target, st *perfAlertState, want stri
 	}
 	hb := v.(liveStatus).hb
 	switch {
-	case hb.AlertDigest == "": // an agent older than SET-ALERTS
+	case hb.AlertDigest == "": // an agent older than SET-ALERTS, or one that never got one
 		return false
 	case hb.AlertDigest == want:
 		st.driftKey, st.attempts, st.notBefore = "", 0, time.Time{}

@@ -228,7 +228,8 @@ type Heartbeat struct {
 	// holds at most MaxHeld jobs; absent otherwise and from older agents.
 	Held map[string]int `json:"held,omitempty"`
 	// AlertDigest is the digest of the SET-ALERTS set the target holds
-	// (schemas/notify.PerfAlertDigest), for drift repair; absent from older agents.
+	// (schemas/notify.PerfAlertDigest), for drift repair; absent from older agents and from
+	// agents that never received a SET-ALERTS (so that an older master takes their heartbeats).
 	AlertDigest string `json:"alert_digest,omitempty"`
 }
 

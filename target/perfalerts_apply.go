@@ -48,10 +48,13 @@ func (a *Agent) alertDigest() string {
 	return d
 }
 
-// loadPerfAlerts reads the set held and sets its digest.
+// loadPerfAlerts reads the set held and sets its digest. A target that never received a
+// SET-ALERTS reports no digest, so that an older master, whose heartbeat schema does not know
+// the field, still takes its heartbeats.
 func (a *Agent) loadPerfAlerts(ctx context.Context) ([]model.Alert, error) {
 	set := []model.Alert{}
-	if _, err := a.store.Get(ctx, keyPerfAlerts, &set); err != nil {
+	held, err := a.store.Get(ctx, keyPerfAlerts, &set)
+	if err != nil {
 		return nil, fmt.Errorf("read the performance alerts held: %w", err)
 	}
 	if err := model.CheckPerfAlertSet(set); err != nil {
@@ -61,7 +64,10 @@ func (a *Agent) loadPerfAlerts(ctx context.Context) ([]model.Alert, error) {
 		set = []model.Alert{}
 	}
 	a.perf.mu.Lock()
-	a.perf.digest = model.PerfAlertDigest(set)
+	a.perf.digest = ""
+	if held {
+		a.perf.digest = model.PerfAlertDigest(set)
+	}
 	a.perf.mu.Unlock()
 	return set, nil
 }
