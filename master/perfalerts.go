@@ -22,11 +22,12 @@ import (
 // performance-condition alerts in its scope (servers, groups) as a SET-ALERTS instruction on its
 // download list, fenced like every post. The instruction's object_id is the set's digest
 // (schemas/notify.PerfAlertDigest); the target stores the set, evaluates it and reports the
-// digest it holds in every heartbeat (alert_digest).
+// digest it holds in every heartbeat (alert_digest) once it got one.
 //
 // One loop of the leader compares, for every target, the set it should hold with the last one
 // posted to it (remembered, or read from the download list when the loop starts: the newest
-// SET-ALERTS row of the target's enlistment; none means the empty set):
+// SET-ALERTS row of the target's enlistment, else the digest its heartbeat reports, else the
+// empty set):
 //
 //	alert added, changed, deleted, enabled ─┐
 //	target enlisted, groups changed ────────┼─> set differs from the last posted ─> post SET-ALERTS
@@ -35,11 +36,13 @@ import (
 //	the last SET-ALERTS did not fail, seen on two heartbeats ──> post it again (drift repair,
 //	                                        backoff 4, 8, 16... intervals up to 30 min)
 //
-// The loop wakes on every change of the alerts bucket (whichever master's API made it) and
-// every PerfAlertsInterval, which catches enlistments, group changes and heartbeats. A set of
-// more than schemas/notify.MaxPerfAlerts alerts is not posted (the target would refuse it): the
-// loop logs it once per set. Agents older than SET-ALERTS report it failed (unknown operation)
-// and send no digest, so they are neither repaired nor posted to again until the set changes.
+// The loop keeps the alerts in memory from a watch of the alerts bucket, wakes on every change
+// of it (whichever master's API made it) and every PerfAlertsInterval, which catches
+// enlistments, group changes and heartbeats. A set of more than schemas/notify.MaxPerfAlerts
+// alerts is not posted (the target would refuse it; the API refuses more enabled ones): the
+// loop logs it once per set. Agents older than SET-ALERTS report it failed (50011, malformed
+// instruction) and send no digest, so they are neither repaired nor posted to again until the
+// set changes.
 
 // DefaultPerfAlertsInterval is how often the leader compares the alert sets of targets when
 // nothing wakes it earlier.
