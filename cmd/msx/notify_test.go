@@ -27,10 +27,10 @@ func TestEndToEndNotifications(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := msx(t, dir, true, "up", "--smtp", "smtp://msx:"+password+"@"+mail.Addr, "--smtp-from", "msx@example.com"); !strings.Contains(out, "holds a password") || strings.Contains(out, password) {
+	if out := msx(t, dir, true, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--smtp", "smtp://msx:"+password+"@"+mail.Addr, "--smtp-from", "msx@example.com"); !strings.Contains(out, "holds a password") || strings.Contains(out, password) {
 		t.Errorf("a password in the URL: %s", out)
 	}
-	if out := msx(t, dir, true, "up", "--webhook-allow", "http://hooks.corp/x"); !strings.Contains(out, "--webhook-allow") || !strings.Contains(out, "CIDR") {
+	if out := msx(t, dir, true, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--webhook-allow", "http://hooks.corp/x"); !strings.Contains(out, "--webhook-allow") || !strings.Contains(out, "CIDR") {
 		t.Errorf("a bad --webhook-allow: %s", out)
 	}
 	up := start(t, dir, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms", "--targets", "1", "--no-examples",
