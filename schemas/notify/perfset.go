@@ -12,7 +12,8 @@ import (
 
 // The set of performance-condition alerts the master sends a target (SET-ALERTS): the enabled
 // alerts with a performance_condition whose scope takes the target, reduced to what the target
-// evaluates (name, condition, delay_between_responses), sorted by name.
+// evaluates (name, condition, delay_between_responses), sorted by name: a target learns nothing
+// of the operators, their addresses, the notification text or the other servers in scope.
 
 // MaxPerfAlerts bounds a SET-ALERTS set (and the alerts a target evaluates): SQL Server Agent
 // has no such limit, but every condition is a counter read each interval, and a set is one
