@@ -21,6 +21,7 @@ import (
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -76,7 +77,8 @@ func (f *fixture) startMaster(tb testing.TB) *master.Master {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), patience)
 	defer cancel()
-	m, err := master.Start(ctx, f.nc, master.Config{Name: masterName, Logger: bustest.Logger(tb), Auth: f.auth})
+	m, err := master.Start(ctx, f.nc, master.Config{Name: masterName, Logger: bustest.Logger(tb), Auth: f.auth,
+		Notify: notify.Config{WebhookAllow: []string{"127.0.0.1"}}})
 	if err != nil {
 		tb.Fatalf("start master: %v", err)
 	}

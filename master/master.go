@@ -56,6 +56,9 @@ type Config struct {
 	Metrics MetricsOptions
 	// Notify configures notifications (SMTP, storm window); see master/notify.
 	Notify notify.Config
+	// PerfAlertsInterval is how often the leader compares the performance alerts each target
+	// holds with those in its scope (perfalerts.go); default DefaultPerfAlertsInterval (2s).
+	PerfAlertsInterval time.Duration
 }
 
 // maxPendingPosts bounds the asynchronous publishes awaiting their ack: above the largest
@@ -323,6 +326,9 @@ func (m *Master) lead(ctx context.Context, term uint64) {
 	case m.led <- struct{}{}:
 	default:
 	}
+	var alerts sync.WaitGroup
+	alerts.Go(func() { m.perfAlertLoop(ctx) })
+	defer alerts.Wait()
 	m.repairLoop(ctx)
 }
 

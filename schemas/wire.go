@@ -141,10 +141,11 @@ const (
 	OpDefect    Operation = 7
 	OpSyncTime  Operation = 8
 	OpSetPoll   Operation = 9
-	maxOperatio           = OpSetPoll
+	OpSetAlerts Operation = 10 // msx: the target's performance alerts become Instruction.Alerts
+	maxOperatio           = OpSetAlerts
 )
 
-var opNames = [...]string{"", "INSERT", "UPDATE", "DELETE", "START", "STOP", "RE-ENLIST", "DEFECT", "SYNC-TIME", "SET-POLL"}
+var opNames = [...]string{"", "INSERT", "UPDATE", "DELETE", "START", "STOP", "RE-ENLIST", "DEFECT", "SYNC-TIME", "SET-POLL", "SET-ALERTS"}
 
 func (o Operation) String() string {
 	if o >= 1 && o <= maxOperatio {
@@ -176,6 +177,10 @@ type Instruction struct {
 	PollInterval int `json:"poll_interval,omitempty"`
 	// Job is the full job snapshot for INSERT, with its version number.
 	Job json.RawMessage `json:"job,omitempty"`
+	// Alerts is, for SET-ALERTS, the whole set of enabled performance-condition alerts in
+	// scope for the target (a JSON array of schemas/notify.Alert; [] clears it). ObjectID is
+	// the set's digest (schemas/notify.PerfAlertDigest).
+	Alerts json.RawMessage `json:"alerts,omitempty"`
 }
 
 // Applied statuses of an instruction on a target.
@@ -222,6 +227,10 @@ type Heartbeat struct {
 	// since the previous heartbeat and on every HeldEvery-th heartbeat, and only while the target
 	// holds at most MaxHeld jobs; absent otherwise and from older agents.
 	Held map[string]int `json:"held,omitempty"`
+	// AlertDigest is the digest of the SET-ALERTS set the target holds
+	// (schemas/notify.PerfAlertDigest), for drift repair; absent from older agents and from
+	// agents that never received a SET-ALERTS (so that an older master takes their heartbeats).
+	AlertDigest string `json:"alert_digest,omitempty"`
 }
 
 // MaxHeld bounds Heartbeat.Held: a target holding more jobs sends the digest alone.

@@ -172,6 +172,7 @@ type Agent struct {
 	// held is the jobs held, in memory; host holds and runs them, in the agent's mode.
 	held *heldJobs
 	host jobHost
+	perf perfState // the performance alerts the master sent (perfalerts_apply.go)
 
 	defected chan struct{}
 	defOnce  sync.Once
@@ -388,7 +389,9 @@ func (a *Agent) run(ctx context.Context) error {
 	if p := a.errorLogPoller(); p != nil {
 		loops = append(loops, p.Run)
 	}
-	if e := a.perfEvaluator(); e != nil {
+	if e, err := a.perfEvaluator(ctx); err != nil {
+		return err
+	} else if e != nil {
 		loops = append(loops, e.Run)
 	}
 	errc := make(chan error, len(loops))

@@ -233,6 +233,7 @@ type pending struct {
 	job      jobs.Job
 	changed  bool // INSERT/UPDATE: the snapshot is newer than the job held
 	offsetMS int64
+	alerts   perfAlertSet // SET-ALERTS: the set checked
 }
 
 // prepare reads what the instruction names from the jobs held in memory, then lets the host
@@ -260,6 +261,8 @@ func (a *Agent) prepare(ctx context.Context, in *schemas.Instruction, p *pending
 			return busErr(CodeUnknownObject, fmt.Sprintf("The specified job_id ('%s') does not exist.", in.ObjectID))
 		}
 		p.job = j
+	case schemas.OpSetAlerts:
+		return a.preparePerfAlerts(in, p)
 	}
 	return a.host.prepare(ctx, in, p)
 }
@@ -309,6 +312,8 @@ func (a *Agent) apply(ctx context.Context, tx *sql.Tx, in *schemas.Instruction, 
 		id := a.id
 		id.PollInterval = in.PollInterval
 		return store.SetTx(ctx, tx, store.KeyIdentity, id)
+	case schemas.OpSetAlerts:
+		return applyPerfAlerts(ctx, tx, p)
 	default:
 		return busErr(CodeUnknownOp, fmt.Sprintf("operation %d is unknown to this agent (version %s): upgrade the target", in.Operation, Version))
 	}
@@ -345,6 +350,8 @@ func (a *Agent) afterCommit(ctx context.Context, in *schemas.Instruction, p *pen
 		case a.kick <- struct{}{}:
 		default:
 		}
+	case schemas.OpSetAlerts:
+		a.committedPerfAlerts(p)
 	case schemas.OpReEnlist:
 		if err := a.reenlist(ctx); err != nil {
 			a.log.Error("re-enlist failed", "err", err)

@@ -56,10 +56,14 @@
 // Steps that name a proxy run as the OS account the target's own proxies file maps it to
 // (proxy.go); SQL Server errors from the error log are forwarded as events (package errorlog).
 //
-// With a SQL Server, the performance conditions of Config.PerfAlerts (msx target --perf-alerts
-// FILE: LoadPerfAlerts) are evaluated every
-// Config.PerfInterval (default 20 s, as SQL Agent) from sys.dm_os_performance_counters
-// (perfalert.go); a condition that becomes true raises an event of source "performance" naming
-// the alert, which the master's alert service answers. Its state is in memory: after a restart
-// a condition still true raises once more (the master's delay_between_responses throttles it).
+// With a SQL Server, the performance conditions of the alerts the master sends (SET-ALERTS,
+// stored in the store: perfalerts_apply.go) and of Config.PerfAlerts (msx target --perf-alerts
+// FILE: LoadPerfAlerts) are evaluated every Config.PerfInterval (default 20 s, as SQL Agent)
+// from sys.dm_os_performance_counters (perfalert.go), each counter by its cntr_type: raw,
+// per second from two samples, or a ratio or average over its base row
+// (perfalert_counters.go); a condition that becomes true raises an event of source
+// "performance" naming the alert, which the master's alert service answers. The evaluator's
+// state is in memory: after a restart a condition still true raises once more (the master's
+// delay_between_responses throttles it). Heartbeats carry the digest of the set held
+// (alert_digest) for the master's drift repair.
 package target

@@ -44,6 +44,7 @@ func (a *Agent) beat(ctx context.Context) error {
 		TimeZoneAdjustment: a.zoneOffset(now), PollInterval: a.pollSecs, IntervalMS: a.interval.Milliseconds(),
 		Version: Version, ProtocolVersion: schemas.ProtocolVersion, JobDigest: digest, Jobs: n,
 		AppliedSeq: seq, ClockOffsetMS: a.offsetMS, Database: a.cfg.Database, Disk: a.diskState(), Held: held,
+		AlertDigest: a.alertDigest(),
 	}
 	a.mu.Unlock()
 	b, err := schemas.Encode(hb)

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/schemas"
 	model "github.com/msx-project/msx/schemas/notify"
-	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // TestPerfEvaluatorEdges: against the TDS fake, a condition raises one event when it becomes

@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/msx-project/msx/bus/bustest"
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/notify/notifytest"
 	model "github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/target"
-	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // TestPerformanceAlertEndToEnd: a real master with a performance-condition alert notifying an
@@ -29,7 +29,7 @@ func TestPerformanceAlertEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
 	m, err := master.Start(ctx, nc, master.Config{Name: "MASTER1", Logger: bustest.Logger(t), Auth: srv.Auth,
-		Notify: notify.Config{StormWindow: -1, Tick: 50 * time.Millisecond, RetryInitial: 10 * time.Millisecond}, API: "http://dashboard.example"})
+		Notify: notify.Config{StormWindow: -1, Tick: 50 * time.Millisecond, RetryInitial: 10 * time.Millisecond, WebhookAllow: []string{"127.0.0.1"}}, API: "http://dashboard.example"})
 	if err != nil {
 		t.Fatalf("start master: %v", err)
 	}

@@ -20,12 +20,14 @@ import (
 type notifyFlags struct {
 	smtp, from, passwordFile string
 	storm                    time.Duration
+	webhookAllow             []string
 }
 
 func (f *notifyFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.smtp, "smtp", "", "SMTP server for notifications: smtp://[user@]host[:port] (STARTTLS when offered) or smtps://[user@]host[:port] (TLS); the password comes from MSX_SMTP_PASSWORD or --smtp-password-file, never the URL")
 	cmd.Flags().StringVar(&f.from, "smtp-from", "", "sender address of notification e-mail (with --smtp)")
 	cmd.Flags().StringVar(&f.passwordFile, "smtp-password-file", "", "file holding the SMTP password (default: env MSX_SMTP_PASSWORD)")
+	cmd.Flags().StringSliceVar(&f.webhookAllow, "webhook-allow", nil, "destinations webhooks may be posted to, comma separated: public (any public address), CIDRs (10.0.0.0/8), addresses, host names (hooks.corp, *.corp.example), each with an optional :port; a list replaces the default, add public to keep it (default public: loopback, private and link-local addresses such as 169.254.169.254 are refused)")
 	cmd.Flags().DurationVar(&f.storm, "notify-window", 0, "how long a job's first notification waits for the same from other targets, so that many failing targets make one message (default 1m; a negative value sends at once)")
 }
 
@@ -40,7 +42,10 @@ func (f *notifyFlags) config() (notify.Config, error) {
 		}
 		pw = strings.TrimRight(string(b), "\r\n")
 	}
-	cfg := notify.Config{SMTP: notify.SMTP{URL: f.smtp, From: f.from, Password: pw}, StormWindow: f.storm}
+	cfg := notify.Config{SMTP: notify.SMTP{URL: f.smtp, From: f.from, Password: pw}, StormWindow: f.storm, WebhookAllow: f.webhookAllow}
+	if err := notify.CheckWebhookAllow(f.webhookAllow); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.SMTP.Check()
 }
 

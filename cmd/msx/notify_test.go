@@ -14,7 +14,8 @@ import (
 
 // TestEndToEndNotifications runs `msx up` with an authenticated SMTP server on loopback: an
 // operator added with the CLI receives one e-mail for a failing job, `msx notifications`
-// shows it, and the SMTP password appears in no output and no log.
+// shows it, and the SMTP password appears in no output and no log. A bad --webhook-allow stops
+// msx up, and a webhook to the metadata service is refused by the default allow-list.
 func TestEndToEndNotifications(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs the binary")
@@ -26,8 +27,11 @@ func TestEndToEndNotifications(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := msx(t, dir, true, "up", "--smtp", "smtp://msx:"+password+"@"+mail.Addr, "--smtp-from", "msx@example.com"); !strings.Contains(out, "holds a password") || strings.Contains(out, password) {
+	if out := msx(t, dir, true, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--smtp", "smtp://msx:"+password+"@"+mail.Addr, "--smtp-from", "msx@example.com"); !strings.Contains(out, "holds a password") || strings.Contains(out, password) {
 		t.Errorf("a password in the URL: %s", out)
+	}
+	if out := msx(t, dir, true, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--webhook-allow", "http://hooks.corp/x"); !strings.Contains(out, "--webhook-allow") || !strings.Contains(out, "CIDR") {
+		t.Errorf("a bad --webhook-allow: %s", out)
 	}
 	up := start(t, dir, "up", "--http", "127.0.0.1:0", "--nats", "127.0.0.1:-1", "--heartbeat", "300ms", "--targets", "1", "--no-examples",
 		"--smtp", mail.URL(), "--smtp-from", "msx@example.com", "--smtp-password-file", pwFile, "--notify-window", "-1s")
@@ -37,6 +41,10 @@ func TestEndToEndNotifications(t *testing.T) {
 	msx(t, dir, false, "operator", "add", "MSXOperator", "--email", "dba@example.com", "--pager-days", "62")
 	if out := msx(t, dir, true, "operator", "add", "Bad", "--email", "nope"); !strings.Contains(out, "not an e-mail address") {
 		t.Errorf("bad address: %s", out)
+	}
+	// The default allow-list refuses a webhook to the metadata service, naming the flag.
+	if out := msx(t, dir, true, "operator", "add", "Meta", "--webhook", "http://169.254.169.254/latest/meta-data/"); !strings.Contains(out, "--webhook-allow") {
+		t.Errorf("webhook to 169.254.169.254: %s", out)
 	}
 	if out := msx(t, dir, false, "operator", "list"); !strings.Contains(out, "dba@example.com") {
 		t.Errorf("operator list:\n%s", out)

@@ -72,20 +72,16 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) error {
 }
 
 func (s *Service) inScope(a model.Alert, server string) bool {
-	if len(a.Servers) == 0 && len(a.Groups) == 0 {
-		return true
+	if len(a.Groups) == 0 || s.deps.InGroup == nil {
+		return a.InScope(server, nil)
 	}
-	for _, v := range a.Servers {
-		if strings.EqualFold(v, server) {
-			return true
-		}
-	}
+	var groups []string
 	for _, g := range a.Groups {
-		if s.deps.InGroup != nil && s.deps.InGroup(g, server) {
-			return true
+		if s.deps.InGroup(g, server) {
+			groups = append(groups, g)
 		}
 	}
-	return false
+	return a.InScope(server, groups)
 }
 
 // respond answers one event for one alert, unless the alert answered another event less than

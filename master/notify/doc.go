@@ -56,6 +56,12 @@
 //     twice; the second copy says it may be a repeat and carries the same notification id.
 //     No protocol can close this window: SMTP has no idempotency key.
 //
+// Messages go out in parallel, at most Config.SendParallel (4) at once per channel; the
+// parts of one group one after the other. Each message still goes through the same steps, so
+// the cases above hold per message: at a crash, every message under way is in one of them
+// (those marked and not yet received arrive once, from the next leader, flagged "may be a
+// repeat"; those accepted and not yet recorded arrive twice, the second flagged).
+//
 // A master that stops cleanly finishes (or hands back, unmarked) the send under way before it
 // releases the lease, so a planned failover repeats nothing (TestFailoverNoLossNoRepeat).
 //
@@ -82,7 +88,14 @@
 //
 // Performance-condition alerts match no event by severity or number: they answer the events a
 // target raises (source "performance", schemas.Event.Alert naming the alert) when it finds the
-// condition true in sys.dm_os_performance_counters (target/perfalert.go).
+// condition true in sys.dm_os_performance_counters (target/perfalert.go). The leader sends
+// each target the set in its scope as a SET-ALERTS instruction (master/perfalerts.go).
+//
+// # Webhook allow-list
+//
+// Webhooks go only to the destinations Config.WebhookAllow (--webhook-allow) admits, by
+// default any public address: checked when an operator is added or updated, and on the address
+// each connection is made to, with no redirect followed and no proxy (allow.go).
 //
 // Storm grouping: notifications of the same kind, job (or alert), operator and channel queued
 // within StormWindow (default 1 min, `--notify-window`) are one message listing every server.

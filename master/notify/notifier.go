@@ -36,6 +36,9 @@ type Config struct {
 	Attempts int
 	// RetryInitial is the first backoff interval; default 1 s.
 	RetryInitial time.Duration
+	// SendParallel is how many messages are sent at once on each channel (e-mail, pager,
+	// webhook); default 4. 1 sends one at a time.
+	SendParallel int
 	// Tick is how often the leader reads new results and sends what is due; default 1 s.
 	Tick time.Duration
 	// SendLease is how long an outbox entry marked as being sent belongs to the master that
@@ -53,7 +56,13 @@ type Config struct {
 	Replicas   int
 	MasterName string
 	Logger     *slog.Logger
-	// HTTP is the client for webhooks; default one with a 30 s timeout.
+	// WebhookAllow is the webhook allow-list (--webhook-allow; see allow.go): "public", CIDRs,
+	// addresses, host names, each with an optional :port. Default (empty): "public", any
+	// public address, so that loopback, private and link-local addresses (the cloud metadata
+	// service) are refused.
+	WebhookAllow []string
+	// HTTP is the client for webhooks; default one with a 30 s timeout that dials only what
+	// WebhookAllow admits. A client set here replaces that send-time check (tests only).
 	HTTP *http.Client
 	// Now is the clock; default time.Now. Tests of pager hours set it.
 	Now func() time.Time
@@ -94,8 +103,12 @@ type Service struct {
 	// cleared when a pass finds it empty (so an idle leader does not list it every tick).
 	outboxDirty atomic.Bool
 	alertCache  []model.Alert // the alerts, read once per pass of the loop (its goroutine only)
+	allow       *webhookAllow // Config.WebhookAllow, parsed
 	stop        context.CancelFunc
 }
+
+// DefaultSendParallel is Config.SendParallel's default.
+const DefaultSendParallel = 4
 
 // DefaultAckWait is Config.AckWait's default.
 const DefaultAckWait = 20 * time.Second
@@ -129,19 +142,26 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	if cfg.Tick == 0 {
 		cfg.Tick = time.Second
 	}
+	if cfg.SendParallel <= 0 {
+		cfg.SendParallel = DefaultSendParallel
+	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	allow, err := parseWebhookAllow(cfg.WebhookAllow)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
+		cfg.HTTP = allow.httpClient(30 * time.Second)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, deps: deps, log: cfg.Logger.With("component", "master.notify"), js: js}
+	s := &Service{cfg: cfg, deps: deps, log: cfg.Logger.With("component", "master.notify"), js: js, allow: allow}
 	if err := ensure(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
@@ -156,7 +176,6 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 		*b.kv = kv
 	}
 	// New consumers start with what arrives from now on: history is not notified again.
-	var err error
 	s.results, err = js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{Durable: ConsumerResults,
 		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
 		MaxAckPending: 10000, Replicas: max(cfg.Replicas, 1), Description: "msx: job notifications (leader pulls)"})
@@ -172,7 +191,7 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.wg.Go(func() { s.run(runCtx) })
-	s.log.Info("notifications ready", "smtp", cfg.SMTP.String(), "storm_window", cfg.StormWindow)
+	s.log.Info("notifications ready", "smtp", cfg.SMTP.String(), "storm_window", cfg.StormWindow, "webhook_allow", allow.String())
 	return s, nil
 }
 
@@ -547,6 +566,14 @@ func (s *Service) dispatch(ctx context.Context) {
 		groups[it.Group] = append(groups[it.Group], it)
 	}
 	now := s.now()
+	// Groups go out in parallel, at most SendParallel at once per channel (a slow webhook
+	// receiver does not hold up e-mail, nor every other group behind it); the parts of one
+	// group go one after the other. Each item is marked with compare-and-set before it is sent
+	// and its claim and log record are written after, so sending groups in parallel changes
+	// neither exactly-once nor the delivery log.
+	slots := map[string]chan struct{}{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, g := range order {
 		// An item another master is sending (or stopped moments ago while sending) is left
 		// to it until its lease ends; the rest of the group goes on.
@@ -567,15 +594,35 @@ func (s *Service) dispatch(ctx context.Context) {
 				fresh = nil
 			}
 		}
+		var parts [][]item
 		for _, part := range [][]item{stale, fresh} {
-			if len(part) == 0 {
-				continue
+			if len(part) > 0 {
+				parts = append(parts, part)
 			}
-			if s.deps.Leading != nil && !s.deps.Leading() {
-				return
-			}
-			s.sendGroup(ctx, part)
 		}
+		if len(parts) == 0 {
+			continue
+		}
+		if s.deps.Leading != nil && !s.deps.Leading() {
+			return
+		}
+		channel := parts[0][0].Channel
+		slot := slots[channel]
+		if slot == nil {
+			slot = make(chan struct{}, s.cfg.SendParallel)
+			slots[channel] = slot
+		}
+		select {
+		case slot <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-slot }()
+			for _, part := range parts {
+				s.sendGroup(ctx, part)
+			}
+		})
 	}
 }
 

@@ -69,6 +69,9 @@ func newFixture(tb testing.TB, cfg notify.Config) *fixture {
 		cfg.StormWindow = -1
 	}
 	cfg.Tick, cfg.RetryInitial = 50*time.Millisecond, 10*time.Millisecond
+	if cfg.WebhookAllow == nil {
+		cfg.WebhookAllow = []string{"127.0.0.1"} // the receivers are on loopback
+	}
 	f.cfg = f.clock.config(cfg)
 	f.m = f.startMaster(tb, "MASTER1")
 	return f

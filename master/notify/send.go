@@ -224,6 +224,9 @@ func postWebhook(ctx context.Context, hc *http.Client, u string, body []byte) er
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "msx-notify/1")
 	resp, err := hc.Do(req)
+	if errors.Is(err, ErrWebhookNotAllowed) {
+		return backoff.Permanent(fmt.Errorf("webhook %s: %w", redactHost(u), err))
+	}
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", redactHost(u), err)
 	}
@@ -233,6 +236,9 @@ func postWebhook(ctx context.Context, hc *http.Client, u string, body []byte) er
 		return nil
 	}
 	err = fmt.Errorf("webhook %s answered %s: %s", redactHost(u), resp.Status, strings.TrimSpace(string(snippet)))
+	if resp.StatusCode/100 == 3 {
+		return backoff.Permanent(fmt.Errorf("%w (redirects are not followed: give the final URL)", err))
+	}
 	if resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
 		return backoff.Permanent(err)
 	}

@@ -155,7 +155,13 @@ func (s *Service) Operator(ctx context.Context, name string) (model.Operator, er
 // PutOperator creates (create) or replaces an operator after checking it.
 func (s *Service) PutOperator(ctx context.Context, o model.Operator, create bool) (model.Operator, error) {
 	o.Normalize()
-	if err := invalid(o.Validate()); err != nil {
+	l := o.Validate()
+	if o.WebhookURL != "" && len(l) == 0 {
+		if err := s.allow.checkURL(o.WebhookURL); err != nil {
+			l.Add("webhook_url", 0, "%v", err)
+		}
+	}
+	if err := invalid(l); err != nil {
 		return o, err
 	}
 	return o, s.operators().put(ctx, o, create)
@@ -186,6 +192,13 @@ func (s *Service) PutAlert(ctx context.Context, a model.Alert, create bool) (mod
 			l.Add(fmt.Sprintf("notifications[%d].operator_name", i), 14262, "The specified operator_name ('%s') does not exist: add it with msx operator add", n.OperatorName)
 		}
 	}
+	if a.PerformanceCondition != "" && a.IsEnabled() {
+		if n, err := s.enabledPerfAlerts(ctx, a.Name); err != nil {
+			return a, err
+		} else if n >= model.MaxPerfAlerts {
+			l.Add("performance_condition", 0, "there are already %d enabled performance-condition alerts, the most a target evaluates: disable or delete one first", n)
+		}
+	}
 	if a.JobName != "" && s.deps.Job != nil {
 		if _, ok := s.deps.Job(a.JobName); !ok {
 			l.Add("job_name", 14262, "The specified job_name ('%s') does not exist", a.JobName)
@@ -195,6 +208,21 @@ func (s *Service) PutAlert(ctx context.Context, a model.Alert, create bool) (mod
 		return a, err
 	}
 	return a, s.alertStore().put(ctx, a, create)
+}
+
+// enabledPerfAlerts counts the enabled performance-condition alerts other than the one named.
+func (s *Service) enabledPerfAlerts(ctx context.Context, except string) (int, error) {
+	all, err := s.Alerts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range all {
+		if a.PerformanceCondition != "" && a.IsEnabled() && !strings.EqualFold(a.Name, except) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // DeleteAlert deletes an alert.
