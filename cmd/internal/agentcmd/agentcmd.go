@@ -67,7 +67,7 @@ func New(use string, g Globals) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.HarvestInterval, "harvest", 0, "msdb mode: how often to read msdb.dbo.sysjobhistory (default 10s)")
 	cmd.Flags().StringVar(&cfg.ForwardEvents, "forward-events", target.ForwardUnhandled, "forward errors from the error log of --sql as events: unhandled (those no enabled local alert handles), all, or off")
 	cmd.Flags().IntVar(&cfg.ForwardSeverity, "forward-severity", 17, "least severity of the SQL Server errors forwarded, 1 to 25")
-	cmd.Flags().StringVar(&perfAlerts, "perf-alerts", "", "JSON file of performance-condition alerts to evaluate on --sql (msx alert list -o json); default none")
+	cmd.Flags().StringVar(&perfAlerts, "perf-alerts", "", "JSON file of local performance-condition alerts to evaluate on --sql, in addition to those the master sends (msx alert list -o json); default none")
 	cmd.Flags().DurationVar(&cfg.PerfInterval, "perf-interval", 0, "how often to evaluate the performance conditions (default 20s)")
 	cmd.Flags().DurationVar(&cfg.ErrorLogInterval, "error-log-interval", 0, "how often to read the SQL Server error log (default 30s)")
 	cmd.Flags().StringVar(&cfg.WorkDir, "work-dir", "", "working directory of CmdExec steps (default DATA/work)")
