@@ -152,6 +152,7 @@ func (r Result) Partition(today time.Time) ([]jobs.Job, []NotImported) {
 	}
 	return ok, not
 }
+
 // jobState is a job being built.
 type jobState struct {
 	job  jobs.Job

@@ -22,7 +22,7 @@ var sqlcmdCommand = regexp.MustCompile(`(?i)^[ \t]*:(setvar|on|r|connect|out|err
 // setvarArgs matches the arguments of :setvar: a name and a value, quoted or not.
 var setvarArgs = regexp.MustCompile(`^[ \t]+([A-Za-z_][A-Za-z0-9_\-]*)(?:[ \t]+(?:"((?:[^"]|"")*)"|(\S+)))?[ \t]*$`)
 
-func isSQLCmdName(s string) bool { return sqlcmdVar.MatchString("$(" + s + ")") && len(s) <= 128 }
+func isSQLCmdName(s string) bool { return sqlcmdVar.MatchString("$("+s+")") && len(s) <= 128 }
 
 // agentTokens are the names of SQL Server Agent's tokens ($(NAME) in a step's command and
 // output file).
