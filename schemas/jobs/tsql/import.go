@@ -167,6 +167,7 @@ type schedState struct {
 	s        schedule.Schedule
 	line     int
 	attached bool
+	uid      string // @schedule_uid, lower case
 }
 
 // finish reports what the script left unfinished.

@@ -339,7 +339,6 @@ EXEC otherdb.dbo.sp_add_job @job_name = N'Elsewhere'`,
 				"(@i is changed at line 8, where it is in the CATCH block at line 6, which runs only after an error)"},
 			{15, "@active_start_time ignored: its value is not known: @i is changed at line 13, where it is in the WHILE loop at line 10, " +
 				"whose condition Import does not evaluate (@i is changed at line 8, where it is in the CATCH block at line 6, which runs only after an error)"},
-			{16, "@schedule_uid ignored: msx identifies a schedule by its name in the job"},
 			{16, "@owner_login_name ignored: an msx schedule belongs to its job and has no owner"},
 			{16, "schedule 'Orphan' is not imported: no sp_attach_schedule attaches it to a job of this script, and an msx schedule belongs to a job"},
 			{17, "sp_attach_schedule not imported: the schedule it refers to is not known: it is the id of a schedule that sp_add_jobschedule attached to its job at line 15"},

@@ -304,6 +304,22 @@ func (c *call) scheduleFields(s *schedule.Schedule) {
 	c.num("active_start_time", &s.ActiveStartTime)
 	c.num("active_end_time", &s.ActiveEndTime)
 	if a := c.get("schedule_uid"); a != nil && !a.output {
+		if c.proc == "sp_add_schedule" {
+			// Kept to find the schedule when a job's sp_add_jobschedule gives the same uid,
+			// as dbatools' Export-DbaScript writes shared schedules.
+			if s, ok := text(a.val); ok {
+				c.p.scheds[len(c.p.scheds)-1].uid = strings.ToLower(strings.TrimSpace(s))
+			}
+			return
+		}
+		if s, ok := text(a.val); ok {
+			for _, ss := range c.p.scheds {
+				if ss.uid != "" && ss.uid == strings.ToLower(strings.TrimSpace(s)) {
+					ss.attached = true // the job's copy of a shared schedule written before
+					return
+				}
+			}
+		}
 		c.unsupported("schedule_uid", "msx identifies a schedule by its name in the job")
 	}
 }
@@ -324,11 +340,12 @@ func addJobSchedule(c *call) {
 
 func addSchedule(c *call) {
 	var s schedule.Schedule
+	c.p.scheds = append(c.p.scheds, &schedState{line: c.line})
 	c.str("schedule_name", &s.Name)
 	c.scheduleFields(&s)
 	c.unsupported("owner_login_name", "an msx schedule belongs to its job and has no owner")
 	c.unsupported("originating_server", whyOrigin)
-	c.p.scheds = append(c.p.scheds, &schedState{s: s, line: c.line})
+	c.p.scheds[len(c.p.scheds)-1].s = s
 	c.bind("schedule_id", value{kind: valSchedule, ref: len(c.p.scheds) - 1})
 }
 
