@@ -40,9 +40,16 @@ func TestImportExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import --dry-run: %v\n%s", err, stderr.String())
 	}
-	var docs []jobs.Job
-	if err := json.Unmarshal(out, &docs); err != nil || len(docs) != 1 || docs[0].Name != name || len(docs[0].Steps) != 3 {
-		t.Fatalf("dry run: %v %+v\n%s", err, docs, out)
+	var report struct {
+		Imported    []jobs.Job         `json:"imported"`
+		NotImported []tsql.NotImported `json:"not_imported"`
+	}
+	docs := report.Imported
+	if err := json.Unmarshal(out, &report); err != nil || len(report.Imported) != 1 || len(report.NotImported) != 0 {
+		t.Fatalf("dry run: %v %+v\n%s", err, report, out)
+	}
+	if docs = report.Imported; docs[0].Name != name || len(docs[0].Steps) != 3 {
+		t.Fatalf("dry run: %+v\n%s", docs, out)
 	}
 	if !strings.Contains(stderr.String(), "ssms-multistep.sql:93: @schedule_uid ignored") {
 		t.Errorf("dry run does not report the ignored @schedule_uid with its line:\n%s", stderr.String())

@@ -222,6 +222,7 @@ func (p *parser) selectStatement() {
 	}
 	if len(vars) == 0 {
 		p.pos = q.end
+		p.problem(t.line, "SELECT statement not imported: Import reads the msdb job procedures and the variables they use")
 		return
 	}
 	rows, why := p.evalQuery(q)

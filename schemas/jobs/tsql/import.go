@@ -145,6 +145,13 @@ func (r Result) Partition(today time.Time) ([]jobs.Job, []NotImported) {
 			for _, e := range l {
 				msgs = append(msgs, e.String())
 			}
+			for _, s := range c.Steps {
+				if s.RetryAttempts > 9999 {
+					msgs = append(msgs, fmt.Sprintf("retry_attempts %d is how replication agents say 'retry for ever', which msx does not do; "+
+						"give @retry_attempts a count up to 9999 in the script to import the job", s.RetryAttempts))
+					break
+				}
+			}
 			not = append(not, NotImported{Job: j.Name, Line: line, Reason: strings.Join(msgs, "; ")})
 			continue
 		}
