@@ -192,4 +192,3 @@ func printApplied(w io.Writer, results []master.ApplyResult) {
 		printWarnings(w, res.Warnings)
 	}
 }
-
