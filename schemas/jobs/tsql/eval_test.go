@@ -198,6 +198,12 @@ EXEC sp_update_jobstep @job_name = N'u', @step_id = 2, @command = N'y'`,
 		opt: Options{MaxRows: 1000}, wantErr: ErrLimit, problems: []string{"line 3: evaluation stopped: the script puts more than 1000 rows into its tables"},
 	},
 	{
+		name: "nested subqueries over a large table",
+		in: "DECLARE @t TABLE (a int)\nDECLARE @i int = 0\nWHILE @i < 300 BEGIN INSERT @t VALUES (@i) SET @i += 1 END\n" +
+			"IF EXISTS (SELECT * FROM @t x WHERE EXISTS (SELECT * FROM @t y WHERE EXISTS (SELECT * FROM @t z WHERE z.a = -1))) PRINT 'never'",
+		opt: Options{MaxStatements: 2_000}, wantErr: ErrLimit, problems: []string{"line 4: evaluation stopped: the script's queries read more than 200000 rows"},
+	},
+	{
 		name: "deep nesting", in: "DECLARE @x int = " + strings.Repeat("(", 5000) + "1" + strings.Repeat(")", 5000) + "\nEXEC sp_add_job @job_name = N'deep'",
 		names: []string{"deep"},
 	},

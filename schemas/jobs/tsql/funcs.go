@@ -535,6 +535,9 @@ func (p *parser) aggregate(name string, line int) value {
 		end = p.pos
 	}
 	for _, r := range agg.rows {
+		if !p.readRow(line) {
+			break
+		}
 		p.pos = start
 		p.rows = append(p.rows, r)
 		v := p.orExpr()

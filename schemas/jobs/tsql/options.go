@@ -98,6 +98,7 @@ func (o Options) withDefaults() (Options, error) {
 // limits is the evaluation's progress against Options' bounds.
 type limits struct {
 	statements int
+	rowReads   int // rows read by queries, which a statement may repeat (nested subqueries)
 	deadline   time.Time
 	rows       int
 }
@@ -123,6 +124,24 @@ func (p *parser) count(line int) bool {
 		return false
 	}
 	if p.lim.statements%64 == 0 && time.Now().After(p.lim.deadline) {
+		p.halt(line, "the evaluation takes longer than %s", p.opt.MaxTime)
+		return false
+	}
+	return true
+}
+
+// readRow counts a row read by a query against the time limit and a bound of 100 rows per
+// statement allowed, so that nested subqueries over large tables cannot hang the evaluation.
+func (p *parser) readRow(line int) bool {
+	if p.halted != nil {
+		return false
+	}
+	p.lim.rowReads++
+	if p.lim.rowReads > 100*p.opt.MaxStatements {
+		p.halt(line, "the script's queries read more than %d rows (nested subqueries over large tables?)", 100*p.opt.MaxStatements)
+		return false
+	}
+	if p.lim.rowReads%1024 == 0 && time.Now().After(p.lim.deadline) {
 		p.halt(line, "the evaluation takes longer than %s", p.opt.MaxTime)
 		return false
 	}

@@ -39,9 +39,9 @@ func preprocess(src string, given map[string]string) (string, []Problem) {
 	}
 	var problems []Problem
 	sqlcmdMode := len(given) > 0
-	inComment := 0
+	var st lexState
 	for i, l := range lines {
-		if inComment == 0 {
+		if !st.inString && st.comment == 0 {
 			if m := sqlcmdCommand.FindStringSubmatch(l); m != nil {
 				sqlcmdMode = true
 				cmd := strings.ToLower(m[1])
@@ -67,7 +67,7 @@ func preprocess(src string, given map[string]string) (string, []Problem) {
 				continue
 			}
 		}
-		inComment = commentDepth(l, inComment)
+		st.scan(l)
 		lines[i] = sqlcmdVar.ReplaceAllStringFunc(l, func(tok string) string {
 			name := strings.ToUpper(tok[2 : len(tok)-1])
 			if v, ok := vars[name]; ok {
@@ -83,20 +83,41 @@ func preprocess(src string, given map[string]string) (string, []Problem) {
 	return strings.Join(lines, "\n"), problems
 }
 
-// commentDepth follows /* */ comments across lines, roughly (strings are not told apart), so
-// that a colon line inside a comment is not run.
-func commentDepth(line string, depth int) int {
-	for i := 0; i+1 < len(line); i++ {
-		switch line[i : i+2] {
-		case "/*":
-			depth++
-			i++
-		case "*/":
-			if depth > 0 {
-				depth--
+// lexState follows strings and /* */ comments across lines, so that a line starting with a
+// colon inside a string (a step command) or a comment is not taken for a SQLCMD command.
+type lexState struct {
+	inString bool
+	comment  int
+}
+
+// scan moves the state over one line (without its line break).
+func (s *lexState) scan(line string) {
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case s.inString:
+			if c == '\'' {
+				if i+1 < len(line) && line[i+1] == '\'' {
+					i++
+				} else {
+					s.inString = false
+				}
 			}
+		case s.comment > 0:
+			if c == '*' && i+1 < len(line) && line[i+1] == '/' {
+				s.comment--
+				i++
+			} else if c == '/' && i+1 < len(line) && line[i+1] == '*' {
+				s.comment++
+				i++
+			}
+		case c == '-' && i+1 < len(line) && line[i+1] == '-':
+			return
+		case c == '/' && i+1 < len(line) && line[i+1] == '*':
+			s.comment++
 			i++
+		case c == '\'':
+			s.inString = true
 		}
 	}
-	return depth
 }

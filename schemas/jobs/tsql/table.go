@@ -404,6 +404,9 @@ func (p *parser) evalQuery(q *query) ([]*rowCtx, value) {
 	if q.whereStart >= 0 {
 		kept := rows[:0:0]
 		for _, r := range rows {
+			if !p.readRow(q.line) {
+				return nil, unknown("the evaluation was stopped")
+			}
 			p.pos = q.whereStart
 			p.rows = append(p.rows, r)
 			v := p.expr()
@@ -423,6 +426,9 @@ func (p *parser) evalQuery(q *query) ([]*rowCtx, value) {
 	if len(q.order) > 0 && len(rows) > 1 {
 		keys := make(map[*rowCtx][]value, len(rows))
 		for _, r := range rows {
+			if !p.readRow(q.line) {
+				return nil, unknown("the evaluation was stopped")
+			}
 			p.rows = append(p.rows, r)
 			for _, o := range q.order {
 				p.pos = o.pos
@@ -482,6 +488,9 @@ func (p *parser) withRow(r *rowCtx, read func()) {
 func (p *parser) project(q *query, rows []*rowCtx) [][]value {
 	var out [][]value
 	for _, r := range rows {
+		if !p.readRow(q.line) {
+			break
+		}
 		var vals []value
 		p.pos = q.itemsStart
 		p.withRow(r, func() {
