@@ -89,6 +89,13 @@ func (p *parser) exec() {
 		p.executeSQL(t, args)
 		return
 	}
+	p.runProc(t.line, full, name, args)
+}
+
+// runProc runs a procedure call whose arguments are read: full is the name as written, name
+// the lower-case procedure name ("" for one of another database).
+func (p *parser) runProc(line int, full, name string, args []*arg) {
+	t := token{line: line}
 	proc, known := procedures[name]
 	if !known {
 		if why, ok := unsupportedProcedures[name]; ok {
