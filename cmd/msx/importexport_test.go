@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +93,15 @@ func TestImportExport(t *testing.T) {
 	}
 	if err := msxErr(t, dir, "job", "export", name, "--format", "yaml"); !strings.Contains(err, "tsql") {
 		t.Errorf("unknown format: %s", err)
+	}
+	// A script with jobs msx cannot run applies the others and exits 3 (partial).
+	_, stderr2, err2 := runMsx(t, dir, "job", "import", testScript(t, "dbatools-agent.sql"))
+	var exit *exec.ExitError
+	if !errors.As(err2, &exit) || exit.ExitCode() != 3 || !strings.Contains(stderr2, "17 job(s) imported, 2 not") {
+		t.Errorf("partial import: %v\n%s", err2, stderr2)
+	}
+	if err := json.Unmarshal([]byte(msx(t, dir, false, "job", "list", "-o", "json")), &list); err != nil || len(list) != 18 {
+		t.Errorf("after the partial import, %d jobs (%v), want 18", len(list), err)
 	}
 	bad := filepath.Join(dir, "bad.sql")
 	if err := os.WriteFile(bad, []byte("SELECT 1\nGO\n"), 0o600); err != nil {
