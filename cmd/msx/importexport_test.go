@@ -45,11 +45,10 @@ func TestImportExport(t *testing.T) {
 		Imported    []jobs.Job         `json:"imported"`
 		NotImported []tsql.NotImported `json:"not_imported"`
 	}
-	docs := report.Imported
 	if err := json.Unmarshal(out, &report); err != nil || len(report.Imported) != 1 || len(report.NotImported) != 0 {
 		t.Fatalf("dry run: %v %+v\n%s", err, report, out)
 	}
-	if docs = report.Imported; docs[0].Name != name || len(docs[0].Steps) != 3 {
+	if docs := report.Imported; docs[0].Name != name || len(docs[0].Steps) != 3 {
 		t.Fatalf("dry run: %+v\n%s", docs, out)
 	}
 	if !strings.Contains(stderr.String(), "ssms-multistep.sql:93: @schedule_uid ignored") {

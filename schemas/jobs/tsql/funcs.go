@@ -527,7 +527,7 @@ func (p *parser) aggregate(name string, line int) value {
 	agg := p.agg
 	p.agg = nil // an aggregate's argument is read row by row
 	defer func() { p.agg = agg }()
-	var res value = value{kind: valNull}
+	res := value{kind: valNull}
 	count := int64(0)
 	end := start
 	if len(agg.rows) == 0 {

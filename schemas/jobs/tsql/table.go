@@ -100,7 +100,6 @@ type query struct {
 	whereStart           int // -1: no WHERE
 	order                []orderBy
 	agg                  bool
-	union                bool // UNION without ALL follows: duplicates are removed
 	why                  value
 	end                  int
 }
