@@ -143,6 +143,15 @@ EXEC msdb.dbo.sp_add_jobstep @job_name = N'$(JobName) $(Env)', @step_name = N's'
 		problems: []string{"line 6: the SQLCMD variable Undefined is not defined: give --var Undefined=VALUE", "line 7: the SQLCMD command :r is not run"},
 	},
 	{
+		name: "the current database and the server's login",
+		in: `USE [msdb]
+DECLARE @db sysname = DB_NAME(DB_ID()), @rds bit = CASE WHEN DB_ID('rdsadmin') IS NOT NULL AND SUSER_SNAME(0x01) = 'rdsa' THEN 1 ELSE 0 END
+IF IS_SRVROLEMEMBER('sysadmin') = 0 AND NOT (DB_ID('rdsadmin') IS NOT NULL) RAISERROR('not sysadmin', 16, 1)
+IF @rds = 0
+	EXEC sp_add_job @job_name = N'in db', @description = @db, @owner_login_name = SUSER_SNAME`,
+		names: []string{"in db"}, fields: map[string]string{"in db/description": "msdb", "in db/owner": "SUSER_SNAME"}, clean: true,
+	},
+	{
 		name: "IF NOT EXISTS guards and jobs created so far",
 		in: `IF NOT EXISTS (SELECT * FROM msdb.dbo.sysjobs WHERE name = N'Guarded')
 	EXEC sp_add_job @job_name = N'Guarded'

@@ -47,6 +47,9 @@ func (p *parser) function(parts []string, line int) value {
 	return p.builtin(name, args, line)
 }
 
+// systemDatabases are the databases of the declared server, by database_id - 1.
+var systemDatabases = []string{"master", "tempdb", "model", "msdb"}
+
 // builtinArity gives the number of arguments of the functions builtin evaluates: min, max.
 var builtinArity = map[string][2]int{
 	"CHAR": {1, 1}, "NCHAR": {1, 1}, "REPLACE": {3, 3}, "ISNULL": {2, 2}, "COALESCE": {1, 64}, "LEN": {1, 1},
@@ -102,16 +105,32 @@ func (p *parser) builtin(name string, args []value, line int) value {
 		if len(args) == 0 {
 			return str(p.db)
 		}
-		return unknown("DB_NAME of a database id at line %d is not evaluated", line)
+		if n, ok := toNumber(args[0]); ok && n.isInt && n.i >= 1 && int(n.i) <= len(systemDatabases) {
+			return str(systemDatabases[n.i-1])
+		}
+		if args[0].kind == valNull || args[0].kind == valUnknown {
+			return args[0]
+		}
+		return unknown("DB_NAME(%s) at line %d is not evaluated: the declared server has the system databases only", args[0].text(), line)
 	case "DB_ID":
+		name := value{kind: valString, s: p.db}
+		if len(args) == 1 {
+			name = args[0]
+		}
+		s, ok := text(name)
+		if !ok {
+			return unknownArg("DB_ID", name, line)
+		}
+		for i, d := range systemDatabases {
+			if strings.EqualFold(strings.Trim(strings.TrimSpace(s), "[]"), d) {
+				return number(int64(i + 1))
+			}
+		}
 		if len(args) == 0 {
-			return unknown("DB_ID() at line %d is the id of the current database, which Import does not know", line)
+			return unknown("DB_ID() at line %d is the id of the database %s, which Import does not know", line, p.db)
 		}
-		if s, ok := text(args[0]); ok && !containsFold([]string{"master", "tempdb", "model", "msdb"}, s) {
-			// The declared server has the system databases only (rdsadmin, for one, is not there).
-			return value{kind: valNull}
-		}
-		return unknown("DB_ID of %s at line %d is not evaluated", args[0].text(), line)
+		// The declared server has the system databases only (rdsadmin, for one, is not there).
+		return value{kind: valNull}
 	case "SUSER_SNAME", "SUSER_NAME":
 		if len(args) == 1 {
 			if n, ok := toNumber(args[0]); ok && n.isInt && n.i == 1 {
