@@ -45,6 +45,8 @@
 //     SELECT [TOP n] ... FROM one table [alias] [WHERE ...] [ORDER BY ...], with COUNT, MAX,
 //     MIN and SUM over all its rows, reads them; a SELECT assigning variables assigns them
 //     row by row (the last row's values stay; none when no row is selected).
+//   - DECLARE c CURSOR ... FOR SELECT ..., OPEN, FETCH NEXT FROM c INTO @a, @b (setting
+//     @@FETCH_STATUS), CLOSE and DEALLOCATE walk the rows of a query.
 //   - msdb.dbo.sysjobs and sysjobs_view (name, job_id, enabled, description), syscategories
 //     (the default categories and those the script adds), sysoperators, sysalerts and
 //     sysschedules are answered from what the script created so far, so that IF NOT EXISTS
@@ -138,7 +140,7 @@
 //
 // # Not supported
 //
-// Cursors, joins, GROUP BY, SELECT INTO, MERGE, user tables and the functions of databases are
+// Joins, GROUP BY, FETCH other than NEXT, SELECT INTO, MERGE, user tables and the functions of databases are
 // not evaluated; GO n imports the batch once; procedures of databases other than msdb are
 // unknown.
 package tsql

@@ -154,6 +154,7 @@ func (p *parser) runDynamic(line int, sql value, params *arg, args []*arg) {
 	*p = saved
 	p.jobs, p.byName, p.scheds, p.operators, p.alerts = keep.jobs, keep.byName, keep.scheds, keep.operators, keep.alerts
 	p.problems, p.halted, p.lim, p.budget, p.temp, p.categories = keep.problems, keep.halted, keep.lim, keep.budget, keep.temp, keep.categories
+	p.cursors, p.fetchStatus = keep.cursors, keep.fetchStatus
 	p.rowcount = keep.rowcount
 	for _, a := range args {
 		if !a.output || a.varTok.kind != kindVariable {

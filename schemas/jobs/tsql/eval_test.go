@@ -88,6 +88,26 @@ END`,
 		names: []string{"one", "three"}, clean: true,
 	},
 	{
+		name: "cursor over a table variable",
+		in: `DECLARE @jobs TABLE (name sysname, cmd nvarchar(max))
+INSERT INTO @jobs (name, cmd) VALUES (N'Purge history', N'EXEC dbo.sp_purge_jobhistory'), (N'Check', N'DBCC CHECKDB')
+DECLARE @name sysname, @cmd nvarchar(max)
+DECLARE job_cur CURSOR LOCAL FAST_FORWARD FOR SELECT name, cmd FROM @jobs ORDER BY name
+OPEN job_cur
+FETCH NEXT FROM job_cur INTO @name, @cmd
+WHILE @@FETCH_STATUS = 0
+BEGIN
+	EXEC msdb.dbo.sp_add_job @job_name = @name
+	EXEC msdb.dbo.sp_add_jobstep @job_name = @name, @step_name = @name, @command = @cmd
+	FETCH NEXT FROM job_cur INTO @name, @cmd
+END
+CLOSE job_cur
+DEALLOCATE job_cur
+FETCH NEXT FROM job_cur INTO @name, @cmd`,
+		names: []string{"Check", "Purge history"}, fields: map[string]string{"Check/command": "DBCC CHECKDB"},
+		problems: []string{"line 15: FETCH of the cursor job_cur, which is not declared (SQL Server error 16916): ignored"},
+	},
+	{
 		name: "IF ELSE on @@VERSION and SERVERPROPERTY",
 		in: `IF @@VERSION LIKE '%Linux%'
 	EXEC sp_add_job @job_name = N'linux'

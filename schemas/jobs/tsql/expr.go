@@ -100,8 +100,7 @@ const (
 func (p *parser) declare() {
 	t := p.next()
 	if p.peek().kind != kindVariable {
-		p.skipRest(false)
-		p.problem(t.line, "DECLARE of a cursor not imported: Import does not evaluate cursors")
+		p.declareCursor(t)
 		return
 	}
 	for p.peek().kind == kindVariable {

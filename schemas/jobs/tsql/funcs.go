@@ -598,6 +598,8 @@ func (p *parser) systemVariable(t token) value {
 		return str(p.version())
 	case "@@ERROR":
 		return number(0) // a statement Import runs does not fail
+	case "@@FETCH_STATUS":
+		return number(int64(p.fetchStatus))
 	case "@@ROWCOUNT":
 		return number(int64(p.rowcount))
 	case "@@SERVICENAME":

@@ -115,15 +115,17 @@ func ImportWith(script []byte, opt Options) (Result, error) {
 // newParser returns a parser with no script, for opt (defaults filled).
 func newParser(opt Options) *parser {
 	return &parser{
-		vars:       map[string]*variable{},
-		byName:     map[string]*jobState{},
-		tvars:      map[string]*table{},
-		temp:       map[string]*table{},
-		categories: defaultCategories(),
-		db:         "master",
-		opt:        opt,
-		lim:        limits{deadline: time.Now().Add(opt.MaxTime)},
-		budget:     64 << 20,
+		vars:        map[string]*variable{},
+		byName:      map[string]*jobState{},
+		tvars:       map[string]*table{},
+		temp:        map[string]*table{},
+		categories:  defaultCategories(),
+		cursors:     map[string]*cursor{},
+		fetchStatus: -1,
+		db:          "master",
+		opt:         opt,
+		lim:         limits{deadline: time.Now().Add(opt.MaxTime)},
+		budget:      64 << 20,
 	}
 }
 

@@ -53,6 +53,9 @@ type parser struct {
 	temp     map[string]*table // temporary tables of the script, by lower-case name
 	// categories are msdb's job categories: the defaults and those the script adds.
 	categories []category
+	// cursors are the cursors declared, by lower-case name; fetchStatus is @@FETCH_STATUS.
+	cursors     map[string]*cursor
+	fetchStatus int
 }
 
 // flow is how control leaves the statements being run.
@@ -231,6 +234,8 @@ func (p *parser) statement() {
 		p.skipRest(false)
 	case "EXEC", "EXECUTE":
 		p.exec()
+	case "OPEN", "FETCH", "CLOSE", "DEALLOCATE":
+		p.cursorStatement(t)
 	case "INSERT":
 		p.insert()
 	case "UPDATE":
