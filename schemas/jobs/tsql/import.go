@@ -90,7 +90,7 @@ func ImportWith(script []byte, opt Options) (Result, error) {
 	}
 	p := newParser(opt)
 	p.toks = toks
-	p.budget = 64<<20 + 4*len(src)
+	p.budget = 128<<20 + 4*len(src)
 	p.problems = pre
 	p.run()
 	p.finish()

@@ -149,9 +149,15 @@ func (p *parser) readRow(line int) bool {
 }
 
 // checkString stops the evaluation when a string built at line is longer than MaxString.
+// It also counts the bytes against the budget of all the strings the evaluation builds, so
+// that a loop filling many rows or variables with large strings cannot exhaust memory.
 func (p *parser) checkString(n, line int) bool {
 	if n > p.opt.MaxString {
 		p.halt(line, "a string of %d bytes is built, more than the %d bytes Import evaluates", n, p.opt.MaxString)
+		return false
+	}
+	if p.budget -= n; p.budget < 0 {
+		p.halt(line, "the script builds more strings than Import evaluates (a loop that does not end?)")
 		return false
 	}
 	return true
