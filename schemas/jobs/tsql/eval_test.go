@@ -215,8 +215,8 @@ EXEC sp_update_jobstep @job_name = N'u', @step_id = 2, @command = N'y'`,
 		opt: Options{MaxString: 1 << 16}, wantErr: ErrLimit, problems: []string{"line 3: evaluation stopped: a string of 131072 bytes is built, more than the 65536 bytes"},
 	},
 	{
-		name: "large strings in many rows",
-		in: "DECLARE @t TABLE (s nvarchar(max))\nDECLARE @i int = 0\nWHILE @i < 5000 BEGIN INSERT @t VALUES (REPLICATE(N'x', 60000)) SET @i += 1 END",
+		name:    "large strings in many rows",
+		in:      "DECLARE @t TABLE (s nvarchar(max))\nDECLARE @i int = 0\nWHILE @i < 5000 BEGIN INSERT @t VALUES (REPLICATE(N'x', 60000)) SET @i += 1 END",
 		wantErr: ErrLimit, problems: []string{"line 3: evaluation stopped: the script builds more strings than Import evaluates"},
 	},
 	{
