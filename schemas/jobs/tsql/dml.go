@@ -132,9 +132,14 @@ func (p *parser) insert() {
 			p.efail = false
 			p.skipRest(true)
 		}
+	case p.peek().is("DEFAULT") && p.peekAt(1).is("VALUES"):
+		p.pos += 2
+		cols = nil
+		rows = [][]value{nil}
 	default:
+		what := clip(p.peek().text)
 		p.skipRest(true)
-		why = unknown("INSERT at line %d is filled by %s, which Import does not evaluate", stmt.line, clip(p.peek().text))
+		why = unknown("INSERT at line %d is filled by %s, which Import does not evaluate", stmt.line, what)
 	}
 	if why.kind == valUnknown {
 		t.unknown = why.s

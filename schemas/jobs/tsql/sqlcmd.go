@@ -20,7 +20,7 @@ var sqlcmdVar = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_\-]*)\)`)
 var sqlcmdCommand = regexp.MustCompile(`(?i)^[ \t]*:(setvar|on|r|connect|out|error|exit|quit|listvar|help|reset|ed|serverlist|xml|perftrace|!!)\b(.*)$`)
 
 // setvarArgs matches the arguments of :setvar: a name and a value, quoted or not.
-var setvarArgs = regexp.MustCompile(`^[ \t]+([A-Za-z_][A-Za-z0-9_\-]*)(?:[ \t]+(?:"((?:[^"]|"")*)"|(\S+)))?[ \t]*$`)
+var setvarArgs = regexp.MustCompile(`^[ \t]+([A-Za-z_][A-Za-z0-9_\-]*)(?:[ \t]+(?:"((?:[^"]|"")*)"|([^"\s]\S*)))?[ \t]*$`)
 
 func isSQLCmdName(s string) bool { return sqlcmdVar.MatchString("$("+s+")") && len(s) <= 128 }
 
