@@ -91,6 +91,9 @@ func (b *Builder) Result() Result {
 	res.Problems = slices.Clone(p.problems)
 	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	for _, js := range p.jobs {
+		if js.deleted {
+			continue
+		}
 		res.Jobs = append(res.Jobs, js.job)
 		res.JobLines = append(res.JobLines, js.line)
 	}

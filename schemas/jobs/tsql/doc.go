@@ -131,10 +131,12 @@
 // imported.
 //
 // sp_update_jobstep changes the parameters it gives of an existing step (by @step_id).
+// sp_delete_job deletes a job the script created before it (scripts that drop and create their
+// jobs again); one of a job the script does not create is reported.
 // sp_add_schedule's @schedule_uid is kept: a job's sp_add_jobschedule giving the same uid (as
 // dbatools writes shared schedules) attaches it.
 //
-// Other msdb procedures (sp_delete_job, sp_update_jobschedule, sp_update_alert, sp_start_job, ...)
+// Other msdb procedures (sp_update_jobschedule, sp_update_alert, sp_start_job, ...)
 // and unknown procedures are reported, not run. Import does not fill defaults or check values:
 // call Result.Partition, or jobs.Job.Normalize and jobs.Job.Validate, on what it returns.
 //

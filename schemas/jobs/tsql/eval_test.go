@@ -186,6 +186,19 @@ IF EXISTS (SELECT name FROM msdb.dbo.syscategories WHERE name = N'Custom')
 		names: []string{"Guarded", "Category exists", "Custom added"}, clean: true,
 	},
 	{
+		name: "a job deleted and created again",
+		in: `EXEC sp_add_job @job_name = N'Again', @description = N'first'
+IF EXISTS (SELECT job_id FROM msdb.dbo.sysjobs_view WHERE name = N'Again')
+	EXEC msdb.dbo.sp_delete_job @job_name = N'Again', @delete_unused_schedule = 1
+EXEC sp_add_job @job_name = N'Again', @description = N'second'
+DECLARE @id uniqueidentifier
+EXEC sp_add_job @job_name = N'Gone', @job_id = @id OUTPUT
+EXEC sp_delete_job @job_id = @id
+EXEC sp_add_jobstep @job_id = @id, @step_name = N's', @command = N'x'`,
+		names: []string{"Again"}, fields: map[string]string{"Again/description": "second"},
+		problems: []string{"line 8: sp_add_jobstep not imported: the job it refers to is deleted at line 7"},
+	},
+	{
 		name: "a condition Import cannot evaluate keeps the old reading",
 		in: `IF EXISTS (SELECT * FROM dbo.Settings WHERE k = 'jobs')
 	EXEC sp_add_job @job_name = N'Assumed'

@@ -102,6 +102,9 @@ func ImportWith(script []byte, opt Options) (Result, error) {
 		return res, fmt.Errorf("%w: line %d: %s", ErrLimit, p.halted.Line, p.halted.Message)
 	}
 	for _, js := range p.jobs {
+		if js.deleted {
+			continue
+		}
 		res.Jobs = append(res.Jobs, js.job)
 		res.JobLines = append(res.JobLines, js.line)
 	}
@@ -169,6 +172,9 @@ type jobState struct {
 	// ids are the job ids given as literals (@job_id = N'...'), by which later calls may
 	// refer to the job; msx does not keep them.
 	ids []string
+	// deleted is set by sp_delete_job (at line deletedAt): the job is not returned.
+	deleted   bool
+	deletedAt int
 }
 
 // schedState is a schedule made by sp_add_schedule, waiting for sp_attach_schedule.

@@ -326,7 +326,7 @@ EXEC sp_add_jobschedule @job_name = N'Guarded', @name = N'start', @freq_type = 6
 EXEC sp_add_schedule @schedule_name = N'Orphan', @freq_type = 1, @owner_login_name = N'sa', @schedule_uid = N'abc'
 EXEC sp_attach_schedule @job_name = N'Guarded', @schedule_id = @sched
 EXEC sp_attach_schedule @job_name = N'Guarded', @schedule_name = N'Nowhere'
-EXEC sp_delete_job @job_name = N'Guarded'
+EXEC sp_delete_job @job_name = N'Not here'
 EXEC otherdb.dbo.sp_add_job @job_name = N'Elsewhere'`,
 		want: []jobs.Job{{
 			Name:      "Guarded",
@@ -343,7 +343,7 @@ EXEC otherdb.dbo.sp_add_job @job_name = N'Elsewhere'`,
 			{16, "schedule 'Orphan' is not imported: no sp_attach_schedule attaches it to a job of this script, and an msx schedule belongs to a job"},
 			{17, "sp_attach_schedule not imported: the schedule it refers to is not known: it is the id of a schedule that sp_add_jobschedule attached to its job at line 15"},
 			{18, "sp_attach_schedule not imported: the schedule 'Nowhere' is not created in this script by sp_add_schedule"},
-			{19, "sp_delete_job not imported: " + unsupportedProcedures["sp_delete_job"]},
+			{19, "sp_delete_job not imported: it deletes a job this script does not create; delete jobs with msx job delete"},
 			{20, "unknown procedure otherdb.dbo.sp_add_job not imported: Import translates the msdb job procedures (sp_add_job, sp_add_jobstep, " +
 				"sp_add_jobschedule, sp_add_schedule, sp_attach_schedule, sp_update_job, sp_add_jobserver, sp_apply_job_to_targets, sp_add_category)"},
 		},

@@ -39,6 +39,7 @@ var procedures = map[string]procedure{
 	"sp_apply_job_to_targets": {strings.Fields(`job_id job_name target_server_groups target_servers operation`),
 		applyToTargets},
 	"sp_add_category": {strings.Fields(`class type name`), addCategory},
+	"sp_delete_job": {strings.Fields(`job_id job_name originating_server delete_history delete_unused_schedule`), deleteJob},
 	"sp_update_jobstep": {strings.Fields(`job_id job_name step_id step_name subsystem command additional_parameters
 			cmdexec_success_code on_success_action on_success_step_id on_fail_action on_fail_step_id server
 			database_name database_user_name retry_attempts retry_interval os_run_priority output_file_name flags
@@ -48,7 +49,6 @@ var procedures = map[string]procedure{
 // unsupportedProcedures are msdb procedures Import recognises but does not translate, with the
 // reason.
 var unsupportedProcedures = map[string]string{
-	"sp_delete_job":               "an imported job is created, or replaces the job of the same name when it is applied; delete jobs with msx",
 	"sp_update_jobschedule":       "Import translates the schedules as sp_add_jobschedule creates them; edit the imported job instead",
 	"sp_update_schedule":          "Import translates the schedules as sp_add_schedule creates them; edit the imported job instead",
 	"sp_delete_jobstep":           "edit the imported job instead",
@@ -94,11 +94,15 @@ func (c *call) job() *jobState {
 			c.p.problem(a.line, "%s not imported: the job it refers to is not known: %s", c.proc, a.val.s)
 			return nil
 		case valJob:
-			return c.p.jobs[a.val.ref]
+			if js := c.p.jobs[a.val.ref]; !js.deleted {
+				return js
+			}
+			c.p.problem(a.line, "%s not imported: the job it refers to is deleted at line %d", c.proc, c.p.jobs[a.val.ref].deletedAt)
+			return nil
 		case valString, valNumber:
 			id := strings.ToLower(strings.TrimSpace(a.val.s))
 			for _, js := range c.p.jobs {
-				if slices.Contains(js.ids, id) {
+				if !js.deleted && slices.Contains(js.ids, id) {
 					return js
 				}
 			}
@@ -477,4 +481,24 @@ func addCategory(c *call) {
 		}
 		c.p.categories = append(c.p.categories, category{name: name, class: 1, typ: typ})
 	}
+}
+
+// deleteJob deletes a job the script created before (a script that drops and creates its jobs
+// again); a job it did not create is not msx's to delete: that is reported.
+func deleteJob(c *call) {
+	var js *jobState
+	if a := c.get("job_id"); a != nil && a.val.kind == valJob && !c.p.jobs[a.val.ref].deleted {
+		js = c.p.jobs[a.val.ref]
+	}
+	var name string
+	if js == nil && c.str("job_name", &name) {
+		js = c.p.byName[nameKey(name)]
+	}
+	c.useAll()
+	if js == nil {
+		c.p.problem(c.line, "sp_delete_job not imported: it deletes a job this script does not create; delete jobs with msx job delete")
+		return
+	}
+	js.deleted, js.deletedAt = true, c.line
+	delete(c.p.byName, nameKey(js.job.Name))
 }

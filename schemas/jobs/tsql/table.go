@@ -317,6 +317,9 @@ func (p *parser) resolveTable(parts []string, line int) (*table, value) {
 		switch lower {
 		case "sysjobs", "sysjobs_view":
 			for i, js := range p.jobs {
+				if js.deleted {
+					continue
+				}
 				enabled := int64(1)
 				if js.job.Enabled != nil && !*js.job.Enabled {
 					enabled = 0
