@@ -39,7 +39,7 @@ var procedures = map[string]procedure{
 	"sp_apply_job_to_targets": {strings.Fields(`job_id job_name target_server_groups target_servers operation`),
 		applyToTargets},
 	"sp_add_category": {strings.Fields(`class type name`), addCategory},
-	"sp_delete_job": {strings.Fields(`job_id job_name originating_server delete_history delete_unused_schedule`), deleteJob},
+	"sp_delete_job":   {strings.Fields(`job_id job_name originating_server delete_history delete_unused_schedule`), deleteJob},
 	"sp_update_jobstep": {strings.Fields(`job_id job_name step_id step_name subsystem command additional_parameters
 			cmdexec_success_code on_success_action on_success_step_id on_fail_action on_fail_step_id server
 			database_name database_user_name retry_attempts retry_interval os_run_priority output_file_name flags
