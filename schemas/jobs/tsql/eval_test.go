@@ -108,6 +108,19 @@ FETCH NEXT FROM job_cur INTO @name, @cmd`,
 		problems: []string{"line 15: FETCH of the cursor job_cur, which is not declared (SQL Server error 16916): ignored"},
 	},
 	{
+		name: "SELECT without TOP assigns the last row, as SQL Server does",
+		in: `DECLARE @Jobs TABLE (JobID int IDENTITY, [Name] nvarchar(max), Completed bit DEFAULT 0)
+INSERT INTO @Jobs ([Name]) SELECT 'first' UNION ALL SELECT 'second' UNION ALL SELECT 'third'
+DECLARE @CurrentJobID int, @CurrentJobName nvarchar(max)
+WHILE EXISTS (SELECT * FROM @Jobs WHERE Completed = 0)
+BEGIN
+	SELECT @CurrentJobID = JobID, @CurrentJobName = [Name] FROM @Jobs WHERE Completed = 0 ORDER BY JobID ASC
+	EXECUTE msdb.dbo.sp_add_job @job_name = @CurrentJobName
+	UPDATE Jobs SET Completed = 1 FROM @Jobs Jobs WHERE JobID = @CurrentJobID
+END`,
+		names: []string{"third", "second", "first"}, clean: true,
+	},
+	{
 		name: "IF ELSE on @@VERSION and SERVERPROPERTY",
 		in: `IF @@VERSION LIKE '%Linux%'
 	EXEC sp_add_job @job_name = N'linux'
