@@ -67,7 +67,9 @@
 // the statement after it runs as if the condition held (what job scripts mean by their guards
 // and error checks), its ELSE branch is not imported, and a variable or table it changes has
 // no certain value after it. A WHILE whose condition is unknown does not run: each procedure
-// call in its body is reported. GOTO is not followed; labels, USE, SET options, PRINT,
+// call in its body is reported. GOTO goes forward to its label in the batch (SSMS's GOTO EndSave
+// after COMMIT); one under a condition Import could not evaluate, and one back to an earlier
+// label, are not followed (the second is reported). Labels, USE, SET options, PRINT,
 // RAISERROR and THROW create nothing.
 //
 // The evaluation is bounded by Options: statements run (MaxStatements), iterations of one

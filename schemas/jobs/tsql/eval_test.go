@@ -212,6 +212,24 @@ EXEC sp_add_jobstep @job_id = @id, @step_name = N's', @command = N'x'`,
 		problems: []string{"line 8: sp_add_jobstep not imported: the job it refers to is deleted at line 7"},
 	},
 	{
+		name: "GOTO forward, back and nowhere",
+		in: `DECLARE @skip bit = 1
+IF @skip = 1 GOTO SkipJob
+EXEC sp_add_job @job_name = N'skipped'
+SkipJob:
+EXEC sp_add_job @job_name = N'after the label'
+Again:
+IF @skip = 0 GOTO Again
+GOTO Again
+GOTO Nowhere
+EXEC sp_add_job @job_name = N'not reached'
+GO
+EXEC sp_add_job @job_name = N'next batch'`,
+		names: []string{"after the label", "not reached", "next batch"},
+		problems: []string{"line 8: GOTO Again not followed: Import follows GOTO forward to a label of the same batch",
+			"line 9: GOTO Nowhere not followed"},
+	},
+	{
 		name: "a condition Import cannot evaluate keeps the old reading",
 		in: `IF EXISTS (SELECT * FROM dbo.Settings WHERE k = 'jobs')
 	EXEC sp_add_job @job_name = N'Assumed'

@@ -56,6 +56,7 @@ type parser struct {
 	// cursors are the cursors declared, by lower-case name; fetchStatus is @@FETCH_STATUS.
 	cursors     map[string]*cursor
 	fetchStatus int
+	label       string // the label GOTO goes to, upper case
 }
 
 // flow is how control leaves the statements being run.
@@ -66,6 +67,7 @@ const (
 	flowBreak         // BREAK: leave the innermost WHILE
 	flowContinue      // CONTINUE: start the next iteration of the innermost WHILE
 	flowReturn        // RETURN: leave the batch
+	flowGoto          // GOTO: pass over statements up to the label p.label
 )
 
 // frame is one IF body being read whose condition Import could not evaluate.
@@ -151,6 +153,9 @@ func (p *parser) statement() {
 		return
 	}
 	t := p.peek()
+	if p.flow == flowGoto && p.atLabel() && strings.EqualFold(t.value, p.label) {
+		p.flow, p.label = flowNone, ""
+	}
 	if p.flow != flowNone || p.halted != nil {
 		p.skipStatement()
 		return
@@ -206,7 +211,8 @@ func (p *parser) statement() {
 		p.while()
 	case "GOTO":
 		p.next()
-		p.next() // the label
+		label := p.next()
+		p.gotoLabel(t, label)
 	case "BREAK", "CONTINUE":
 		p.next()
 		switch {
@@ -312,6 +318,10 @@ func (p *parser) skipStatement() {
 	t := p.peek()
 	switch {
 	case t.kind == kindGo:
+		if p.flow == flowGoto {
+			p.problem(t.line, "the label %s of a GOTO is not found before GO (SQL Server error 133): the statements after the GOTO are not imported", p.label)
+			p.flow = flowReturn
+		}
 		if p.flow == flowReturn || p.halted != nil {
 			// RETURN and a stop end at the end of the batch: GO is read as a statement.
 			if p.halted == nil {
@@ -391,11 +401,28 @@ func (p *parser) skipStatement() {
 	}
 }
 
+// gotoLabel follows GOTO label forward: the statements up to the label are passed over. A
+// GOTO under a condition Import could not evaluate, or in a branch it does not run, is not
+// followed (job scripts jump to their error exit there); one back to an earlier label is
+// reported and not followed, as loops are written with WHILE.
+func (p *parser) gotoLabel(t, label token) {
+	if p.discard != "" || len(p.frames) > 0 {
+		return
+	}
+	for i := p.pos; i+1 < len(p.toks) && p.toks[i].kind != kindGo; i++ {
+		if p.toks[i].kind == kindIdent && strings.EqualFold(p.toks[i].value, label.value) && p.toks[i+1].isPunct(":") {
+			p.flow, p.label = flowGoto, label.value
+			return
+		}
+	}
+	p.problem(t.line, "GOTO %s not followed: Import follows GOTO forward to a label of the same batch", clip(label.text))
+}
+
 // endBatch ends a batch at GO: variables go out of scope.
 func (p *parser) endBatch(goTok token) {
 	clear(p.vars)
 	clear(p.tvars)
-	p.flow = flowNone
+	p.flow, p.label = flowNone, ""
 	p.frames = nil
 	p.discard = ""
 	if n := goTok.value; n != "" && strings.TrimLeft(n, "0") != "1" {
@@ -605,7 +632,7 @@ func (p *parser) while() {
 			return
 		case flowContinue:
 			p.flow = flowNone
-		case flowReturn:
+		case flowReturn, flowGoto:
 			return
 		}
 	}
