@@ -43,7 +43,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 }
 
 // fuzzLimits bound the evaluation of a fuzzed script, so that each runs in milliseconds.
-var fuzzLimits = Options{MaxStatements: 20_000, MaxIterations: 2_000, MaxTime: 2 * time.Second, MaxString: 1 << 16, MaxRows: 2_000}
+var fuzzLimits = Options{MaxStatements: 5_000, MaxIterations: 2_000, MaxTime: time.Second, MaxString: 1 << 16, MaxRows: 2_000}
 
 // FuzzImport checks that no script makes Import or Export panic, that every problem has a line
 // of the script, and that a job Import returns survives Export and Import unchanged (less what
