@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"encoding/json"
+	"errors"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -76,8 +78,9 @@ EXEC msdb.dbo.sp_add_jobserver @job_name = N'Local stats';
 		if jerr := json.Unmarshal([]byte(stdout), &p); jerr != nil {
 			t.Fatalf("msx migrate %v: %v %v\n%s%s", args, err, jerr, stdout, stderr)
 		}
-		if err == nil || !strings.Contains(stderr, "partial: 1 object(s) not migrated") {
-			t.Errorf("msx migrate %v: exit %v, stderr %q; want partial (the Snapshot job)", args, err, stderr)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(stderr, "partial: 1 object(s) not migrated") {
+			t.Errorf("msx migrate %v: exit %v, stderr %q; want partial, exit status 3 (the Snapshot job)", args, err, stderr)
 		}
 		return p, stderr
 	}

@@ -102,7 +102,7 @@ func (s *serverImport) run(cmd *cobra.Command, g *globals, dryRun bool) error {
 		}
 	}
 	if notImported > 0 {
-		return fmt.Errorf("%w: %d job(s) imported, %d not imported (listed above with the reason)", migrate.ErrPartial, len(list), notImported)
+		return &exitError{code: exitPartial, err: fmt.Errorf("%w: %d job(s) imported, %d not imported (listed above with the reason; exit status %d)", migrate.ErrPartial, len(list), notImported, exitPartial)}
 	}
 	return nil
 }

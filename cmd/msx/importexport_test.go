@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,9 +41,15 @@ func TestImportExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import --dry-run: %v\n%s", err, stderr.String())
 	}
-	var docs []jobs.Job
-	if err := json.Unmarshal(out, &docs); err != nil || len(docs) != 1 || docs[0].Name != name || len(docs[0].Steps) != 3 {
-		t.Fatalf("dry run: %v %+v\n%s", err, docs, out)
+	var report struct {
+		Imported    []jobs.Job         `json:"imported"`
+		NotImported []tsql.NotImported `json:"not_imported"`
+	}
+	if err := json.Unmarshal(out, &report); err != nil || len(report.Imported) != 1 || len(report.NotImported) != 0 {
+		t.Fatalf("dry run: %v %+v\n%s", err, report, out)
+	}
+	if docs := report.Imported; docs[0].Name != name || len(docs[0].Steps) != 3 {
+		t.Fatalf("dry run: %+v\n%s", docs, out)
 	}
 	if !strings.Contains(stderr.String(), "ssms-multistep.sql:93: @schedule_uid ignored") {
 		t.Errorf("dry run does not report the ignored @schedule_uid with its line:\n%s", stderr.String())
@@ -85,6 +92,15 @@ func TestImportExport(t *testing.T) {
 	}
 	if err := msxErr(t, dir, "job", "export", name, "--format", "yaml"); !strings.Contains(err, "tsql") {
 		t.Errorf("unknown format: %s", err)
+	}
+	// A script with jobs msx cannot run applies the others and exits 3 (partial).
+	_, stderr2, err2 := runMsx(t, dir, "job", "import", testScript(t, "dbatools-agent.sql"))
+	var exit *exec.ExitError
+	if !errors.As(err2, &exit) || exit.ExitCode() != 3 || !strings.Contains(stderr2, "17 job(s) imported, 2 not") {
+		t.Errorf("partial import: %v\n%s", err2, stderr2)
+	}
+	if err := json.Unmarshal([]byte(msx(t, dir, false, "job", "list", "-o", "json")), &list); err != nil || len(list) != 18 {
+		t.Errorf("after the partial import, %d jobs (%v), want 18", len(list), err)
 	}
 	bad := filepath.Join(dir, "bad.sql")
 	if err := os.WriteFile(bad, []byte("SELECT 1\nGO\n"), 0o600); err != nil {

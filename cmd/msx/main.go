@@ -19,6 +19,6 @@ func main() {
 		if !errors.Is(err, errSilent) {
 			fmt.Fprintln(os.Stderr, "msx:", EscapeLines(err.Error()))
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

@@ -75,7 +75,7 @@ What cannot come across is listed with the reason, never dropped; the exit statu
 				return err
 			}
 			if n := len(plan.NotMigrated()); n > 0 {
-				return fmt.Errorf("%w: %d object(s) not migrated, each listed with its reason", migrate.ErrPartial, n)
+				return &exitError{code: exitPartial, err: fmt.Errorf("%w: %d object(s) not migrated, each listed with its reason (exit status %d)", migrate.ErrPartial, n, exitPartial)}
 			}
 			return nil
 		},

@@ -1,31 +1,90 @@
 // Package tsql converts between SQL Server Agent job scripts in T-SQL and msx job documents.
 //
-// Import reads the scripts that SQL Server Management Studio's "Script Job as CREATE" writes
-// and the job sections of maintenance solutions (Ola Hallengren's MaintenanceSolution.sql and
-// the like); Export writes a job back in SSMS's shape so that it can move to a plain SQL Server
-// Agent.
+// Import reads the scripts DBAs have: what SQL Server Management Studio's "Script Job as
+// CREATE" writes, dbatools' Export-DbaScript of a whole Agent, and the job sections of
+// maintenance solutions (Ola Hallengren's MaintenanceSolution.sql and the like); Export writes a
+// job back in SSMS's shape so that it can move to a plain SQL Server Agent. Builder runs the
+// same translation on procedure calls whose arguments are already evaluated (a migration
+// reading msdb).
 //
-// # What Import reads
+// # How Import reads a script
 //
-// A tokenizer splits the script into strings ('...' and N'...', in which a doubled quote stands for one),
-// [bracketed]] and "quoted" identifiers, numbers, @variables, punctuation and comments (--
-// and nested /* */). GO separates batches only alone on its line, so a GO line inside a string
-// is part of the string. On the tokens, Import interprets the statements job scripts use:
+// SQLCMD first: a line starting with :setvar NAME "value" (or :on error, ...) is run and
+// becomes an empty line, and $(NAME) is replaced by the variable's value anywhere, strings
+// included (Options.Vars are sqlcmd -v; a :setvar in the script wins, as in sqlcmd). SQL
+// Server Agent's tokens look alike and pass untouched: $(ESCAPE_SQUOTE(JOBNAME)) is never a
+// SQLCMD variable, and $(JOBID), $(SRVR) and the other token names are replaced only when the
+// script defines a variable of that name. In a script with SQLCMD commands or Options.Vars, an
+// undefined $(NAME) is reported.
 //
-//   - EXEC [@rc =] [msdb.dbo.]procedure with named (@p = value) or positional arguments, each
-//     a string, a number, NULL, DEFAULT, a bare word or a variable; OUTPUT arguments bind
-//     @job_id and @schedule_id variables to what the call creates.
-//   - DECLARE, SET and SELECT @v = ... assign variables: strings, numbers, NULL, other
-//     variables, CHAR(n) and NCHAR(n), joined with +. A variable set any other way (a function,
-//     a query, CASE) has an unknown value, and a parameter given one is reported. Variables end
-//     at GO, as in SQL Server.
-//   - IF conditions are not evaluated: the statement after the condition is imported as if it
-//     held (IF NOT EXISTS (...) BEGIN sp_add_category ... END; IF (@@ERROR <> 0 ...) GOTO
-//     QuitWithRollback), and a variable it assigns has no certain value after it. ELSE
-//     branches, WHILE bodies and CATCH blocks are not imported; each procedure call in them
-//     is reported.
-//   - GOTO, labels, BEGIN/COMMIT/ROLLBACK TRANSACTION, USE, SET options, PRINT, RAISERROR,
-//     THROW and RETURN create nothing and are passed over. Any other statement is reported.
+// A tokenizer then splits the script into strings ('...' and N'...', in which a doubled quote
+// stands for one), [bracketed]] and "quoted" identifiers, numbers, @variables, punctuation and
+// comments (-- and nested /* */). GO separates batches only alone on its line, so a GO line
+// inside a string is part of the string.
+//
+// On the tokens, Import is a bounded T-SQL evaluator. It runs the script as SQL Server would on
+// a new server of the declared Options.Platform and Options.Edition, whose msdb holds only what
+// the script creates:
+//
+//   - DECLARE, SET and SELECT @v = ... assign variables (strings, integers, numbers, NULL);
+//     a value assigned to a string or integer variable is converted and cut to its size as
+//     SQL Server does. Variables and table variables end at GO; #temporary tables last for
+//     the script.
+//   - Expressions: + - * / % and the bit operators, comparisons (strings ignore case and
+//     trailing spaces, as the default collations), AND, OR, NOT, IS [NOT] NULL, [NOT] IN,
+//     [NOT] LIKE, [NOT] BETWEEN, EXISTS, CASE, scalar subqueries, and the functions CHAR,
+//     NCHAR, REPLACE, ISNULL, COALESCE, NULLIF, IIF, CAST, CONVERT, TRY_CAST, TRY_CONVERT, LEN,
+//     DATALENGTH, LEFT, RIGHT, SUBSTRING, CHARINDEX, UPPER, LOWER, LTRIM, RTRIM, TRIM, REVERSE,
+//     REPLICATE, SPACE, CONCAT, QUOTENAME, ASCII, UNICODE, STR, ABS; SERVERPROPERTY (Edition,
+//     EngineEdition, ProductVersion, ProductMajorVersion, ...), @@VERSION, @@ERROR (0),
+//     @@ROWCOUNT, DB_NAME(), SUSER_SNAME(0x01) ('sa'), IS_SRVROLEMEMBER('sysadmin') (1),
+//     OBJECT_ID of a #table. @@SERVERNAME stays the server the job is applied to.
+//   - Tables: DECLARE @t TABLE (...) and CREATE TABLE #t (...) with IDENTITY and DEFAULT
+//     columns; INSERT [INTO] ... VALUES (...), (...) or SELECT ... [UNION [ALL] SELECT ...];
+//     UPDATE t SET ... [FROM @t t] [WHERE ...]; DELETE [FROM] ... [WHERE ...]; DROP TABLE #t.
+//     SELECT [TOP n] ... FROM one table [alias] [WHERE ...] [ORDER BY ...], with COUNT, MAX,
+//     MIN and SUM over all its rows, reads them; a SELECT assigning variables assigns them
+//     row by row (the last row's values stay; none when no row is selected).
+//   - DECLARE c CURSOR ... FOR SELECT ..., OPEN, FETCH NEXT FROM c INTO @a, @b (setting
+//     @@FETCH_STATUS), CLOSE and DEALLOCATE walk the rows of a query.
+//   - msdb.dbo.sysjobs and sysjobs_view (name, job_id, enabled, description), syscategories
+//     (the default categories and those the script adds), sysoperators, sysalerts and
+//     sysschedules are answered from what the script created so far, so that IF NOT EXISTS
+//     (SELECT * FROM msdb.dbo.sysjobs WHERE name = ...) guards work; sys.dm_os_host_info and
+//     sys.dm_os_server_diagnostics_log_configurations from the platform.
+//   - IF and ELSE run the branch the condition selects, WHILE runs its body while the
+//     condition holds, with BREAK and CONTINUE; RETURN ends the batch. BEGIN ... END, TRY
+//     blocks and transactions are run; CATCH blocks are not (nothing fails).
+//   - EXEC [@rc =] [msdb.dbo.]procedure with named or positional arguments, each a constant,
+//     DEFAULT, a bare word or a variable, runs the msdb job procedures below (@rc is set to
+//     0). EXEC (expression) and sp_executesql @stmt, @params, @p = value [OUTPUT] run dynamic
+//     SQL as a batch of its own, nested at most Options.MaxDepth deep; OUTPUT parameters come
+//     back.
+//
+// What Import cannot evaluate gives an unknown value that says why: a query of a user table,
+// a join, GROUP BY, a function of a database or one it does not know, GETDATE(). A parameter
+// given an unknown value is reported. An IF whose condition is unknown is read as before:
+// the statement after it runs as if the condition held (what job scripts mean by their guards
+// and error checks), its ELSE branch is not imported, and a variable or table it changes has
+// no certain value after it. A WHILE whose condition is unknown does not run: each procedure
+// call in its body is reported. GOTO goes forward to its label in the batch (SSMS's GOTO EndSave
+// after COMMIT); one under a condition Import could not evaluate, and one back to an earlier
+// label, are not followed (the second is reported). Labels, USE, SET options, PRINT,
+// RAISERROR and THROW create nothing.
+//
+// The evaluation is bounded by Options: statements run (MaxStatements), iterations of one
+// loop (MaxIterations), time (MaxTime), the length of a string (MaxString), the rows of the
+// tables (MaxRows), the rows queries read, and the depth of dynamic SQL (MaxDepth). A script
+// that exceeds one stops: Import returns an error wrapping ErrLimit that names the line, with
+// the problems but no job. A hostile script can neither hang Import nor exhaust its memory.
+//
+// # Partial imports
+//
+// Import returns the jobs as the script writes them. Result.Partition normalizes them and
+// sets apart those that are not valid msx jobs (a Snapshot, Distribution or other step msx
+// does not run; retry_attempts 2147483647, which replication writes for "retry for ever", out
+// of the 0..9999 that msx and sp_add_jobstep allow): each NotImported names the job, the line
+// of its sp_add_job and the reason, so that the other jobs can be applied.
 //
 // # Procedures and parameters
 //
@@ -73,13 +132,19 @@
 // does not parse is reported and the alert not imported); WMI alerts are reported and not
 // imported.
 //
-// Other msdb procedures (sp_delete_job, sp_update_jobstep, sp_update_alert, sp_start_job, ...)
-// and unknown procedures are reported, not run. Import does not fill
-// defaults or check values: call jobs.Job.Normalize and jobs.Job.Validate on what it returns.
+// sp_update_jobstep changes the parameters it gives of an existing step (by @step_id).
+// sp_delete_job deletes a job the script created before it (scripts that drop and create their
+// jobs again); one of a job the script does not create is reported.
+// sp_add_schedule's @schedule_uid is kept: a job's sp_add_jobschedule giving the same uid (as
+// dbatools writes shared schedules) attaches it.
+//
+// Other msdb procedures (sp_update_jobschedule, sp_update_alert, sp_start_job, ...)
+// and unknown procedures are reported, not run. Import does not fill defaults or check values:
+// call Result.Partition, or jobs.Job.Normalize and jobs.Job.Validate, on what it returns.
 //
 // # Not supported
 //
-// Dynamic SQL (EXEC of a string), loops, cursors, table variables and queries are not
-// evaluated; IF conditions are assumed true; GO n imports the batch once; procedures of
-// databases other than msdb are unknown.
+// Joins, GROUP BY, FETCH other than NEXT, SELECT INTO, MERGE, user tables and the functions of databases are
+// not evaluated; GO n imports the batch once; procedures of databases other than msdb are
+// unknown.
 package tsql

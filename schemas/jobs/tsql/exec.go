@@ -28,14 +28,24 @@ type call struct {
 // exec reads EXEC [@rc =] [db.][schema.]procedure arguments.
 func (p *parser) exec() {
 	t := p.next()
+	var rc token
 	if p.peek().kind == kindVariable && p.peekAt(1).isPunct("=") {
-		p.pos += 2 // the return code variable: job scripts only test it to roll back
+		rc = p.next() // the return code variable: job scripts test it to roll back
+		p.next()
 	}
-	if p.peek().isPunct("(") || p.peek().kind == kindVariable || p.peek().kind == kindString {
-		p.skipParens()
-		p.skipRest(false)
-		p.problem(t.line, "dynamic SQL (EXEC of a string or variable) not imported: Import does not run generated statements")
+	if p.peek().isPunct("(") {
+		p.execString(t)
 		return
+	}
+	if p.peek().kind == kindVariable || p.peek().kind == kindString {
+		p.skipRest(false)
+		p.problem(t.line, "EXEC of a procedure named by a string or variable not imported: write EXEC (@sql) to run a statement, or name the procedure")
+		return
+	}
+	if rc.kind == kindVariable && p.discard == "" {
+		if v := p.vars[strings.ToLower(rc.value)]; v != nil {
+			v.val = number(0) // the procedures Import runs succeed
+		}
 	}
 	var parts []string
 	for {
@@ -62,7 +72,7 @@ func (p *parser) exec() {
 	}
 	full := strings.Join(parts, ".")
 	name := strings.ToLower(parts[len(parts)-1])
-	if len(parts) == 3 && parts[0] != "" && !strings.EqualFold(parts[0], "msdb") {
+	if len(parts) == 3 && parts[0] != "" && !strings.EqualFold(parts[0], "msdb") && name != "sp_executesql" {
 		name = "" // a procedure of another database: not SQL Server Agent's
 	}
 	args, ok := p.args()
@@ -75,6 +85,17 @@ func (p *parser) exec() {
 		p.problem(t.line, "EXEC %s not imported: %s", full, p.discard)
 		return
 	}
+	if name == "sp_executesql" {
+		p.executeSQL(t, args)
+		return
+	}
+	p.runProc(t.line, full, name, args)
+}
+
+// runProc runs a procedure call whose arguments are read: full is the name as written, name
+// the lower-case procedure name ("" for one of another database).
+func (p *parser) runProc(line int, full, name string, args []*arg) {
+	t := token{line: line}
 	proc, known := procedures[name]
 	if !known {
 		if why, ok := unsupportedProcedures[name]; ok {

@@ -20,6 +20,7 @@ const (
 	valSchedule                  // the schedule of sp_add_schedule ... @schedule_id = @v OUTPUT; ref is its index
 	valLocal                     // @@SERVERNAME: the server the script runs on
 	valUnknown                   // a value Import cannot work out; s says why
+	valBool                      // the result of a condition: s is "1" or "0" (an unknown truth is valNull)
 )
 
 // value is the value of a variable, an expression or a procedure argument.
@@ -30,6 +31,15 @@ type value struct {
 }
 
 func str(s string) value { return value{kind: valString, s: s} }
+
+func boolean(b bool) value {
+	if b {
+		return value{kind: valBool, s: "1"}
+	}
+	return value{kind: valBool, s: "0"}
+}
+
+func number(n int64) value { return value{kind: valNumber, s: strconv.FormatInt(n, 10)} }
 
 func unknown(format string, args ...any) value {
 	return value{kind: valUnknown, s: fmt.Sprintf(format, args...)}
@@ -90,8 +100,7 @@ const (
 func (p *parser) declare() {
 	t := p.next()
 	if p.peek().kind != kindVariable {
-		p.skipRest(false)
-		p.problem(t.line, "DECLARE of a cursor not imported: Import does not evaluate cursors")
+		p.declareCursor(t)
 		return
 	}
 	for p.peek().kind == kindVariable {
@@ -102,7 +111,7 @@ func (p *parser) declare() {
 		}
 		if p.peek().is("TABLE") {
 			p.next()
-			p.skipParens()
+			p.tvars[strings.ToLower(vt.value)] = p.tableDef(vt.value)
 			v.val = unknown("%s is a table variable", vt.value)
 		} else {
 			p.declareType(v)
@@ -196,32 +205,49 @@ func (p *parser) set() {
 	}
 }
 
-// selectStatement reads SELECT @a = expr, @b = expr [FROM ...]. A SELECT that assigns no
-// variable is a query, which creates nothing Import translates.
+// selectStatement reads SELECT @a = expr, @b = expr [FROM ... WHERE ... ORDER BY ...]: each
+// row the query selects assigns the variables in turn, so the last row's values stay (none
+// when it selects no row), as in SQL Server. A SELECT that assigns no variable returns rows to
+// the client and creates nothing.
 func (p *parser) selectStatement() {
-	t := p.next()
-	if p.peek().kind != kindVariable || !(p.peekAt(1).isPunct("=") || p.peekAt(1).isPunct("+=")) {
-		p.skipRest(false)
+	t := p.peek()
+	q := p.parseQuery()
+	var vars []token
+	for i := q.itemsStart; i+1 < q.itemsEnd; i++ {
+		if p.toks[i].kind == kindVariable && (p.toks[i+1].isPunct("=") || p.toks[i+1].isPunct("+=")) &&
+			(i == q.itemsStart || p.toks[i-1].isPunct(",")) {
+			vars = append(vars, p.toks[i])
+		}
+	}
+	if len(vars) == 0 {
+		p.pos = q.end
 		p.problem(t.line, "SELECT statement not imported: Import reads the msdb job procedures and the variables they use")
 		return
 	}
-	var assigned []token
-	for p.peek().kind == kindVariable && (p.peekAt(1).isPunct("=") || p.peekAt(1).isPunct("+=")) {
-		vt := p.next()
-		add := p.next().text == "+="
-		p.assign(vt, p.expr(), add)
-		assigned = append(assigned, vt)
-		if !p.peek().isPunct(",") {
-			break
+	rows, why := p.evalQuery(q)
+	if why.kind == valUnknown {
+		for _, vt := range vars {
+			p.assign(vt, unknown("%s is set at line %d from a query Import does not evaluate: %s", vt.value, t.line, why.s), false)
 		}
-		p.next()
+		p.pos = q.end
+		return
 	}
-	if p.peek().is("FROM") || p.peek().is("WHERE") {
-		p.skipRest(false)
-		for _, vt := range assigned {
-			p.assign(vt, unknown("%s is set at line %d from a query, which Import does not run", vt.value, vt.line), false)
-		}
+	for _, r := range rows {
+		p.pos = q.itemsStart
+		p.withRow(r, func() {
+			for p.pos < q.itemsEnd && p.peek().kind == kindVariable && p.halted == nil {
+				vt := p.next()
+				add := p.next().text == "+="
+				p.assign(vt, p.expr(), add)
+				if !p.peek().isPunct(",") {
+					break
+				}
+				p.next()
+			}
+		})
 	}
+	p.rowcount = len(rows)
+	p.pos = q.end
 }
 
 // assign sets a variable (add: appends, for +=).
@@ -267,126 +293,10 @@ func (p *parser) convert(v *variable, val value, line int) value {
 	return val
 }
 
-// expr reads an expression: terms joined by +. Other expressions (functions, CASE, queries,
-// arithmetic besides +) are skipped and give an unknown value.
-func (p *parser) expr() value {
-	start := p.peek()
-	v, ok := p.term()
-	for ok && p.peek().isPunct("+") {
-		op := p.next()
-		var w value
-		w, ok = p.term()
-		if ok {
-			v = p.plus(v, w, op.line)
-		}
-	}
-	if ok && p.atExprEnd() {
-		return v
-	}
-	p.skipExpr()
-	return unknown("the value is set at line %d by an expression Import does not evaluate", start.line)
-}
-
-// atExprEnd reports whether an expression may end here.
-func (p *parser) atExprEnd() bool {
-	t := p.peek()
-	if p.eof() || t.kind == kindGo || t.isPunct(",") || t.isPunct(";") || t.isPunct(")") || isStatementWord(t) || p.atLabel() {
-		return true
-	}
-	for _, w := range []string{"FROM", "WHERE", "INTO", "GROUP", "ORDER", "HAVING", "UNION", "OPTION", "OUTPUT", "OUT"} {
-		if t.is(w) {
-			return true
-		}
-	}
-	return false
-}
-
-// skipExpr skips to the end of an expression.
-func (p *parser) skipExpr() {
-	depth, cases := 0, 0
-	for !p.eof() {
-		if depth == 0 && cases == 0 && p.atExprEnd() {
-			return
-		}
-		t := p.next()
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			depth--
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		}
-		if depth < 0 {
-			return
-		}
-		if p.peek().kind == kindGo {
-			return
-		}
-	}
-}
-
-// term reads a literal, a variable, CHAR(n) or NCHAR(n), or a parenthesised expression.
-func (p *parser) term() (value, bool) {
-	t := p.peek()
-	switch {
-	case t.kind == kindString:
-		p.next()
-		return str(t.value), true
-	case t.kind == kindNumber:
-		p.next()
-		return value{kind: valNumber, s: t.text}, true
-	case (t.isPunct("-") || t.isPunct("+")) && p.peekAt(1).kind == kindNumber:
-		p.next()
-		n := p.next()
-		if t.text == "-" {
-			return value{kind: valNumber, s: "-" + n.text}, true
-		}
-		return value{kind: valNumber, s: n.text}, true
-	case t.is("NULL"):
-		p.next()
-		return value{kind: valNull}, true
-	case t.kind == kindVariable:
-		p.next()
-		return p.lookup(t), true
-	case (t.is("CHAR") || t.is("NCHAR")) && p.peekAt(1).isPunct("(") && p.peekAt(2).kind == kindNumber && p.peekAt(3).isPunct(")"):
-		n, err := strconv.Atoi(p.peekAt(2).text)
-		if err != nil || n < 0 || (t.is("CHAR") && n > 255) || n > utf8.MaxRune {
-			return value{}, false
-		}
-		p.pos += 4
-		return str(string(rune(n))), true
-	case t.isPunct("(") && p.nest < maxNest:
-		save := p.pos
-		p.next()
-		p.nest++
-		defer func() { p.nest-- }()
-		v, ok := p.term()
-		for ok && p.peek().isPunct("+") {
-			op := p.next()
-			var w value
-			if w, ok = p.term(); ok {
-				v = p.plus(v, w, op.line)
-			}
-		}
-		if ok && p.peek().isPunct(")") {
-			p.next()
-			return v, true
-		}
-		p.pos = save
-	}
-	return value{}, false
-}
-
-// lookup returns the value of a variable.
+// lookup returns the value of a variable, or of a system function such as @@VERSION.
 func (p *parser) lookup(t token) value {
 	if strings.HasPrefix(t.value, "@@") {
-		if strings.EqualFold(t.value, "@@SERVERNAME") {
-			return value{kind: valLocal}
-		}
-		return unknown("%s is a system function Import does not evaluate", t.value)
+		return p.systemVariable(t)
 	}
 	v := p.vars[strings.ToLower(t.value)]
 	if v == nil {
@@ -395,7 +305,7 @@ func (p *parser) lookup(t token) value {
 	return v.val
 }
 
-// plus evaluates a + b: strings concatenate, integers add, NULL gives NULL.
+// plus evaluates a + b: strings concatenate, numbers add, NULL gives NULL.
 func (p *parser) plus(a, b value, line int) value {
 	switch {
 	case a.kind == valUnknown:
@@ -405,21 +315,126 @@ func (p *parser) plus(a, b value, line int) value {
 	case a.kind == valNull || b.kind == valNull:
 		return value{kind: valNull}
 	case a.kind == valString && b.kind == valString:
-		if p.budget -= len(a.s) + len(b.s); p.budget < 0 {
-			return unknown("the script builds strings longer than Import evaluates (line %d)", line)
+		if !p.checkString(len(a.s)+len(b.s), line) {
+			return unknown("the evaluation was stopped at line %d", line)
 		}
 		return str(a.s + b.s)
-	case a.kind == valNumber && b.kind == valNumber:
-		x, err1 := strconv.ParseInt(a.s, 10, 64)
-		y, err2 := strconv.ParseInt(b.s, 10, 64)
-		if err1 != nil || err2 != nil || (y > 0 && x > math.MaxInt64-y) || (y < 0 && x < math.MinInt64-y) {
-			return unknown("the sum at line %d is not an integer Import evaluates", line)
-		}
-		return value{kind: valNumber, s: strconv.FormatInt(x+y, 10)}
+	case a.kind == valNumber && b.kind == valNumber,
+		a.kind == valNumber && b.kind == valString, a.kind == valString && b.kind == valNumber:
+		return arith("+", a, b, line)
 	case a.kind == valLocal || b.kind == valLocal:
 		return unknown("the value at line %d depends on the server name (@@SERVERNAME)", line)
 	}
 	return unknown("the value at line %d adds %s to %s, which Import does not evaluate", line, a.text(), b.text())
+}
+
+// arith evaluates a number operation; a string operand is converted to a number as SQL Server
+// does, and one that is not a number gives an unknown value (SQL Server error 245).
+func arith(op string, a, b value, line int) value {
+	if a.kind == valUnknown {
+		return a
+	}
+	if b.kind == valUnknown {
+		return b
+	}
+	if a.kind == valNull || b.kind == valNull {
+		return value{kind: valNull}
+	}
+	x, okx := toNumber(a)
+	y, oky := toNumber(b)
+	if !okx || !oky {
+		return unknown("the value at line %d applies %s to %s and %s, which Import does not evaluate", line, op, a.text(), b.text())
+	}
+	if x.isInt && y.isInt {
+		i, j := x.i, y.i
+		var r int64
+		switch op {
+		case "+":
+			if (j > 0 && i > math.MaxInt64-j) || (j < 0 && i < math.MinInt64-j) {
+				return unknown("the sum at line %d is not an integer Import evaluates", line)
+			}
+			r = i + j
+		case "-":
+			if (j < 0 && i > math.MaxInt64+j) || (j > 0 && i < math.MinInt64+j) {
+				return unknown("the difference at line %d is not an integer Import evaluates", line)
+			}
+			r = i - j
+		case "*":
+			r = i * j
+			if i != 0 && (r/i != j || (i == -1 && j == math.MinInt64)) {
+				return unknown("the product at line %d is not an integer Import evaluates", line)
+			}
+		case "/", "%":
+			if j == 0 {
+				return unknown("the value at line %d divides by zero (SQL Server error 8134)", line)
+			}
+			if i == math.MinInt64 && j == -1 {
+				return unknown("the quotient at line %d is not an integer Import evaluates", line)
+			}
+			if op == "/" {
+				r = i / j
+			} else {
+				r = i % j
+			}
+		case "&":
+			r = i & j
+		case "|":
+			r = i | j
+		case "^":
+			r = i ^ j
+		}
+		return number(r)
+	}
+	f, g := x.f, y.f
+	var r float64
+	switch op {
+	case "+":
+		r = f + g
+	case "-":
+		r = f - g
+	case "*":
+		r = f * g
+	case "/":
+		if g == 0 {
+			return unknown("the value at line %d divides by zero (SQL Server error 8134)", line)
+		}
+		r = f / g
+	default:
+		return unknown("the value at line %d applies %s to numbers with a fraction, which Import does not evaluate", line, op)
+	}
+	if math.IsInf(r, 0) || math.IsNaN(r) {
+		return unknown("the value at line %d is out of range (SQL Server error 8115)", line)
+	}
+	return value{kind: valNumber, s: strconv.FormatFloat(r, 'f', -1, 64)}
+}
+
+// num is a number parsed from a value: an integer (isInt, i) or another number (f).
+type num struct {
+	isInt bool
+	i     int64
+	f     float64
+}
+
+// toNumber converts a number, a string holding one, or a condition (bit) to a number.
+func toNumber(v value) (num, bool) {
+	switch v.kind {
+	case valNumber, valString, valBool:
+	default:
+		return num{}, false
+	}
+	s := strings.TrimSpace(v.s)
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		u, err := strconv.ParseUint(s[2:], 16, 63)
+		return num{isInt: true, i: int64(u), f: float64(u)}, err == nil && len(s) > 2
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return num{isInt: true, i: i, f: float64(i)}, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || strings.ContainsAny(s, "xXpP_") {
+		return num{}, false
+	}
+	return num{f: f}, true
 }
 
 // plural returns "1 character" or "n characters".

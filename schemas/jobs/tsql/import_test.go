@@ -150,10 +150,9 @@ var importCases = []struct {
 			{24, "unknown procedure dbo.usp_RegisterJob not imported: Import translates the msdb job procedures (sp_add_job, sp_add_jobstep, " +
 				"sp_add_jobschedule, sp_add_schedule, sp_attach_schedule, sp_update_job, sp_add_jobserver, sp_apply_job_to_targets, sp_add_category)"},
 			{25, "@whatever ignored: sp_add_jobserver has no parameter @whatever (SQL Server error 8145)"},
-			{26, "INSERT statement not imported: Import reads the msdb job procedures and the variables they use"},
-			{30, "EXEC msdb.dbo.sp_add_jobserver not imported: it is in the ELSE branch at line 29, and Import reads only the IF branch"},
+			{26, "INSERT statement not imported: Import reads the msdb job procedures and the variables and table variables they use"},
 			{31, "sp_add_jobstep not imported: the job 'Some other job' is not created in this script, and Import translates whole jobs"},
-			{32, "dynamic SQL (EXEC of a string or variable) not imported: Import does not run generated statements"},
+			{32, "msdb.dbo.sp_start_job not imported: " + unsupportedProcedures["sp_start_job"]},
 			{38, "GO 2: the batch before it is imported once, not repeated"},
 		},
 	},
@@ -197,7 +196,7 @@ var importCases = []struct {
 SET @cmd += N' 1' + CHAR(59) + NCHAR(233)
 SELECT @name = N'Var' + N'iables', @short = N'truncated'
 SET @one = 'xy'
-DECLARE @unknown nvarchar(max) = UPPER(N'x'), @null nvarchar(10) = NULL + N'x', @mixed nvarchar(10) = N'a' + 1
+DECLARE @unknown nvarchar(max) = dbo.fn(N'x'), @null nvarchar(10) = NULL + N'x', @mixed nvarchar(10) = N'a' + 1
 DECLARE @fromQuery nvarchar(100)
 SELECT @fromQuery = name FROM sys.databases WHERE database_id = 1
 SET @undeclared = 1
@@ -213,16 +212,18 @@ EXEC msdb.dbo.sp_add_jobstep @job_name = @name, @step_name = @fromQuery, @comman
 			{3, `@short holds at most 5 characters: the value assigned is cut to "trunc", as SQL Server does`},
 			{4, `@one holds at most 1 character: the value assigned is cut to "x", as SQL Server does`},
 			{8, "@undeclared is not declared in this batch (SQL Server error 137): the assignment is ignored"},
-			{10, "@owner_login_name ignored: its value is not known: the value is set at line 5 by an expression Import does not evaluate"},
-			{11, "@step_name ignored: its value is not known: @fromQuery is set at line 7 from a query, which Import does not run"},
-			{11, "@output_file_name ignored: its value is not known: the value at line 5 adds 'a' to 1, which Import does not evaluate"},
+			{10, "@owner_login_name ignored: its value is not known: dbo.fn() at line 5 is a function of a database, which Import does not run"},
+			{11, "@step_name ignored: its value is not known: @fromQuery is set at line 7 from a query Import does not evaluate: sys.databases is not a table Import reads: " +
+				"it answers table variables, temporary tables, msdb's sysjobs, sysjobs_view, syscategories, sysoperators, sysalerts and sysschedules " +
+				"(from what the script creates), sys.dm_os_host_info and sys.dm_os_server_diagnostics_log_configurations"},
+			{11, "@output_file_name ignored: its value is not known: the value at line 5 applies + to 'a' and 1, which Import does not evaluate"},
 			{12, "@proxy_name ignored: its value is not known: @nope is not declared in this batch (SQL Server error 137)"},
 		},
 	},
 	{
 		name: "variable set inside an IF",
 		in: `DECLARE @name nvarchar(100) = N'Conditional', @owner sysname = N'sa'
-IF SERVERPROPERTY('IsClustered') = 1
+IF OBJECT_ID(N'dbo.Config') IS NOT NULL
 BEGIN
 	DECLARE @inner nvarchar(10) = N'inner'
 	SET @owner = N'CORP\agent'
@@ -325,7 +326,7 @@ EXEC sp_add_jobschedule @job_name = N'Guarded', @name = N'start', @freq_type = 6
 EXEC sp_add_schedule @schedule_name = N'Orphan', @freq_type = 1, @owner_login_name = N'sa', @schedule_uid = N'abc'
 EXEC sp_attach_schedule @job_name = N'Guarded', @schedule_id = @sched
 EXEC sp_attach_schedule @job_name = N'Guarded', @schedule_name = N'Nowhere'
-EXEC sp_delete_job @job_name = N'Guarded'
+EXEC sp_delete_job @job_name = N'Not here'
 EXEC otherdb.dbo.sp_add_job @job_name = N'Elsewhere'`,
 		want: []jobs.Job{{
 			Name:      "Guarded",
@@ -334,14 +335,15 @@ EXEC otherdb.dbo.sp_add_job @job_name = N'Elsewhere'`,
 		}},
 		problems: []Problem{
 			{7, "EXEC sp_delete_job not imported: it is in the CATCH block at line 6, which runs only after an error"},
-			{12, "EXEC sp_add_jobschedule not imported: it is in the WHILE loop at line 10, which Import does not evaluate"},
-			{15, "@active_start_time ignored: its value is not known: @i is changed at line 13, where it is in the WHILE loop at line 10, which Import does not evaluate"},
-			{16, "@schedule_uid ignored: msx identifies a schedule by its name in the job"},
+			{12, "EXEC sp_add_jobschedule not imported: it is in the WHILE loop at line 10, whose condition Import does not evaluate " +
+				"(@i is changed at line 8, where it is in the CATCH block at line 6, which runs only after an error)"},
+			{15, "@active_start_time ignored: its value is not known: @i is changed at line 13, where it is in the WHILE loop at line 10, " +
+				"whose condition Import does not evaluate (@i is changed at line 8, where it is in the CATCH block at line 6, which runs only after an error)"},
 			{16, "@owner_login_name ignored: an msx schedule belongs to its job and has no owner"},
 			{16, "schedule 'Orphan' is not imported: no sp_attach_schedule attaches it to a job of this script, and an msx schedule belongs to a job"},
 			{17, "sp_attach_schedule not imported: the schedule it refers to is not known: it is the id of a schedule that sp_add_jobschedule attached to its job at line 15"},
 			{18, "sp_attach_schedule not imported: the schedule 'Nowhere' is not created in this script by sp_add_schedule"},
-			{19, "sp_delete_job not imported: " + unsupportedProcedures["sp_delete_job"]},
+			{19, "sp_delete_job not imported: it deletes a job this script does not create; delete jobs with msx job delete"},
 			{20, "unknown procedure otherdb.dbo.sp_add_job not imported: Import translates the msdb job procedures (sp_add_job, sp_add_jobstep, " +
 				"sp_add_jobschedule, sp_add_schedule, sp_attach_schedule, sp_update_job, sp_add_jobserver, sp_apply_job_to_targets, sp_add_category)"},
 		},

@@ -71,7 +71,8 @@ func addAlert(c *call) {
 	c.str("event_description_keyword", &a.EventDescriptionKeyword)
 	c.str("job_name", &a.JobName)
 	c.unsupported("database_name", "forwarded events do not carry their database; match it with @event_description_keyword")
-	c.unsupported("job_id", "give the job by @job_name")
+	// SSMS and dbatools write the empty uniqueidentifier for an alert that starts no job.
+	c.unsupported("job_id", "give the job by @job_name", "00000000-0000-0000-0000-000000000000")
 	c.unsupported("raise_snmp_trap", "msx does not raise SNMP traps", "0")
 	c.unsupported("category_name", "msx alerts have no category", "[Uncategorized]")
 	c.unsupported("wmi_namespace", "msx does not evaluate WMI alerts")

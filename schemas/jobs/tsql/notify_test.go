@@ -17,7 +17,7 @@ EXEC msdb.dbo.sp_add_operator @name=N'DBA Team', @enabled=1, @email_address=N'db
 		@pager_days=62, @netsend_address=N'DBA-PC'
 GO
 EXEC msdb.dbo.sp_add_alert @name=N'Severity 024', @message_id=0, @severity=24, @enabled=1,
-		@delay_between_responses=60, @include_event_description_in=1, @job_id=N'00000000-0000-0000-0000-000000000000'
+		@delay_between_responses=60, @include_event_description_in=1, @job_id=N'6f9619ff-8b86-d011-b42d-00c04fc964ff'
 GO
 EXEC msdb.dbo.sp_add_notification @alert_name=N'Severity 024', @operator_name=N'DBA Team', @notification_method=3
 EXEC msdb.dbo.sp_add_alert @name=N'CPU', @performance_condition=N'SQLServer:Resource Pool Stats|CPU usage %|default|>|90'

@@ -36,12 +36,45 @@ type parser struct {
 	// budget is how many more bytes of strings expressions may build, so that a script
 	// doubling a string in a loop of statements cannot exhaust memory.
 	budget int
+
+	opt    Options
+	lim    limits
+	halted *Problem // set when a limit stopped the evaluation
+	efail  bool     // the expression being read has a token that cannot be part of it
+	flow   flow     // BREAK, CONTINUE or RETURN unwinding
+	loops  int      // WHILE loops being run
+	depth  int      // dynamic SQL being run
+	db     string   // the current database (USE)
+	// rows are the rows being read by queries, innermost last; agg is the group an aggregate reads.
+	rows     []*rowCtx
+	agg      *aggCtx
+	rowcount int               // @@ROWCOUNT
+	tvars    map[string]*table // table variables of the batch, by lower-case name
+	temp     map[string]*table // temporary tables of the script, by lower-case name
+	// categories are msdb's job categories: the defaults and those the script adds.
+	categories []category
+	// cursors are the cursors declared, by lower-case name; fetchStatus is @@FETCH_STATUS.
+	cursors     map[string]*cursor
+	fetchStatus int
+	label       string // the label GOTO goes to, upper case
 }
 
-// frame is one IF body being read.
+// flow is how control leaves the statements being run.
+type flow int
+
+const (
+	flowNone     flow = iota
+	flowBreak         // BREAK: leave the innermost WHILE
+	flowContinue      // CONTINUE: start the next iteration of the innermost WHILE
+	flowReturn        // RETURN: leave the batch
+	flowGoto          // GOTO: pass over statements up to the label p.label
+)
+
+// frame is one IF body being read whose condition Import could not evaluate.
 type frame struct {
 	line     int
 	assigned []*variable
+	tables   []*table
 }
 
 func (p *parser) problem(line int, format string, args ...any) {
@@ -104,7 +137,7 @@ func (p *parser) atStatementEnd() bool {
 
 // run reads every statement of the script.
 func (p *parser) run() {
-	for !p.eof() {
+	for !p.eof() && p.halted == nil {
 		p.statement()
 	}
 }
@@ -112,15 +145,28 @@ func (p *parser) run() {
 // maxNest bounds the nesting of blocks, IF bodies and parentheses.
 const maxNest = 100
 
-// statement reads one statement. Unless at the end, it consumes at least one token.
+// statement reads one statement and runs it. Unless at the end, it consumes at least one token.
+// While BREAK, CONTINUE or RETURN unwinds, or after a limit stopped the evaluation, the
+// statement is passed over.
 func (p *parser) statement() {
 	if p.eof() {
 		return
 	}
 	t := p.peek()
+	if p.flow == flowGoto && p.atLabel() && strings.EqualFold(t.value, p.label) {
+		p.flow, p.label = flowNone, ""
+	}
+	if p.flow != flowNone || p.halted != nil {
+		p.skipStatement()
+		return
+	}
 	if p.nest >= maxNest {
 		p.next()
 		p.problem(t.line, "statements nested more than %d deep are not imported", maxNest)
+		return
+	}
+	if !p.count(t.line) {
+		p.skipStatement()
 		return
 	}
 	p.nest++
@@ -145,7 +191,9 @@ func (p *parser) statement() {
 	switch word := strings.ToUpper(t.value); word {
 	case "USE":
 		p.next()
-		p.next() // the database name
+		if n := p.next(); n.kind == kindIdent || n.kind == kindQuoted {
+			p.db = n.value
+		}
 	case "BEGIN":
 		p.begin()
 	case "COMMIT", "ROLLBACK", "SAVE":
@@ -160,27 +208,82 @@ func (p *parser) statement() {
 	case "IF":
 		p.ifStatement()
 	case "WHILE":
-		p.next()
-		p.skipCondition()
-		p.withDiscard(fmt.Sprintf("it is in the WHILE loop at line %d, which Import does not evaluate", t.line), p.statement)
+		p.while()
 	case "GOTO":
 		p.next()
-		p.next() // the label
-	case "RETURN", "BREAK", "CONTINUE", "PRINT", "RAISERROR", "THROW":
+		label := p.next()
+		p.gotoLabel(t, label)
+	case "BREAK", "CONTINUE":
+		p.next()
+		switch {
+		case p.loops == 0:
+			p.problem(t.line, "%s outside a WHILE loop (SQL Server error 135): ignored", word)
+		case p.discard != "" || len(p.frames) > 0:
+			// In a loop or branch Import reads without running, or under a condition it could
+			// not evaluate: the loop goes on as if the condition did not hold.
+		case word == "BREAK":
+			p.flow = flowBreak
+		default:
+			p.flow = flowContinue
+		}
+	case "RETURN":
+		p.next()
+		if !p.atStatementEnd() {
+			p.expr()
+		}
+		if p.discard == "" && len(p.frames) == 0 {
+			p.flow = flowReturn
+		}
+	case "PRINT", "RAISERROR", "THROW":
 		// Messages and error exits: they create nothing.
 		p.next()
 		p.skipRest(false)
 	case "EXEC", "EXECUTE":
 		p.exec()
+	case "OPEN", "FETCH", "CLOSE", "DEALLOCATE":
+		p.cursorStatement(t)
+	case "INSERT":
+		p.insert()
+	case "UPDATE":
+		p.update()
+	case "DELETE":
+		p.deleteStatement()
 	case "END", "ELSE":
 		p.next()
 		p.problem(t.line, "%s without a matching %s: ignored", word, map[string]string{"END": "BEGIN", "ELSE": "IF"}[word])
+	case "DROP":
+		p.next()
+		if p.peek().is("TABLE") {
+			n, ifExists := 1, false
+			if p.peekAt(1).is("IF") && p.peekAt(2).is("EXISTS") {
+				n, ifExists = 3, true
+			}
+			if name := p.peekAt(n).value; strings.HasPrefix(name, "#") && p.peekAt(n).kind == kindIdent {
+				p.pos += n + 1
+				if p.temp[strings.ToLower(name)] == nil && !ifExists {
+					p.problem(t.line, "DROP TABLE %s: the table does not exist (SQL Server error 3701)", name)
+				}
+				delete(p.temp, strings.ToLower(name))
+				p.skipRest(true)
+				return
+			}
+		}
+		p.skipRest(true)
+		p.problem(t.line, "DROP statement not imported: Import reads the msdb job procedures and the variables they use")
 	case "CREATE", "ALTER":
 		p.next()
 		obj := strings.ToUpper(p.peek().value)
 		if obj == "OR" { // CREATE OR ALTER
 			p.pos += 2
 			obj = strings.ToUpper(p.peek().value)
+		}
+		if word == "CREATE" && obj == "TABLE" && strings.HasPrefix(p.peekAt(1).value, "#") {
+			p.next()
+			name := p.next().value
+			tab := p.tableDef(name)
+			p.temp[strings.ToLower(name)] = tab
+			p.skipRest(true)
+			return
 		}
 		switch obj {
 		case "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "VIEW":
@@ -199,9 +302,127 @@ func (p *parser) statement() {
 	}
 }
 
+// skipStatement passes over one statement without running it: a block, an IF with its ELSE,
+// a WHILE with its body, or a simple statement. Unless at the end, it consumes at least one
+// token.
+func (p *parser) skipStatement() {
+	if p.eof() {
+		return
+	}
+	if p.nest >= maxNest {
+		p.next()
+		return
+	}
+	p.nest++
+	defer func() { p.nest-- }()
+	t := p.peek()
+	switch {
+	case t.kind == kindGo:
+		if p.flow == flowGoto {
+			p.problem(t.line, "the label %s of a GOTO is not found before GO (SQL Server error 133): the statements after the GOTO are not imported", p.label)
+			p.flow = flowReturn
+		}
+		if p.flow == flowReturn || p.halted != nil {
+			// RETURN and a stop end at the end of the batch: GO is read as a statement.
+			if p.halted == nil {
+				p.flow = flowNone
+				p.next()
+				p.endBatch(t)
+				return
+			}
+		}
+		p.next()
+		return
+	case t.isPunct(";"):
+		p.next()
+	case p.atLabel():
+		p.pos += 2
+	case t.is("BEGIN"):
+		p.next()
+		switch {
+		case p.peek().is("TRAN") || p.peek().is("TRANSACTION"):
+			p.transactionTail()
+			return
+		case p.peek().is("DISTRIBUTED"):
+			p.next()
+			p.transactionTail()
+			return
+		}
+		kind := ""
+		if p.peek().is("TRY") || p.peek().is("CATCH") {
+			kind = strings.ToUpper(p.next().value)
+		}
+		for !p.eof() && !p.peek().is("END") && p.peek().kind != kindGo {
+			p.skipStatement()
+		}
+		if p.peek().is("END") {
+			p.next()
+			if kind != "" && p.peek().is(kind) {
+				p.next()
+			}
+		}
+	case t.is("IF"):
+		p.next()
+		p.skipCondition()
+		p.skipStatement()
+		for p.peek().isPunct(";") && p.peekAt(1).is("ELSE") {
+			p.next()
+		}
+		if p.peek().is("ELSE") {
+			p.next()
+			p.skipStatement()
+		}
+	case t.is("WHILE"):
+		p.next()
+		p.skipCondition()
+		p.skipStatement()
+	case t.is("CREATE") || t.is("ALTER"):
+		p.next()
+		obj := p.peek()
+		if obj.is("OR") {
+			p.pos += 2
+			obj = p.peek()
+		}
+		if obj.is("PROCEDURE") || obj.is("PROC") || obj.is("FUNCTION") || obj.is("TRIGGER") || obj.is("VIEW") {
+			for !p.eof() && p.peek().kind != kindGo {
+				p.next()
+			}
+			return
+		}
+		p.skipRest(true)
+	case t.is("INSERT") || t.is("UPDATE") || t.is("DELETE") || t.is("MERGE") || t.is("DROP"):
+		p.next()
+		p.skipRest(true)
+	case t.is("END") || t.is("ELSE"):
+		p.next()
+	default:
+		p.next()
+		p.skipRest(false)
+	}
+}
+
+// gotoLabel follows GOTO label forward: the statements up to the label are passed over. A
+// GOTO under a condition Import could not evaluate, or in a branch it does not run, is not
+// followed (job scripts jump to their error exit there); one back to an earlier label is
+// reported and not followed, as loops are written with WHILE.
+func (p *parser) gotoLabel(t, label token) {
+	if p.discard != "" || len(p.frames) > 0 {
+		return
+	}
+	for i := p.pos; i+1 < len(p.toks) && p.toks[i].kind != kindGo; i++ {
+		if p.toks[i].kind == kindIdent && strings.EqualFold(p.toks[i].value, label.value) && p.toks[i+1].isPunct(":") {
+			p.flow, p.label = flowGoto, label.value
+			return
+		}
+	}
+	p.problem(t.line, "GOTO %s not followed: Import follows GOTO forward to a label of the same batch", clip(label.text))
+}
+
 // endBatch ends a batch at GO: variables go out of scope.
 func (p *parser) endBatch(goTok token) {
 	clear(p.vars)
+	clear(p.tvars)
+	p.flow, p.label = flowNone, ""
 	p.frames = nil
 	p.discard = ""
 	if n := goTok.value; n != "" && strings.TrimLeft(n, "0") != "1" {
@@ -324,22 +545,96 @@ func (p *parser) transactionTail() {
 	}
 }
 
-// ifStatement reads IF condition statement [ELSE statement]. The condition is not evaluated:
-// the statement after it is read as if the condition held, which is what job scripts mean by
-// IF NOT EXISTS (job or category) and what their error checks (IF @@ERROR <> 0 GOTO ...) leave
-// alone. The ELSE branch is not imported.
+// ifStatement reads IF condition statement [ELSE statement]. A condition Import evaluates
+// runs the branch it selects. One it cannot evaluate (a query of a user table, a function it
+// does not know) is read as if it held, which is what job scripts mean by IF NOT EXISTS (job or
+// category) and what their error checks leave alone: the ELSE branch is not imported, and a
+// variable assigned in the IF branch has no certain value after it.
 func (p *parser) ifStatement() {
 	t := p.next()
-	p.skipCondition()
+	c := p.condition()
+	switch {
+	case isTrue(c):
+		p.statement()
+		if p.atElse() {
+			p.next()
+			p.skipStatement()
+		}
+		return
+	case isFalse(c) || c.kind == valNull:
+		p.skipStatement()
+		if p.atElse() {
+			p.next()
+			p.statement()
+		}
+		return
+	}
 	p.frames = append(p.frames, &frame{line: t.line})
 	p.statement()
 	p.popFrame()
+	if p.atElse() {
+		e := p.next()
+		p.withDiscard(fmt.Sprintf("it is in the ELSE branch at line %d of an IF whose condition Import does not evaluate (%s)", e.line, c.s), p.statement)
+	}
+}
+
+// atElse reports whether ELSE follows, passing over the semicolons before it.
+func (p *parser) atElse() bool {
 	for p.peek().isPunct(";") && p.peekAt(1).is("ELSE") {
 		p.next()
 	}
-	if p.peek().is("ELSE") {
-		e := p.next()
-		p.withDiscard(fmt.Sprintf("it is in the ELSE branch at line %d, and Import reads only the IF branch", e.line), p.statement)
+	return p.peek().is("ELSE")
+}
+
+// condition reads the condition of IF or WHILE, up to the statement that follows it. One that
+// cannot be read to there is skipped and unknown.
+func (p *parser) condition() value {
+	start := p.peek()
+	c := p.expr()
+	if p.atStatementEnd() && !p.peek().isPunct(";") {
+		switch c.kind {
+		case valBool, valNull, valUnknown:
+			return c
+		}
+		return unknown("%s at line %d is not a condition", c.text(), start.line)
+	}
+	p.skipCondition()
+	return unknown("the condition at line %d is not one Import evaluates", start.line)
+}
+
+// while runs WHILE condition statement, at most MaxIterations times. A condition Import cannot
+// evaluate is not run: the body is read without running it, its procedure calls reported.
+func (p *parser) while() {
+	t := p.next()
+	condPos := p.pos
+	for i := 0; ; i++ {
+		p.pos = condPos
+		c := p.condition()
+		if c.kind == valUnknown {
+			p.withDiscard(fmt.Sprintf("it is in the WHILE loop at line %d, whose condition Import does not evaluate (%s)", t.line, c.s), p.statement)
+			return
+		}
+		if !isTrue(c) || p.halted != nil {
+			p.skipStatement()
+			return
+		}
+		if i >= p.opt.MaxIterations {
+			p.halt(t.line, "the WHILE loop at line %d runs more than %d times", t.line, p.opt.MaxIterations)
+			p.skipStatement()
+			return
+		}
+		p.loops++
+		p.statement()
+		p.loops--
+		switch p.flow {
+		case flowBreak:
+			p.flow = flowNone
+			return
+		case flowContinue:
+			p.flow = flowNone
+		case flowReturn, flowGoto:
+			return
+		}
 	}
 }
 
@@ -349,6 +644,9 @@ func (p *parser) popFrame() {
 	}
 	f := p.frames[len(p.frames)-1]
 	p.frames = p.frames[:len(p.frames)-1]
+	for _, t := range f.tables {
+		t.unknown = fmt.Sprintf("%s is changed inside the IF at line %d, so its rows depend on a condition Import does not evaluate", t.name, f.line)
+	}
 	for _, v := range f.assigned {
 		if v.depth <= len(p.frames) && v.val.kind != valUnknown {
 			v.val = unknown("%s is set inside the IF at line %d, so its value depends on a condition Import does not evaluate", v.name, f.line)

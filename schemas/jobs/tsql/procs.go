@@ -39,13 +39,16 @@ var procedures = map[string]procedure{
 	"sp_apply_job_to_targets": {strings.Fields(`job_id job_name target_server_groups target_servers operation`),
 		applyToTargets},
 	"sp_add_category": {strings.Fields(`class type name`), addCategory},
+	"sp_delete_job":   {strings.Fields(`job_id job_name originating_server delete_history delete_unused_schedule`), deleteJob},
+	"sp_update_jobstep": {strings.Fields(`job_id job_name step_id step_name subsystem command additional_parameters
+			cmdexec_success_code on_success_action on_success_step_id on_fail_action on_fail_step_id server
+			database_name database_user_name retry_attempts retry_interval os_run_priority output_file_name flags
+			proxy_id proxy_name`), updateJobStep},
 }
 
 // unsupportedProcedures are msdb procedures Import recognises but does not translate, with the
 // reason.
 var unsupportedProcedures = map[string]string{
-	"sp_delete_job":               "an imported job is created, or replaces the job of the same name when it is applied; delete jobs with msx",
-	"sp_update_jobstep":           "Import translates the steps as sp_add_jobstep creates them; edit the imported job instead",
 	"sp_update_jobschedule":       "Import translates the schedules as sp_add_jobschedule creates them; edit the imported job instead",
 	"sp_update_schedule":          "Import translates the schedules as sp_add_schedule creates them; edit the imported job instead",
 	"sp_delete_jobstep":           "edit the imported job instead",
@@ -91,11 +94,15 @@ func (c *call) job() *jobState {
 			c.p.problem(a.line, "%s not imported: the job it refers to is not known: %s", c.proc, a.val.s)
 			return nil
 		case valJob:
-			return c.p.jobs[a.val.ref]
+			if js := c.p.jobs[a.val.ref]; !js.deleted {
+				return js
+			}
+			c.p.problem(a.line, "%s not imported: the job it refers to is deleted at line %d", c.proc, c.p.jobs[a.val.ref].deletedAt)
+			return nil
 		case valString, valNumber:
 			id := strings.ToLower(strings.TrimSpace(a.val.s))
 			for _, js := range c.p.jobs {
-				if slices.Contains(js.ids, id) {
+				if !js.deleted && slices.Contains(js.ids, id) {
 					return js
 				}
 			}
@@ -208,25 +215,7 @@ func addJobStep(c *call) {
 	var s jobs.Step
 	var id int
 	idGiven := c.num("step_id", &id)
-	c.str("step_name", &s.StepName)
-	c.str("subsystem", &s.Subsystem)
-	c.str("command", &s.Command)
-	c.num("cmdexec_success_code", &s.CmdExecSuccessCode)
-	c.num("on_success_action", &s.OnSuccessAction)
-	c.num("on_success_step_id", &s.OnSuccessStepID)
-	c.num("on_fail_action", &s.OnFailAction)
-	c.num("on_fail_step_id", &s.OnFailStepID)
-	c.str("database_name", &s.DatabaseName)
-	c.num("retry_attempts", &s.RetryAttempts)
-	c.num("retry_interval", &s.RetryInterval)
-	c.str("output_file_name", &s.OutputFileName)
-	c.num("flags", &s.Flags)
-	c.str("proxy_name", &s.ProxyName)
-	c.unsupported("additional_parameters", "msx does not use it (SQL Server Agent does not either)")
-	c.unsupported("server", "msx runs a step on the target it is sent to")
-	c.unsupported("database_user_name", "msx runs T-SQL steps as the agent's login; use EXECUTE AS USER in the command")
-	c.unsupported("os_run_priority", "msx does not set OS priority")
-	c.unsupported("proxy_id", "proxy ids are local to a server; give @proxy_name")
+	c.stepFields(&s)
 	if a := c.get("step_uid"); a != nil && !a.output {
 		c.unsupported("step_uid", "msx identifies a step by its step_id")
 	}
@@ -261,6 +250,50 @@ func addJobStep(c *call) {
 	js.job.Steps = steps
 }
 
+// stepFields reads the parameters sp_add_jobstep and sp_update_jobstep share.
+func (c *call) stepFields(s *jobs.Step) {
+	c.str("step_name", &s.StepName)
+	c.str("subsystem", &s.Subsystem)
+	c.str("command", &s.Command)
+	c.num("cmdexec_success_code", &s.CmdExecSuccessCode)
+	c.num("on_success_action", &s.OnSuccessAction)
+	c.num("on_success_step_id", &s.OnSuccessStepID)
+	c.num("on_fail_action", &s.OnFailAction)
+	c.num("on_fail_step_id", &s.OnFailStepID)
+	c.str("database_name", &s.DatabaseName)
+	c.num("retry_attempts", &s.RetryAttempts)
+	c.num("retry_interval", &s.RetryInterval)
+	c.str("output_file_name", &s.OutputFileName)
+	c.num("flags", &s.Flags)
+	c.str("proxy_name", &s.ProxyName)
+	c.unsupported("additional_parameters", "msx does not use it (SQL Server Agent does not either)")
+	c.unsupported("server", "msx runs a step on the target it is sent to")
+	c.unsupported("database_user_name", "msx runs T-SQL steps as the agent's login; use EXECUTE AS USER in the command")
+	c.unsupported("os_run_priority", "msx does not set OS priority")
+	c.unsupported("proxy_id", "proxy ids are local to a server; give @proxy_name")
+}
+
+// updateJobStep changes the parameters given of an existing step; the others keep their values.
+func updateJobStep(c *call) {
+	js := c.job()
+	if js == nil {
+		c.useAll()
+		return
+	}
+	var id int
+	if !c.num("step_id", &id) {
+		c.p.problem(c.line, "sp_update_jobstep not imported: it has no @step_id")
+		c.useAll()
+		return
+	}
+	if id < 1 || id > len(js.job.Steps) {
+		c.p.problem(c.args["step_id"].line, "sp_update_jobstep not imported: the job '%s' has no step %d (SQL Server error 14262)", js.job.Name, id)
+		c.useAll()
+		return
+	}
+	c.stepFields(&js.job.Steps[id-1])
+}
+
 // scheduleFields reads the freq_* and active_* parameters.
 func (c *call) scheduleFields(s *schedule.Schedule) {
 	c.boolPtr("enabled", &s.Enabled)
@@ -275,6 +308,22 @@ func (c *call) scheduleFields(s *schedule.Schedule) {
 	c.num("active_start_time", &s.ActiveStartTime)
 	c.num("active_end_time", &s.ActiveEndTime)
 	if a := c.get("schedule_uid"); a != nil && !a.output {
+		if c.proc == "sp_add_schedule" {
+			// Kept to find the schedule when a job's sp_add_jobschedule gives the same uid,
+			// as dbatools' Export-DbaScript writes shared schedules.
+			if s, ok := text(a.val); ok {
+				c.p.scheds[len(c.p.scheds)-1].uid = strings.ToLower(strings.TrimSpace(s))
+			}
+			return
+		}
+		if s, ok := text(a.val); ok {
+			for _, ss := range c.p.scheds {
+				if ss.uid != "" && ss.uid == strings.ToLower(strings.TrimSpace(s)) {
+					ss.attached = true // the job's copy of a shared schedule written before
+					return
+				}
+			}
+		}
 		c.unsupported("schedule_uid", "msx identifies a schedule by its name in the job")
 	}
 }
@@ -295,11 +344,12 @@ func addJobSchedule(c *call) {
 
 func addSchedule(c *call) {
 	var s schedule.Schedule
+	c.p.scheds = append(c.p.scheds, &schedState{line: c.line})
 	c.str("schedule_name", &s.Name)
 	c.scheduleFields(&s)
 	c.unsupported("owner_login_name", "an msx schedule belongs to its job and has no owner")
 	c.unsupported("originating_server", whyOrigin)
-	c.p.scheds = append(c.p.scheds, &schedState{s: s, line: c.line})
+	c.p.scheds[len(c.p.scheds)-1].s = s
 	c.bind("schedule_id", value{kind: valSchedule, ref: len(c.p.scheds) - 1})
 }
 
@@ -417,6 +467,38 @@ func addCategory(c *call) {
 	if c.str("class", &class) && !strings.EqualFold(strings.TrimSpace(class), "JOB") {
 		c.p.problem(c.args["class"].line, "sp_add_category @class = '%s' not imported: msx has job categories only", class)
 	}
-	c.get("type") // LOCAL or MULTI-SERVER: every msx job can be sent to servers
-	c.get("name")
+	typ := 1
+	var t string
+	if c.str("type", &t) && strings.EqualFold(strings.TrimSpace(t), "MULTI-SERVER") { // every msx job can be sent to servers
+		typ = 2
+	}
+	var name string
+	if c.str("name", &name) {
+		for _, cat := range c.p.categories {
+			if cat.class == 1 && strings.EqualFold(strings.TrimSpace(cat.name), strings.TrimSpace(name)) {
+				return // SQL Server refuses a second one (error 14261); the category is there
+			}
+		}
+		c.p.categories = append(c.p.categories, category{name: name, class: 1, typ: typ})
+	}
+}
+
+// deleteJob deletes a job the script created before (a script that drops and creates its jobs
+// again); a job it did not create is not msx's to delete: that is reported.
+func deleteJob(c *call) {
+	var js *jobState
+	if a := c.get("job_id"); a != nil && a.val.kind == valJob && !c.p.jobs[a.val.ref].deleted {
+		js = c.p.jobs[a.val.ref]
+	}
+	var name string
+	if js == nil && c.str("job_name", &name) {
+		js = c.p.byName[nameKey(name)]
+	}
+	c.useAll()
+	if js == nil {
+		c.p.problem(c.line, "sp_delete_job not imported: it deletes a job this script does not create; delete jobs with msx job delete")
+		return
+	}
+	js.deleted, js.deletedAt = true, c.line
+	delete(c.p.byName, nameKey(js.job.Name))
 }
