@@ -627,7 +627,7 @@ func (s *Server) consoleRuns(_ http.ResponseWriter, r *http.Request) (any, error
 
 // Run answers GET /api/v1/console/jobs/{name}/runs/{run}?server=S: a run's rows (step 0 the
 // outcome, then each step attempt with its output), or, while it runs and no row has come
-// yet, Running with the job's steps.
+// yet, Running with the job's steps. The run id "last" names the target's last run.
 type Run struct {
 	Job     string            `json:"job"`
 	Server  string            `json:"server"`
@@ -665,9 +665,16 @@ func (s *Server) consoleRun(_ http.ResponseWriter, r *http.Request) (any, error)
 		out.Steps = append(out.Steps, RunStep{StepID: cmp.Or(st.StepID, i+1), StepName: st.StepName, Subsystem: st.Subsystem})
 	}
 	for _, js := range s.m.JobServers(j) {
-		if strings.EqualFold(js.ServerName, t.ServerName) && js.LastRunID == runID && js.LastRunOutcome == jobs.OutcomeInProgress {
-			out.Running = true
+		if !strings.EqualFold(js.ServerName, t.ServerName) {
+			continue
 		}
+		if runID == "last" { // the grid links each cell to the target's last run
+			if js.LastRunID == "" {
+				return nil, &master.Coded{Code: 14262, Err: fmt.Errorf("job %s has not run on %s yet", j.Name, t.ServerName)}
+			}
+			runID, out.RunID = js.LastRunID, js.LastRunID
+		}
+		out.Running = js.LastRunID == runID && js.LastRunOutcome == jobs.OutcomeInProgress
 	}
 	rows, err := s.m.History(r.Context(), j.Name, t.ServerName, maxRuns)
 	if err != nil {
