@@ -48,6 +48,7 @@ async function show() {
     if (my !== seq) { page.close?.(); return; } // the user moved on meanwhile
     current = page;
     main.replaceChildren(page.node);
+    main.dataset.route = location.hash; // tells tests (and styles) which page is drawn
     document.title = page.title + " — msx";
     main.querySelector("h1")?.focus({preventScroll: true});
     const t0 = window.__msxNav;
@@ -147,7 +148,7 @@ $("#theme").addEventListener("click", () => {
 });
 applyTheme();
 
-window.addEventListener("hashchange", () => { window.__msxNav = performance.now(); show(); });
+window.addEventListener("hashchange", () => { window.__msxNav = performance.now(); announce(""); show(); });
 if (!location.hash) history.replaceState(null, "", "#/fleet");
 window.__msxNav = performance.now();
 signIn();

@@ -436,12 +436,15 @@ export async function run(route, session) {
     <p id="run-status" class="run-status">${r.running ? html`<span class="o o4">in progress</span>` : outcome ? html`${outcomeCell(outcome.run_status)} — ${outcome.message}` : "no outcome yet"}
       ${outcome ? html` · started ${when(outcome.run_started)} · ${duration(outcome.duration_ms)}` : ""}</p>
     <table class="data" id="steps"><caption>Steps</caption><thead><tr><th scope="col">#</th><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Retries</th><th scope="col">Message</th></tr></thead>
-      <tbody>${steps.map((s) => html`<tr data-step="${s.step_id}"><td>${s.step_id}</td><th scope="row"><a href="#step-${s.step_id}-${s.instance_id}">${s.step_name}</a></th><td>${outcomeCell(s.run_status)}</td><td>${when(s.run_started)}</td>
+      <tbody>${steps.map((s) => html`<tr data-step="${s.step_id}"><td>${s.step_id}</td><th scope="row"><button type="button" class="linklike" data-goto="step-${s.step_id}-${s.instance_id}" aria-label="output of step ${s.step_id}, ${s.step_name}">${s.step_name}</button></th><td>${outcomeCell(s.run_status)}</td><td>${when(s.run_started)}</td>
         <td>${duration(s.duration_ms)}</td><td>${s.retries_attempted}</td><td class="msg">${s.message}${s.sql_message_id ? ` (error ${s.sql_message_id}, severity ${s.sql_severity})` : ""}</td></tr>`)}
         ${r.running && !steps.length ? r.steps.map((s) => html`<tr><td>${s.step_id}</td><th scope="row">${s.step_name}</th><td>waiting for its report</td><td></td><td></td><td></td><td></td></tr>`) : ""}</tbody></table>
     <h2>Output</h2>${steps.map((s) => html`<section class="output"><h3 id="step-${s.step_id}-${s.instance_id}">Step ${s.step_id}: ${s.step_name}${s.retries_attempted ? ` (attempt ${s.retries_attempted + 1})` : ""}</h3>
       <pre tabindex="0" class="step-output" data-step="${s.step_id}">${s.output || "(no output)"}</pre></section>`)}
     ${r.running ? html`<section class="output live" aria-live="polite"><h3>Live output</h3><p id="live-state">${liveState || "connecting…"}</p><div id="live-output"></div></section>` : ""}`);
+    for (const b of $$("button[data-goto]", el)) {
+      b.addEventListener("click", () => { const h = document.getElementById(b.dataset.goto); h.scrollIntoView(); h.nextElementSibling.focus(); });
+    }
     if (r.running) { drawLive(); if (!ctl) follow(); }
   };
   const drawLive = () => {
