@@ -40,8 +40,11 @@ const (
 	// watchEvery is the shortest interval between two comparisons; a comparison that takes
 	// long (a very large fleet) stretches it to 4 times its own duration, so the watcher uses
 	// at most a fifth of a core.
-	watchEvery = time.Second
+	watchEvery = 500 * time.Millisecond
 	keepAlive  = 15 * time.Second
+	// runScanPerTick is how many jobs' runs a comparison reads in turn, besides those whose
+	// counts changed or that run somewhere.
+	runScanPerTick = 10
 	// maxEventsPerTick bounds the events read from the stream per comparison.
 	maxEventsPerTick = 500
 )
@@ -229,6 +232,7 @@ type watcher struct {
 	targets map[string]targetSnap
 	jobs    map[string]jobSnap
 	runs    map[string]runSnap // job id + "\x00" + server
+	turn    int                // first job (by catalog order) whose runs are compared in turn
 }
 
 func (h *hub) watch() {
@@ -311,7 +315,11 @@ func (w *watcher) compare() []sseMsg {
 	// Jobs and runs.
 	counts := m.JobInstructionCounts()
 	seenJobs, liveIDs := map[string]bool{}, map[string]bool{}
-	for _, j := range m.Catalog.All() {
+	all := m.Catalog.All()
+	if w.turn += runScanPerTick; w.turn >= len(all) {
+		w.turn = 0
+	}
+	for i, j := range all {
 		seenJobs[j.Name], liveIDs[j.JobID] = true, true
 		c := counts[j.JobID]
 		snap := jobSnap{pending: c.Pending, errs: c.Errors, version: j.VersionNumber, enabled: j.IsEnabled()}
@@ -321,6 +329,13 @@ func (w *watcher) compare() []sseMsg {
 		if w.primed && (!had || old != snap) {
 			out = append(out, mustJSON("job", GridJob{Name: j.Name, Category: j.Category, Enabled: snap.enabled, VersionNumber: j.VersionNumber,
 				Targets: snap.targets, Pending: snap.pending, Errors: snap.errs, Outcomes: snap.outcomes}))
+		}
+		// A job's runs are compared when its counts moved, while it runs somewhere, and in
+		// turn (runScanPerTick jobs a comparison): a comparison costs what changed, not the
+		// whole job × target grid.
+		turn := w.turn <= i && i < w.turn+runScanPerTick
+		if w.primed && had && old == snap && snap.outcomes.InProgress == 0 && !turn {
+			continue
 		}
 		for _, js := range m.JobServers(j) {
 			k := j.JobID + "\x00" + js.ServerName
