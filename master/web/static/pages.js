@@ -330,7 +330,8 @@ export async function jobsPage(route, session) {
   const params = {job: q.get("job"), category: q.get("category"), outcome: q.get("outcome"), group: q.get("group"), server: q.get("server"),
     offset: q.get("offset"), soffset: q.get("soffset")};
   const el = mount("");
-  const [groups] = await Promise.all([api("/api/v1/groups")]);
+  const load = () => api("/api/v1/console/grid" + qs(params));
+  const [groups, first] = await Promise.all([api("/api/v1/groups"), load()]);
   const draw = (g) => {
     el.innerHTML = String(html`<h1 tabindex="-1">Jobs</h1>
     <form class="filters" role="search" aria-label="filter jobs">
@@ -350,8 +351,7 @@ export async function jobsPage(route, session) {
     ${pager(g.matched_servers, g.server_offset, g.server_limit, (o) => linkWith(route, {soffset: o}), "servers")}`);
     filterForm(el, route, session);
   };
-  const load = () => api("/api/v1/console/grid" + qs(params));
-  draw(await load());
+  draw(first);
   const reload = debounce(async () => { if (el.contains(document.activeElement) && document.activeElement.tagName !== "A") return; try { draw(await load()); } catch { /* retried on the next change */ } }, 1000);
   return {title: "Jobs", node: el, live(ev) { if (ev === "job" || ev === "run") reload(); }};
 }
