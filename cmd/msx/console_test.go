@@ -310,7 +310,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if where := s.text("#confirm-where"); !strings.Contains(where, "target") {
 		t.Errorf("the start confirmation %q does not say where", where)
 	}
-	s.do(20*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitNotVisible(chromedp.CSS("#confirm-ok")))
+	s.do(20*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitNotPresent(chromedp.CSS("#confirm[open]")))
 	waitFor(t, 60*time.Second, "the console's start to produce a failed run on SQL01", func() bool {
 		return len(s.runsOf(failingJob, "SQL01")) > before
 	})
@@ -357,6 +357,54 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("the audit page does not name token %s as who started %s:\n%s", me.ID, failingJob, got)
 	}
 	s.check("audit")
+
+	// Set poll from the fleet on a chosen target: the dialog asks for the interval, the master
+	// records it, and the row shows it through the live stream (no reload).
+	s.open("#/fleet", `#fleet tr[data-server="SQL02"]`)
+	eval[bool](s, "window.__sameFleet = true")
+	s.do(20*time.Second, chromedp.Click(chromedp.CSS(`input[data-select="SQL02"]`)), chromedp.Click(chromedp.CSS(`.actions button[data-act="setpoll"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm input[name="seconds"]`)))
+	if where := s.text("#confirm-where"); where != "SQL02" {
+		t.Errorf("set poll confirmation names %q, want SQL02 only", where)
+	}
+	s.do(20*time.Second, chromedp.SetValue(chromedp.CSS(`#confirm input[name="seconds"]`), "45"), chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#fleet tr[data-server="SQL02"]')?.textContent.includes("45 s")`, chromedp.WithPollingInterval(50*time.Millisecond)))
+	if !eval[bool](s, "window.__sameFleet === true") {
+		t.Error("the fleet page reloaded instead of updating the row")
+	}
+	var sql02 struct {
+		PollInterval int `json:"poll_interval"`
+	}
+	s.api(admin, "GET", "/api/v1/targetservers/SQL02", "", &sql02)
+	if sql02.PollInterval != 45 {
+		t.Errorf("SQL02 polls every %d s after the console set 45", sql02.PollInterval)
+	}
+	// An enlistment token, shown once in a dialog.
+	s.do(20*time.Second, chromedp.Click(chromedp.CSS("#new-token")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+		chromedp.SetValue(chromedp.CSS(`#confirm input[name="server"]`), "SQL09"), chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm #enlist-token")))
+	if v := eval[string](s, `document.querySelector("#confirm #enlist-token").value`); len(v) < 20 {
+		t.Errorf("the new enlistment token reads %q", v)
+	}
+	s.do(10*time.Second, chromedp.Click(chromedp.CSS("#confirm button")))
+
+	// A hostile job name is shown as text, never run as markup.
+	hostile := `x"><img src=x onerror="window.__pwned=1">`
+	body, _ := json.Marshal(map[string]any{"name": hostile, "steps": []map[string]string{{"step_name": "a", "subsystem": "CmdExec", "command": "echo hi"}},
+		"targets": map[string]any{"servers": []string{"SQL01"}}})
+	s.api(admin, "POST", "/api/v1/jobs", string(body), nil)
+	s.open("#/jobs", `#grid tbody tr`)
+	name, _ := json.Marshal(hostile)
+	link := fmt.Sprintf(`[...document.querySelectorAll("#grid tbody th a")].find(a => a.textContent === %s)`, name)
+	s.do(20*time.Second, chromedp.Poll[chromedp.Void](link+" !== undefined"))
+	eval[bool](s, link+".click(); true")
+	s.do(20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#main[data-route^="#/jobs/x"] #job-servers`)))
+	if eval[bool](s, `window.__pwned === 1 || document.querySelector('img[src="x"]') !== null`) {
+		t.Error("a job name was run as markup")
+	}
+	if h := s.text("#main h1"); !strings.Contains(h, `<img src=x`) {
+		t.Errorf("the job's heading %q does not show its name as text", h)
+	}
 
 	// Dark mode by the toggle (and kept for the next visit).
 	s.do(10*time.Second, chromedp.Click(chromedp.CSS("#theme")))

@@ -3,7 +3,7 @@
 // live stream's events and calls close when the page is left.
 
 import {api, qs, sse, APIError} from "./api.js";
-import {html, raw, $, $$, ago, when, localTime, duration, sortHeader, pager, announce, confirmAction,
+import {html, raw, $, $$, ago, when, localTime, duration, sortHeader, pager, announce, confirmAction, showOnce,
   debounce, outcomeNames, outcomeKeys, runStatusNames} from "./ui.js";
 
 const enc = encodeURIComponent;
@@ -120,13 +120,11 @@ function createTokenAction(after) {
     done: () => "enlistment token created"},
   (v) => api("/api/v1/tokens", {body: {role: "enlist", ttl: v.ttl, server: v.server || undefined, description: "created in the console"}}),
   (r) => {
-    const dlg = $("#confirm");
-    dlg.innerHTML = String(html`<form method="dialog" class="confirm"><h2 id="confirm-title">Enlistment token ${r.id}</h2>
+    showOnce(html`<form method="dialog" class="confirm"><h2 id="confirm-title">Enlistment token ${r.id}</h2>
       <p>Copy it now: it is not shown again. On the new target run <code>msx target --name NAME --token TOKEN${r.nats_url ? " --nats " + r.nats_url : ""}</code>.</p>
-      <p><label>Token <input id="new-token" readonly value="${r.token}" size="60"></label></p>
+      <p><label>Token <input id="enlist-token" readonly value="${r.token}" size="60"></label></p>
       <div class="buttons"><button value="ok" class="primary">Done</button></div></form>`);
-    dlg.showModal();
-    $("#new-token").select();
+    $("#enlist-token").select();
     if (after) after();
   });
 }
@@ -462,7 +460,7 @@ export async function run(route, session) {
         if (d.run_id && d.run_id !== runID && runID !== "last") return;
         const s = (live[d.step_id] ||= {name: d.step_name, text: ""});
         s.text += d.text || "";
-        if (d.dropped) s.text += `\n[${d.dropped} bytes of output dropped by the target's rate limit]\n`;
+        if (d.dropped) s.text += `\n[${typeof d.dropped === "number" ? d.dropped + " bytes of output" : "output"} dropped by the target's limits]\n`;
         drawLive();
       } else if (ev === "end") {
         liveState = "the run ended";

@@ -97,14 +97,28 @@ export function confirmAction({title, what, where, fields = [], ok = "Confirm", 
     <div class="buttons"><button value="cancel" formnovalidate>Cancel</button>
     <button value="ok" id="confirm-ok" class="${danger ? "danger" : "primary"}">${ok}</button></div></form>`;
   dlg.setAttribute("aria-labelledby", "confirm-title");
+  // Settled on the form's submit and the dialog's cancel (Esc), which fire at once, not on
+  // "close", which is queued and could reach the next dialog opened meanwhile.
   return new Promise((resolve) => {
-    dlg.addEventListener("close", () => {
-      if (dlg.returnValue !== "ok") { resolve(null); return; }
-      const vals = {};
-      for (const f of fields) vals[f.name] = dlg.querySelector(`[name="${f.name}"]`).value;
+    const form = dlg.querySelector("form");
+    let done = false;
+    const finish = (vals) => {
+      if (done) return;
+      done = true;
+      dlg.removeEventListener("cancel", onCancel);
+      if (dlg.open) dlg.close();
+      dlg.innerHTML = "";
       resolve(vals);
-    }, {once: true});
-    dlg.returnValue = "";
+    };
+    const onCancel = (ev) => { ev.preventDefault(); finish(null); };
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (ev.submitter?.value !== "ok") { finish(null); return; }
+      const vals = {};
+      for (const f of fields) vals[f.name] = form.elements[f.name].value;
+      finish(vals);
+    });
+    dlg.addEventListener("cancel", onCancel);
     dlg.showModal();
     (dlg.querySelector("input,select") || dlg.querySelector("#confirm-ok")).focus();
   });
@@ -114,4 +128,15 @@ export function confirmAction({title, what, where, fields = [], ok = "Confirm", 
 export function debounce(fn, ms) {
   let t = 0;
   return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+}
+
+// showOnce shows markup (a form with method="dialog") in the dialog; its content is removed
+// when the form is submitted or the dialog cancelled, so a secret shown once does not linger.
+export function showOnce(markup) {
+  const dlg = $("#confirm");
+  dlg.innerHTML = String(markup);
+  const finish = (ev) => { ev.preventDefault(); dlg.close(); dlg.innerHTML = ""; };
+  dlg.querySelector("form").addEventListener("submit", finish);
+  dlg.addEventListener("cancel", finish, {once: true});
+  dlg.showModal();
 }
