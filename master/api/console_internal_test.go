@@ -1,13 +1,15 @@
 package api
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 )
 
 // TestHubDropsSlowClient: a stream whose buffer is full is dropped (its gone channel closed,
 // so its handler sends "dropped" and ends) while the others keep receiving.
 func TestHubDropsSlowClient(t *testing.T) {
-	h := &hub{clients: map[*streamClient]struct{}{}, running: true} // no watcher: changes are published by hand
+	h := &hub{clients: map[*streamClient]struct{}{}, running: true, hooked: map[*http.Server]bool{}} // no watcher: changes are published by hand
 	slow, err := h.join()
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +30,9 @@ func TestHubDropsSlowClient(t *testing.T) {
 	case <-slow.gone:
 	default:
 		t.Fatal("a client that read nothing was not dropped when its buffer overflowed")
+	}
+	if !strings.Contains(slow.reason, "behind") {
+		t.Errorf("dropped with reason %q", slow.reason)
 	}
 	if h.open() != 1 {
 		t.Errorf("%d streams open, want the fast one only", h.open())

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -474,4 +475,38 @@ func TestStreamRefusals(t *testing.T) {
 		next(t, ch, "hello")
 		return true
 	}, "a place after a stream closed")
+}
+
+// TestStreamEndsOnShutdown: an open stream does not hold the API server's Shutdown; the client
+// is told why it ends.
+func TestStreamEndsOnShutdown(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f.h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+ln.Addr().String()+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+f.viewer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "event: hello") {
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a stream open: %v", err)
+	}
+	var rest []string
+	for sc.Scan() {
+		rest = append(rest, sc.Text())
+	}
+	if got := strings.Join(rest, "\n"); !strings.Contains(got, "event: dropped") || !strings.Contains(got, "shutting down") {
+		t.Errorf("the stream ended without saying why:\n%s", got)
+	}
 }

@@ -55,12 +55,18 @@ type sseMsg struct {
 }
 
 type streamClient struct {
-	ch   chan sseMsg
-	gone chan struct{} // closed when the hub drops the client
-	once sync.Once
+	ch     chan sseMsg
+	gone   chan struct{} // closed when the hub drops the client
+	once   sync.Once
+	reason string // why it was dropped, set before gone is closed
 }
 
-func (c *streamClient) drop() { c.once.Do(func() { close(c.gone) }) }
+func (c *streamClient) drop(reason string) {
+	c.once.Do(func() {
+		c.reason = reason
+		close(c.gone)
+	})
+}
 
 // hub fans the watcher's changes out to the open streams; the watcher runs while at least one
 // is open.
@@ -71,10 +77,13 @@ type hub struct {
 	running bool
 	// every is the current watch interval (see watchEvery).
 	every time.Duration
+	// hooked holds the HTTP servers whose Shutdown closes the streams (an open stream would
+	// otherwise hold Shutdown until its deadline).
+	hooked map[*http.Server]bool
 }
 
 func (s *Server) routeStream() {
-	s.hub = &hub{s: s, clients: map[*streamClient]struct{}{}, every: watchEvery}
+	s.hub = &hub{s: s, clients: map[*streamClient]struct{}{}, every: watchEvery, hooked: map[*http.Server]bool{}}
 	s.mux.HandleFunc("GET /api/v1/stream", s.stream)
 }
 
@@ -96,6 +105,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.hub.leave(c)
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
+		s.hub.hook(srv)
+	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -120,8 +132,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-c.gone:
-			// Send what is buffered would only delay the client further: say why and end.
-			b, _ := json.Marshal(map[string]string{"reason": fmt.Sprintf("this stream fell more than %d changes behind: reconnect and reload", streamBuffer)})
+			// Sending what is buffered would only delay the client further: say why and end.
+			b, _ := json.Marshal(map[string]string{"reason": c.reason})
 			write(sseMsg{"dropped", b})
 			return
 		case m := <-c.ch:
@@ -149,6 +161,24 @@ func (h *hub) join() (*streamClient, error) {
 		go h.watch()
 	}
 	return c, nil
+}
+
+// hook makes srv's Shutdown end every stream, once per server.
+func (h *hub) hook(srv *http.Server) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hooked[srv] {
+		return
+	}
+	h.hooked[srv] = true
+	srv.RegisterOnShutdown(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for c := range h.clients {
+			c.drop("the master is shutting down: reconnect in a moment")
+			delete(h.clients, c)
+		}
+	})
 }
 
 func (h *hub) leave(c *streamClient) {
@@ -182,7 +212,7 @@ func (h *hub) publish(msgs []sseMsg) {
 			select {
 			case c.ch <- m:
 			default:
-				c.drop()
+				c.drop(fmt.Sprintf("this stream fell more than %d changes behind: reconnect and reload", streamBuffer))
 				delete(h.clients, c)
 			}
 			if _, ok := h.clients[c]; !ok {
