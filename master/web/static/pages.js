@@ -3,7 +3,7 @@
 // live stream's events and calls close when the page is left.
 
 import {api, qs, sse, APIError} from "./api.js";
-import {html, raw, $, $$, ago, when, localTime, duration, sortHeader, pager, announce, confirmAction, showOnce,
+import {html, raw, $, $$, ago, when, localTime, zone, duration, sortHeader, pager, announce, confirmAction, showOnce,
   debounce, outcomeNames, outcomeKeys, runStatusNames} from "./ui.js";
 
 const enc = encodeURIComponent;
@@ -260,7 +260,7 @@ export async function target(route, session) {
     ${targetButtons(session)}
     <dl class="facts">
       <dt>Status</dt><dd><span class="status s${t.status}">${statusWords(t.status)}</span> (flags ${t.status})</dd>
-      <dt>Local time</dt><dd>${localTime(t.time_zone_adjustment)} (UTC${t.time_zone_adjustment >= 0 ? "+" : "-"}${Math.abs(t.time_zone_adjustment / 60)} h)</dd>
+      <dt>Local time</dt><dd>${localTime(t.time_zone_adjustment)} (${zone(t.time_zone_adjustment)})</dd>
       <dt>Poll interval</dt><dd>${t.poll_interval} s</dd><dt>Last heartbeat</dt><dd>${ago(t.last_poll_date)}</dd>
       <dt>Unread instructions</dt><dd>${t.unread_instructions}</dd><dt>Download errors</dt><dd>${t.download_errors}</dd>
       <dt>Disk</dt><dd>${t.disk ? t.disk.state : "not reported"}</dd><dt>Version</dt><dd>${t.version}</dd>

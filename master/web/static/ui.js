@@ -51,6 +51,12 @@ export function localTime(offsetMin) {
   return d.toISOString().slice(11, 16);
 }
 
+// zone names a UTC offset in minutes as "UTC+02:00".
+export function zone(min) {
+  const m = Math.abs(min || 0);
+  return `UTC${(min || 0) < 0 ? "-" : "+"}${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+}
+
 export function duration(ms) {
   if (ms == null) return "—";
   if (ms < 1000) return ms + " ms";
@@ -79,7 +85,7 @@ export function pager(matched, offset, limit, hrefFor, label = "rows") {
 export function announce(msg, error = false) {
   const el = $("#status");
   el.textContent = msg;
-  el.className = error ? "status error" : "status";
+  el.className = error ? "error" : "";
 }
 
 // confirmAction opens the confirmation dialog: what will happen and where, and optional
