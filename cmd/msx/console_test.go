@@ -346,7 +346,10 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("the download list filtered by START on SQL01 shows %q", got)
 	}
 	s.check("downloadlist")
-	s.open("#/events", `#events`)
+	s.open("#/events?server=SQL01&min_severity=16", `#events tbody tr`)
+	if got := s.text("#events tbody"); !strings.Contains(got, "Check volume D") || strings.Contains(got, "SQL02") {
+		t.Errorf("events of SQL01 from severity 16 show:\n%s", got)
+	}
 	s.check("events")
 
 	// An audit record names who started the job: the admin token's id.

@@ -512,17 +512,24 @@ export async function downloadlist(route, session) {
 
 // ---- Events ----
 
-export async function events(route) {
+export async function events(route, session) {
   const server = route.q.get("server") || "";
+  const minSev = Number(route.q.get("min_severity") || 0);
   const el = mount("");
-  const evs = await api("/api/v1/events" + qs({server, limit: 200}));
+  const evs = await api("/api/v1/events" + qs({server, min_severity: minSev || "", limit: 200}));
   el.innerHTML = String(html`<h1 tabindex="-1">Events${server ? " of " + server : ""}</h1>
+    <form class="filters" role="search" aria-label="filter events">
+      <label>Server <input name="server" value="${server}"></label>
+      <label>Severity at least <select name="min_severity">${[[0, "any"], [10, "10 (information)"], [16, "16 (failures)"], [17, "17"], [20, "20 (fatal)"]].map(([v, l]) =>
+        html`<option value="${v || ""}"${v === minSev ? raw(" selected") : ""}>${l}</option>`)}</select></label>
+      <button>Filter</button></form>
     <p>Newest first; new events appear as they arrive.</p>
     <table class="data events" id="events"><caption class="sr-only">Events</caption><thead><tr><th scope="col">Time</th><th scope="col">Server</th><th scope="col">Severity</th><th scope="col">Message</th></tr></thead>
     <tbody aria-live="polite">${evs.slice().reverse().map(eventRow)}</tbody></table>`);
+  filterForm(el, route, session);
   return {title: "Events", node: el,
     live(ev, d) {
-      if (ev !== "event" || (server && d.server.toUpperCase() !== server.toUpperCase())) return;
+      if (ev !== "event" || (server && d.server.toUpperCase() !== server.toUpperCase()) || d.severity < minSev) return;
       const tb = $("#events tbody", el);
       tb.insertAdjacentHTML("afterbegin", String(eventRow(d)));
       while (tb.rows.length > 500) tb.deleteRow(-1);
