@@ -169,20 +169,25 @@ export async function fleet(route, session) {
     sortable(el, route, session);
     wire();
   };
+  const count = () => {
+    const s = $("#sel-count", el);
+    if (s) s.textContent = selected.size + " selected";
+    for (const b of $$(".actions [data-act]", el)) b.disabled = selected.size === 0;
+  };
+  // wire connects what a draw made: the buttons once per draw, each row's checkbox once.
   const wire = () => {
-    const count = () => {
-      const s = $("#sel-count", el);
-      if (s) s.textContent = selected.size + " selected";
-      for (const b of $$(".actions [data-act]", el)) b.disabled = selected.size === 0;
-    };
-    count();
-    for (const cb of $$("input[data-select]", el)) {
-      cb.addEventListener("change", () => { if (cb.checked) selected.add(cb.dataset.select); else selected.delete(cb.dataset.select); count(); });
-    }
     for (const b of $$(".actions [data-act]", el)) {
-      b.addEventListener("click", () => targetActions(session, [...selected], reload)[b.dataset.act]());
+      b.addEventListener("click", () => targetActions(session, [...selected], () => { selected.clear(); reload(); })[b.dataset.act]());
     }
     $("#new-token", el)?.addEventListener("click", () => createTokenAction());
+    wireRows();
+  };
+  const wireRows = () => {
+    for (const cb of $$("input[data-select]:not([data-wired])", el)) {
+      cb.dataset.wired = "1";
+      cb.addEventListener("change", () => { if (cb.checked) selected.add(cb.dataset.select); else selected.delete(cb.dataset.select); count(); });
+    }
+    count();
   };
   const load = async () => { data = await api("/api/v1/console/fleet" + qs(params)); };
   const reload = debounce(async () => { try { await load(); draw(); } catch (e) { announce(e.message, true); } }, 300);
@@ -197,7 +202,7 @@ export async function fleet(route, session) {
       tb.innerHTML = String(html`${data.rows.map((t) => fleetRow(t, session, selected))}`);
       $("#counts", el).outerHTML = String(countsList(data, route));
       drawStrip($("#strip", el), data.strip);
-      wire();
+      wireRows();
     } catch { /* the next change retries */ }
   }, 1500);
   return {title: "Fleet", node: el,
@@ -205,7 +210,7 @@ export async function fleet(route, session) {
       if (ev !== "target") return;
       const row = $(`tr[data-server="${CSS.escape(d.server_name)}"]`, el);
       if (row && !d.deleted) row.outerHTML = String(fleetRow(d, session, selected));
-      if (row) wire();
+      if (row) wireRows();
       refreshSoon();
     }};
 }
@@ -280,7 +285,12 @@ export async function target(route, session) {
     for (const b of $$(".actions [data-act]", el)) b.addEventListener("click", () => acts[b.dataset.act]());
     wireClear(el, reload);
   };
-  const reload = debounce(async () => { try { draw(await load()); } catch (e) { announce(e.message, true); } }, 300);
+  const reload = debounce(async () => {
+    try { draw(await load()); } catch (e) {
+      if (e instanceof APIError && e.status === 404) { session.go("#/fleet"); return; } // defected or deleted
+      announce(e.message, true);
+    }
+  }, 300);
   draw(await load());
   return {title: "Target " + name, node: el,
     live(ev, d) {
