@@ -300,6 +300,17 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	s.check("fleet")
 
+	// Keyboard: a column header's sort button answers Enter; the new order has its own URL and
+	// the header says how it sorts; focus lands on the page's heading.
+	s.do(20*time.Second, chromedp.Focus(chromedp.CSS(`button.sort[data-sort="name"]`)), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#main[data-route*="sort=name"] th[aria-sort="descending"] button[data-sort="name"]`)))
+	if first := s.text(`#fleet tbody tr:first-child th`); first != "SQL02" {
+		t.Errorf("sorted by name descending, the first row is %q", first)
+	}
+	if f := eval[string](s, "document.activeElement.tagName"); f != "H1" {
+		t.Errorf("after a route change focus is on %s, not the page's heading", f)
+	}
+
 	// A start from the console produces a run: job page, Start…, the dialog says what and where.
 	before := len(s.runsOf(failingJob, "SQL01"))
 	s.open("#/jobs/"+url.PathEscape(failingJob), `button[data-act="start"]`)

@@ -41,11 +41,12 @@ function filterForm(el, route, session) {
   });
 }
 
-function sortable(el, route, session) {
+// sortable wires the sort buttons: a click sorts by that column, a second one reverses it.
+function sortable(el, route, session, byDefault) {
   for (const b of $$("button.sort", el)) {
     b.addEventListener("click", () => {
       const key = b.dataset.sort;
-      const desc = route.q.get("sort") === key && route.q.get("desc") !== "true";
+      const desc = (route.q.get("sort") || byDefault) === key && route.q.get("desc") !== "true";
       session.go(linkWith(route, {sort: key, desc: desc ? "true" : "", offset: ""}));
     });
   }
@@ -166,7 +167,7 @@ export async function fleet(route, session) {
     ${pager(d.matched, d.offset, d.limit, (o) => linkWith(route, {offset: o}), "targets")}`);
     drawStrip($("#strip", el), d.strip);
     filterForm(el, route, session);
-    sortable(el, route, session);
+    sortable(el, route, session, "name");
     wire();
   };
   const count = () => {
