@@ -362,6 +362,15 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("events of SQL01 from severity 16 show:\n%s", got)
 	}
 	s.check("events")
+	// Events arrive live: a new failure shows on the open page without a reload.
+	s.open("#/events", `#events tbody tr`)
+	rows := s.count("#events tbody tr")
+	eval[bool](s, "window.__sameEvents = true")
+	s.api(admin, "POST", "/api/v1/jobs/"+url.PathEscape(failingJob)+"/start?server=SQL02", "", nil)
+	s.do(60*time.Second, chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll("#events tbody tr").length > %d`, rows), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if !eval[bool](s, "window.__sameEvents === true") || !strings.Contains(s.text("#events tbody tr:first-child"), "SQL02") {
+		t.Errorf("the new event did not arrive live on the events page: %q", s.text("#events tbody tr:first-child"))
+	}
 
 	// An audit record names who started the job: the admin token's id.
 	var me struct{ ID, Role string }
