@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -183,15 +184,8 @@ var fleetStatuses = map[string]func(int) bool{
 	"problem":           func(s int) bool { return s != ledger.StatusNormal },
 }
 
-func keys[V any](m map[string]V) string {
-	return strings.Join(slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}), ", ")
-}
+// keys lists a map's keys, sorted, for an error message.
+func keys[V any](m map[string]V) string { return strings.Join(slices.Sorted(maps.Keys(m)), ", ") }
 
 // consoleFleet answers the fleet page: ?q= (a part of the name, location, version or a
 // group), ?status=, ?group=, ?sort= (a column), ?desc=true, ?offset=, ?limit= (at most 500).
@@ -412,13 +406,7 @@ func (s *Server) consoleGrid(_ http.ResponseWriter, r *http.Request) (any, error
 			names[js.ServerName] = true
 		}
 	}
-	all := slices.Sorted(func(yield func(string) bool) {
-		for n := range names {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	all := slices.Sorted(maps.Keys(names))
 	g.MatchedServer = len(all)
 	slo, shi := window(len(all), soffset, slimit)
 	g.Servers = append(g.Servers, all[slo:shi]...)
