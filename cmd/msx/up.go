@@ -400,7 +400,7 @@ func newUp(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&n, "targets", 3, "number of target agents (SQL01, SQL02, ...) each with an embedded SQLite database")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval of the targets (default: their poll interval, 60s)")
 	cmd.Flags().BoolVar(&noExamples, "no-examples", false, "do not load the example jobs into a new fleet")
-	cmd.Flags().BoolVar(&printToken, "print-token", false, "print the admin token (and a dashboard link that signs in with it); by default only its file is named")
+	cmd.Flags().BoolVar(&printToken, "print-token", false, "print the admin token; by default only its file is named (the console asks for a token, never in a link)")
 	return cmd
 }
 
@@ -458,16 +458,17 @@ func waitEnlisted(ctx context.Context, m *master.Master, names []string) error {
 
 func banner(w io.Writer, g *globals, p *masterProc, n int, logPath string, printToken bool) {
 	tokenFile := filepath.Join(g.data, "master", client.TokenFile)
-	// The admin token is not printed unless asked: terminal output ends up in scrollback,
-	// screen shares and CI logs. The CLI and the dashboard's sign-in read it from its file.
-	dash := p.api + "/  (sign in with the admin token in " + tokenFile + ")"
+	// The admin token is not printed unless asked, and never in a link: terminal output ends
+	// up in scrollback, screen shares and CI logs, and a URL in browser history. The console
+	// asks for a token once (the admin token's file, or `msx token create --role viewer`).
+	dash := p.api + "/  (sign in with the admin token in " + tokenFile + ", or one from `msx token create --role viewer`)"
 	tok := tokenFile + " (not printed; use --print-token to show it)"
 	if printToken {
-		dash, tok = p.api+"/#token="+p.token, p.token+" (in "+tokenFile+")"
+		tok = p.token + " (in " + tokenFile + ")"
 	}
 	fmt.Fprintf(w, `msx is up: master %s, %d target agent(s) (SQL01..), embedded NATS JetStream.
 
-  dashboard    %s
+  console      %s
   API          %s
   NATS         %s
   admin token  %s

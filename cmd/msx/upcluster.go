@@ -410,12 +410,13 @@ func postYAML(ctx context.Context, ms []*childMaster, path string, body []byte) 
 
 func bannerMasters(w io.Writer, g *globals, ms []*childMaster, urls []string, caFile string, n int, logPath string, printToken bool) {
 	tokenFile := filepath.Join(g.data, "master", client.TokenFile)
-	dash := ms[0].api.Base + "/  (sign in with the admin token in " + tokenFile + ")"
+	// Never a link with the token in it (see banner in up.go): --print-token prints it apart.
+	dash := ms[0].api.Base + "/  (sign in with the admin token in " + tokenFile + ", or one from `msx token create --role viewer`)"
 	if printToken {
-		dash = ms[0].api.Base + "/#token=" + ms[0].api.Token
+		dash += "\n  admin token  " + ms[0].api.Token
 	}
 	fmt.Fprintf(w, "msx is up: %d masters (one leads, the others stand by), %d target agent(s) (SQL01..), a NATS JetStream cluster over TLS routes.\n\n", len(ms), n)
-	fmt.Fprintf(w, "  dashboard    %s\n", dash)
+	fmt.Fprintf(w, "  console      %s\n", dash)
 	for _, c := range ms {
 		pid := 0
 		if c.cmd != nil && c.cmd.Process != nil {

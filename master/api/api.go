@@ -33,6 +33,7 @@ type Server struct {
 	m   *master.Master
 	log *slog.Logger
 	mux *http.ServeMux
+	hub *hub // live streams (stream.go)
 }
 
 // New returns the API handler for m.
@@ -74,6 +75,8 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.routeVars()
 	s.route("GET /api/v1/cluster", auth.RoleViewer, s.cluster)
 	s.routeMetrics()
+	s.routeConsole()
+	s.routeStream()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.Handle("GET /", web.Handler())
 	return s

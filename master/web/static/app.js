@@ -1,107 +1,155 @@
-// The msx dashboard: polls GET /api/v1/dashboard and draws it. No framework, no build step.
-// The answer counts each job's targets by last outcome (a bar per job); the per-target grid of
-// one job comes with ?job=NAME once a job row is clicked.
-"use strict";
-const $ = (id) => document.getElementById(id);
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
-const outcomeNames = {0:"failed",1:"succeeded",2:"retry",3:"canceled",4:"in progress",5:"not run yet"};
-const outcomeKeys = [[0,"failed"],[1,"succeeded"],[2,"retry"],[3,"canceled"],[4,"in_progress"],[5,"not_run"]];
-let selectedJob = "";
+// The msx console: hash routing (every page has a URL a DBA can paste into a ticket), sign-in
+// with a token kept in localStorage, the live stream (GET /api/v1/stream read with fetch, so the
+// token stays in a header), dark mode. Plain ES modules: no framework, no build step.
 
-function token() {
-  const m = location.hash.match(/token=([^&]+)/);
-  if (m) { localStorage.setItem("msx-token", decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname); }
-  return localStorage.getItem("msx-token") || "";
+import {api, token, setToken, clearToken, sse, APIError} from "./api.js";
+import {$, $$, announce} from "./ui.js";
+import * as pages from "./pages.js";
+
+const routes = [
+  [/^fleet$/, pages.fleet, "fleet"],
+  [/^targets\/[^/]+$/, pages.target, "fleet"],
+  [/^jobs$/, pages.jobsPage, "jobs"],
+  [/^jobs\/[^/]+$/, pages.job, "jobs"],
+  [/^jobs\/[^/]+\/runs\/[^/]+$/, pages.run, "jobs"],
+  [/^downloadlist$/, pages.downloadlist, "downloadlist"],
+  [/^events$/, pages.events, "events"],
+  [/^audit$/, pages.audit, "audit"],
+];
+
+const session = {role: "", id: "", go: (href) => { location.hash = href.replace(/^#/, ""); }};
+let current = null;
+let seq = 0;
+
+function parse() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const [path, query] = h.split("?", 2);
+  const parts = (path || "fleet").split("/").filter(Boolean).map(decodeURIComponent);
+  return {parts, path: parts.map(encodeURIComponent).join("/"), q: new URLSearchParams(query || "")};
 }
 
-function ago(iso) {
-  if (!iso) return "never";
-  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
-  if (s < 60) return s + "s ago";
-  if (s < 3600) return Math.round(s / 60) + "m ago";
-  return Math.round(s / 3600) + "h ago";
-}
-
-function showLogin(msg) {
-  $("app").hidden = true; $("login").hidden = false; $("login-error").textContent = msg || "";
-}
-
-async function refresh() {
-  const t = token();
-  if (!t) { showLogin(); return; }
-  let res;
-  try {
-    const q = selectedJob ? "?job=" + encodeURIComponent(selectedJob) : "";
-    res = await fetch("/api/v1/dashboard" + q, {headers: {Authorization: "Bearer " + t}});
-  } catch (e) { $("updated").textContent = "master not answering: " + e; return; }
-  if (res.status === 401 || res.status === 403) {
-    const body = await res.json().catch(() => ({}));
-    localStorage.removeItem("msx-token");
-    showLogin(body.error ? body.error.message : "token refused");
+async function show() {
+  const my = ++seq;
+  const route = parse();
+  const match = routes.find(([re]) => re.test(route.parts.map((p) => p.replace(/\//g, "%2F")).join("/")));
+  current?.close?.();
+  current = null;
+  const main = $("#main");
+  for (const a of $$("#nav a")) a.removeAttribute("aria-current");
+  if (!match) {
+    main.innerHTML = `<h1 tabindex="-1">Not found</h1><p>No page here: go to the <a href="#/fleet">fleet</a>.</p>`;
+    main.querySelector("h1").focus();
     return;
   }
-  if (res.status === 404 && selectedJob) { selectedJob = ""; refresh(); return; } // the job was deleted
-  const d = await res.json();
-  $("login").hidden = true; $("app").hidden = false;
-  draw(d);
-}
-
-function bar(j) {
-  const o = j.outcomes || {};
-  return outcomeKeys.filter(([, k]) => o[k] > 0).map(([c, k]) =>
-    `<span class="o${c}" style="flex-grow:${o[k]}" title="${o[k]} ${outcomeNames[c]}">${o[k]}</span>`).join("");
-}
-
-function draw(d) {
-  $("master").textContent = d.master;
-  const ts = d.targets || {};
-  const listed = ts.listed || [];
-  const jobs = d.jobs || [];
-  const failed = jobs.reduce((n, j) => n + ((j.outcomes || {}).failed || 0), 0);
-  $("summary").innerHTML =
-    `<span><b>${ts.total || 0}</b>targets</span><span><b>${ts.online || 0}</b>online</span>` +
-    `<span><b>${ts.suspected_offline || 0}</b>suspected offline</span><span><b>${ts.blocked || 0}</b>blocked</span>` +
-    `<span><b>${ts.disk_full || 0}</b>disk full</span>` +
-    `<span><b>${jobs.length}</b>jobs</span><span><b>${failed}</b>failed last runs</span>`;
-  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
-  $("targets").innerHTML = listed.map((t) =>
-    `<div class="tile st${t.status & 7}${t.status & 8 ? " diskfull" : ""}" data-server="${esc(t.server_name)}" title="${esc(t.location)} — status ${t.status}">` +
-    `<b>${esc(t.server_name)}</b><small>${t.jobs} jobs · polled ${ago(t.last_poll_date)}</small>` +
-    `<small>${t.unread_instructions} unread · ${t.download_errors} errors</small>` +
-    (t.disk && t.disk.state !== "ok" ? `<small class="disk">disk ${esc(t.disk.state)} · ${t.disk.held_reports || 0} reports held</small>` : "") +
-    `</div>`).join("");
-  $("unlisted").textContent = ts.unlisted ? `and ${ts.unlisted} more normal targets (msx targetserver list shows them all)` : "";
-  $("jobs").tBodies[0].innerHTML = jobs.map((j) =>
-    `<tr data-job="${esc(j.name)}"${j.name === selectedJob ? ' class="selected"' : ""}><td>${esc(j.name)}</td><td>${j.version_number}</td><td>${j.targets}</td><td>${j.pending}</td>` +
-    `<td><div class="bar">${bar(j)}</div></td></tr>`).join("");
-  const g = d.grid;
-  $("grid-section").hidden = !g;
-  if (g) {
-    $("grid-job").textContent = g.job;
-    $("grid").dataset.job = g.job;
-    $("grid").innerHTML = g.servers.map((s) =>
-      `<span class="o${s.last_run_outcome}" data-server="${esc(s.server_name)}" title="${esc(s.server_name)}: ${outcomeNames[s.last_run_outcome]} — ${esc(s.last_outcome_message)}"></span>`).join("") ||
-      `<span class="muted">no targets</span>`;
+  $(`#nav a[data-nav="${match[2]}"]`)?.setAttribute("aria-current", "page");
+  main.setAttribute("aria-busy", "true");
+  try {
+    const page = await match[1](route, session);
+    if (my !== seq) { page.close?.(); return; } // the user moved on meanwhile
+    current = page;
+    main.replaceChildren(page.node);
+    main.dataset.route = location.hash; // tells tests (and styles) which page is drawn
+    document.title = page.title + " — msx";
+    main.querySelector("h1")?.focus({preventScroll: true});
+    // For measurements (msx's browser benchmark): when the first page was drawn, and how long
+    // the last route change took to draw.
+    if (!window.__msxFirst) window.__msxFirst = performance.now();
+    if (window.__msxNav) { window.__msxRendered = performance.now() - window.__msxNav; window.__msxNav = 0; }
+  } catch (e) {
+    if (e instanceof APIError && e.status === 401) { signOut(e.message); return; }
+    main.innerHTML = "";
+    const h = document.createElement("h1");
+    h.tabIndex = -1; h.textContent = "Could not load this page";
+    const p = document.createElement("p");
+    p.className = "error"; p.textContent = e.message;
+    main.append(h, p);
+    h.focus();
+  } finally {
+    main.removeAttribute("aria-busy");
   }
-  $("errors").tBodies[0].innerHTML = (d.errors || []).map((r) =>
-    `<tr><td>${r.instance_id}</td><td>${esc(r.target_server)}</td><td>${esc(r.operation_name)} ${esc(r.object_name)}</td><td class="error">${esc(r.error_message)} (${r.error_code})</td></tr>`).join("") ||
-    `<tr><td colspan="4" class="muted">none</td></tr>`;
-  $("events").innerHTML = (d.events || []).slice().reverse().map((e) =>
-    `<li class="sev${e.severity}"><span class="muted">${new Date(e.time).toLocaleTimeString()} ${esc(e.server)} sev ${e.severity}</span><br>${esc(e.message)}</li>`).join("") ||
-    `<li class="muted">none</li>`;
 }
 
-$("jobs").addEventListener("click", (ev) => {
-  const tr = ev.target.closest("tr[data-job]");
-  if (!tr) return;
-  selectedJob = tr.dataset.job === selectedJob ? "" : tr.dataset.job;
-  refresh();
-});
+// ---- Live stream, with polling as the fallback ----
 
-$("login-form").addEventListener("submit", (ev) => {
+let streamCtl = null, pollTimer = 0;
+function startStream() {
+  streamCtl?.abort();
+  streamCtl = new AbortController();
+  const ctl = streamCtl;
+  const state = $("#live");
+  sse("/api/v1/stream", (ev, data) => {
+    if (ev === "hello") { state.textContent = "live"; state.className = "live on"; clearInterval(pollTimer); pollTimer = 0; return; }
+    if (ev === "dropped") { state.textContent = "reconnecting"; return; }
+    current?.live?.(ev, data);
+  }, ctl.signal).then(() => retry(ctl), (e) => {
+    if (e.name === "AbortError") return;
+    if (e instanceof APIError && e.status === 401) { signOut(e.message); return; }
+    retry(ctl);
+  });
+}
+function retry(ctl) {
+  if (ctl.signal.aborted) return;
+  const state = $("#live");
+  state.textContent = "not live: refreshing every 15 s"; state.className = "live off";
+  if (!pollTimer) pollTimer = setInterval(show, 15000); // the fallback while the stream is down
+  setTimeout(() => { if (!ctl.signal.aborted) startStream(); }, 5000);
+}
+
+// ---- Sign-in ----
+
+function signOut(msg) {
+  streamCtl?.abort();
+  clearToken();
+  $("#app").hidden = true;
+  $("#login").hidden = false;
+  $("#login-error").textContent = msg || "";
+  $("#token").focus();
+}
+
+async function signIn() {
+  if (!token()) { signOut(""); return; }
+  try {
+    const me = await api("/api/v1/whoami");
+    session.role = me.role; session.id = me.id;
+    document.body.dataset.role = me.role;
+    $("#who").textContent = `${me.role} token ${me.id} · master ${me.master}`;
+  } catch (e) {
+    signOut(e instanceof APIError ? e.message : "master not answering: " + e.message);
+    return;
+  }
+  $("#login").hidden = true;
+  $("#app").hidden = false;
+  startStream();
+  show();
+}
+
+$("#login-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  localStorage.setItem("msx-token", $("token").value.trim());
-  refresh();
+  const t = $("#token").value.trim();
+  if (!t) { $("#login-error").textContent = "enter a token: msx token create --role viewer (or the admin token file in the master's data directory)"; return; }
+  setToken(t);
+  $("#token").value = "";
+  signIn();
 });
-refresh();
-setInterval(refresh, 3000);
+$("#sign-out").addEventListener("click", () => signOut("signed out"));
+
+// ---- Dark mode: the system's choice unless the toggle overrides it ----
+
+function applyTheme() {
+  const t = localStorage.getItem("msx-theme");
+  if (t) document.documentElement.dataset.theme = t; else delete document.documentElement.dataset.theme;
+  const dark = t ? t === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+  $("#theme").setAttribute("aria-pressed", String(dark));
+}
+$("#theme").addEventListener("click", () => {
+  const dark = $("#theme").getAttribute("aria-pressed") === "true";
+  localStorage.setItem("msx-theme", dark ? "light" : "dark");
+  applyTheme();
+});
+applyTheme();
+
+window.addEventListener("hashchange", () => { window.__msxNav = performance.now(); announce(""); show(); });
+if (!location.hash) history.replaceState(null, "", "#/fleet");
+window.__msxNav = performance.now();
+signIn();
+announce("");

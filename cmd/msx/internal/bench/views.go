@@ -191,6 +191,10 @@ func (b *bench) viewsRun(ctx context.Context, f *fleet) error {
 		{Name: "events, newest 100", Path: "/api/v1/events?limit=100"},
 		{Name: "dashboard", Path: "/api/v1/dashboard"},
 		{Name: "dashboard, one job's grid", Path: "/api/v1/dashboard?job=" + job},
+		{Name: "console: fleet page", Path: "/api/v1/console/fleet"},
+		{Name: "console: jobs grid", Path: "/api/v1/console/grid"},
+		{Name: "console: job page", Path: "/api/v1/console/jobs/" + job},
+		{Name: "console: a target's jobs", Path: "/api/v1/console/targets/" + f.names[0] + "/jobs"},
 	} {
 		var ds []time.Duration
 		for i := range viewCalls + 1 {
