@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,9 +31,26 @@ const maxBody = 1 << 20
 
 // Server serves the API of one master.
 type Server struct {
-	m   *master.Master
-	log *slog.Logger
-	mux *http.ServeMux
+	m      *master.Master
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []Route
+}
+
+// Route is one pattern registered with the API's mux and the least role it needs ("" for
+// none): what the OpenAPI document must describe.
+type Route struct {
+	Pattern string // as http.ServeMux takes it: "GET /api/v1/jobs/{name}"
+	Role    string
+}
+
+// Routes returns the patterns the API serves, in the order they were registered.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+// handle registers h for pattern and records it in Routes.
+func (s *Server) handle(pattern, role string, h http.HandlerFunc) {
+	s.routes = append(s.routes, Route{Pattern: pattern, Role: role})
+	s.mux.HandleFunc(pattern, h)
 }
 
 // New returns the API handler for m.
@@ -74,8 +92,9 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.routeVars()
 	s.route("GET /api/v1/cluster", auth.RoleViewer, s.cluster)
 	s.routeMetrics()
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.mux.Handle("GET /", web.Handler())
+	s.handle("GET /api/v1/openapi.json", "", serveOpenAPI)
+	s.handle("GET /healthz", "", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.handle("GET /", "", web.Handler().ServeHTTP)
 	return s
 }
 
@@ -99,7 +118,7 @@ func who(ctx context.Context) string {
 
 // route registers h behind a token check for role.
 func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.handle(pattern, role, func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in API handler", "pattern", pattern, "panic", p)

@@ -77,7 +77,7 @@ func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := JobView{Job: j, Servers: s.m.JobServers(j)}
+	v := JobView{Job: j, Servers: nonNil(s.m.JobServers(j)), Schedules: []ScheduleView{}}
 	offset := func(name string) int {
 		t, _ := s.m.TargetServer(name)
 		return t.TimeZoneAdjustment
