@@ -190,6 +190,10 @@ func (v *validating) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, bodyOK := readBody(r)
 	c := &capture{w: w}
 	v.next.ServeHTTP(c, r)
+	if _, set := c.Header()["Content-Type"]; !set && !c.stream && c.buf.Len() > 0 {
+		// What net/http would send: the answer is checked as the client gets it.
+		c.Header().Set("Content-Type", http.DetectContentType(c.buf.Bytes()))
+	}
 	v.finish(c, r, v.check(r, route, params, body, bodyOK, c))
 }
 
