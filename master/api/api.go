@@ -309,7 +309,7 @@ func (s *Server) action(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.m.Action(r.Context(), r.PathValue("action"), req.Servers, req.All, req.Seconds)
+	return posted(s.m.Action(r.Context(), r.PathValue("action"), req.Servers, req.All, req.Seconds))
 }
 
 func (s *Server) listGroups(_ http.ResponseWriter, _ *http.Request) (any, error) {
@@ -335,7 +335,7 @@ func (s *Server) addGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) deleteGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return s.m.DeleteGroup(r.Context(), r.PathValue("name"))
+	return posted(s.m.DeleteGroup(r.Context(), r.PathValue("name")))
 }
 
 func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -349,11 +349,11 @@ func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"group": g, "added": strings.ToUpper(strings.TrimSpace(req.Server)), "posted": posted}, nil
+	return map[string]any{"group": g, "added": strings.ToUpper(strings.TrimSpace(req.Server)), "posted": nonNil(posted)}, nil
 }
 
 func (s *Server) removeMember(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return s.m.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server"))
+	return posted(s.m.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server")))
 }
 
 func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, error) {

@@ -101,9 +101,21 @@ func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, &master.Coded{Code: master.CodeBadRequest, Err: err}
 	}
 	if dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run")); dry {
-		return s.m.PlanJob(r.Context(), j)
+		return applied(s.m.PlanJob(r.Context(), j))
 	}
-	return s.m.ApplyJob(r.Context(), j)
+	return applied(s.m.ApplyJob(r.Context(), j))
+}
+
+// applied answers an ApplyResult with [] rather than null for no changes or nothing posted,
+// as the OpenAPI document has it.
+func applied(res master.ApplyResult, err error) (any, error) {
+	res.Changes, res.Posted = nonNil(res.Changes), nonNil(res.Posted)
+	return res, err
+}
+
+// posted answers instructions posted with [] rather than null for none.
+func posted(ps []master.Posted, err error) (any, error) {
+	return nonNil(ps), err
 }
 
 // EnableRequest is the body of POST /api/v1/jobs/{name}/enable and /disable: no servers for
@@ -120,14 +132,14 @@ func (s *Server) enableJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 		}
 	}
 	enable := strings.HasSuffix(r.URL.Path, "/enable")
-	return s.m.SetJobEnabled(r.Context(), r.PathValue("name"), enable, req.Servers)
+	return applied(s.m.SetJobEnabled(r.Context(), r.PathValue("name"), enable, req.Servers))
 }
 
 // maxStartWait bounds ?wait= of a start: the API answers every request within 30 seconds.
 const maxStartWait = 25 * time.Second
 
 func (s *Server) deleteJob(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return s.m.DeleteJob(r.Context(), r.PathValue("name"))
+	return posted(s.m.DeleteJob(r.Context(), r.PathValue("name")))
 }
 
 // TargetRequest is the body of POST /api/v1/jobs/{name}/targets.
@@ -142,7 +154,7 @@ func (s *Server) targetJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove)
+	return applied(s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove))
 }
 
 // startJob posts START or STOP to the job's targets, or to the ?server= and the members of the
@@ -162,11 +174,11 @@ func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	posted, err := s.m.StartJobOn(r.Context(), r.PathValue("name"), q["server"], q["group"], stop)
 	if err != nil || wait == 0 {
-		return posted, err
+		return nonNil(posted), err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	return s.m.WaitStarted(ctx, posted), nil
+	return nonNil(s.m.WaitStarted(ctx, posted)), nil
 }
 
 func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error) {
