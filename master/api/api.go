@@ -262,7 +262,10 @@ func (s *Server) getTarget(_ http.ResponseWriter, r *http.Request) (any, error) 
 }
 
 func (s *Server) deleteTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
-	noPost, _ := strconv.ParseBool(r.URL.Query().Get("no_post_defection"))
+	noPost, err := queryBool(r, "no_post_defection")
+	if err != nil {
+		return nil, err
+	}
 	name := r.PathValue("name")
 	if err := s.m.DeleteTarget(r.Context(), name, noPost); err != nil {
 		return nil, err
@@ -366,9 +369,16 @@ func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, erro
 		}
 		f.Token = t.Token
 	}
-	f.Pending, _ = strconv.ParseBool(q.Get("pending"))
-	f.Errors, _ = strconv.ParseBool(q.Get("errors"))
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	var err error
+	if f.Pending, err = queryBool(r, "pending"); err != nil {
+		return nil, err
+	}
+	if f.Errors, err = queryBool(r, "errors"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
 	rows := s.m.Ledger.List(f)
 	if rows == nil {
 		rows = []ledger.Row{}
@@ -458,8 +468,14 @@ func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error
 var _ http.Handler = (*Server)(nil)
 
 func (s *Server) audit(_ http.ResponseWriter, r *http.Request) (any, error) {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	unverified, _ := strconv.ParseBool(r.URL.Query().Get("unverified"))
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return nil, err
+	}
+	unverified, err := queryBool(r, "unverified")
+	if err != nil {
+		return nil, err
+	}
 	recs, err := s.m.AuditLog(r.Context(), master.AuditFilter{Limit: limit, Unverified: unverified})
 	if recs == nil {
 		recs = []master.AuditRecord{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +99,11 @@ func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, &master.Coded{Code: master.CodeBadRequest, Err: err}
 	}
-	if dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run")); dry {
+	dry, err := queryBool(r, "dry_run")
+	if err != nil {
+		return nil, err
+	}
+	if dry {
 		return applied(s.m.PlanJob(r.Context(), j))
 	}
 	return applied(s.m.ApplyJob(r.Context(), j))
@@ -182,7 +185,10 @@ func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error) {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := s.m.History(r.Context(), r.PathValue("name"), r.URL.Query().Get("server"), limit)
 	if rows == nil {
 		rows = []jobs.HistoryRow{}
@@ -193,9 +199,16 @@ func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error)
 func (s *Server) events(_ http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var f master.EventFilter
-	f.Since, _ = strconv.ParseUint(q.Get("since"), 10, 64)
-	f.MinSeverity, _ = strconv.Atoi(q.Get("min_severity"))
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	var err error
+	if f.Since, err = queryUint(r, "since"); err != nil {
+		return nil, err
+	}
+	if f.MinSeverity, err = queryInt(r, "min_severity"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
 	f.Server = q.Get("server")
 	ev, err := s.m.Events(r.Context(), f)
 	if ev == nil {
