@@ -8,6 +8,7 @@ package api_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,8 @@ import (
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/api"
 	"github.com/msx-project/msx/master/auth"
+	"github.com/msx-project/msx/master/registry"
+	"github.com/msx-project/msx/schemas/jobs"
 )
 
 // notAPI are patterns the API's mux serves that are not part of the API, with why.
@@ -344,6 +347,50 @@ func TestOpenAPIRolesKnown(t *testing.T) {
 	for op, role := range ops {
 		if !slices.Contains(known, role) {
 			t.Errorf("%s: x-msx-role %q is none of %v", op, role, known)
+		}
+	}
+}
+
+// BenchmarkValidateHandler measures what checking an exchange against the document costs: the
+// target server list with n targets, served plain, through ValidateHandler (tests) and through
+// StrictHandler (MSX_API_VALIDATE=1).
+func BenchmarkValidateHandler(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		f := newFixture(b)
+		for i := range n {
+			name := fmt.Sprintf("BENCH%04d", i+1)
+			if err := f.m.Reg.PutTarget(b.Context(), registry.Target{ServerID: i + 1, ServerName: name, Token: jobs.ServerToken(name),
+				EnlistDate: time.Now().UTC(), PollInterval: 60}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		waitFor(b, patience, func() bool { return len(f.m.TargetServers()) == n }, "targets in the view")
+		validate, err := api.ValidateHandler(f.h, func(m *api.Mismatch) { b.Error(m) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		strict, err := api.StrictHandler(f.h, bustest.Logger(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range []struct {
+			name string
+			h    http.Handler
+		}{{"plain", f.h}, {"validate", validate}, {"strict", strict}} {
+			b.Run(fmt.Sprintf("targets=%d/%s", n, h.name), func(b *testing.B) {
+				req := httptest.NewRequest("GET", "/api/v1/targetservers", nil)
+				req.Header.Set("Authorization", "Bearer "+f.viewer)
+				var size int
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					h.h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+					size = rec.Body.Len()
+				}
+				b.ReportMetric(float64(size), "bytes/answer")
+			})
 		}
 	}
 }
