@@ -2,6 +2,15 @@
 // a bearer token: viewer tokens may read, admin tokens may also change. Errors are JSON
 // {"error": {"code": N, "message": "..."}} where code is the SQL Server message number for the
 // same condition when MSX has one (14262 unknown object, 14261 duplicate, ...).
+//
+// openapi.yaml describes the API (OpenAPI 3.1): it is embedded, served at
+// GET /api/v1/openapi.json without a token, self-contained, and returned by OpenAPI. Each route
+// registered with route or handle is listed by Server.Routes, and openapi_test.go fails when
+// the document and the routes differ, in paths, methods or the role (x-msx-role) each needs:
+// a new route needs its operation in openapi.yaml. ValidateHandler checks every exchange
+// against the document (the package's tests and the client's run through it); StrictHandler
+// does the same in a running master (MSX_API_VALIDATE=1) and answers 500 to a mismatch.
+// A stream (text/event-stream) is passed on as written: document it with that media type.
 package api
 
 import (
