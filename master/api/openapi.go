@@ -175,6 +175,10 @@ type validating struct {
 }
 
 func (v *validating) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		v.next.ServeHTTP(w, r) // a GET without its body: nothing to check
+		return
+	}
 	route, params, err := v.doc.router.FindRoute(r)
 	if err != nil {
 		if !strings.HasPrefix(r.URL.Path, "/api/") {

@@ -176,6 +176,8 @@ var hostile = []exchange{
 		answer: jsonAnswer(200, `[]`), wantMismatch: "no operation", wantStatusSent: 500},
 	{name: "console file not checked", method: "GET", path: "/app.js",
 		answer: func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "console.log(1)") }, wantStatusSent: 200},
+	{name: "HEAD not checked", method: "HEAD", path: "/api/v1/groups",
+		answer: func(w http.ResponseWriter, _ *http.Request) { w.Header().Set("Content-Type", "application/json") }, wantStatusSent: 200},
 	{name: "no content", method: "DELETE", path: "/api/v1/silences/abc",
 		answer: func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }, wantStatusSent: 204},
 }
