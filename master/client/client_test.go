@@ -211,6 +211,30 @@ func TestClientAgainstOpenAPI(t *testing.T) {
 	if ce := refused(t, a, "POST", "/api/v1/jobs", bad, 400, 0); len(ce.Problems) == 0 {
 		t.Errorf("an invalid job lists no problems: %+v", ce)
 	}
+	// As `msx up --masters N` posts its example jobs: YAML, as application/yaml.
+	for _, tt := range []struct {
+		doc    string
+		status int
+	}{
+		{"name: FromYAML\nsteps:\n  - step_name: s\n    command: SELECT 1\n", 200},
+		{"name: BadYAML\nsteps:\n  - step_name: s\n    command: SELECT 1\n    colour: red\n", 400},
+		{"name: [unclosed\n", 400},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), "POST", a.Base+"/api/v1/jobs", strings.NewReader(tt.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		req.Header.Set("Content-Type", "application/yaml")
+		resp, err := a.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("YAML %q: status %d, want %d", tt.doc, resp.StatusCode, tt.status)
+		}
+	}
 	do[[]api.JobSummary](t, v, "GET", "/api/v1/jobs", nil)
 	do[[]api.JobSummary](t, v, "GET", "/api/v1/jobs/summary", nil)
 	waitFor(t, "SQL01 downloaded the job", func() bool {
