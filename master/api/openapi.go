@@ -66,6 +66,14 @@ var loadDoc = sync.OnceValues(func() (*apiDoc, error) {
 		return nil, err
 	}
 	bundled.InternalizeRefs(context.Background(), nil)
+	for _, sc := range bundled.Components.Schemas {
+		// The external schemas' $defs are components now, referred to from the document's
+		// root: a $id left on them would make those references resolve against the schema's
+		// own URL instead.
+		if sc.Value != nil {
+			sc.Value.SchemaID, sc.Value.SchemaDialect, sc.Value.Defs = "", "", nil
+		}
+	}
 	js, err := json.MarshalIndent(bundled, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("openapi: write the document as JSON: %w", err)
