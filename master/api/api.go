@@ -14,6 +14,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,7 +239,8 @@ func writeErrText(w http.ResponseWriter, status, code int, msg string) {
 // decode reads a request body strictly: exactly one JSON value, no unknown fields. Requests
 // whose body is optional may send none.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	var raw bytes.Buffer // bounded by the body's limit
+	dec := json.NewDecoder(io.TeeReader(r.Body, &raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -251,7 +254,7 @@ func decode(r *http.Request, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: request body holds more than one JSON value: send exactly one", master.ErrInvalid)
 	}
-	return nil
+	return exactKeys(raw.Bytes(), reflect.TypeOf(v), "")
 }
 
 func (s *Server) listTargets(_ http.ResponseWriter, _ *http.Request) (any, error) {

@@ -39,3 +39,33 @@ func TestQueryValuesChecked(t *testing.T) {
 		t.Errorf("a refused dry run applied the job: %v", jobs)
 	}
 }
+
+// TestBodyKeysExact: a body key that matches a field only when case is ignored is refused,
+// naming the field to write (encoding/json alone accepts it, and of two such keys keeps the
+// last: {"name":"a","NAME":"b"} would create group b).
+func TestBodyKeysExact(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name, method, path, body, want string
+	}{
+		{"upper case", "POST", "/api/v1/groups", `{"NAME":"Web"}`, `write "name"`},
+		{"twice", "POST", "/api/v1/groups", `{"name":"a","Name":"b"}`, `"Name"`},
+		{"nested", "POST", "/api/v1/alerts", `{"name":"A","severity":17,"notifications":[{"Operator_Name":"x","notification_method":1}]}`, "notifications[0]"},
+		{"token", "POST", "/api/v1/tokens", `{"Role":"viewer"}`, `write "role"`},
+		{"patch", "PATCH", "/api/v1/operators/DBA", `{"Email_Address":"x@example.com"}`, `write "email_address"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.method == "PATCH" {
+				f.must(t, f.admin, "POST", "/api/v1/operators", `{"name":"DBA"}`, nil)
+				defer f.do(t, f.admin, "DELETE", "/api/v1/operators/DBA", "")
+			}
+			r := f.do(t, f.admin, tt.method, tt.path, tt.body)
+			wantErr(t, r, http.StatusBadRequest, 0, "case-sensitive", tt.want)
+		})
+	}
+	var groups []map[string]any
+	f.must(t, f.viewer, "GET", "/api/v1/groups", "", &groups)
+	if len(groups) != 0 {
+		t.Errorf("a refused body created a group: %v", groups)
+	}
+}
