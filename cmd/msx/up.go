@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -118,6 +119,20 @@ func busTLS(dir string, f *masterFlags) (bus.ServerTLSOptions, string, error) {
 	return bus.ServerTLSOptions{Config: cfg, AllowPlaintext: f.allowPlaintext}, f.ca, nil
 }
 
+// strictAPI reads MSX_API_VALIDATE: when true, the API checks its answers against its OpenAPI
+// document (api.StrictHandler), as the browser tests of the console run it.
+func strictAPI() (bool, error) {
+	v := os.Getenv("MSX_API_VALIDATE")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("MSX_API_VALIDATE=%q: set it to 1 (check every API answer against the OpenAPI document) or 0, or unset it", v)
+	}
+	return b, nil
+}
+
 // masterProc is a running master process: NATS (embedded or external), master, API.
 type masterProc struct {
 	srv   *bus.Server
@@ -134,6 +149,10 @@ type masterProc struct {
 
 func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logger) (*masterProc, error) {
 	p := &masterProc{}
+	strict, err := strictAPI()
+	if err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(g.data, "master")
 	p.url = f.natsURL
 	var authn *bus.Auth
@@ -253,7 +272,16 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		p.stop(context.Background())
 		return nil, err
 	}
-	p.http = &http.Server{Handler: api.New(p.m, log), ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = api.New(p.m, log)
+	if strict {
+		if h, err = api.StrictHandler(h, log); err != nil {
+			ln.Close()
+			p.stop(context.Background())
+			return nil, err
+		}
+		log.Warn("MSX_API_VALIDATE: every API answer is checked against the OpenAPI document; one that does not match is answered 500 (for tests: slower, and holds each answer in memory)")
+	}
+	p.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := p.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server stopped", "err", err)

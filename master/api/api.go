@@ -2,9 +2,19 @@
 // a bearer token: viewer tokens may read, admin tokens may also change. Errors are JSON
 // {"error": {"code": N, "message": "..."}} where code is the SQL Server message number for the
 // same condition when MSX has one (14262 unknown object, 14261 duplicate, ...).
+//
+// openapi.yaml describes the API (OpenAPI 3.1): it is embedded, served at
+// GET /api/v1/openapi.json without a token, self-contained, and returned by OpenAPI. Each route
+// registered with route or handle is listed by Server.Routes, and openapi_test.go fails when
+// the document and the routes differ, in paths, methods or the role (x-msx-role) each needs:
+// a new route needs its operation in openapi.yaml. ValidateHandler checks every exchange
+// against the document (the package's tests and the client's run through it); StrictHandler
+// does the same in a running master (MSX_API_VALIDATE=1) and answers 500 to a mismatch.
+// A stream (text/event-stream) is passed on as written: document it with that media type.
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +22,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,10 +42,27 @@ const maxBody = 1 << 20
 
 // Server serves the API of one master.
 type Server struct {
-	m   *master.Master
-	log *slog.Logger
-	mux *http.ServeMux
-	hub *hub // live streams (stream.go)
+	m      *master.Master
+	log    *slog.Logger
+	mux    *http.ServeMux
+	hub    *hub // live streams (stream.go)
+	routes []Route
+}
+
+// Route is one pattern registered with the API's mux and the least role it needs ("" for
+// none): what the OpenAPI document must describe.
+type Route struct {
+	Pattern string // as http.ServeMux takes it: "GET /api/v1/jobs/{name}"
+	Role    string
+}
+
+// Routes returns the patterns the API serves, in the order they were registered.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+// handle registers h for pattern and records it in Routes.
+func (s *Server) handle(pattern, role string, h http.HandlerFunc) {
+	s.routes = append(s.routes, Route{Pattern: pattern, Role: role})
+	s.mux.HandleFunc(pattern, h)
 }
 
 // New returns the API handler for m.
@@ -77,8 +106,9 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.routeMetrics()
 	s.routeConsole()
 	s.routeStream()
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.mux.Handle("GET /", web.Handler())
+	s.handle("GET /api/v1/openapi.json", "", serveOpenAPI)
+	s.handle("GET /healthz", "", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.handle("GET /", "", web.Handler().ServeHTTP)
 	return s
 }
 
@@ -102,7 +132,7 @@ func who(ctx context.Context) string {
 
 // route registers h behind a token check for role.
 func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.handle(pattern, role, func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in API handler", "pattern", pattern, "panic", p)
@@ -212,7 +242,8 @@ func writeErrText(w http.ResponseWriter, status, code int, msg string) {
 // decode reads a request body strictly: exactly one JSON value, no unknown fields. Requests
 // whose body is optional may send none.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	var raw bytes.Buffer // bounded by the body's limit
+	dec := json.NewDecoder(io.TeeReader(r.Body, &raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -226,7 +257,7 @@ func decode(r *http.Request, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: request body holds more than one JSON value: send exactly one", master.ErrInvalid)
 	}
-	return nil
+	return exactKeys(raw.Bytes(), reflect.TypeOf(v), "")
 }
 
 func (s *Server) listTargets(_ http.ResponseWriter, _ *http.Request) (any, error) {
@@ -246,7 +277,10 @@ func (s *Server) getTarget(_ http.ResponseWriter, r *http.Request) (any, error) 
 }
 
 func (s *Server) deleteTarget(_ http.ResponseWriter, r *http.Request) (any, error) {
-	noPost, _ := strconv.ParseBool(r.URL.Query().Get("no_post_defection"))
+	noPost, err := queryBool(r, "no_post_defection")
+	if err != nil {
+		return nil, err
+	}
 	name := r.PathValue("name")
 	if err := s.m.DeleteTarget(r.Context(), name, noPost); err != nil {
 		return nil, err
@@ -293,7 +327,7 @@ func (s *Server) action(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.m.Action(r.Context(), r.PathValue("action"), req.Servers, req.All, req.Seconds)
+	return posted(s.m.Action(r.Context(), r.PathValue("action"), req.Servers, req.All, req.Seconds))
 }
 
 func (s *Server) listGroups(_ http.ResponseWriter, _ *http.Request) (any, error) {
@@ -319,7 +353,7 @@ func (s *Server) addGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) deleteGroup(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return s.m.DeleteGroup(r.Context(), r.PathValue("name"))
+	return posted(s.m.DeleteGroup(r.Context(), r.PathValue("name")))
 }
 
 func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -333,11 +367,11 @@ func (s *Server) addMember(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"group": g, "added": strings.ToUpper(strings.TrimSpace(req.Server)), "posted": posted}, nil
+	return map[string]any{"group": g, "added": strings.ToUpper(strings.TrimSpace(req.Server)), "posted": nonNil(posted)}, nil
 }
 
 func (s *Server) removeMember(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return s.m.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server"))
+	return posted(s.m.RemoveMember(r.Context(), r.PathValue("name"), r.PathValue("server")))
 }
 
 func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -350,9 +384,16 @@ func (s *Server) downloadList(_ http.ResponseWriter, r *http.Request) (any, erro
 		}
 		f.Token = t.Token
 	}
-	f.Pending, _ = strconv.ParseBool(q.Get("pending"))
-	f.Errors, _ = strconv.ParseBool(q.Get("errors"))
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	var err error
+	if f.Pending, err = queryBool(r, "pending"); err != nil {
+		return nil, err
+	}
+	if f.Errors, err = queryBool(r, "errors"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
 	rows := s.m.Ledger.List(f)
 	if rows == nil {
 		rows = []ledger.Row{}
@@ -442,8 +483,14 @@ func (s *Server) revokeToken(_ http.ResponseWriter, r *http.Request) (any, error
 var _ http.Handler = (*Server)(nil)
 
 func (s *Server) audit(_ http.ResponseWriter, r *http.Request) (any, error) {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	unverified, _ := strconv.ParseBool(r.URL.Query().Get("unverified"))
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return nil, err
+	}
+	unverified, err := queryBool(r, "unverified")
+	if err != nil {
+		return nil, err
+	}
 	recs, err := s.m.AuditLog(r.Context(), master.AuditFilter{Limit: limit, Unverified: unverified})
 	if recs == nil {
 		recs = []master.AuditRecord{}

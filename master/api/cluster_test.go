@@ -29,7 +29,7 @@ func startAPIMaster(tb testing.TB, url, name string) *fixture {
 		tb.Fatal(err)
 	}
 	f := &fixture{m: m, js: js, h: api.New(m, bustest.Logger(tb)), srv: srv}
-	srv.Config.Handler = f.h
+	srv.Config.Handler = validated(tb, f.h)
 	srv.Start()
 	tb.Cleanup(func() {
 		srv.Close()

@@ -81,7 +81,7 @@ func summariseTargets(ts []master.TargetServer) TargetsSummary {
 
 func (s *Server) dashboard(_ http.ResponseWriter, r *http.Request) (any, error) {
 	d := Dashboard{Master: s.m.Name(), Targets: summariseTargets(s.m.TargetServers()), Jobs: []DashboardJob{},
-		Errors: s.m.Ledger.List(ledger.Filter{Errors: true, Limit: 20})}
+		Errors: nonNil(s.m.Ledger.List(ledger.Filter{Errors: true, Limit: 20}))}
 	if name := r.URL.Query().Get("job"); name != "" {
 		j, err := s.m.Catalog.Get(name)
 		if err != nil {
@@ -103,6 +103,6 @@ func (s *Server) dashboard(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	d.Events = ev
+	d.Events = nonNil(ev)
 	return d, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,12 @@ func FuzzAPIRequests(f *testing.F) {
 	fx := newFixtureLog(f, slog.DiscardHandler)
 	fx.must(f, fx.admin, "POST", "/api/v1/groups", `{"name":"Web"}`, nil)
 	fx.must(f, fx.admin, "POST", "/api/v1/jobs", validJob, nil)
+	// Each answer must also match the OpenAPI document, whatever the request.
+	var mismatch atomic.Pointer[api.Mismatch]
+	checked, err := api.ValidateHandler(fx.h, func(m *api.Mismatch) { mismatch.Store(m) })
+	if err != nil {
+		f.Fatal(err)
+	}
 
 	seeds := []struct {
 		route int
@@ -88,7 +95,11 @@ name: B`}, {5, "", `{}`}, {5, "", `"`},
 		rec := httptest.NewRecorder()
 		before := fx.panics.Load()
 		began := time.Now()
-		fx.h.ServeHTTP(rec, req)
+		mismatch.Store(nil)
+		checked.ServeHTTP(rec, req)
+		if m := mismatch.Load(); m != nil {
+			t.Fatalf("%s %s %q: %v", rt.method, path, body, m)
+		}
 		if d := time.Since(began); d > 2*time.Second {
 			t.Fatalf("%s %s %q: took %s", rt.method, path, body, d)
 		}

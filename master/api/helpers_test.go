@@ -75,7 +75,7 @@ func newFixtureLog(tb testing.TB, h slog.Handler) *fixture {
 		}
 	})
 	f.h = api.New(m, log)
-	f.srv = httptest.NewServer(f.h)
+	f.srv = httptest.NewServer(validated(tb, f.h))
 	tb.Cleanup(f.srv.Close)
 	f.admin, f.adminRec = f.token(tb, auth.RoleAdmin, 0)
 	f.viewer, f.viewerRec = f.token(tb, auth.RoleViewer, 0)

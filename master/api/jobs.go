@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := JobView{Job: j, Servers: s.m.JobServers(j)}
+	v := JobView{Job: j, Servers: nonNil(s.m.JobServers(j)), Schedules: []ScheduleView{}}
 	offset := func(name string) int {
 		t, _ := s.m.TargetServer(name)
 		return t.TimeZoneAdjustment
@@ -100,10 +99,26 @@ func (s *Server) applyJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, &master.Coded{Code: master.CodeBadRequest, Err: err}
 	}
-	if dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run")); dry {
-		return s.m.PlanJob(r.Context(), j)
+	dry, err := queryBool(r, "dry_run")
+	if err != nil {
+		return nil, err
 	}
-	return s.m.ApplyJob(r.Context(), j)
+	if dry {
+		return applied(s.m.PlanJob(r.Context(), j))
+	}
+	return applied(s.m.ApplyJob(r.Context(), j))
+}
+
+// applied answers an ApplyResult with [] rather than null for no changes or nothing posted,
+// as the OpenAPI document has it.
+func applied(res master.ApplyResult, err error) (any, error) {
+	res.Changes, res.Posted = nonNil(res.Changes), nonNil(res.Posted)
+	return res, err
+}
+
+// posted answers instructions posted with [] rather than null for none.
+func posted(ps []master.Posted, err error) (any, error) {
+	return nonNil(ps), err
 }
 
 // EnableRequest is the body of POST /api/v1/jobs/{name}/enable and /disable: no servers for
@@ -120,14 +135,14 @@ func (s *Server) enableJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 		}
 	}
 	enable := strings.HasSuffix(r.URL.Path, "/enable")
-	return s.m.SetJobEnabled(r.Context(), r.PathValue("name"), enable, req.Servers)
+	return applied(s.m.SetJobEnabled(r.Context(), r.PathValue("name"), enable, req.Servers))
 }
 
 // maxStartWait bounds ?wait= of a start: the API answers every request within 30 seconds.
 const maxStartWait = 25 * time.Second
 
 func (s *Server) deleteJob(_ http.ResponseWriter, r *http.Request) (any, error) {
-	return s.m.DeleteJob(r.Context(), r.PathValue("name"))
+	return posted(s.m.DeleteJob(r.Context(), r.PathValue("name")))
 }
 
 // TargetRequest is the body of POST /api/v1/jobs/{name}/targets.
@@ -142,7 +157,7 @@ func (s *Server) targetJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove)
+	return applied(s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove))
 }
 
 // startJob posts START or STOP to the job's targets, or to the ?server= and the members of the
@@ -162,15 +177,18 @@ func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	posted, err := s.m.StartJobOn(r.Context(), r.PathValue("name"), q["server"], q["group"], stop)
 	if err != nil || wait == 0 {
-		return posted, err
+		return nonNil(posted), err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	return s.m.WaitStarted(ctx, posted), nil
+	return nonNil(s.m.WaitStarted(ctx, posted)), nil
 }
 
 func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error) {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := s.m.History(r.Context(), r.PathValue("name"), r.URL.Query().Get("server"), limit)
 	if rows == nil {
 		rows = []jobs.HistoryRow{}
@@ -181,9 +199,16 @@ func (s *Server) jobHistory(_ http.ResponseWriter, r *http.Request) (any, error)
 func (s *Server) events(_ http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var f master.EventFilter
-	f.Since, _ = strconv.ParseUint(q.Get("since"), 10, 64)
-	f.MinSeverity, _ = strconv.Atoi(q.Get("min_severity"))
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	var err error
+	if f.Since, err = queryUint(r, "since"); err != nil {
+		return nil, err
+	}
+	if f.MinSeverity, err = queryInt(r, "min_severity"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
 	f.Server = q.Get("server")
 	ev, err := s.m.Events(r.Context(), f)
 	if ev == nil {

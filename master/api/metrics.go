@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/auth"
 )
 
 // routeMetrics serves the master's Prometheus metrics at GET /metrics to any API token (a
@@ -16,7 +17,7 @@ import (
 // `msx master --metrics-listen` serves the same metrics without a token on another address.
 func (s *Server) routeMetrics() {
 	metrics := MetricsHandler(s.m, s.log)
-	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /metrics", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
 		if _, ok := s.checkToken(ctx, w, r, "no API token: pass a viewer token as `Authorization: Bearer TOKEN` (in Prometheus: authorization.credentials_file), or scrape the master's --metrics-listen address, which needs none"); ok {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/auth"
@@ -53,7 +52,10 @@ func (s *Server) undeployPlan(_ http.ResponseWriter, r *http.Request) (any, erro
 		}
 		return s.m.PlanDeleteGroup(group)
 	case server != "" && group == "" && job == "" && member == "":
-		noPost, _ := strconv.ParseBool(q.Get("no_post_defection"))
+		noPost, err := queryBool(r, "no_post_defection")
+		if err != nil {
+			return nil, err
+		}
 		return s.m.PlanDeleteTarget(server, noPost)
 	case job != "" && group == "" && server == "" && member == "":
 		return s.m.PlanDeleteJob(job)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/auth"
 )
 
 // GET /api/v1/stream: the console's live feed, as server-sent events. One watcher per API
@@ -84,7 +85,7 @@ type hub struct {
 
 func (s *Server) routeStream() {
 	s.hub = &hub{s: s, clients: map[*streamClient]struct{}{}, every: watchEvery, hooked: map[*http.Server]bool{}}
-	s.mux.HandleFunc("GET /api/v1/stream", s.stream)
+	s.handle("GET /api/v1/stream", auth.RoleViewer, s.stream) // checks the token itself: a stream outlives route's timeout
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {

@@ -77,7 +77,7 @@ type Job struct {
 
 // Step is one job step. Field names are sp_add_jobstep's parameters in snake case.
 type Step struct {
-	StepID             int      `json:"step_id"`
+	StepID             int      `json:"step_id,omitempty"`
 	StepName           string   `json:"step_name"`
 	Subsystem          string   `json:"subsystem,omitempty"` // default TSQL
 	Command            string   `json:"command"`
