@@ -28,7 +28,9 @@ type outputFixture struct {
 	jobID string
 }
 
-func newOutputFixture(t *testing.T) *outputFixture {
+func newOutputFixture(t *testing.T) *outputFixture { return newOutputFixtureTB(t) }
+
+func newOutputFixtureTB(t testing.TB) *outputFixture {
 	t.Helper()
 	f := newFixture(t)
 	for i, name := range []string{"SQL01", "SQL02"} {
@@ -45,7 +47,7 @@ func newOutputFixture(t *testing.T) *outputFixture {
 }
 
 // chunk publishes a chunk of run R1 as server's target would.
-func (f *outputFixture) chunk(t *testing.T, server string, c schemas.OutputChunk) {
+func (f *outputFixture) chunk(t testing.TB, server string, c schemas.OutputChunk) {
 	t.Helper()
 	c.Type = schemas.TypeOutputChunk
 	if c.JobID == "" {
@@ -61,7 +63,7 @@ func (f *outputFixture) chunk(t *testing.T, server string, c schemas.OutputChunk
 	f.raw(t, server, b)
 }
 
-func (f *outputFixture) raw(t *testing.T, server string, b []byte) {
+func (f *outputFixture) raw(t testing.TB, server string, b []byte) {
 	t.Helper()
 	if err := f.nc.Publish(bus.OutputSubject(jobs.ServerToken(server), f.jobID), b); err != nil {
 		t.Fatal(err)
