@@ -1,7 +1,6 @@
 package master
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -121,15 +120,15 @@ func (s *OutputStream) Close() {
 var ErrChunkTooLarge = errors.New("live output message too large")
 
 // DecodeOutputChunk decodes and checks one live output message: at most
-// schemas.MaxOutputChunkBytes, one JSON object, valid (OutputChunk.Validate). Unknown fields
-// are ignored (a newer target may add some) and never relayed.
+// schemas.MaxOutputChunkBytes, valid against its JSON Schema (schemas.Decode), and
+// OutputChunk.Validate (text bounded in bytes, valid UTF-8).
 func DecodeOutputChunk(data []byte) (schemas.OutputChunk, error) {
 	var c schemas.OutputChunk
 	if len(data) > schemas.MaxOutputChunkBytes {
 		return c, fmt.Errorf("%w: %d bytes, at most %d", ErrChunkTooLarge, len(data), schemas.MaxOutputChunkBytes)
 	}
-	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("%w: %v", schemas.ErrOutputChunk, err)
+	if err := schemas.Decode(data, &c); err != nil {
+		return c, fmt.Errorf("%w: %w", schemas.ErrOutputChunk, err)
 	}
 	return c, c.Validate()
 }

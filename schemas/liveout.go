@@ -54,6 +54,9 @@ type OutputChunk struct {
 	Sent time.Time `json:"sent"`
 }
 
+// MsgType is TypeOutputChunk.
+func (OutputChunk) MsgType() string { return TypeOutputChunk }
+
 // ErrOutputChunk wraps every reason Validate refuses a chunk.
 var ErrOutputChunk = errors.New("invalid output chunk")
 
