@@ -19,7 +19,7 @@ import (
 // TestEndToEndTail runs a CmdExec step that prints a line a second for 10 s on a real target
 // of `msx up`, and follows it with `msx job tail` (the binary) and with the SSE endpoint: both
 // see lines while the step runs (the first chunk comes before the run has a history row), tail
-// exits when the run ends, and history keeps the full output.
+// exits when the run ends, and history keeps the full output. An operator token starts it.
 func TestEndToEndTail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs the binary")
@@ -77,7 +77,18 @@ func TestEndToEndTail(t *testing.T) {
 	tail := start(t, dir, "job", "tail", "ticker", "--server", "SQL01")
 	waitFor(t, 30*time.Second, "msx job tail to follow", func() bool { return strings.Contains(tail.out.String(), "following job ticker on SQL01") })
 
-	msx(t, dir, false, "job", "start", "ticker", "--server", "SQL01")
+	// An operator token (msx token create --role operator) starts it, and may not delete it.
+	var tok struct {
+		Token string `json:"token"`
+		Role  string `json:"role"`
+	}
+	if err := json.Unmarshal([]byte(msx(t, dir, false, "token", "create", "--role", "operator", "-o", "json")), &tok); err != nil || tok.Role != "operator" {
+		t.Fatalf("operator token: %+v %v", tok, err)
+	}
+	if out := msx(t, dir, true, "job", "delete", "ticker", "--yes", "--token", tok.Token); !strings.Contains(out, "operator") {
+		t.Errorf("job delete as operator: %s", out)
+	}
+	msx(t, dir, false, "job", "start", "ticker", "--server", "SQL01", "--token", tok.Token)
 	var first got
 	select {
 	case first = <-events:
