@@ -26,7 +26,10 @@ func TestTailerHostileOutput(t *testing.T) {
 		name string
 		ev   func(o api.OutputEvent) api.OutputEvent
 	}{
-		{"output", func(o api.OutputEvent) api.OutputEvent { o.Seq, o.Text = 1, "clear \x1b[2J\x1b]0;pwned\x07 done\n"; return o }},
+		{"output", func(o api.OutputEvent) api.OutputEvent {
+			o.Seq, o.Text = 1, "clear \x1b[2J\x1b]0;pwned\x07 done\n"
+			return o
+		}},
 		{"output", func(o api.OutputEvent) api.OutputEvent {
 			o.Seq, o.Text = 2, "progress 10%\rprogress 20%\u202eevil\n"
 			return o

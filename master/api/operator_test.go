@@ -88,5 +88,3 @@ func TestRoleOrder(t *testing.T) {
 		}
 	}
 }
-
-

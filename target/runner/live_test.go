@@ -24,7 +24,9 @@ type liveWrite struct {
 	at   time.Time
 }
 
-func (s *liveSink) Step(step jobs.Step, _ int) LiveStep { return &liveSinkStep{s: s, step: step.StepID} }
+func (s *liveSink) Step(step jobs.Step, _ int) LiveStep {
+	return &liveSinkStep{s: s, step: step.StepID}
+}
 
 func (s *liveSink) text() string {
 	s.mu.Lock()
