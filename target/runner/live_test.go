@@ -2,6 +2,8 @@ package runner
 
 import (
 	"bytes"
+	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -100,8 +102,8 @@ func (r *recordWriter) Write(p []byte) (int, error) {
 // the live output gets the first line while the step still runs, masked, and ends with the
 // step's status; history keeps all of it.
 func TestRunLiveOutputCmdExec(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a process for a second")
+	if testing.Short() || runtime.GOOS == "windows" {
+		t.Skip("runs a POSIX shell for a second")
 	}
 	r := New(Config{Server: "SQL01", Executors: map[string]Executor{jobs.SubsystemCmdExec: &CmdExecExecutor{}}})
 	job := jobs.Job{JobID: "J1", Name: "live", Variables: []jobs.Variable{{Name: "PW", Secret: true, Value: "hunter22"}},
@@ -152,5 +154,28 @@ func TestRunLiveOutputTSQL(t *testing.T) {
 	defer sink.mu.Unlock()
 	if d := sink.writes[len(sink.writes)-1].at.Sub(sink.writes[0].at); d < 900*time.Millisecond {
 		t.Fatalf("PRINT came %s before RAISERROR: not while the step ran", d)
+	}
+}
+
+// TestRunLiveOutputPowerShell is TestRunLiveOutputCmdExec for a PowerShell step (pwsh needed).
+func TestRunLiveOutputPowerShell(t *testing.T) {
+	if _, err := exec.LookPath("pwsh"); err != nil {
+		t.Skip("pwsh not on PATH")
+	}
+	r := New(Config{Server: "SQL01", Executors: map[string]Executor{jobs.SubsystemPowerShell: &PowerShellExecutor{}}})
+	job := jobs.Job{JobID: "J1", Name: "live", Steps: []jobs.Step{{StepID: 1, StepName: "ps", Subsystem: jobs.SubsystemPowerShell,
+		Command: "Write-Output 'first'; Start-Sleep -Seconds 1; Write-Output 'second'"}}}
+	sink := &liveSink{}
+	out := r.Run(t.Context(), job, RunInfo{RunID: "R1", Live: sink})
+	if out.Status != jobs.RunSucceeded {
+		t.Fatalf("run: %v %v", out.Status, out.Cause)
+	}
+	if got := sink.text(); got != "first\nsecond\n" {
+		t.Fatalf("live output %q", got)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if d := sink.writes[len(sink.writes)-1].at.Sub(sink.writes[0].at); d < 900*time.Millisecond {
+		t.Fatalf("the first line came %s before the last: not while the step ran", d)
 	}
 }
