@@ -25,8 +25,9 @@ import (
 // relay never blocks the master's connection: each stream has a bounded queue, and what a slow
 // reader leaves no room for is counted as missed and said in the next event it gets.
 
-// outputQueue is the most chunks waiting for one reader.
-const outputQueue = 256
+// outputQueue is the most chunks waiting for one reader: at most 1 MiB of text (16 KiB a chunk),
+// 16 s of one step's chunks at the target's 250 ms cadence.
+const outputQueue = 64
 
 // OutputEvent is one chunk relayed to a reader, with the target and job it came from.
 type OutputEvent struct {

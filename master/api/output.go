@@ -31,12 +31,15 @@ import (
 // across runs (a client that wants one run stops at the end event of scope "run"). A comment
 // line (": ...") opens the stream once the master follows the subject, and every 15 s keeps
 // proxies from closing it. Errors before the stream starts have the API's JSON shape: 404
-// (14262) for an unknown server or job, 400 without ?server, 429 past maxStreamsPerToken.
+// (14262) for an unknown server or job, 400 without ?server, 429 past maxStreamsPerToken or
+// maxStreams.
 // msdb-mode targets have no live output (SQL Server Agent runs their steps).
 
 const (
-	// maxStreamsPerToken bounds the output streams one token holds open at once.
+	// maxStreamsPerToken bounds the output streams one token holds open at once, maxStreams
+	// those of every token (each holds up to 1 MiB queued: master.FollowOutput).
 	maxStreamsPerToken = 8
+	maxStreams         = 256
 	// streamWriteTimeout bounds one write to a client; a client slower than that is dropped.
 	streamWriteTimeout = 10 * time.Second
 	// streamKeepAlive is the interval of the comment lines that keep idle streams open.
@@ -62,28 +65,35 @@ type OutputEvent struct {
 	Sent time.Time `json:"sent"`
 }
 
-// streams counts the open output streams of each token.
+// streams counts the open output streams, of each token and in all.
 type streams struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu    sync.Mutex
+	n     map[string]int
+	total int
 }
 
-func (c *streams) acquire(id string) bool {
+// acquire takes a place for a stream of token id, or says why there is none.
+func (c *streams) acquire(id string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == nil {
 		c.n = map[string]int{}
 	}
-	if c.n[id] >= maxStreamsPerToken {
-		return false
+	switch {
+	case c.n[id] >= maxStreamsPerToken:
+		return fmt.Sprintf("token %s already follows %d output streams: close one first", id, maxStreamsPerToken)
+	case c.total >= maxStreams:
+		return fmt.Sprintf("this master already relays %d output streams: try again later, or another master", maxStreams)
 	}
 	c.n[id]++
-	return true
+	c.total++
+	return ""
 }
 
 func (c *streams) release(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.total--
 	if c.n[id]--; c.n[id] <= 0 {
 		delete(c.n, id)
 	}
@@ -112,9 +122,8 @@ func (s *Server) output(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, master.CodeBadRequest, fmt.Errorf("%w: name the target server: ?server=NAME (live output is per target)", master.ErrInvalid))
 		return
 	}
-	if !openStreams.acquire(rec.ID) {
-		writeErrText(w, http.StatusTooManyRequests, master.CodeBadRequest,
-			fmt.Sprintf("token %s already follows %d output streams: close one first", rec.ID, maxStreamsPerToken))
+	if why := openStreams.acquire(rec.ID); why != "" {
+		writeErrText(w, http.StatusTooManyRequests, master.CodeBadRequest, why)
 		return
 	}
 	defer openStreams.release(rec.ID)
