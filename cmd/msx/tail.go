@@ -1,13 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +30,8 @@ streams it (chunks every 250 ms, at most 32 KiB/s per step; what a target drops 
 loses is said where it happened). It ends when the run ends; --follow keeps waiting for the
 next runs. History keeps the full output (msx job history NAME --server S --full).
 Control characters in the output are shown escaped (\x1b, \r), so output cannot drive the
-terminal. Targets in msdb mode have no live output: SQL Server Agent runs their steps.`,
+terminal; -o json prints each event as a JSON line instead. Targets in msdb mode have no live
+output: SQL Server Agent runs their steps.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(server) == "" {
@@ -44,18 +45,32 @@ terminal. Targets in msdb mode have no live output: SQL Server Agent runs their 
 				fmt.Fprintf(cmd.ErrOrStderr(), "following job %s on %s; waiting for output (Ctrl-C to stop)\n", Escape(args[0]), Escape(server))
 			}}
 			path := "/api/v1/jobs/" + client.Path(args[0]) + "/output?" + url.Values{"server": {server}}.Encode()
-			err = c.Stream(cmd.Context(), path, t.event)
-			switch {
-			case errors.Is(err, context.Canceled) && cmd.Context().Err() != nil:
-				return nil // Ctrl-C
-			case err == nil && !t.ended:
-				return errors.New("the master ended the stream before the run ended (it stopped, or dropped this reader as too slow): run the command again")
+			for {
+				err = c.Stream(cmd.Context(), path, t.event)
+				var apiErr *client.Error
+				switch {
+				case cmd.Context().Err() != nil:
+					return nil // Ctrl-C
+				case err == nil && t.ended && !follow:
+					return nil
+				case !follow || errors.As(err, &apiErr):
+					if err == nil {
+						err = errors.New("the master ended the stream before the run ended (it stopped, or dropped this reader as too slow): run the command again")
+					}
+					return err
+				}
+				// --follow: the stream broke (a master restarting, a dropped reader); follow again.
+				fmt.Fprintf(cmd.ErrOrStderr(), "the output stream ended (%v); following again in 2 s (output in between is lost; history has it)\n", orEOF(err))
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(2 * time.Second):
+				}
 			}
-			return err
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", "", "the target server (required)")
-	cmd.Flags().BoolVar(&follow, "follow", false, "keep following the next runs until Ctrl-C")
+	cmd.Flags().BoolVar(&follow, "follow", false, "keep following the next runs until Ctrl-C (following again if the stream breaks)")
 	return cmd
 }
 
@@ -154,4 +169,11 @@ func (t *tailer) newline() {
 		fmt.Fprintln(t.out)
 		t.midLine = false
 	}
+}
+
+func orEOF(err error) error {
+	if err == nil {
+		return io.EOF
+	}
+	return err
 }

@@ -56,7 +56,7 @@ type OutputEvent struct {
 	StepName string `json:"step_name,omitempty"`
 	Retry    int    `json:"retry,omitempty"`
 	Seq      uint64 `json:"seq"`
-	Text     string `json:"text,omitempty"`
+	Text     string `json:"text"`
 	Dropped  int64  `json:"dropped"`
 	Missed   int64  `json:"missed"`
 	// RunStatus, in end events, is the step attempt's or the job's run_status.
