@@ -253,7 +253,9 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		p.stop(context.Background())
 		return nil, err
 	}
-	p.http = &http.Server{Handler: api.New(p.m, log), ReadHeaderTimeout: 10 * time.Second}
+	h := api.New(p.m, log)
+	p.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	p.http.RegisterOnShutdown(h.CloseStreams) // live output streams end, or Shutdown would wait for their clients
 	go func() {
 		if err := p.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server stopped", "err", err)

@@ -34,6 +34,7 @@ type Server struct {
 	m   *master.Master
 	log *slog.Logger
 	mux *http.ServeMux
+	out streams // the live output streams (output.go)
 }
 
 // New returns the API handler for m.

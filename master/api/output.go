@@ -65,11 +65,37 @@ type OutputEvent struct {
 	Sent time.Time `json:"sent"`
 }
 
-// streams counts the open output streams, of each token and in all.
+// streams counts the open output streams, of each token and in all, and ends them all when the
+// server shuts down (CloseStreams).
 type streams struct {
-	mu    sync.Mutex
-	n     map[string]int
-	total int
+	mu     sync.Mutex
+	n      map[string]int
+	total  int
+	closed chan struct{} // made on first use; closed by CloseStreams
+}
+
+// done returns the channel CloseStreams closes.
+func (c *streams) done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed == nil {
+		c.closed = make(chan struct{})
+	}
+	return c.closed
+}
+
+// CloseStreams ends every live output stream, now and later: http.Server.Shutdown waits for
+// handlers to return, and a stream's returns only when its client goes. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() {
+	s.out.done() // makes the channel
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	select {
+	case <-s.out.closed:
+	default:
+		close(s.out.closed)
+	}
 }
 
 // acquire takes a place for a stream of token id, or says why there is none.
@@ -99,8 +125,6 @@ func (c *streams) release(id string) {
 	}
 }
 
-var openStreams = &streams{} // per process: every Server of a master shares the bound
-
 func (s *Server) routeOutput() {
 	s.mux.HandleFunc("GET /api/v1/jobs/{name}/output", s.output)
 }
@@ -122,11 +146,11 @@ func (s *Server) output(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, master.CodeBadRequest, fmt.Errorf("%w: name the target server: ?server=NAME (live output is per target)", master.ErrInvalid))
 		return
 	}
-	if why := openStreams.acquire(rec.ID); why != "" {
+	if why := s.out.acquire(rec.ID); why != "" {
 		writeErrText(w, http.StatusTooManyRequests, master.CodeBadRequest, why)
 		return
 	}
-	defer openStreams.release(rec.ID)
+	defer s.out.release(rec.ID)
 	st, err := s.m.FollowOutput(server, r.PathValue("name"))
 	if err != nil {
 		writeErr(w, statusOf(err), master.CodeOf(err), err)
@@ -152,9 +176,12 @@ func (s *Server) output(w http.ResponseWriter, r *http.Request) {
 	}
 	keep := time.NewTicker(streamKeepAlive)
 	defer keep.Stop()
+	closed := s.out.done()
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-closed: // the API shuts down: the client sees the stream end (msx job tail --follow follows again)
 			return
 		case <-keep.C:
 			if !write(func(w io.Writer) error { _, err := io.WriteString(w, ": keep-alive\n\n"); return err }) {

@@ -302,3 +302,24 @@ func TestOutputStreamBounds(t *testing.T) {
 	waitFor(t, patience, func() bool { return f.nc.NumSubscriptions()-subs == 7 }, "the closed streams' subscriptions to end")
 	f.follow(t, f.viewer, "SQL01") // the place is free again
 }
+
+// TestOutputStreamEndsOnShutdown: an open stream does not hold up the API's shutdown (with
+// CloseStreams registered, as msx up and msx master do): the client sees the stream end.
+func TestOutputStreamEndsOnShutdown(t *testing.T) {
+	f := newOutputFixture(t)
+	f.srv.Config.RegisterOnShutdown(f.h.CloseStreams)
+	_, _, done := f.follow(t, f.viewer, "SQL01")
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	if err := f.srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an open stream: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the stream ended with %v, want its end (nil)", err)
+		}
+	case <-time.After(patience):
+		t.Fatal("the stream did not end")
+	}
+}
