@@ -14,6 +14,7 @@ import (
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master"
 	"github.com/msx-project/msx/master/api"
+	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/client"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -148,6 +149,7 @@ func TestOutputStream(t *testing.T) {
 // TestOutputStreamErrors: what is refused before a stream opens has the API's error shape.
 func TestOutputStreamErrors(t *testing.T) {
 	f := newOutputFixture(t)
+	enlist, _ := f.token(t, auth.RoleEnlist, time.Hour)
 	for _, tc := range []struct {
 		name, token, path string
 		status, code      int
@@ -158,6 +160,8 @@ func TestOutputStreamErrors(t *testing.T) {
 		{"no server", f.viewer, "/api/v1/jobs/Nightly/output", 400, master.CodeBadRequest, []string{"?server="}},
 		{"no token", "", "/api/v1/jobs/Nightly/output?server=SQL01", 401, master.CodeBadToken, []string{"Bearer"}},
 		{"bad token", "msxv_nope", "/api/v1/jobs/Nightly/output?server=SQL01", 401, master.CodeBadToken, nil},
+		{"enlistment token", enlist, "/api/v1/jobs/Nightly/output?server=SQL01", 401, master.CodeBadToken, []string{"enlistment token"}},
+		{"server with a wildcard", f.viewer, "/api/v1/jobs/Nightly/output?server=SQL*", 404, 14262, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantErr(t, f.do(t, tc.token, "GET", tc.path, ""), tc.status, tc.code, tc.words...)
