@@ -2,11 +2,14 @@ package target
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas"
@@ -34,6 +37,21 @@ const (
 	liveRate   = 32 << 10                   // bytes a second per step attempt
 	liveBuffer = 64 << 10
 )
+
+// errLiveOffline: the agent is not connected to the bus; live output is not kept for later.
+var errLiveOffline = errors.New("not connected to the bus")
+
+// livePublisher publishes live output on nc while it is connected. While it reconnects, nats.go
+// would keep what is published in its reconnect buffer, which the reports (results, heartbeats)
+// need: live output is dropped instead (its seq shows the gap; history has the output).
+func livePublisher(nc *nats.Conn) func(subj string, data []byte) error {
+	return func(subj string, data []byte) error {
+		if !nc.IsConnected() {
+			return errLiveOffline
+		}
+		return nc.Publish(subj, data)
+	}
+}
 
 // liveLimits are the bounds of a liveRun; tests make them small.
 type liveLimits struct {

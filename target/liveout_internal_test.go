@@ -2,9 +2,12 @@ package target
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
@@ -134,5 +137,31 @@ func TestLiveRunRefusesBadTokens(t *testing.T) {
 		if l := newLiveRun(pub, nil, "SQL01", jobs.Job{JobID: id}, "R1", defaultLiveLimits); l != nil {
 			t.Fatalf("job id %q got live output", id)
 		}
+	}
+}
+
+// TestLivePublisherDropsWhileOffline: while the agent reconnects, live output is refused at
+// once instead of filling the reconnect buffer the reports need.
+func TestLivePublisherDropsWhileOffline(t *testing.T) {
+	s := bustest.RunServer(t, t.TempDir())
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	pub := livePublisher(nc)
+	if err := pub(bus.OutputSubject("SQL01", "J1"), []byte("{}")); err != nil {
+		t.Fatalf("connected: %v", err)
+	}
+	s.Shutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for nc.IsConnected() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := pub(bus.OutputSubject("SQL01", "J1"), []byte("{}")); !errors.Is(err, errLiveOffline) {
+		t.Fatalf("offline: %v, want %v", err, errLiveOffline)
+	}
+	if n, _ := nc.Buffered(); n > 0 {
+		t.Fatalf("%d bytes of live output in the reconnect buffer", n)
 	}
 }
