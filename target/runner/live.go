@@ -86,25 +86,34 @@ func (m *LiveMask) emit(cut int) {
 	_, _ = io.WriteString(m.w, s)
 }
 
-// safeCut moves cut so that no secret value is cut: forward to the end of a value that starts
-// before it and ends after it, back to the start of a value that the pending bytes end in the
-// middle of (it may still be completed), and back to the start of an unfinished UTF-8 character.
+// safeCut moves cut so that no secret value is cut: first forward to the end of a value that
+// starts before it and ends after it (all in the buffer), then back to the start of a value that
+// the pending bytes end in the middle of (it may still be completed) or that still straddles it,
+// and back to the start of an unfinished UTF-8 character. The backward moves only decrease cut,
+// so overlapping values cannot make it loop.
 func (m *LiveMask) safeCut(cut int) int {
 	buf := m.pending
+	for _, s := range m.secrets { // forward, once per value: values do not grow the buffer
+		for i := max(cut-len(s)+1, 0); i < cut; i++ {
+			if bytes.HasPrefix(buf[i:], s) {
+				cut = max(cut, i+len(s))
+				break
+			}
+		}
+	}
 	for changed := true; changed && cut > 0; {
 		changed = false
 		for _, s := range m.secrets {
-			// A value that straddles cut: from at most len(s)-1 bytes before it.
-			from := max(cut-len(s)+1, 0)
-			for i := from; i < cut; i++ {
-				if bytes.HasPrefix(buf[i:], s) && i+len(s) > cut {
-					cut, changed = i+len(s), true
-					break
-				}
-			}
 			// A value the buffer ends in the middle of: a proper prefix of s at its end.
 			for k := min(len(s)-1, len(buf)); k > 0; k-- {
 				if i := len(buf) - k; i < cut && bytes.Equal(buf[i:], s[:k]) {
+					cut, changed = i, true
+					break
+				}
+			}
+			// A whole value that straddles cut.
+			for i := max(cut-len(s)+1, 0); i < cut; i++ {
+				if bytes.HasPrefix(buf[i:], s) && i+len(s) > cut {
 					cut, changed = i, true
 					break
 				}

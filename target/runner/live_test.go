@@ -88,6 +88,32 @@ func TestLiveMaskNeverPassesAPartOfASecret(t *testing.T) {
 	}
 }
 
+// TestLiveMaskOverlappingSecrets: values that overlap ("abcd", "cdxy") neither loop nor leak.
+func TestLiveMaskOverlappingSecrets(t *testing.T) {
+	job := jobs.Job{Variables: []jobs.Variable{{Name: "A", Secret: true, Value: "abcd"}, {Name: "B", Secret: true, Value: "cdxy"}}}
+	for _, text := range []string{"..abcdx", "..abcdxy\n", "abcdxyabcd\n", strings.Repeat("a", liveHold) + "bcdx"} {
+		for _, piece := range []int{1, 2, 3, 7, len(text)} {
+			var out bytes.Buffer
+			m := NewLiveMask(&out, jobSecrets(job), job.MaskSecrets)
+			var passed []string
+			w := &recordWriter{w: &bytes.Buffer{}, rec: &passed}
+			m.w = w
+			for i := 0; i < len(text); i += piece {
+				_, _ = m.Write([]byte(text[i:min(i+piece, len(text))]))
+			}
+			m.Flush()
+			for _, p := range passed {
+				if strings.Contains(p, "abcd") || strings.Contains(p, "cdxy") {
+					t.Fatalf("%q in pieces of %d: a write passed on a secret: %q", text, piece, p)
+				}
+			}
+			if got := strings.Join(passed, ""); strings.Contains(got, "abcd") || strings.Contains(got, "cdxy") {
+				t.Fatalf("%q in pieces of %d: passed on %q, a secret whole across writes", text, piece, got)
+			}
+		}
+	}
+}
+
 type recordWriter struct {
 	w   *bytes.Buffer
 	rec *[]string
