@@ -205,3 +205,28 @@ func TestRunLiveOutputPowerShell(t *testing.T) {
 		t.Fatalf("the first line came %s before the last: not while the step ran", d)
 	}
 }
+
+// FuzzLiveMask: whatever a step prints, in whatever pieces, what LiveMask passes on holds no
+// secret value, not even across writes, and is the text masked as history masks it.
+func FuzzLiveMask(f *testing.F) {
+	f.Add([]byte("connecting with hunter22\nkey=s3cr3t-key"), uint8(3))
+	f.Add([]byte("hunter2hunter22s3cr3t-ke\ny"), uint8(1))
+	f.Add([]byte(strings.Repeat("x", liveHold-3)+"hunter22"), uint8(200))
+	job := jobs.Job{Variables: []jobs.Variable{{Name: "PW", Secret: true, Value: "hunter22"}, {Name: "K", Secret: true, Value: "s3cr3t-key"}}}
+	f.Fuzz(func(t *testing.T, text []byte, piece uint8) {
+		step := max(int(piece), 1)
+		var passed []string
+		m := NewLiveMask(&recordWriter{w: &bytes.Buffer{}, rec: &passed}, jobSecrets(job), job.MaskSecrets)
+		for i := 0; i < len(text); i += step {
+			_, _ = m.Write(text[i:min(i+step, len(text))])
+		}
+		m.Flush()
+		got := strings.Join(passed, "")
+		if strings.Contains(got, "hunter22") || strings.Contains(got, "s3cr3t-key") {
+			t.Fatalf("passed on a secret: %q", got)
+		}
+		if want := job.MaskSecrets(string(text)); got != want {
+			t.Fatalf("passed on %q, history masks it as %q", got, want)
+		}
+	})
+}
