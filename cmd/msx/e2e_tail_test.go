@@ -114,6 +114,17 @@ func TestEndToEndTail(t *testing.T) {
 		}
 	}
 
+	// msx job tail shows the line while the run goes on too.
+	waitFor(t, 30*time.Second, "msx job tail to print tick 1", func() bool { return strings.Contains(tail.out.String(), "tick 1\n") })
+	if err := json.Unmarshal([]byte(msx(t, dir, false, "job", "history", "ticker", "--server", "SQL01", "-o", "json")), &hist); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hist {
+		if h.RunID == first.ev.RunID && h.RunStatus != 4 {
+			t.Fatalf("the run has a finished history row (%+v) when msx job tail printed its first line", h)
+		}
+	}
+
 	// The rest of the run, to its end.
 	var text strings.Builder
 	text.WriteString(first.ev.Text)
