@@ -66,6 +66,7 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("POST /api/v1/jobs/{name}/disable", auth.RoleAdmin, s.enableJob)
 	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
 	s.routeOutput() // GET /api/v1/jobs/{name}/output: live output, Server-Sent Events (output.go)
+	s.route("GET /api/v1/whoami", auth.RoleViewer, s.whoami)
 	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
 	s.route("GET /api/v1/audit", auth.RoleViewer, s.audit)
 	s.route("GET /api/v1/dashboard", auth.RoleViewer, s.dashboard)

@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/api"
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -72,6 +74,33 @@ func TestOperator(t *testing.T) {
 		}
 		return started && refused
 	}, "the operator's start and a refused change in the audit")
+}
+
+// TestWhoAmI: each role is told what it may do, and never its token.
+func TestWhoAmI(t *testing.T) {
+	f := newFixture(t)
+	op, opRec := f.token(t, auth.RoleOperator, 0)
+	for _, tc := range []struct {
+		token, id, role   string
+		startStop, change bool
+	}{
+		{f.viewer, f.viewerRec.ID, auth.RoleViewer, false, false},
+		{op, opRec.ID, auth.RoleOperator, true, false},
+		{f.admin, f.adminRec.ID, auth.RoleAdmin, true, true},
+	} {
+		r := f.do(t, tc.token, "GET", "/api/v1/whoami", "")
+		var w api.WhoAmI
+		if err := json.Unmarshal(r.body, &w); err != nil || r.status != http.StatusOK {
+			t.Fatalf("whoami as %s: %s", tc.role, r)
+		}
+		if w.ID != tc.id || w.Role != tc.role || !w.Read || w.StartStop != tc.startStop || w.Change != tc.change {
+			t.Errorf("whoami as %s: %+v", tc.role, w)
+		}
+		if strings.Contains(string(r.body), tc.token) {
+			t.Errorf("whoami as %s shows the token", tc.role)
+		}
+	}
+	wantErr(t, f.do(t, "", "GET", "/api/v1/whoami", ""), http.StatusUnauthorized, master.CodeBadToken)
 }
 
 // TestRoleOrder checks auth.Allows against the whole table of roles.
