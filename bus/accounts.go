@@ -33,6 +33,7 @@ var exported = []struct {
 	{subjApplied + ".*", server.Singleton},
 	{subjResult + ".*.*", server.Singleton},
 	{subjEvent + ".*.*", server.Singleton},
+	{subjOut + ".*.*", server.Singleton}, // live step output: plain publishes, never answered
 	{SubjectEnlist, server.Singleton},
 	{SubjectDefect, server.Singleton},
 	{SubjectConsumer + ".*", server.Singleton},
@@ -57,6 +58,7 @@ func targetImports(t string) ([]string, error) {
 	}
 	return []string{
 		StatusSubject(t), AppliedSubject(t), subjResult + "." + t + ".*", subjEvent + "." + t + ".*",
+		subjOut + "." + t + ".*",
 		SubjectEnlist, SubjectDefect, ConsumerSubject(t),
 		jsConsumerNext + "." + InstrConsumerName(t),
 		jsConsumerInfo + "." + InstrConsumerName(t),

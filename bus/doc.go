@@ -13,6 +13,7 @@
 //	MSX_EVENTS     msx.event.<t>.<sev>   forwarded events
 //	KV msx_*       keys by id            targets, groups, tokens
 //	msx.rpc.*      core request-reply    enlist, defect, consumer.<t> (no persistence)
+//	msx.out.<t>.<job>  core NATS         a running step's live output (best effort, no stream)
 //
 // With authentication (Auth), the master and every asset above live in one account, each target
 // in an account of its own and clients without a key in an enlist-only account; the target and

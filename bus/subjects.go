@@ -12,6 +12,7 @@ const (
 	subjStatus  = "msx.status"
 	subjResult  = "msx.result"
 	subjEvent   = "msx.event"
+	subjOut     = "msx.out"
 
 	// SubjectEnlist is the request-reply subject targets enlist on.
 	SubjectEnlist = "msx.rpc.enlist"
@@ -71,6 +72,14 @@ func ResultSubject(t, j string) string { return subject(subjResult, t, j) }
 
 // EventSubject is where target t forwards events of a severity.
 func EventSubject(t, severity string) string { return subject(subjEvent, t, severity) }
+
+// OutputSubject is where target t streams the live output of the running steps of the job with
+// job_id j (core NATS, best effort: history keeps the full output). The token in the subject is
+// the only identity a reader trusts: with Auth, t's account can publish on no other target's.
+func OutputSubject(t, j string) string { return subject(subjOut, t, j) }
+
+// OutputSubjectAll matches the live output of every target and job.
+const OutputSubjectAll = subjOut + ".*.*"
 
 // ConsumerSubject is where target t asks the master to (re)create its instruction consumer.
 // The token in the subject is the only identity the master takes: with Auth, t's account can

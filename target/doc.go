@@ -27,7 +27,9 @@
 // (on_success_start, on_failure_start: chain.go). Each run reports a "started"
 // and a "finished" RunResult (with its history rows) on msx.result.<target>.<job>, and failed
 // or canceled runs and failed steps raise events on msx.event.<target>.<severity>, all through
-// the outbox, so reports made while the bus is away are sent, in order, once it is back. T-SQL
+// the outbox, so reports made while the bus is away are sent, in order, once it is back. While a
+// step runs, its output also goes out live, in bounded chunks on core NATS (liveout.go; best
+// effort, never slowing the step; masked as history is). T-SQL
 // steps run on the SQL Server of Config.SQLDSN or on an embedded SQLite database (local.db). A
 // run that an agent crash interrupted is reported as failed when the agent starts again.
 //

@@ -44,6 +44,7 @@ func newRunnerHost(ctx context.Context, a *Agent, canon string) (*runnerHost, er
 		loc: a.cfg.TimeZone, log: base.With("component", "target.runs"), store: a.store, runner: h.runner, server: a.id.ServerName,
 		token: a.id.Token, wake: a.wakeOutbox, write: a.write, active: map[string]*activeRun{},
 		orphanPolicy: a.cfg.OrphanPolicy, orphanGrace: a.cfg.OrphanGrace, deleted: h.deletedAfterRun, lookup: a.held.byName,
+		publish: livePublisher(a.nc), // live output (liveout.go): core NATS, best effort
 	}
 	h.runs.recoverInterrupted(ctx)
 	marks := firedMarks{store: a.store, log: base.With("component", "target.scheduler")}

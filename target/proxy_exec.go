@@ -47,7 +47,16 @@ func (e *proxyExecutor) Execute(ctx context.Context, req runner.Request) runner.
 	if err != nil {
 		return runner.Result{Err: err, NonRetryable: true, ExitCode: -1}
 	}
+	var live *runner.LiveMask
+	if req.Live != nil { // the proxy's secrets are masked in live output as in the result
+		vals, mask := proxyMask(p.Env)
+		live = runner.NewLiveMask(req.Live, vals, mask)
+		req.Live = live
+	}
 	res := e.as(p.OSUser, proxyEnv(os.Environ(), p.Env)).Execute(ctx, req)
+	if live != nil {
+		live.Flush()
+	}
 	return maskResult(res, p.Env)
 }
 
@@ -79,6 +88,13 @@ const minMasked = 4
 // bus.Redacted, longest first, and redacts passwords in connection strings the step printed;
 // the error still matches what it matched.
 func maskResult(res runner.Result, secrets map[string]string) runner.Result {
+	_, mask := proxyMask(secrets)
+	return runner.MaskResult(res, mask)
+}
+
+// proxyMask returns the values of secrets that are masked, and the function that masks them
+// and redacts passwords in connection strings.
+func proxyMask(secrets map[string]string) ([]string, func(string) string) {
 	vals := make([]string, 0, len(secrets))
 	for _, v := range secrets {
 		if len(v) >= minMasked {
@@ -92,7 +108,7 @@ func maskResult(res runner.Result, secrets map[string]string) runner.Result {
 		}
 		return bus.Redact(s)
 	}
-	return runner.MaskResult(res, mask)
+	return vals, mask
 }
 
 // profileExecutor runs the T-SQL steps that name a connection profile on that profile's SQL

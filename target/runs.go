@@ -45,6 +45,8 @@ type runManager struct {
 	// write makes a report's write in the local database, or holds it while the disk refuses.
 	write   func(ctx context.Context, w store.Write)
 	deleted func(jobs.Job) // the job was deleted after its run (delete_level)
+	// publish sends a live output chunk on core NATS (liveout.go); nil: no live output.
+	publish func(subj string, data []byte) error
 	// lookup finds a job held by name, for job chains (chain.go); nil: no chains.
 	lookup func(name string) (jobs.Job, bool)
 	// orphanPolicy and orphanGrace: what starting does with steps a previous life left running.
@@ -214,8 +216,12 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	started := m.resultMsg(&res)
 	m.record(store.Write{StartRun: r.id, StartDoc: started.Payload, Msgs: []store.OutMsg{started}})
 
-	out := m.runner.Run(r.ctx, job, runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start,
-		Processes: runProcesses{m: m, runID: r.id, log: log}})
+	info := runner.RunInfo{RunID: r.id, InvokedBy: r.invokedBy, Start: start, Processes: runProcesses{m: m, runID: r.id, log: log}}
+	live := newLiveRun(m.publish, log, m.token, job, r.id, defaultLiveLimits)
+	if live != nil {
+		info.Live = live
+	}
+	out := m.runner.Run(r.ctx, job, info)
 	if note != "" {
 		out.Job.Message += "  " + note
 	}
@@ -226,6 +232,9 @@ func (m *runManager) run(job jobs.Job, r *activeRun) {
 	res.JobDeleted = deleteAfter(job, out)
 	msgs := append([]store.OutMsg{m.resultMsg(&res)}, m.runEvents(job, r.id, out)...)
 	m.record(store.Write{FinishRun: r.id, Msgs: msgs})
+	if live != nil {
+		live.End(out.Status)
+	}
 	if res.JobDeleted {
 		m.deleteAfterRun(log, job, out)
 	}

@@ -175,7 +175,7 @@ func newToken(g *globals) *cobra.Command {
 				})
 		},
 	}
-	create.Flags().StringVar(&role, "role", auth.RoleEnlist, "enlist (one-time, for a new target), viewer or admin (API)")
+	create.Flags().StringVar(&role, "role", auth.RoleEnlist, "enlist (one-time, for a new target), viewer, operator (may also start and stop jobs) or admin (API)")
 	create.Flags().StringVar(&ttl, "ttl", "", "validity, e.g. 24h (default 24h for enlist, no expiry for API tokens)")
 	create.Flags().StringVar(&desc, "description", "", "what the token is for")
 	create.Flags().StringVar(&server, "server", "", "bind the enlistment token to this server name: it enlists no other")

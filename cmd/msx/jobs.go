@@ -183,7 +183,7 @@ func newJob(g *globals) *cobra.Command {
 		newJobStart(g, "start", "Start a job now on its targets (posts START)"), newJobStart(g, "stop", "Stop a running job (posts STOP)"),
 		newJobEnable(g, "enable"), newJobEnable(g, "disable"),
 		history, list("summary", "Multiserver job summary: targets, pending instructions, download errors, failed executions"),
-		newJobImport(g), newJobExport(g))
+		newJobImport(g), newJobExport(g), newJobTail(g))
 	return cmd
 }
 

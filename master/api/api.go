@@ -1,5 +1,6 @@
 // Package api is the master's HTTP API, used by the msx CLI and the web UI. Every request needs
-// a bearer token: viewer tokens may read, admin tokens may also change. Errors are JSON
+// a bearer token: viewer tokens may read, operator tokens may also start and stop jobs, admin
+// tokens may change everything (auth.Allows). Errors are JSON
 // {"error": {"code": N, "message": "..."}} where code is the SQL Server message number for the
 // same condition when MSX has one (14262 unknown object, 14261 duplicate, ...).
 //
@@ -45,7 +46,8 @@ type Server struct {
 	m      *master.Master
 	log    *slog.Logger
 	mux    *http.ServeMux
-	hub    *hub // live streams (stream.go)
+	hub    *hub    // live streams (stream.go)
+	out    streams // the live output streams (output.go)
 	routes []Route
 }
 
@@ -88,11 +90,13 @@ func New(m *master.Master, log *slog.Logger) *Server {
 	s.route("GET /api/v1/jobs/{name}", auth.RoleViewer, s.getJob)
 	s.route("DELETE /api/v1/jobs/{name}", auth.RoleAdmin, s.deleteJob)
 	s.route("POST /api/v1/jobs/{name}/targets", auth.RoleAdmin, s.targetJob)
-	s.route("POST /api/v1/jobs/{name}/start", auth.RoleAdmin, s.startJob)
-	s.route("POST /api/v1/jobs/{name}/stop", auth.RoleAdmin, s.startJob)
+	s.route("POST /api/v1/jobs/{name}/start", auth.RoleOperator, s.startJob)
+	s.route("POST /api/v1/jobs/{name}/stop", auth.RoleOperator, s.startJob)
 	s.route("POST /api/v1/jobs/{name}/enable", auth.RoleAdmin, s.enableJob)
 	s.route("POST /api/v1/jobs/{name}/disable", auth.RoleAdmin, s.enableJob)
 	s.route("GET /api/v1/jobs/{name}/history", auth.RoleViewer, s.jobHistory)
+	s.routeOutput() // GET /api/v1/jobs/{name}/output: live output, Server-Sent Events (output.go)
+	s.route("GET /api/v1/whoami", auth.RoleViewer, s.whoami)
 	s.route("GET /api/v1/events", auth.RoleViewer, s.events)
 	s.route("GET /api/v1/audit", auth.RoleViewer, s.audit)
 	s.route("GET /api/v1/dashboard", auth.RoleViewer, s.dashboard)
@@ -145,11 +149,7 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		if !ok {
 			return
 		}
-		if role == auth.RoleAdmin && rec.Role != auth.RoleAdmin {
-			// A refused change by a known token is audited too (unknown tokens are not: anyone
-			// could fill a stream that cannot be purged).
-			s.record(r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec})), nil, fmt.Errorf("refused: token %s has role %s", rec.ID, rec.Role), http.StatusForbidden)
-			writeErrText(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an admin token", rec.ID, rec.Role))
+		if !s.allowed(w, r.WithContext(ctx), rec, role) {
 			return
 		}
 		r = r.WithContext(context.WithValue(ctx, ctxKey{}, caller{rec}))
@@ -171,6 +171,30 @@ func (s *Server) route(pattern, role string, h func(w http.ResponseWriter, r *ht
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(v)
 	})
+}
+
+// allowed reports whether a token of rec's role may call a route that needs role (viewer <
+// operator < admin, auth.Allows); when not, it audits the refusal and answers 403.
+func (s *Server) allowed(w http.ResponseWriter, r *http.Request, rec auth.Record, role string) bool {
+	if auth.Allows(rec.Role, role) {
+		return true
+	}
+	// A refused request by a known token is audited too (unknown tokens are not: anyone could
+	// fill a stream that cannot be purged).
+	s.record(r.WithContext(context.WithValue(r.Context(), ctxKey{}, caller{rec})), nil, fmt.Errorf("refused: token %s has role %s", rec.ID, rec.Role), http.StatusForbidden)
+	writeErrText(w, http.StatusForbidden, master.CodeBadToken, fmt.Sprintf("token %s has role %s: this needs an %s token", rec.ID, rec.Role, needs(role)))
+	return false
+}
+
+// needs names the roles that may call a route that needs role.
+func needs(role string) string {
+	switch role {
+	case auth.RoleOperator:
+		return "operator or admin"
+	case auth.RoleViewer:
+		return "API"
+	}
+	return role
 }
 
 // checkToken checks the request's bearer token, an API token of any role; when it is missing

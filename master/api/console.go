@@ -35,7 +35,6 @@ const (
 )
 
 func (s *Server) routeConsole() {
-	s.route("GET /api/v1/whoami", auth.RoleViewer, s.whoami)
 	s.route("GET /api/v1/console/fleet", auth.RoleViewer, s.consoleFleet)
 	s.route("GET /api/v1/console/grid", auth.RoleViewer, s.consoleGrid)
 	s.route("GET /api/v1/console/targets/{name}/jobs", auth.RoleViewer, s.consoleTargetJobs)
@@ -44,20 +43,6 @@ func (s *Server) routeConsole() {
 	s.route("GET /api/v1/console/jobs/{name}/runs", auth.RoleViewer, s.consoleRuns)
 	s.route("GET /api/v1/console/jobs/{name}/runs/{run}", auth.RoleViewer, s.consoleRun)
 	s.route("GET /api/v1/console/downloadlist", auth.RoleViewer, s.consoleDownloadList)
-}
-
-// WhoAmI answers GET /api/v1/whoami: the calling token's id and role (never its secret), so
-// the console shows only the actions the role may take.
-type WhoAmI struct {
-	ID          string `json:"id"`
-	Role        string `json:"role"`
-	Description string `json:"description,omitempty"`
-	Master      string `json:"master"`
-}
-
-func (s *Server) whoami(_ http.ResponseWriter, r *http.Request) (any, error) {
-	c, _ := r.Context().Value(ctxKey{}).(caller)
-	return WhoAmI{ID: c.rec.ID, Role: c.rec.Role, Description: c.rec.Description, Master: s.m.Name()}, nil
 }
 
 // page reads ?offset= and ?limit= (default def, at most max); a value that is not a number

@@ -44,15 +44,15 @@ func TestHubDropsSlowClient(t *testing.T) {
 	}
 }
 
-// TestHubBoundsStreams: join refuses past maxStreams and says why.
+// TestHubBoundsStreams: join refuses past maxEventStreams and says why.
 func TestHubBoundsStreams(t *testing.T) {
 	h := &hub{clients: map[*streamClient]struct{}{}, running: true}
-	for range maxStreams {
+	for range maxEventStreams {
 		if _, err := h.join(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := h.join(); err == nil {
-		t.Fatalf("stream %d admitted", maxStreams+1)
+		t.Fatalf("stream %d admitted", maxEventStreams+1)
 	}
 }

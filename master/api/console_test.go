@@ -392,7 +392,7 @@ func openStream(t *testing.T, f *fixture, token string) (<-chan sseEvent, *http.
 }
 
 // next waits for an event named name whose data holds each of words.
-func next(t *testing.T, ch <-chan sseEvent, name string, words ...string) sseEvent {
+func nextEvent(t *testing.T, ch <-chan sseEvent, name string, words ...string) sseEvent {
 	t.Helper()
 	deadline := time.After(patience)
 	for {
@@ -424,21 +424,21 @@ func TestStreamPushesChanges(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	next(t, ch, "hello", `"master":"MSXMASTER"`)
+	nextEvent(t, ch, "hello", `"master":"MSXMASTER"`)
 	time.Sleep(1500 * time.Millisecond) // the watcher primes its view first: changes after it are pushed
 
 	// A poll interval set: the target and its download-list counts.
 	f.must(t, f.admin, "POST", "/api/v1/targetservers/actions/setpoll", `{"servers":["`+s.names[1]+`"],"seconds":30}`, nil)
-	next(t, ch, "target", `"server_name":"`+s.names[1]+`"`, `"poll_interval":30`, `"status_text":"normal"`)
-	next(t, ch, "downloadlist", `"server":"`+s.names[1]+`"`, `"unread":1`)
+	nextEvent(t, ch, "target", `"server_name":"`+s.names[1]+`"`, `"poll_interval":30`, `"status_text":"normal"`)
+	nextEvent(t, ch, "downloadlist", `"server":"`+s.names[1]+`"`, `"unread":1`)
 	// A run reported: the run and the job's counts.
 	publishResult(t, f.js, s.jobs[0], s.names[2], "live-1", jobs.RunFailed, "")
 	// (in the order the watcher sends them: a job's counts, then its runs)
-	next(t, ch, "job", `"name":"console job 000"`, `"failed":1`)
-	next(t, ch, "run", `"run_id":"live-1"`, `"server":"`+s.names[2]+`"`, `"outcome":0`)
+	nextEvent(t, ch, "job", `"name":"console job 000"`, `"failed":1`)
+	nextEvent(t, ch, "run", `"run_id":"live-1"`, `"server":"`+s.names[2]+`"`, `"outcome":0`)
 	// A job deleted.
 	f.must(t, f.admin, "DELETE", "/api/v1/jobs/"+url.PathEscape(s.jobs[0].Name), "", nil)
-	next(t, ch, "job", `"deleted":true`)
+	nextEvent(t, ch, "job", `"deleted":true`)
 }
 
 func TestStreamRefusals(t *testing.T) {
@@ -461,7 +461,7 @@ func TestStreamRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("stream %d refused: %d", len(resps)+1, resp.StatusCode)
 		}
-		next(t, ch, "hello")
+		nextEvent(t, ch, "hello")
 		resps = append(resps, resp)
 	}
 	r = f.do(t, f.viewer, "GET", "/api/v1/stream", "")
@@ -472,7 +472,7 @@ func TestStreamRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			return false
 		}
-		next(t, ch, "hello")
+		nextEvent(t, ch, "hello")
 		return true
 	}, "a place after a stream closed")
 }

@@ -31,13 +31,13 @@ import (
 //	event: dropped       {"reason"}: the last event of a stream the master closed
 //
 // Each stream has a bounded buffer: a client that does not keep up is sent "dropped" and
-// closed (it reconnects and reloads). At most maxStreams streams are open at once. The token
+// closed (it reconnects and reloads). At most maxEventStreams streams are open at once. The token
 // comes in the Authorization header, like every request (the console reads the stream with
 // fetch(), never with a token in the URL); any API role may read it.
 
 const (
-	maxStreams   = 64
-	streamBuffer = 256
+	maxEventStreams = 64
+	streamBuffer    = 256
 	// watchEvery is the shortest interval between two comparisons; a comparison that takes
 	// long (a very large fleet) stretches it to 4 times its own duration, so the watcher uses
 	// at most a fifth of a core.
@@ -152,8 +152,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 func (h *hub) join() (*streamClient, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.clients) >= maxStreams {
-		return nil, fmt.Errorf("this master already serves %d live streams, its limit: close a console tab or use another master", maxStreams)
+	if len(h.clients) >= maxEventStreams {
+		return nil, fmt.Errorf("this master already serves %d live streams, its limit: close a console tab or use another master", maxEventStreams)
 	}
 	c := &streamClient{ch: make(chan sseMsg, streamBuffer), gone: make(chan struct{})}
 	h.clients[c] = struct{}{}

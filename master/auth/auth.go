@@ -1,5 +1,5 @@
 // Package auth issues and checks the master's tokens: one-time enlistment tokens for new
-// targets, and API tokens (admin, viewer) for the CLI and the web UI. Tokens are stored hashed
+// targets, and API tokens (viewer, operator, admin: see the roles) for the CLI and the web UI. Tokens are stored hashed
 // (SHA-256) in the msx_tokens KV bucket; the plaintext is shown once, when it is created.
 package auth
 
@@ -24,18 +24,48 @@ import (
 	"github.com/msx-project/msx/bus"
 )
 
-// Roles.
+// Roles. The API roles are ordered, each allowed what the one before it is:
+//
+//	viewer    reads everything (SQL Server Agent's SQLAgentReaderRole)
+//	operator  also starts and stops jobs (SQLAgentOperatorRole): it changes no definition,
+//	          no target, group, token or setting
+//	admin     everything (sysadmin)
+//
+// SQLAgentOperatorRole may also enable and disable local jobs; msx jobs are multiserver jobs,
+// where enabling one posts a new definition to every target, so in msx that stays admin's.
 const (
-	RoleEnlist = "enlist" // one-time: enlists one target
-	RoleViewer = "viewer" // API: read only
-	RoleAdmin  = "admin"  // API: everything
+	RoleEnlist   = "enlist"   // one-time: enlists one target
+	RoleViewer   = "viewer"   // API: read only
+	RoleOperator = "operator" // API: read, start and stop jobs
+	RoleAdmin    = "admin"    // API: everything
 )
+
+// apiRank orders the API roles; 0 is no API role.
+func apiRank(role string) int {
+	switch role {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Allows reports whether an API token of role have may do what needs role need: have is an
+// API role at least as high as need (viewer < operator < admin). An enlistment token or an
+// unknown role allows nothing.
+func Allows(have, need string) bool {
+	h, n := apiRank(have), apiRank(need)
+	return h > 0 && n > 0 && h >= n
+}
 
 // Errors.
 var (
 	// ErrBadToken: the token is unknown, expired, revoked or (enlist) already used.
 	ErrBadToken = errors.New("token is not valid")
-	// ErrRole: the role is not one of enlist, viewer, admin.
+	// ErrRole: the role is not one of enlist, viewer, operator, admin.
 	ErrRole = errors.New("unknown role")
 	// ErrOtherServer: the enlistment token is bound to another server name.
 	ErrOtherServer = errors.New("enlistment token is bound to another server")
@@ -81,8 +111,8 @@ func (t *Tokens) Create(ctx context.Context, role string, ttl time.Duration, by,
 // CreateFor is Create with an enlistment token bound to one canonical server name (server ""
 // = any name). Only enlistment tokens can be bound.
 func (t *Tokens) CreateFor(ctx context.Context, role string, ttl time.Duration, by, desc, server string) (string, Record, error) {
-	if !slices.Contains([]string{RoleEnlist, RoleViewer, RoleAdmin}, role) {
-		return "", Record{}, fmt.Errorf("%w %q: use enlist, viewer or admin", ErrRole, role)
+	if !slices.Contains([]string{RoleEnlist, RoleViewer, RoleOperator, RoleAdmin}, role) {
+		return "", Record{}, fmt.Errorf("%w %q: use enlist, viewer, operator or admin", ErrRole, role)
 	}
 	if server != "" && role != RoleEnlist {
 		return "", Record{}, fmt.Errorf("%w: only enlistment tokens are bound to a server, not %s tokens", ErrRole, role)
@@ -128,7 +158,7 @@ func (t *Tokens) get(ctx context.Context, plain string) (Record, uint64, error) 
 	return rec, e.Revision(), nil
 }
 
-// Check returns the record of a valid API token (admin or viewer).
+// Check returns the record of a valid API token (viewer, operator or admin).
 func (t *Tokens) Check(ctx context.Context, plain string) (Record, error) {
 	rec, _, err := t.get(ctx, plain)
 	if err != nil {

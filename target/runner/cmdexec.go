@@ -42,7 +42,7 @@ func (e *CmdExecExecutor) Execute(ctx context.Context, req Request) Result {
 
 // processResult runs cmd and compares its exit code with the step's success code.
 func processResult(ctx context.Context, cmd *exec.Cmd, req Request, keep bool) Result {
-	code, out, err := runProcess(ctx, cmd, procOpts{limit: req.OutputLimit, keep: keep, rec: req.Processes, step: req.Step})
+	code, out, err := runProcess(ctx, cmd, procOpts{limit: req.OutputLimit, keep: keep, rec: req.Processes, step: req.Step, live: req.Live})
 	res := Result{ExitCode: code, Output: out, Err: err}
 	if err == nil && code != req.Step.CmdExecSuccessCode {
 		res.Err = wrapf(ErrExitCode, "process exit code %d; the step's success code is %d", code, req.Step.CmdExecSuccessCode)

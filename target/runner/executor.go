@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"io"
 
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -35,6 +36,11 @@ type Request struct {
 	// Processes records the process group of a CmdExec or PowerShell step while it runs; nil
 	// records nothing.
 	Processes ProcessRecorder
+	// Live, when not nil, receives the output as the step prints it (CmdExec and PowerShell:
+	// stdout and stderr; T-SQL: result sets, and PRINT and RAISERROR messages as SQL Server
+	// sends them), already masked; an executor writes it besides what it keeps. It never fails
+	// and never blocks.
+	Live io.Writer
 }
 
 // Result is the end of one attempt.

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/msx-project/msx/schemas/jobs"
@@ -42,6 +43,7 @@ type procOpts struct {
 	keep bool
 	rec  ProcessRecorder
 	step jobs.Step
+	live io.Writer // Request.Live
 }
 
 // WaitGroupEnd waits until the process group p is gone or ctx ends, polling.

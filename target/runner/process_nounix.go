@@ -19,8 +19,9 @@ const waitDelay = 5 * time.Second
 // children the process leaves are neither recorded nor ended.
 func runProcess(ctx context.Context, cmd *exec.Cmd, o procOpts) (int, string, error) {
 	out := NewCapture(o.limit)
-	cmd.Stdout = out
-	cmd.Stderr = out
+	w := liveWriter(out, o.live)
+	cmd.Stdout = w
+	cmd.Stderr = w
 	cmd.WaitDelay = waitDelay
 	killGroupOnCancel(cmd)
 	err := cmd.Run()

@@ -59,7 +59,7 @@ func runProcess(ctx context.Context, cmd *exec.Cmd, o procOpts) (int, string, er
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		_, _ = io.Copy(out, r)
+		_, _ = io.Copy(liveWriter(out, o.live), r)
 	}()
 	p := Process{PID: cmd.Process.Pid, PGID: cmd.Process.Pid, StartTime: startTime(cmd.Process.Pid)}
 	if o.rec != nil {

@@ -104,6 +104,9 @@ type RunInfo struct {
 	// Processes records the process groups of the run's steps while they run; default (nil):
 	// not recorded.
 	Processes ProcessRecorder
+	// Live receives each step attempt's output while it runs, masked as history is; default
+	// (nil): none.
+	Live LiveOutput
 }
 
 // Outcome is the result of a run.

@@ -82,7 +82,7 @@ func (e *SQLExecutor) Execute(ctx context.Context, req Request) Result {
 		if strings.TrimSpace(b) == "" {
 			continue
 		}
-		if err := run(ctx, conn, b, out); err != nil {
+		if err := run(ctx, conn, b, liveWriter(out, req.Live)); err != nil {
 			if len(batches) > 1 {
 				err = fmt.Errorf("batch %d of %d: %w", i+1, len(batches), err)
 			}

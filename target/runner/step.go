@@ -20,7 +20,7 @@ func (r *Runner) runStep(ctx context.Context, st *run, step jobs.Step) (jobs.Run
 	for retry := 0; ; retry++ {
 		st.attempts++
 		start := r.now()
-		res, status := r.attempt(ctx, st, step, start)
+		res, status := r.attempt(ctx, st, step, retry, start)
 		row := r.row(st, step, start, r.now())
 		row.RetriesAttempted = retry
 		row.SQLMessageID, row.SQLSeverity = res.SQLMessageID, res.SQLSeverity
@@ -65,7 +65,7 @@ func (r *Runner) runStep(ctx context.Context, st *run, step jobs.Step) (jobs.Run
 
 // attempt runs one attempt of step and returns its result and status: succeeded, failed or
 // canceled (when ctx is done; Result.Err is then the cause).
-func (r *Runner) attempt(ctx context.Context, st *run, step jobs.Step, start time.Time) (Result, jobs.RunStatus) {
+func (r *Runner) attempt(ctx context.Context, st *run, step jobs.Step, retry int, start time.Time) (_ Result, status jobs.RunStatus) {
 	if err := ctx.Err(); err != nil {
 		return Result{Err: context.Cause(ctx), ExitCode: -1}, jobs.RunCanceled
 	}
@@ -111,7 +111,19 @@ func (r *Runner) attempt(ctx context.Context, st *run, step jobs.Step, start tim
 	if step.Timeout > 0 {
 		stepCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(step.Timeout), ErrStepTimeout)
 	}
-	res := exec.Execute(stepCtx, Request{Step: step, Command: command, Database: db, OutputLimit: r.cfg.OutputLimit, Processes: st.info.Processes})
+	req := Request{Step: step, Command: command, Database: db, OutputLimit: r.cfg.OutputLimit, Processes: st.info.Processes}
+	var live LiveStep
+	var liveMask *LiveMask
+	if st.info.Live != nil {
+		live = st.info.Live.Step(step, retry)
+		liveMask = NewLiveMask(live, jobSecrets(st.job), st.job.MaskSecrets) // as history is masked below
+		req.Live = liveMask
+	}
+	res := exec.Execute(stepCtx, req)
+	if liveMask != nil {
+		liveMask.Flush()
+		defer func() { live.End(status) }()
+	}
 	timedOut := errors.Is(context.Cause(stepCtx), ErrStepTimeout) && ctx.Err() == nil
 	cancel()
 	res.Output = bound(res.Output, r.cfg.OutputLimit)
