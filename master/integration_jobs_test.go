@@ -223,28 +223,32 @@ func runsOf(rows []jobs.HistoryRow) [][]jobs.HistoryRow {
 }
 
 // waitHistory waits until the master's history of a job on a server (all servers: "") holds
-// runs runs, and returns them newest first.
+// runs runs, and returns them newest first. A limited read (newest first, from the master's
+// index) must return the same runs: the full read comes from the stream, which holds a report
+// a moment before this master has ingested it into its index, so both are waited for.
 func (f *fixture) waitHistory(tb testing.TB, job, server string, runs int) [][]jobs.HistoryRow {
 	tb.Helper()
 	var got [][]jobs.HistoryRow
+	limited := func(n int) [][]jobs.HistoryRow {
+		rows, err := f.m.History(tb.Context(), job, server, n)
+		if err != nil {
+			tb.Fatalf("history of %q on %q, limit %d: %v", job, server, n, err)
+		}
+		return runsOf(rows)
+	}
 	waitFor(tb, patience, func() bool {
 		rows, err := f.m.History(tb.Context(), job, server, 0)
 		if err != nil {
 			tb.Fatalf("history of %q on %q: %v", job, server, err)
 		}
 		got = runsOf(rows)
-		return len(got) >= runs
+		return len(got) >= runs && len(limited(runs)) == runs
 	}, "%d run(s) of %q in the history of %q", runs, job, server)
 	if len(got) != runs {
 		tb.Fatalf("history of %q on %q: %d runs, want %d: %+v", job, server, len(got), runs, got)
 	}
-	// A limited read (newest first, from the master's index) returns the same runs.
 	for n := 1; n <= runs; n++ {
-		rows, err := f.m.History(tb.Context(), job, server, n)
-		if err != nil {
-			tb.Fatalf("history of %q on %q, limit %d: %v", job, server, n, err)
-		}
-		if lim := runsOf(rows); !reflect.DeepEqual(lim, got[:n]) {
+		if lim := limited(n); !reflect.DeepEqual(lim, got[:n]) {
 			tb.Fatalf("history of %q on %q, limit %d:\n%+v\nwant the newest %d of\n%+v", job, server, n, lim, n, got)
 		}
 	}
