@@ -105,12 +105,27 @@ func busy(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
+// Codes of an atomic batch the server refused whole because some of its messages did not reach
+// it (lost on the way: a route or node failed mid-batch, the connection reconnected): nothing
+// of it was stored, so it is sent again, whole, under a new batch id.
+const (
+	batchSeqMissing = 10175 // JSAtomicPublishMissingSeqErr: "atomic publish sequence is missing"
+	batchIncomplete = 10176 // JSAtomicPublishIncompleteBatchErr: "atomic publish batch is incomplete"
+)
+
+// lostInTransit reports whether err refused an atomic batch whole for a message that did not
+// arrive.
+func lostInTransit(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == batchSeqMissing || apiErr.ErrorCode == batchIncomplete)
+}
+
 // busyRetry bounds how long a write refused as busy (10164) is tried again: far longer than a
 // replicated write takes, far shorter than a lease.
 const busyRetry = 2 * time.Second
 
-// again runs send until it succeeds, fails for another reason than busy, ctx ends or
-// busyRetry has passed since the first try. A refusal by the fence is wrapped in ErrNotLeader.
+// again runs send until it succeeds, fails for another reason than busy or a batch lost in
+// transit, ctx ends or busyRetry has passed since the first try. A refusal by the fence is wrapped in ErrNotLeader.
 func again[T any](ctx context.Context, f *Fence, send func() (T, error)) (T, error) {
 	deadline := time.Now().Add(busyRetry)
 	wait := time.Millisecond
@@ -119,7 +134,7 @@ func again[T any](ctx context.Context, f *Fence, send func() (T, error)) (T, err
 		if err == nil {
 			return v, nil
 		}
-		if !busy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+		if !(busy(err) || lostInTransit(err)) || time.Now().After(deadline) || ctx.Err() != nil {
 			if isWrongLastSeq(err) {
 				err = fmt.Errorf("%w: the fence %s refused the write (%w)", ErrNotLeader, f.subject, err)
 			}
