@@ -505,7 +505,7 @@ func (s *Server) consoleJob(_ http.ResponseWriter, r *http.Request) (any, error)
 	offsetOf := func(name string) int { return zones[strings.ToUpper(name)] }
 	now := time.Now()
 	for _, sc := range j.Schedules {
-		cs := ConsoleSchedule{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(), NextRuns: sc.NextN(now, time.UTC, 5), ByZone: []ConsoleZone{}}
+		cs := ConsoleSchedule{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(), NextRuns: nonNil(sc.NextN(now, time.UTC, 5)), ByZone: []ConsoleZone{}}
 		for _, z := range runsByZone(sc, servers, offsetOf, now, 5) {
 			cz := ConsoleZone{ZoneRuns: z, Count: len(z.Servers)}
 			cz.Servers = cz.Servers[:min(len(cz.Servers), maxZoneNames)]

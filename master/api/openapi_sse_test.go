@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -10,9 +11,10 @@ import (
 	"github.com/msx-project/msx/schemas"
 )
 
-// The validating handler cannot check a stream's events (it passes a text/event-stream answer
-// on as it is written): this checks the data of the live output stream's events against the
-// document's OutputEvent schema, the one the console's run page and `msx job tail` read.
+// What the validating handler does not catch by itself: a stream's events (it passes a
+// text/event-stream answer on as it is written), checked here against the document's
+// OutputEvent schema, the one the console's run page and `msx job tail` read; and answers that
+// only some data makes wrong (null lists of a job whose schedules have no next run).
 
 // TestOpenAPIOutputEvents relays a run as a target sends it (output with dropped bytes, a
 // failed step attempt, a retry, the run's end) and checks each event's data against
@@ -67,6 +69,50 @@ func TestOpenAPIOutputEvents(t *testing.T) {
 			delete(m, "seq")
 			if schema.VisitJSON(m) == nil {
 				t.Error("OutputEvent takes an event without seq")
+			}
+		}
+	}
+}
+
+// TestOpenAPINoNullLists: a job whose schedules have no next run (one disabled, one that ended)
+// and one in a named time zone, with no target yet: its views list no runs and no servers as
+// [], never null, which the document (and the console's code) would not take. Both the job
+// view and the console's job page are checked, through the validating handler and by hand.
+func TestOpenAPINoNullLists(t *testing.T) {
+	f := newFixture(t)
+	f.must(t, f.admin, "POST", "/api/v1/jobs", `{"name":"Quiet","steps":[{"step_name":"a","command":"SELECT 1"}],"schedules":[
+		{"name":"off","enabled":false,"freq_type":4,"active_start_time":20000},
+		{"name":"over","freq_type":1,"active_start_date":20200101,"active_start_time":10000},
+		{"name":"Tokyo","cron":"0 3 * * *","time_zone":"Asia/Tokyo"}]}`, nil)
+	for _, path := range []string{"/api/v1/jobs/Quiet", "/api/v1/console/jobs/Quiet"} {
+		r := f.do(t, f.viewer, "GET", path, "")
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %s", path, r)
+		}
+		var v struct {
+			Schedules []struct {
+				Name     string            `json:"name"`
+				NextRuns []json.RawMessage `json:"next_runs"`
+				ByZone   []struct {
+					Servers  json.RawMessage `json:"servers"`
+					NextRuns json.RawMessage `json:"next_runs"`
+				} `json:"by_zone"`
+			} `json:"schedules"`
+		}
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Schedules) != 3 {
+			t.Fatalf("%s: %d schedules, want 3: %s", path, len(v.Schedules), r.body)
+		}
+		for _, sc := range v.Schedules {
+			if sc.NextRuns == nil {
+				t.Errorf("%s: schedule %s answers next_runs null", path, sc.Name)
+			}
+			for _, z := range sc.ByZone {
+				if string(z.Servers) == "null" || string(z.NextRuns) == "null" {
+					t.Errorf("%s: schedule %s answers a zone with null lists: servers %s, next_runs %s", path, sc.Name, z.Servers, z.NextRuns)
+				}
 			}
 		}
 	}
