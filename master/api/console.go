@@ -191,7 +191,12 @@ func (s *Server) consoleFleet(_ http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fmt.Errorf("%w: status %q: filter by one of %s", master.ErrInvalid, st, keys(fleetStatuses))
 		}
 	}
-	desc, _ := strconv.ParseBool(q.Get("desc"))
+	desc := false
+	if v := q.Get("desc"); v != "" {
+		if desc, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%w: desc %q: give true or false", master.ErrInvalid, master.Truncate(v, 64))
+		}
+	}
 	text := strings.ToUpper(strings.TrimSpace(q.Get("q")))
 	group := strings.TrimSpace(q.Get("group"))
 

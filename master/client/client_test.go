@@ -287,6 +287,7 @@ func TestClientAgainstOpenAPI(t *testing.T) {
 	}
 	refused(t, v, "GET", "/api/v1/console/fleet?limit=501", nil, 400, master.CodeBadRequest)
 	refused(t, v, "GET", "/api/v1/console/fleet?sort=colour", nil, 400, master.CodeBadRequest)
+	refused(t, v, "GET", "/api/v1/console/fleet?desc=maybe", nil, 400, master.CodeBadRequest) // once taken as false
 	if g := do[api.Grid](t, v, "GET", "/api/v1/console/grid?"+url.Values{"job": {"night"}, "group": {"Web"}, "slimit": {"5"}}.Encode(), nil); len(g.Jobs) != 1 || g.Jobs[0].Name != "Nightly" || len(g.Jobs[0].Cells) != len(g.Servers) {
 		t.Errorf("console grid: %+v", g)
 	}
