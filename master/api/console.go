@@ -191,7 +191,12 @@ func (s *Server) consoleFleet(_ http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fmt.Errorf("%w: status %q: filter by one of %s", master.ErrInvalid, st, keys(fleetStatuses))
 		}
 	}
-	desc, _ := strconv.ParseBool(q.Get("desc"))
+	desc := false
+	if v := q.Get("desc"); v != "" {
+		if desc, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%w: desc %q: give true or false", master.ErrInvalid, master.Truncate(v, 64))
+		}
+	}
 	text := strings.ToUpper(strings.TrimSpace(q.Get("q")))
 	group := strings.TrimSpace(q.Get("group"))
 
@@ -505,7 +510,7 @@ func (s *Server) consoleJob(_ http.ResponseWriter, r *http.Request) (any, error)
 	offsetOf := func(name string) int { return zones[strings.ToUpper(name)] }
 	now := time.Now()
 	for _, sc := range j.Schedules {
-		cs := ConsoleSchedule{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(), NextRuns: sc.NextN(now, time.UTC, 5), ByZone: []ConsoleZone{}}
+		cs := ConsoleSchedule{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(), NextRuns: nonNil(sc.NextN(now, time.UTC, 5)), ByZone: []ConsoleZone{}}
 		for _, z := range runsByZone(sc, servers, offsetOf, now, 5) {
 			cz := ConsoleZone{ZoneRuns: z, Count: len(z.Servers)}
 			cz.Servers = cz.Servers[:min(len(cz.Servers), maxZoneNames)]

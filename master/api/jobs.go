@@ -84,7 +84,7 @@ func (s *Server) getJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 	now := time.Now()
 	for _, sc := range j.Schedules {
 		v.Schedules = append(v.Schedules, ScheduleView{Name: sc.Name, Enabled: sc.IsEnabled(), Description: sc.Describe(),
-			NextRuns: sc.NextN(now, time.UTC, 5), ByZone: runsByZone(sc, v.Servers, offset, now, 5)})
+			NextRuns: nonNil(sc.NextN(now, time.UTC, 5)), ByZone: runsByZone(sc, v.Servers, offset, now, 5)})
 	}
 	return v, nil
 }

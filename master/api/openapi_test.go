@@ -375,7 +375,7 @@ func TestValidateHandlerStreams(t *testing.T) {
 // TestOpenAPIRolesKnown: x-msx-role names a role the API knows.
 func TestOpenAPIRolesKnown(t *testing.T) {
 	_, ops := documented(t)
-	known := []string{"none", auth.RoleViewer, auth.RoleAdmin}
+	known := []string{"none", auth.RoleViewer, auth.RoleOperator, auth.RoleAdmin}
 	for op, role := range ops {
 		if !slices.Contains(known, role) {
 			t.Errorf("%s: x-msx-role %q is none of %v", op, role, known)

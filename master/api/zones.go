@@ -31,7 +31,7 @@ func zoneLabel(min int) string {
 // is the fixed offset it reports: daylight saving changes ahead are not foreseen.
 func runsByZone(sc schedule.Schedule, servers []master.JobServer, offsetOf func(string) int, now time.Time, n int) []ZoneRuns {
 	if sc.TimeZone != "" {
-		zr := ZoneRuns{Zone: sc.TimeZone, NextRuns: sc.NextN(now, time.UTC, n)}
+		zr := ZoneRuns{Zone: sc.TimeZone, Servers: []string{}, NextRuns: nonNil(sc.NextN(now, time.UTC, n))}
 		for _, s := range servers {
 			zr.Servers = append(zr.Servers, s.ServerName)
 		}
@@ -52,7 +52,7 @@ func runsByZone(sc schedule.Schedule, servers []master.JobServer, offsetOf func(
 		loc := time.FixedZone(zoneLabel(off), off*60)
 		names := by[off]
 		slices.Sort(names)
-		out = append(out, ZoneRuns{Zone: zoneLabel(off), Offset: &off, Servers: names, NextRuns: sc.NextN(now, loc, n)})
+		out = append(out, ZoneRuns{Zone: zoneLabel(off), Offset: &off, Servers: names, NextRuns: nonNil(sc.NextN(now, loc, n))})
 	}
 	return out
 }

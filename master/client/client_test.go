@@ -267,6 +267,79 @@ func TestClientAgainstOpenAPI(t *testing.T) {
 	do[master.ApplyResult](t, a, "POST", "/api/v1/jobs/Nightly/targets", api.TargetRequest{Servers: []string{"SQL01"}, Remove: true})
 	refused(t, a, "POST", "/api/v1/jobs/Nightly/start?wait=forever", nil, 400, 0)
 
+	// An operator token starts and stops jobs, and changes nothing else.
+	opTok := do[api.TokenReply](t, a, "POST", "/api/v1/tokens", api.TokenRequest{Role: auth.RoleOperator, Description: "on call"})
+	op := &client.Client{Base: a.Base, Token: opTok.Token, HTTP: a.HTTP}
+	if me := do[api.WhoAmI](t, op, "GET", "/api/v1/whoami", nil); me.Role != auth.RoleOperator || !me.Read || !me.StartStop || me.Change || me.Master != "MSXMASTER" {
+		t.Errorf("whoami as operator: %+v", me)
+	}
+	if me := do[api.WhoAmI](t, v, "GET", "/api/v1/whoami", nil); me.Role != auth.RoleViewer || me.StartStop || me.Change {
+		t.Errorf("whoami as viewer: %+v", me)
+	}
+	do[[]master.Posted](t, op, "POST", "/api/v1/jobs/Nightly/stop?server=SQL01", nil)
+	refused(t, v, "POST", "/api/v1/jobs/Nightly/stop", nil, 403, master.CodeBadToken)
+	refused(t, op, "POST", "/api/v1/jobs/Nightly/disable", nil, 403, master.CodeBadToken)
+	refused(t, rg.anyone, "GET", "/api/v1/whoami", nil, 401, master.CodeBadToken)
+
+	// The console's reads, as master/web/static/app.js makes them.
+	if f := do[api.Fleet](t, v, "GET", "/api/v1/console/fleet?"+url.Values{"q": {"sql"}, "status": {"normal"}, "sort": {"heartbeat"}, "desc": {"true"}, "limit": {"10"}}.Encode(), nil); f.Total != 1 || len(f.Strip) != 1 || f.Rows == nil || f.Groups == nil {
+		t.Errorf("console fleet: %+v", f)
+	}
+	refused(t, v, "GET", "/api/v1/console/fleet?limit=501", nil, 400, master.CodeBadRequest)
+	refused(t, v, "GET", "/api/v1/console/fleet?sort=colour", nil, 400, master.CodeBadRequest)
+	refused(t, v, "GET", "/api/v1/console/fleet?desc=maybe", nil, 400, master.CodeBadRequest) // once taken as false
+	if g := do[api.Grid](t, v, "GET", "/api/v1/console/grid?"+url.Values{"job": {"night"}, "group": {"Web"}, "slimit": {"5"}}.Encode(), nil); len(g.Jobs) != 1 || g.Jobs[0].Name != "Nightly" || len(g.Jobs[0].Cells) != len(g.Servers) {
+		t.Errorf("console grid: %+v", g)
+	}
+	refused(t, v, "GET", "/api/v1/console/grid?group=Nope", nil, 404, 14262)
+	refused(t, v, "GET", "/api/v1/console/grid?slimit=0", nil, 400, master.CodeBadRequest)
+	if tj := do[api.TargetJobs](t, v, "GET", "/api/v1/console/targets/"+p("sql01")+"/jobs", nil); tj.Server != "SQL01" || len(tj.Jobs) != 1 {
+		t.Errorf("console target jobs: %+v", tj)
+	}
+	if cj := do[api.ConsoleJob](t, v, "GET", "/api/v1/console/jobs/Nightly?outcome=1&limit=5", nil); cj.Job.Name != "Nightly" || len(cj.Schedules) != 2 {
+		t.Errorf("console job: %+v", cj)
+	}
+	refused(t, v, "GET", "/api/v1/console/jobs/Nightly?outcome=9", nil, 400, master.CodeBadRequest)
+	if vs := do[map[string]any](t, v, "GET", "/api/v1/console/jobs/Nightly/versions", nil); vs["versions"] == nil {
+		t.Errorf("console versions: %+v", vs)
+	}
+	runs := do[[]api.RunSummary](t, v, "GET", "/api/v1/console/jobs/Nightly/runs?server=SQL01&limit=10", nil)
+	if len(runs) == 0 {
+		t.Fatal("console runs: none")
+	}
+	if run := do[api.Run](t, v, "GET", "/api/v1/console/jobs/Nightly/runs/"+p(runs[0].RunID)+"?server=SQL01", nil); len(run.Rows) == 0 || run.Server != "SQL01" {
+		t.Errorf("console run: %+v", run)
+	}
+	do[api.Run](t, v, "GET", "/api/v1/console/jobs/Nightly/runs/last?server=SQL01", nil)
+	refused(t, v, "GET", "/api/v1/console/jobs/Nightly/runs/last", nil, 400, master.CodeBadRequest)
+	refused(t, v, "GET", "/api/v1/console/jobs/Nightly/runs/nope?server=SQL01", nil, 404, 14262)
+	do[api.DownloadList](t, v, "GET", "/api/v1/console/downloadlist?"+url.Values{"server": {"SQL01"}, "status": {"downloaded"}, "operation": {"insert"}, "since": {"2026-01-01"}}.Encode(), nil)
+	refused(t, v, "GET", "/api/v1/console/downloadlist?since=yesterday", nil, 400, master.CodeBadRequest)
+
+	// The streams, read as `msx job tail --follow` and the console read them: the first event,
+	// then stop.
+	var first client.Event
+	if err := v.Stream(t.Context(), "/api/v1/stream", func(e client.Event) error { first = e; return client.ErrStop }); err != nil || first.Name != "hello" {
+		t.Errorf("stream: %v, first event %+v", err, first)
+	}
+	if err := v.Stream(t.Context(), "/api/v1/jobs/Nightly/output?server=SQL01", func(e client.Event) error { first = e; return client.ErrStop }); err != nil || !first.Comment {
+		t.Errorf("output stream: %v, first event %+v", err, first)
+	}
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{
+		{"/api/v1/jobs/Nightly/output", 400},
+		{"/api/v1/jobs/Nightly/output?server=NOPE", 404},
+		{"/api/v1/jobs/Nope/output?server=SQL01", 404},
+	} {
+		err := v.Stream(t.Context(), tt.path, func(client.Event) error { return client.ErrStop })
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != tt.status {
+			t.Errorf("%s: %v, want status %d", tt.path, err, tt.status)
+		}
+	}
+
 	// The download list, plans, logs.
 	rows := do[[]ledger.Row](t, v, "GET", "/api/v1/downloadlist?"+url.Values{"server": {"SQL01"}, "limit": {"50"}}.Encode(), nil)
 	do[[]ledger.Row](t, v, "GET", "/api/v1/downloadlist?pending=true&errors=false", nil)

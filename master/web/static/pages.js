@@ -435,9 +435,10 @@ export async function run(route, session) {
   const [, name, , runID] = route.parts;
   const server = route.q.get("server") || "";
   const el = mount("");
-  let ctl = null, live = {}, liveState = "";
+  let ctl = null, live = {}, liveState = "", shown = {};
   const load = () => api(`/api/v1/console/jobs/${enc(name)}/runs/${enc(runID)}` + qs({server}));
   const draw = (r) => {
+    shown = r;
     const outcome = r.rows.find((x) => x.step_id === 0);
     const steps = r.rows.filter((x) => x.step_id !== 0);
     el.innerHTML = String(html`<h1 tabindex="-1">Run of ${r.job} on ${r.server}</h1>
@@ -466,21 +467,37 @@ export async function run(route, session) {
   const follow = () => {
     ctl = new AbortController();
     liveState = "following the running step's output…";
+    // Events of GET /api/v1/jobs/{name}/output (OutputEvent in the OpenAPI document): "output"
+    // chunks numbered by seq in their run, "end" of scope "step" (an attempt) or "run". The
+    // stream stays open across runs: only this run's events count (runID "last" is the run the
+    // page loaded, shown.run_id).
+    let lastSeq = 0;
     sse(`/api/v1/jobs/${enc(name)}/output` + qs({server}), (ev, d) => {
+      if (!d || typeof d !== "object" || (shown.run_id && d.run_id && d.run_id !== shown.run_id)) return;
+      // run_status, step_id and retry are left out when 0 (failed; the run end; the first attempt).
+      const key = (d.step_id ?? 0) + (d.retry ? ` (attempt ${d.retry + 1})` : "");
       if (ev === "output") {
-        if (d.run_id && d.run_id !== runID && runID !== "last") return;
-        const s = (live[d.step_id] ||= {name: d.step_name, text: ""});
+        const s = (live[key] ||= {name: d.step_name || "", text: ""});
+        if (lastSeq && d.seq > lastSeq + 1) s.text += `\n[${d.seq - lastSeq - 1} message(s) lost on the bus]\n`;
+        if (d.dropped) s.text += `\n[${d.dropped} bytes of output dropped by the target's limits]\n`;
+        if (d.missed) s.text += `\n[${d.missed} message(s) this master could not relay]\n`;
         s.text += d.text || "";
-        if (d.dropped) s.text += `\n[${typeof d.dropped === "number" ? d.dropped + " bytes of output" : "output"} dropped by the target's limits]\n`;
         drawLive();
-      } else if (ev === "end") {
-        liveState = "the run ended";
+      } else if (ev === "end" && d.scope === "step") {
+        live[key] ||= {name: d.step_name || "", text: ""};
+        liveState = `step ${key} ended: ${runStatusNames[d.run_status ?? 0] ?? "status " + d.run_status}`;
         drawLive();
         reload();
+      } else if (ev === "end") {
+        liveState = `the run ended: ${runStatusNames[d.run_status ?? 0] ?? "status " + d.run_status}`;
+        drawLive();
+        ctl.abort();
+        reload();
       }
+      if (d.seq) lastSeq = d.seq;
     }, ctl.signal).catch((e) => {
       if (e.name === "AbortError") return;
-      liveState = e instanceof APIError && e.status === 404 ? "live output is not available from this master (its output endpoint answered 404)" : "live output stopped: " + e.message;
+      liveState = "live output stopped: " + e.message;
       drawLive();
     });
   };
