@@ -102,17 +102,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error struct {
-				Code     int               `json:"code"`
-				Message  string            `json:"message"`
-				Problems []problem.Problem `json:"problems"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Problems: eb.Error.Problems}
-		}
-		return &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		return errorOf(resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -124,3 +114,18 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 
 // Path escapes a name for use as one path segment (HOST\INSTANCE names included).
 func Path(name string) string { return url.PathEscape(name) }
+
+// errorOf reads an API error answer (status >= 300): the API's JSON error shape, or its text.
+func errorOf(status int, data []byte) *Error {
+	var eb struct {
+		Error struct {
+			Code     int               `json:"code"`
+			Message  string            `json:"message"`
+			Problems []problem.Problem `json:"problems"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
+		return &Error{Status: status, Code: eb.Error.Code, Message: eb.Error.Message, Problems: eb.Error.Problems}
+	}
+	return &Error{Status: status, Message: strings.TrimSpace(string(data))}
+}

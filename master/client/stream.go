@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/msx-project/msx/schemas/problem"
 )
 
 // Event is one Server-Sent Event: its name ("message" when the stream names none) and its data
@@ -56,17 +53,7 @@ func (c *Client) Stream(ctx context.Context, path string, fn func(Event) error) 
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var eb struct {
-			Error struct {
-				Code     int               `json:"code"`
-				Message  string            `json:"message"`
-				Problems []problem.Problem `json:"problems"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Problems: eb.Error.Problems}
-		}
-		return &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		return errorOf(resp.StatusCode, data)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return fmt.Errorf("%s answered %q, not an event stream (text/event-stream): is it an msx master?", c.Base, ct)
