@@ -10,9 +10,9 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/target"
-	"github.com/msx-project/msx/internal/mssqltest"
 )
 
 // startForwardingAgent replaces the harness's agent with one whose SQL Server is dsn, reading

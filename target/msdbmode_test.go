@@ -14,11 +14,11 @@ import (
 
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
 	"github.com/msx-project/msx/target"
-	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/target/msdb"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
 
-	"github.com/msx-project/msx/target/errorlog"
 	"github.com/msx-project/msx/internal/mssqltest"
+	"github.com/msx-project/msx/target/errorlog"
 )
 
 // memSink is a Sink in memory.

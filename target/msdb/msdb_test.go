@@ -15,10 +15,10 @@ import (
 
 	_ "github.com/microsoft/go-mssqldb"
 
+	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/schemas/schedule"
-	"github.com/msx-project/msx/internal/mssqltest"
 	"github.com/msx-project/msx/target/msdb"
 )
 

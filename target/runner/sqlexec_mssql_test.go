@@ -11,8 +11,8 @@ import (
 
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
 
-	"github.com/msx-project/msx/schemas/jobs"
 	"github.com/msx-project/msx/internal/mssqltest"
+	"github.com/msx-project/msx/schemas/jobs"
 )
 
 // TestSQLExecutorMSSQL runs T-SQL steps through the real go-mssqldb driver: against the fake TDS
