@@ -565,19 +565,43 @@ func (s *Service) dispatch(ctx context.Context) {
 		}
 		groups[it.Group] = append(groups[it.Group], it)
 	}
+	// Groups in the order their oldest notification was queued.
+	byCreated := func(a, b item) int { return a.Created.Compare(b.Created) }
+	queued := map[string]time.Time{}
+	for g, its := range groups {
+		queued[g] = slices.MinFunc(its, byCreated).Created
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return queued[a].Compare(queued[b]) })
 	now := s.now()
-	// Groups go out in parallel, at most SendParallel at once per channel (a slow webhook
-	// receiver does not hold up e-mail, nor every other group behind it); the parts of one
-	// group go one after the other. Each item is marked with compare-and-set before it is sent
-	// and its claim and log record are written after, so sending groups in parallel changes
-	// neither exactly-once nor the delivery log.
-	slots := map[string]chan struct{}{}
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Lanes go out in parallel, at most SendParallel at once per channel (a slow webhook
+	// receiver does not hold up e-mail, nor every other lane behind it). A lane is one channel,
+	// operator, job and alert: its groups (a failure, then a recovery) go one after the other in
+	// the order they were queued, and a group the storm window holds back holds back the later
+	// groups of its lane, so an operator never reads "recovered" before "failed". Each item is
+	// marked with compare-and-set before it is sent and its claim and log record are written
+	// after, so sending in parallel changes neither exactly-once nor the delivery log.
+	type lane struct {
+		channel string
+		parts   [][]item
+		blocked bool // a group of it waits for the storm window: its later fresh groups wait too
+	}
+	lanes := map[string]*lane{}
+	var laneOrder []string
 	for _, g := range order {
 		// An item another master is sending (or stopped moments ago while sending) is left
 		// to it until its lease ends; the rest of the group goes on.
 		its := slices.DeleteFunc(groups[g], func(it item) bool { return it.Sending && now.Sub(it.SendingAt) < s.cfg.SendLease })
+		if len(its) == 0 {
+			continue
+		}
+		first := its[0]
+		key := strings.Join([]string{first.Channel, first.Operator, first.Job, first.Alert}, "\x00")
+		l := lanes[key]
+		if l == nil {
+			l = &lane{channel: first.Channel}
+			lanes[key] = l
+			laneOrder = append(laneOrder, key)
+		}
 		// Entries a stopped master had marked go again at once, in a message of their own:
 		// only it says "may be a repeat", not the notifications queued since.
 		var stale, fresh []item
@@ -588,29 +612,30 @@ func (s *Service) dispatch(ctx context.Context) {
 				fresh = append(fresh, it)
 			}
 		}
-		if len(fresh) > 0 {
-			oldest := slices.MinFunc(fresh, func(a, b item) int { return a.Created.Compare(b.Created) })
-			if now.Sub(oldest.Created) < s.cfg.StormWindow {
-				fresh = nil
-			}
+		if len(fresh) > 0 && (l.blocked || now.Sub(slices.MinFunc(fresh, byCreated).Created) < s.cfg.StormWindow) {
+			fresh, l.blocked = nil, true
 		}
-		var parts [][]item
 		for _, part := range [][]item{stale, fresh} {
 			if len(part) > 0 {
-				parts = append(parts, part)
+				l.parts = append(l.parts, part)
 			}
 		}
-		if len(parts) == 0 {
+	}
+	slots := map[string]chan struct{}{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, key := range laneOrder {
+		l := lanes[key]
+		if len(l.parts) == 0 {
 			continue
 		}
 		if s.deps.Leading != nil && !s.deps.Leading() {
 			return
 		}
-		channel := parts[0][0].Channel
-		slot := slots[channel]
+		slot := slots[l.channel]
 		if slot == nil {
 			slot = make(chan struct{}, s.cfg.SendParallel)
-			slots[channel] = slot
+			slots[l.channel] = slot
 		}
 		select {
 		case slot <- struct{}{}:
@@ -619,7 +644,7 @@ func (s *Service) dispatch(ctx context.Context) {
 		}
 		wg.Go(func() {
 			defer func() { <-slot }()
-			for _, part := range parts {
+			for _, part := range l.parts {
 				s.sendGroup(ctx, part)
 			}
 		})
