@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"sync"
@@ -185,15 +186,31 @@ func joinComma(s []string) string {
 	return out
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// Ports FreePort hands out: below every usual ephemeral range (Linux 32768-60999, Windows and
+// the BSDs 49152-65535), so that no outgoing connection is given one.
+const freePortLow, freePortHigh = 20000, 32767
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a server that must know
+// its port before it starts (the nodes of a cluster name each other's routes). It is taken
+// below the ephemeral range, from a random start: a port of that range can be taken between
+// this check and the server's bind by any outgoing connection of a test running in parallel
+// (seen in CI: a route's port, "address already in use"); one below it only by a test that
+// picked the same port.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	n := freePortHigh - freePortLow + 1
+	start := rand.IntN(n)
+	for i := range n {
+		p := freePortLow + (start+i)%n
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	tb.Fatalf("no free loopback port from %d to %d", freePortLow, freePortHigh)
+	return 0
 }
 
 // ServeInstrConsumers answers instruction consumer requests (msx.rpc.consumer.<t>) on nc as the
