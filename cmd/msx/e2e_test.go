@@ -17,18 +17,20 @@ import (
 )
 
 // msxBin builds the msx binary once per test run.
-var msxBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "msx-e2e-bin")
+var msxBin = sync.OnceValues(func() (string, error) { return goBuild("msx", ".") })
+
+// goBuild builds package pkg (relative to this directory) as name in a new temporary directory.
+func goBuild(name, pkg string) (string, error) {
+	dir, err := os.MkdirTemp("", name+"-e2e-bin")
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "msx")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin, nil
-})
+}
 
 type proc struct {
 	cmd *exec.Cmd

@@ -2,9 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -19,17 +17,7 @@ import (
 const idleRSSLimit = 30 << 20
 
 // agentBin builds cmd/msx-agent, the agent-only binary, once per test run.
-var agentBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "msx-agent-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "msx-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, "../msx-agent").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+var agentBin = sync.OnceValues(func() (string, error) { return goBuild("msx-agent", "../msx-agent") })
 
 // TestTargetIdleRSS starts a master and, as its own process, the agent-only binary msx-agent
 // enlisted with it, lets the agent settle (heartbeats, no job), and reads its resident set size
