@@ -110,7 +110,26 @@ func RunClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 			tb.Fatal(err)
 		}
 	}
+	if err := c.waitPeers(); err != nil {
+		tb.Fatal(err)
+	}
 	return c
+}
+
+// waitPeers waits until the JetStream meta leader counts every node as an online peer with
+// its stats: before that, R3 state cannot be placed (10005 "no suitable peers for placement"),
+// though every node says it is current.
+func (c *Cluster) waitPeers() error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range c.Servers {
+			if len(s.JetStreamClusterPeers()) == len(c.Servers) {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("cluster of %d nodes: the meta leader does not count every node as a JetStream peer after 30s", len(c.Servers))
 }
 
 // URL returns a comma separated list of all node URLs.

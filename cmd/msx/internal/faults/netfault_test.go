@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/ledger"
 )
@@ -178,16 +176,6 @@ func TestClusterNodeKilled(t *testing.T) {
 	nc := c.connectMaster(t)
 	f := &fixture{url: c.URL(), nc: nc, auth: c.auth, layout: bus.Layout{Replicas: 3}}
 	f.js = mustJS(t, nc)
-	// The nodes must have formed a JetStream cluster that can place R3 state before the master
-	// makes its streams (10005 "no suitable peers for placement" otherwise): a throwaway R3
-	// stream tells.
-	waitFor(t, patience, "the cluster places an R3 stream", func() bool {
-		_, err := f.js.CreateOrUpdateStream(t.Context(), jetstream.StreamConfig{Name: "READY", Subjects: []string{"ready.probe"}, Replicas: 3})
-		return err == nil
-	})
-	if err := f.js.DeleteStream(t.Context(), "READY"); err != nil {
-		t.Fatal(err)
-	}
 	f.startMaster(t)
 	agents := f.startFleet(t, "R3T", 4)
 	job := applyAll(t, f.m, countingJob("cluster job", names(agents)...))
