@@ -109,9 +109,6 @@ func (s *OutputStream) deliver(msg *nats.Msg) {
 	}
 }
 
-// Refused returns how many messages were refused as malformed, oversized or another job's.
-func (s *OutputStream) Refused() int64 { return s.refused.Load() }
-
 // Close ends the subscription; it is safe to call more than once.
 func (s *OutputStream) Close() {
 	s.once.Do(func() { _ = s.sub.Unsubscribe() })

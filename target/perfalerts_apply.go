@@ -36,16 +36,11 @@ type perfState struct {
 	eval   *perfEvaluator // nil without a SQL Server
 }
 
-func (s *perfState) get() (string, *perfEvaluator) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.digest, s.eval
-}
-
 // alertDigest is the digest of the set held, for heartbeats.
 func (a *Agent) alertDigest() string {
-	d, _ := a.perf.get()
-	return d
+	a.perf.mu.Lock()
+	defer a.perf.mu.Unlock()
+	return a.perf.digest
 }
 
 // loadPerfAlerts reads the set held and sets its digest. A target that never received a

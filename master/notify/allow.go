@@ -86,10 +86,6 @@ func parseWebhookAllow(list []string) (*webhookAllow, error) {
 			a.nets = append(a.nets, allowNet{prefix: p.Masked()})
 			continue
 		}
-		if ip, err := netip.ParseAddr(strings.Trim(e, "[]")); err == nil {
-			a.nets = append(a.nets, allowNet{prefix: netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())})
-			continue
-		}
 		const how = "use public, a CIDR (10.0.0.0/8), an address, a host name (hooks.corp, *.corp.example), each with an optional :port"
 		if strings.ContainsAny(e, "/ @?#") {
 			return nil, fmt.Errorf("--webhook-allow %q: %s", e, how)
@@ -102,8 +98,9 @@ func parseWebhookAllow(list []string) (*webhookAllow, error) {
 			}
 			host, port = h, n
 		}
-		if ip, err := netip.ParseAddr(host); err == nil {
-			a.nets = append(a.nets, allowNet{prefix: netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()), port: port})
+		if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil { // 10.1.2.3, ::1, [::1]
+			ip = ip.Unmap()
+			a.nets = append(a.nets, allowNet{prefix: netip.PrefixFrom(ip, ip.BitLen()), port: port})
 			continue
 		}
 		name := strings.ToLower(strings.TrimSuffix(host, "."))

@@ -10,12 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msx-project/msx/bus"
-	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/notify/notifytest"
-	"github.com/msx-project/msx/schemas"
-	"github.com/msx-project/msx/schemas/jobs"
-	model "github.com/msx-project/msx/schemas/notify"
 )
 
 // BenchmarkFailureStorm publishes one failed run from each of 200 targets on a real JetStream
@@ -31,22 +26,8 @@ func BenchmarkFailureStorm(b *testing.B) {
 
 func benchStorm(b *testing.B, window time.Duration) {
 	const targets = 200
-	srv := bustest.RunServer(b, "")
-	nc, js := bustest.Connect(b, srv.ClientURL())
-	if err := (bus.Layout{}).Ensure(b.Context(), js); err != nil {
-		b.Fatal(err)
-	}
 	hook := notifytest.RunHook(b)
-	job := jobs.Job{JobID: "J1", Name: "Backup", VersionNumber: 1, NotifyLevelWebhook: 2}
-	s, err := Start(b.Context(), js, Config{StormWindow: window, Tick: 20 * time.Millisecond, Logger: bustest.Logger(b), WebhookAllow: []string{"127.0.0.1"}},
-		Deps{Job: func(string) (jobs.Job, bool) { return job, true }, Server: func(tok string) (string, bool) { return tok, true }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(s.Shutdown)
-	if _, err := s.PutOperator(b.Context(), model.Operator{Name: model.DefaultOperator, WebhookURL: hook.URL}, true); err != nil {
-		b.Fatal(err)
-	}
+	nc, _ := startHooked(b, Config{StormWindow: window}, hook.URL)
 	run := 0
 	b.ResetTimer()
 	for range b.N {
@@ -60,12 +41,7 @@ func benchStorm(b *testing.B, window time.Duration) {
 		}
 		for t := range targets {
 			run++
-			tok := fmt.Sprintf("SQL%04d", t)
-			data, _ := schemas.Encode(&schemas.RunResult{RunID: fmt.Sprintf("R%d", run), Phase: schemas.PhaseFinished, JobID: "J1",
-				JobName: "Backup", Server: tok, Started: time.Now(), Finished: time.Now(), RunStatus: int(jobs.RunFailed), Message: "boom"})
-			if err := nc.Publish(bus.ResultSubject(tok, "J1"), data); err != nil {
-				b.Fatal(err)
-			}
+			publishFailed(b, nc, fmt.Sprintf("R%d", run), fmt.Sprintf("SQL%04d", t), "J1")
 		}
 		ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
 		for delivered() < targets && ctx.Err() == nil {
@@ -94,11 +70,6 @@ func BenchmarkSlowWebhook(b *testing.B) {
 
 func benchSlowWebhook(b *testing.B, parallel int) {
 	const groups, delay = 40, 50 * time.Millisecond
-	srv := bustest.RunServer(b, "")
-	nc, js := bustest.Connect(b, srv.ClientURL())
-	if err := (bus.Layout{}).Ensure(b.Context(), js); err != nil {
-		b.Fatal(err)
-	}
 	var got atomic.Int64
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m Message
@@ -108,29 +79,14 @@ func benchSlowWebhook(b *testing.B, parallel int) {
 		}
 	}))
 	b.Cleanup(hook.Close)
-	s, err := Start(b.Context(), js, Config{StormWindow: -1, Tick: 20 * time.Millisecond, Logger: bustest.Logger(b), WebhookAllow: []string{"127.0.0.1"}, SendParallel: parallel},
-		Deps{Job: func(id string) (jobs.Job, bool) {
-			return jobs.Job{JobID: id, Name: "Job " + id, VersionNumber: 1, NotifyLevelWebhook: 2}, true
-		}, Server: func(tok string) (string, bool) { return tok, true }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(s.Shutdown)
-	if _, err := s.PutOperator(b.Context(), model.Operator{Name: model.DefaultOperator, WebhookURL: hook.URL}, true); err != nil {
-		b.Fatal(err)
-	}
+	nc, _ := startHooked(b, Config{SendParallel: parallel}, hook.URL)
 	run := 0
 	b.ResetTimer()
 	for range b.N {
 		before := got.Load()
 		for g := range groups {
 			run++
-			job := fmt.Sprintf("J%d", g)
-			data, _ := schemas.Encode(&schemas.RunResult{RunID: fmt.Sprintf("R%d", run), Phase: schemas.PhaseFinished, JobID: job,
-				JobName: "Job " + job, Server: "SQL01", Started: time.Now(), Finished: time.Now(), RunStatus: int(jobs.RunFailed), Message: "boom"})
-			if err := nc.Publish(bus.ResultSubject("SQL01", job), data); err != nil {
-				b.Fatal(err)
-			}
+			publishFailed(b, nc, fmt.Sprintf("R%d", run), "SQL01", fmt.Sprintf("J%d", g))
 		}
 		ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
 		for got.Load()-before < groups && ctx.Err() == nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/notify/notifytest"
@@ -20,11 +22,6 @@ import (
 // notification arrives exactly once, and the delivery log has one "sent" record per message.
 func TestParallelSendsBounded(t *testing.T) {
 	const groups, parallel = 12, 3
-	srv := bustest.RunServer(t, "")
-	nc, js := bustest.Connect(t, srv.ClientURL())
-	if err := (bus.Layout{}).Ensure(t.Context(), js); err != nil {
-		t.Fatal(err)
-	}
 	hook := notifytest.RunHook(t)
 	var now, most atomic.Int64
 	hook.OnAccept(func([]byte) {
@@ -34,25 +31,10 @@ func TestParallelSendsBounded(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // a slow receiver: the sends overlap
 		now.Add(-1)
 	})
-	s, err := Start(t.Context(), js, Config{StormWindow: -1, Tick: 20 * time.Millisecond, Logger: bustest.Logger(t),
-		WebhookAllow: []string{"127.0.0.1"}, SendParallel: parallel},
-		Deps{Job: func(id string) (jobs.Job, bool) {
-			return jobs.Job{JobID: id, Name: "Job " + id, VersionNumber: 1, NotifyLevelWebhook: 2}, true
-		}, Server: func(tok string) (string, bool) { return tok, true }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	if _, err := s.PutOperator(t.Context(), model.Operator{Name: model.DefaultOperator, WebhookURL: hook.URL}, true); err != nil {
-		t.Fatal(err)
-	}
+	nc, s := startHooked(t, Config{SendParallel: parallel}, hook.URL)
 	for g := range groups {
 		job := fmt.Sprintf("J%d", g)
-		data, _ := schemas.Encode(&schemas.RunResult{RunID: "R" + job, Phase: schemas.PhaseFinished, JobID: job, JobName: "Job " + job,
-			Server: "SQL01", Started: time.Now(), Finished: time.Now(), RunStatus: int(jobs.RunFailed), Message: "boom"})
-		if err := nc.Publish(bus.ResultSubject("SQL01", job), data); err != nil {
-			t.Fatal(err)
-		}
+		publishFailed(t, nc, "R"+job, "SQL01", job)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -84,5 +66,46 @@ func TestParallelSendsBounded(t *testing.T) {
 	}
 	if m := most.Load(); m < 2 || m > parallel {
 		t.Errorf("at most %d sends at once, want 2..%d", m, parallel)
+	}
+}
+
+// startHooked starts a Service alone on a fresh JetStream server (no storm window unless cfg
+// sets one, a 20 ms tick, loopback webhooks allowed), its default operator posting webhooks to
+// hookURL, and every job id a job "Job <id>" that notifies it by webhook when it fails. It
+// returns the connection to publish results on.
+func startHooked(tb testing.TB, cfg Config, hookURL string) (*nats.Conn, *Service) {
+	tb.Helper()
+	srv := bustest.RunServer(tb, "")
+	nc, js := bustest.Connect(tb, srv.ClientURL())
+	if err := (bus.Layout{}).Ensure(tb.Context(), js); err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.StormWindow == 0 {
+		cfg.StormWindow = -1
+	}
+	cfg.Tick, cfg.Logger, cfg.WebhookAllow = 20*time.Millisecond, bustest.Logger(tb), []string{"127.0.0.1"}
+	s, err := Start(tb.Context(), js, cfg, Deps{Job: func(id string) (jobs.Job, bool) {
+		return jobs.Job{JobID: id, Name: "Job " + id, VersionNumber: 1, NotifyLevelWebhook: 2}, true
+	}, Server: func(tok string) (string, bool) { return tok, true }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Shutdown)
+	if _, err := s.PutOperator(tb.Context(), model.Operator{Name: model.DefaultOperator, WebhookURL: hookURL}, true); err != nil {
+		tb.Fatal(err)
+	}
+	return nc, s
+}
+
+// publishFailed publishes the result of run, a failed run of job on server, as the target does.
+func publishFailed(tb testing.TB, nc *nats.Conn, run, server, job string) {
+	tb.Helper()
+	data, err := schemas.Encode(&schemas.RunResult{RunID: run, Phase: schemas.PhaseFinished, JobID: job, JobName: "Job " + job,
+		Server: server, Started: time.Now(), Finished: time.Now(), RunStatus: int(jobs.RunFailed), Message: "boom"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := nc.Publish(bus.ResultSubject(server, job), data); err != nil {
+		tb.Fatal(err)
 	}
 }
