@@ -60,11 +60,8 @@ type driftTracker struct {
 type driftState struct {
 	held       map[string]int // the latest job list a heartbeat carried, and its digest
 	heldDigest string
-	lastKey    string    // the difference the previous heartbeat showed
-	lastSent   time.Time // that heartbeat's time, so one heartbeat is never counted twice
+	gate       repairGate
 	noList     int
-	attempts   int
-	notBefore  time.Time
 	repairs    int
 }
 
@@ -250,7 +247,7 @@ func (d *driftTracker) inSync(tok string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if st := d.by[tok]; st != nil {
-		st.lastKey, st.noList, st.attempts, st.notBefore = "", 0, 0, time.Time{}
+		st.gate, st.noList = repairGate{}, 0
 	}
 }
 
@@ -265,23 +262,42 @@ func (d *driftTracker) decide(tok string, hb *schemas.Heartbeat, p *driftPlan, n
 	case p.wait != "":
 		return false, 0
 	case !p.full && len(p.fixes) == 0:
-		st.lastKey = "" // in sync but for instructions that failed and stay failed
+		st.gate.key = "" // in sync but for instructions that failed and stay failed
 		return false, 0
 	}
-	k := p.key()
-	if st.lastKey != k || !hb.Sent.After(st.lastSent) {
-		st.lastKey, st.lastSent = k, hb.Sent
+	due, wait := st.gate.due(p.key(), hb.Sent, now, time.Duration(hb.IntervalMS)*time.Millisecond)
+	if due {
+		st.repairs++
+		st.noList = 0
+	}
+	return due, wait
+}
+
+// repairGate decides when a difference between what a target holds and what it should hold is
+// repaired: when two heartbeats in a row show the same difference (one heartbeat is never
+// counted twice) and the target's backoff is over. Each repair pushes the next one back:
+// repairBackoff heartbeat intervals, doubled each time, at most maxRepairBackoff.
+type repairGate struct {
+	key       string    // the difference the previous heartbeat showed
+	sent      time.Time // that heartbeat's time
+	attempts  int
+	notBefore time.Time
+}
+
+// due records a heartbeat sent at sent showing difference key, and says whether it is repaired
+// now and, if so, how long the next repair waits.
+func (g *repairGate) due(key string, sent, now time.Time, interval time.Duration) (bool, time.Duration) {
+	if g.key != key || !sent.After(g.sent) {
+		g.key, g.sent = key, sent
 		return false, 0
 	}
-	if now.Before(st.notBefore) {
+	if now.Before(g.notBefore) {
 		return false, 0
 	}
-	interval := time.Duration(hb.IntervalMS) * time.Millisecond
-	wait := min(interval*repairBackoff<<min(st.attempts, 20), maxRepairBackoff)
-	st.attempts++
-	st.repairs++
-	st.notBefore = now.Add(wait)
-	st.lastKey, st.noList = "", 0
+	wait := min(interval*repairBackoff<<min(g.attempts, 20), maxRepairBackoff)
+	g.attempts++
+	g.notBefore = now.Add(wait)
+	g.key = ""
 	return true, wait
 }
 

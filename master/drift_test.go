@@ -56,8 +56,8 @@ func TestDriftDecide(t *testing.T) {
 		}
 	}
 	var capped time.Duration
-	d.by["T"].attempts = 30
-	d.by["T"].lastKey, d.by["T"].notBefore = plan.key(), time.Time{}
+	d.by["T"].gate.attempts = 30
+	d.by["T"].gate.key, d.by["T"].gate.notBefore = plan.key(), time.Time{}
 	if _, capped = d.decide("T", hb(100), &plan, t0.Add(time.Hour)); capped != maxRepairBackoff {
 		t.Errorf("backoff after 30 repairs %s, want the cap %s", capped, maxRepairBackoff)
 	}

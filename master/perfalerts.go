@@ -50,16 +50,11 @@ const DefaultPerfAlertsInterval = 2 * time.Second
 
 // perfAlertState is what the loop remembers of one target. Only the loop's goroutine uses it.
 type perfAlertState struct {
-	startSeq uint64 // the enlistment it belongs to
-	digest   string // the set last posted (or found in the download list)
-	seq      uint64 // that SET-ALERTS's instance_id; 0: none
-	tooMany  string // the digest of a set too large to post, logged once
-	// Drift: the differing digest a heartbeat showed and when it was sent; the next repair
-	// waits until notBefore.
-	driftKey  string
-	driftSent time.Time
-	attempts  int
-	notBefore time.Time
+	startSeq uint64     // the enlistment it belongs to
+	digest   string     // the set last posted (or found in the download list)
+	seq      uint64     // that SET-ALERTS's instance_id; 0: none
+	tooMany  string     // the digest of a set too large to post, logged once
+	drift    repairGate // keyed by the differing digest a heartbeat showed (drift.go)
 }
 
 // perfAlertLoop keeps the targets' alert sets up to date while this master leads. It follows
@@ -211,7 +206,7 @@ func (m *Master) perfAlertDrift(t registry.Target, st *perfAlertState, want stri
 	case hb.AlertDigest == "": // an agent older than SET-ALERTS, or one that never got one
 		return false
 	case hb.AlertDigest == want:
-		st.driftKey, st.attempts, st.notBefore = "", 0, time.Time{}
+		st.drift = repairGate{}
 		return false
 	case hb.AppliedSeq < st.seq:
 		return false // the last SET-ALERTS is not applied yet
@@ -219,18 +214,10 @@ func (m *Master) perfAlertDrift(t registry.Target, st *perfAlertState, want stri
 	if r, ok := m.Ledger.Row(st.seq); ok && r.ErrorMessage != "" && !r.ErrorCleared {
 		return false // failed, and would fail again: the download list shows why
 	}
-	if st.driftKey != hb.AlertDigest {
-		st.driftKey, st.driftSent = hb.AlertDigest, hb.Sent
+	due, wait := st.drift.due(hb.AlertDigest, hb.Sent, now, max(time.Duration(hb.IntervalMS)*time.Millisecond, interval))
+	if !due {
 		return false
 	}
-	if !hb.Sent.After(st.driftSent) || now.Before(st.notBefore) {
-		return false
-	}
-	hbInterval := max(time.Duration(hb.IntervalMS)*time.Millisecond, interval)
-	wait := min(hbInterval*repairBackoff<<min(st.attempts, 20), maxRepairBackoff)
-	st.attempts++
-	st.notBefore = now.Add(wait)
-	st.driftKey = ""
 	m.log.Warn("performance alert drift on target: posting its set again", "target", t.ServerName,
 		"holds", hb.AlertDigest, "should_hold", want, "next_not_before", wait)
 	return true
