@@ -78,15 +78,9 @@ func ImportWith(script []byte, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	src, pre := preprocess(decodeScript(script), opt.Vars)
-	all, err := tokenize(src)
+	toks, err := codeTokens(src)
 	if err != nil {
 		return Result{}, err
-	}
-	toks := make([]token, 0, len(all))
-	for _, t := range all {
-		if t.kind != kindComment {
-			toks = append(toks, t)
-		}
 	}
 	p := newParser(opt)
 	p.toks = toks
