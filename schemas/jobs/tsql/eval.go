@@ -637,23 +637,12 @@ func (p *parser) atExprEnd() bool {
 
 // skipExpr skips to the end of an expression.
 func (p *parser) skipExpr() {
-	depth, cases := 0, 0
+	var n nesting
 	for !p.eof() {
-		if depth == 0 && cases == 0 && p.atExprEnd() {
+		if n.top() && p.atExprEnd() {
 			return
 		}
-		t := p.next()
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			depth--
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		}
-		if depth < 0 {
+		if n.step(p.next()) {
 			return
 		}
 		if p.peek().kind == kindGo {

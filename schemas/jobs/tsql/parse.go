@@ -416,11 +416,14 @@ func (p *parser) endBatch(goTok token) {
 // the like, where SELECT and SET are clauses), SELECT and SET end the statement only when a
 // variable follows them.
 func (p *parser) skipRest(dml bool) {
-	depth, cases := 0, 0
+	var n nesting
 	for !p.eof() {
 		t := p.peek()
-		if depth == 0 && cases == 0 {
-			if t.kind == kindGo || t.isPunct(";") || p.atLabel() {
+		if t.kind == kindGo {
+			return // a batch separator ends any statement
+		}
+		if n.top() {
+			if t.isPunct(";") || p.atLabel() {
 				return
 			}
 			if isStatementWord(t) {
@@ -429,48 +432,49 @@ func (p *parser) skipRest(dml bool) {
 				}
 			}
 		}
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			if depth > 0 {
-				depth--
-			}
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		case t.kind == kindGo:
-			return // a batch separator ends any statement
-		}
+		n.step(t)
 		p.next()
 	}
+}
+
+// nesting is where a scan over tokens is: how many parentheses and CASE expressions it is in.
+type nesting struct{ depth, cases int }
+
+// top reports whether the scan is outside any parenthesis and CASE it entered.
+func (n nesting) top() bool { return n.depth == 0 && n.cases == 0 }
+
+// step accounts for t. A ')' that closes no parenthesis the scan entered is not counted: step
+// reports it (unmatched), and the scan may stop there.
+func (n *nesting) step(t token) (unmatched bool) {
+	switch {
+	case t.isPunct("("):
+		n.depth++
+	case t.isPunct(")"):
+		if n.depth == 0 {
+			return true
+		}
+		n.depth--
+	case t.is("CASE"):
+		n.cases++
+	case t.is("END") && n.cases > 0:
+		n.cases--
+	}
+	return false
 }
 
 // skipCondition skips the condition of IF or WHILE: everything up to the statement word that
 // starts the body, outside parentheses and CASE expressions.
 func (p *parser) skipCondition() {
-	depth, cases := 0, 0
+	var n nesting
 	for !p.eof() {
 		t := p.peek()
 		if t.kind == kindGo {
 			return
 		}
-		if depth == 0 && cases == 0 && isStatementWord(t) {
+		if n.top() && isStatementWord(t) {
 			return
 		}
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			if depth > 0 {
-				depth--
-			}
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		}
+		n.step(t)
 		p.next()
 	}
 }
