@@ -180,6 +180,20 @@ func (p *parser) predicate() value {
 	return v
 }
 
+// exprList reads expressions separated by commas: the values of IN (...) or the arguments of
+// a function. It stops at the first that cannot be read (p.efail).
+func (p *parser) exprList() []value {
+	var list []value
+	for !p.efail {
+		list = append(list, p.orExpr())
+		if !p.peek().isPunct(",") {
+			break
+		}
+		p.next()
+	}
+	return list
+}
+
 // inList reads (v, v, ...) or (SELECT ...) after IN.
 func (p *parser) inList(a value, line int) value {
 	if !p.peek().isPunct("(") {
@@ -199,13 +213,7 @@ func (p *parser) inList(a value, line int) value {
 			}
 		}
 	} else {
-		for !p.efail {
-			list = append(list, p.orExpr())
-			if !p.peek().isPunct(",") {
-				break
-			}
-			p.next()
-		}
+		list = p.exprList()
 	}
 	if !p.peek().isPunct(")") {
 		p.efail = true

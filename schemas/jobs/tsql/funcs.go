@@ -28,13 +28,7 @@ func (p *parser) function(parts []string, line int) value {
 	}
 	var args []value
 	if !p.peek().isPunct(")") {
-		for !p.efail {
-			args = append(args, p.orExpr())
-			if !p.peek().isPunct(",") {
-				break
-			}
-			p.next()
-		}
+		args = p.exprList()
 	}
 	if !p.peek().isPunct(")") {
 		p.efail = true
