@@ -224,7 +224,7 @@ func (p *parser) inList(a value, line int) value {
 	for _, w := range list {
 		c := compare("=", a, w, line)
 		switch {
-		case c.kind == valBool && c.s == "1":
+		case isTrue(c):
 			return c
 		case c.kind != valBool:
 			res = c
@@ -391,7 +391,7 @@ func (p *parser) caseExpr() value {
 		switch {
 		case w.kind == valUnknown:
 			pending = w
-		case w.kind == valBool && w.s == "1":
+		case isTrue(w):
 			result = &r
 		}
 	}
