@@ -1,6 +1,7 @@
 package tsql
 
 import (
+	"cmp"
 	"regexp"
 	"strings"
 )
@@ -515,7 +516,7 @@ func compare(op string, a, b value, line int) value {
 		}
 		switch {
 		case x.isInt && y.isInt:
-			c = cmpInt(x.i, y.i)
+			c = cmp.Compare(x.i, y.i)
 		case x.f < y.f:
 			c = -1
 		case x.f > y.f:
@@ -527,32 +528,16 @@ func compare(op string, a, b value, line int) value {
 		return boolean(c == 0)
 	case "<>", "!=":
 		return boolean(c != 0)
-	case "<", "!>":
-		if op == "!>" {
-			return boolean(c <= 0)
-		}
+	case "<":
 		return boolean(c < 0)
-	case ">", "!<":
-		if op == "!<" {
-			return boolean(c >= 0)
-		}
+	case ">":
 		return boolean(c > 0)
-	case "<=":
+	case "<=", "!>":
 		return boolean(c <= 0)
-	case ">=":
+	case ">=", "!<":
 		return boolean(c >= 0)
 	}
 	return unknown("the operator %s at line %d is not evaluated", op, line)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // like evaluates a LIKE pattern: % any text, _ one character, [abc] and [^abc] sets; the
