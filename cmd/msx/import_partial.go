@@ -82,8 +82,8 @@ type importReport struct {
 
 // importResult applies (or, with dryRun, prints) the valid jobs of res with its operators and
 // alerts, and reports the jobs that cannot be msx jobs. It returns an exitError with
-// exitPartial when some jobs are not imported, and an error when none is valid. The commands
-// that turn SQL Server Agent jobs into msx jobs (`job import FILE`, `--from-server`) share it.
+// exitPartial when some jobs are not imported, and an error when none is valid. source names
+// the script in messages (`msx job import FILE`).
 func importResult(cmd *cobra.Command, g *globals, source string, res tsql.Result, dryRun bool) error {
 	ok, not := res.Partition(time.Now())
 	stderr := cmd.ErrOrStderr()

@@ -1,9 +1,7 @@
 package tsql
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -84,18 +82,4 @@ func argValue(v any) (value, error) {
 
 // Result returns what the calls created, as Import returns it: jobs as the calls give them
 // (see Result.Partition), and every problem ordered by line.
-func (b *Builder) Result() Result {
-	p := b.p
-	p.finish()
-	res := Result{Operators: p.operators, Alerts: p.alerts}
-	res.Problems = slices.Clone(p.problems)
-	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
-	for _, js := range p.jobs {
-		if js.deleted {
-			continue
-		}
-		res.Jobs = append(res.Jobs, js.job)
-		res.JobLines = append(res.JobLines, js.line)
-	}
-	return res
-}
+func (b *Builder) Result() Result { return b.p.collect() }

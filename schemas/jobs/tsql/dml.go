@@ -65,6 +65,18 @@ func (p *parser) dmlTarget(stmt token) (*table, string, bool) {
 	return nil, strings.ToLower(name), true
 }
 
+// dmlFrom reads the FROM clause of UPDATE or DELETE (p.pos at FROM) into q, and returns the
+// table changed: t, or, when the target named (name) is an alias or the name of the FROM's
+// table, that table.
+func (p *parser) dmlFrom(q *query, t *table, name string) *table {
+	p.next()
+	p.from(q)
+	if t == nil && q.from != nil && (q.alias == name || strings.ToLower(q.from.name) == name) {
+		return q.from
+	}
+	return t
+}
+
 // insert reads INSERT [INTO] @t|#t [(columns)] VALUES (...), ... | SELECT ...
 func (p *parser) insert() {
 	stmt := p.next()
@@ -247,19 +259,11 @@ func (p *parser) update() {
 	}
 	q := &query{line: stmt.line, top: -1, whereStart: -1, why: value{kind: valNone}}
 	if p.peek().is("FROM") {
-		p.next()
-		p.from(q)
-		if t == nil && q.from != nil && (q.alias == name || strings.ToLower(q.from.name) == name) {
-			t = q.from
-		}
+		t = p.dmlFrom(q, t, name)
 	} else {
 		q.from = t
 	}
-	if p.peek().is("WHERE") {
-		p.next()
-		q.whereStart = p.pos
-		p.scanClause()
-	}
+	p.where(q)
 	q.end = p.pos
 	if t == nil || (q.from != nil && q.from != t) {
 		p.problem(stmt.line, "UPDATE statement not imported: Import reads the msdb job procedures and the variables and table variables they use")
@@ -310,19 +314,11 @@ func (p *parser) deleteStatement() {
 	}
 	q := &query{line: stmt.line, top: -1, whereStart: -1, why: value{kind: valNone}, from: t}
 	if p.peek().is("FROM") {
-		p.next()
-		p.from(q)
-		if t == nil && q.from != nil && (q.alias == name || strings.ToLower(q.from.name) == name) {
-			t = q.from
-		}
+		t = p.dmlFrom(q, t, name)
 	} else if a := p.peek(); t != nil && (a.kind == kindQuoted || (a.kind == kindIdent && !p.isExprWord(a, p.peekAt(1)))) {
 		q.alias = strings.ToLower(p.next().value)
 	}
-	if p.peek().is("WHERE") {
-		p.next()
-		q.whereStart = p.pos
-		p.scanClause()
-	}
+	p.where(q)
 	q.end = p.pos
 	if t == nil || q.from != t {
 		p.problem(stmt.line, "DELETE statement not imported: Import reads the msdb job procedures and the variables and table variables they use")

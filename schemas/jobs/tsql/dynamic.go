@@ -74,17 +74,13 @@ func (p *parser) runDynamic(line int, sql value, params *arg, args []*arg) {
 		p.halt(line, "dynamic SQL is nested more than %d deep", p.opt.MaxDepth)
 		return
 	}
-	toks, err := tokenize(sql.s)
+	run, err := codeTokens(sql.s)
 	if err != nil {
 		p.problem(line, "dynamic SQL not run: %v (the line is that of the string)", err)
 		return
 	}
-	run := make([]token, 0, len(toks))
-	for _, tk := range toks {
-		if tk.kind != kindComment {
-			tk.line = line
-			run = append(run, tk)
-		}
+	for i := range run {
+		run[i].line = line
 	}
 	var decl []token
 	if params != nil {
@@ -145,9 +141,7 @@ func (p *parser) runDynamic(line int, sql value, params *arg, args []*arg) {
 		a.name = strings.TrimPrefix(strings.ToLower(name), "@")
 	}
 	p.toks, p.pos = run, 0
-	for !p.eof() && p.halted == nil {
-		p.statement()
-	}
+	p.run()
 	inner := p.vars
 	// What the dynamic SQL did to the script's state stays; its scope does not.
 	keep := *p

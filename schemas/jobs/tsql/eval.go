@@ -1,6 +1,7 @@
 package tsql
 
 import (
+	"cmp"
 	"regexp"
 	"strings"
 )
@@ -180,6 +181,20 @@ func (p *parser) predicate() value {
 	return v
 }
 
+// exprList reads expressions separated by commas: the values of IN (...) or the arguments of
+// a function. It stops at the first that cannot be read (p.efail).
+func (p *parser) exprList() []value {
+	var list []value
+	for !p.efail {
+		list = append(list, p.orExpr())
+		if !p.peek().isPunct(",") {
+			break
+		}
+		p.next()
+	}
+	return list
+}
+
 // inList reads (v, v, ...) or (SELECT ...) after IN.
 func (p *parser) inList(a value, line int) value {
 	if !p.peek().isPunct("(") {
@@ -199,13 +214,7 @@ func (p *parser) inList(a value, line int) value {
 			}
 		}
 	} else {
-		for !p.efail {
-			list = append(list, p.orExpr())
-			if !p.peek().isPunct(",") {
-				break
-			}
-			p.next()
-		}
+		list = p.exprList()
 	}
 	if !p.peek().isPunct(")") {
 		p.efail = true
@@ -216,7 +225,7 @@ func (p *parser) inList(a value, line int) value {
 	for _, w := range list {
 		c := compare("=", a, w, line)
 		switch {
-		case c.kind == valBool && c.s == "1":
+		case isTrue(c):
 			return c
 		case c.kind != valBool:
 			res = c
@@ -383,7 +392,7 @@ func (p *parser) caseExpr() value {
 		switch {
 		case w.kind == valUnknown:
 			pending = w
-		case w.kind == valBool && w.s == "1":
+		case isTrue(w):
 			result = &r
 		}
 	}
@@ -507,7 +516,7 @@ func compare(op string, a, b value, line int) value {
 		}
 		switch {
 		case x.isInt && y.isInt:
-			c = cmpInt(x.i, y.i)
+			c = cmp.Compare(x.i, y.i)
 		case x.f < y.f:
 			c = -1
 		case x.f > y.f:
@@ -519,32 +528,16 @@ func compare(op string, a, b value, line int) value {
 		return boolean(c == 0)
 	case "<>", "!=":
 		return boolean(c != 0)
-	case "<", "!>":
-		if op == "!>" {
-			return boolean(c <= 0)
-		}
+	case "<":
 		return boolean(c < 0)
-	case ">", "!<":
-		if op == "!<" {
-			return boolean(c >= 0)
-		}
+	case ">":
 		return boolean(c > 0)
-	case "<=":
+	case "<=", "!>":
 		return boolean(c <= 0)
-	case ">=":
+	case ">=", "!<":
 		return boolean(c >= 0)
 	}
 	return unknown("the operator %s at line %d is not evaluated", op, line)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // like evaluates a LIKE pattern: % any text, _ one character, [abc] and [^abc] sets; the
@@ -637,23 +630,12 @@ func (p *parser) atExprEnd() bool {
 
 // skipExpr skips to the end of an expression.
 func (p *parser) skipExpr() {
-	depth, cases := 0, 0
+	var n nesting
 	for !p.eof() {
-		if depth == 0 && cases == 0 && p.atExprEnd() {
+		if n.top() && p.atExprEnd() {
 			return
 		}
-		t := p.next()
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			depth--
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		}
-		if depth < 0 {
+		if n.step(p.next()) {
 			return
 		}
 		if p.peek().kind == kindGo {

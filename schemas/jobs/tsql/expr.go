@@ -130,27 +130,12 @@ func (p *parser) declare() {
 
 // declareType reads a type name and its (size).
 func (p *parser) declareType(v *variable) {
-	name := ""
-	for p.peek().kind == kindIdent || p.peek().kind == kindQuoted {
-		if isStatementWord(p.peek()) {
-			break
-		}
-		name = strings.ToLower(p.next().value)
-		if !p.peek().isPunct(".") {
-			break
-		}
-		p.next()
+	t := p.readType()
+	size := t.size
+	if size == 0 {
+		size = 1 // char(n) and friends without a size are one character long in DECLARE
 	}
-	size := 1 // char(n) and friends without a size are one character long in DECLARE
-	if p.peek().isPunct("(") {
-		if p.peekAt(1).is("MAX") {
-			size = -1
-		} else if n, err := strconv.Atoi(p.peekAt(1).text); err == nil {
-			size = n
-		}
-		p.skipParens()
-	}
-	switch name {
+	switch t.name {
 	case "char", "varchar", "nchar", "nvarchar":
 		v.class, v.size = classString, size
 	case "sysname":

@@ -28,13 +28,7 @@ func (p *parser) function(parts []string, line int) value {
 	}
 	var args []value
 	if !p.peek().isPunct(")") {
-		for !p.efail {
-			args = append(args, p.orExpr())
-			if !p.peek().isPunct(",") {
-				break
-			}
-			p.next()
-		}
+		args = p.exprList()
 	}
 	if !p.peek().isPunct(")") {
 		p.efail = true
@@ -161,7 +155,6 @@ func (p *parser) builtin(name string, args []value, line int) value {
 			return a
 		}
 	}
-	str0 := func() (string, bool) { return text(args[0]) }
 	intArg := func(i int) (int, bool) {
 		n, ok := toNumber(args[i])
 		if !ok {
@@ -219,7 +212,7 @@ func (p *parser) builtin(name string, args []value, line int) value {
 		}
 		return str(strings.Repeat(" ", width-len(s)) + s)
 	}
-	s, ok := str0()
+	s, ok := text(args[0])
 	if !ok {
 		return unknownArg(name, args[0], line)
 	}

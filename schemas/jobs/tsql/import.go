@@ -78,37 +78,19 @@ func ImportWith(script []byte, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	src, pre := preprocess(decodeScript(script), opt.Vars)
-	all, err := tokenize(src)
+	toks, err := codeTokens(src)
 	if err != nil {
 		return Result{}, err
-	}
-	toks := make([]token, 0, len(all))
-	for _, t := range all {
-		if t.kind != kindComment {
-			toks = append(toks, t)
-		}
 	}
 	p := newParser(opt)
 	p.toks = toks
 	p.budget = 128<<20 + 4*len(src)
 	p.problems = pre
 	p.run()
-	p.finish()
-
-	var res Result
-	res.Problems = p.problems
-	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	res := p.collect()
 	if p.halted != nil {
-		return res, fmt.Errorf("%w: line %d: %s", ErrLimit, p.halted.Line, p.halted.Message)
+		return Result{Problems: res.Problems}, fmt.Errorf("%w: line %d: %s", ErrLimit, p.halted.Line, p.halted.Message)
 	}
-	for _, js := range p.jobs {
-		if js.deleted {
-			continue
-		}
-		res.Jobs = append(res.Jobs, js.job)
-		res.JobLines = append(res.JobLines, js.line)
-	}
-	res.Operators, res.Alerts = p.operators, p.alerts
 	if len(res.Jobs) == 0 && len(res.Operators) == 0 && len(res.Alerts) == 0 {
 		return res, fmt.Errorf("%w: no sp_add_job call was translated", ErrNoJob)
 	}
@@ -130,6 +112,23 @@ func newParser(opt Options) *parser {
 		lim:         limits{deadline: time.Now().Add(opt.MaxTime)},
 		budget:      64 << 20,
 	}
+}
+
+// collect reports what the script left unfinished (finish) and returns the jobs, operators
+// and alerts made so far with every problem ordered by line. Import and Builder share it.
+func (p *parser) collect() Result {
+	p.finish()
+	res := Result{Operators: p.operators, Alerts: p.alerts}
+	res.Problems = slices.Clone(p.problems)
+	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	for _, js := range p.jobs {
+		if js.deleted {
+			continue
+		}
+		res.Jobs = append(res.Jobs, js.job)
+		res.JobLines = append(res.JobLines, js.line)
+	}
+	return res
 }
 
 // Partition splits the jobs of a Result into those that are valid msx jobs, normalized for

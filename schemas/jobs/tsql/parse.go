@@ -322,14 +322,12 @@ func (p *parser) skipStatement() {
 			p.problem(t.line, "the label %s of a GOTO is not found before GO (SQL Server error 133): the statements after the GOTO are not imported", p.label)
 			p.flow = flowReturn
 		}
-		if p.flow == flowReturn || p.halted != nil {
-			// RETURN and a stop end at the end of the batch: GO is read as a statement.
-			if p.halted == nil {
-				p.flow = flowNone
-				p.next()
-				p.endBatch(t)
-				return
-			}
+		if p.flow == flowReturn && p.halted == nil {
+			// RETURN ends at the end of the batch: GO is read as a statement.
+			p.flow = flowNone
+			p.next()
+			p.endBatch(t)
+			return
 		}
 		p.next()
 		return
@@ -339,36 +337,19 @@ func (p *parser) skipStatement() {
 		p.pos += 2
 	case t.is("BEGIN"):
 		p.next()
-		switch {
-		case p.peek().is("TRAN") || p.peek().is("TRANSACTION"):
-			p.transactionTail()
-			return
-		case p.peek().is("DISTRIBUTED"):
-			p.next()
-			p.transactionTail()
+		if p.beginTransaction() {
 			return
 		}
 		kind := ""
 		if p.peek().is("TRY") || p.peek().is("CATCH") {
 			kind = strings.ToUpper(p.next().value)
 		}
-		for !p.eof() && !p.peek().is("END") && p.peek().kind != kindGo {
-			p.skipStatement()
-		}
-		if p.peek().is("END") {
-			p.next()
-			if kind != "" && p.peek().is(kind) {
-				p.next()
-			}
-		}
+		p.block(kind, p.skipStatement)
 	case t.is("IF"):
 		p.next()
 		p.skipCondition()
 		p.skipStatement()
-		for p.peek().isPunct(";") && p.peekAt(1).is("ELSE") {
-			p.next()
-		}
-		if p.peek().is("ELSE") {
+		if p.atElse() {
 			p.next()
 			p.skipStatement()
 		}
@@ -435,11 +416,14 @@ func (p *parser) endBatch(goTok token) {
 // the like, where SELECT and SET are clauses), SELECT and SET end the statement only when a
 // variable follows them.
 func (p *parser) skipRest(dml bool) {
-	depth, cases := 0, 0
+	var n nesting
 	for !p.eof() {
 		t := p.peek()
-		if depth == 0 && cases == 0 {
-			if t.kind == kindGo || t.isPunct(";") || p.atLabel() {
+		if t.kind == kindGo {
+			return // a batch separator ends any statement
+		}
+		if n.top() {
+			if t.isPunct(";") || p.atLabel() {
 				return
 			}
 			if isStatementWord(t) {
@@ -448,48 +432,49 @@ func (p *parser) skipRest(dml bool) {
 				}
 			}
 		}
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			if depth > 0 {
-				depth--
-			}
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		case t.kind == kindGo:
-			return // a batch separator ends any statement
-		}
+		n.step(t)
 		p.next()
 	}
+}
+
+// nesting is where a scan over tokens is: how many parentheses and CASE expressions it is in.
+type nesting struct{ depth, cases int }
+
+// top reports whether the scan is outside any parenthesis and CASE it entered.
+func (n nesting) top() bool { return n.depth == 0 && n.cases == 0 }
+
+// step accounts for t. A ')' that closes no parenthesis the scan entered is not counted: step
+// reports it (unmatched), and the scan may stop there.
+func (n *nesting) step(t token) (unmatched bool) {
+	switch {
+	case t.isPunct("("):
+		n.depth++
+	case t.isPunct(")"):
+		if n.depth == 0 {
+			return true
+		}
+		n.depth--
+	case t.is("CASE"):
+		n.cases++
+	case t.is("END") && n.cases > 0:
+		n.cases--
+	}
+	return false
 }
 
 // skipCondition skips the condition of IF or WHILE: everything up to the statement word that
 // starts the body, outside parentheses and CASE expressions.
 func (p *parser) skipCondition() {
-	depth, cases := 0, 0
+	var n nesting
 	for !p.eof() {
 		t := p.peek()
 		if t.kind == kindGo {
 			return
 		}
-		if depth == 0 && cases == 0 && isStatementWord(t) {
+		if n.top() && isStatementWord(t) {
 			return
 		}
-		switch {
-		case t.isPunct("("):
-			depth++
-		case t.isPunct(")"):
-			if depth > 0 {
-				depth--
-			}
-		case t.is("CASE"):
-			cases++
-		case t.is("END") && cases > 0:
-			cases--
-		}
+		n.step(t)
 		p.next()
 	}
 }
@@ -498,30 +483,40 @@ func (p *parser) skipCondition() {
 // BEGIN CATCH ... END CATCH block.
 func (p *parser) begin() {
 	t := p.next()
+	if p.beginTransaction() {
+		return
+	}
 	switch {
-	case p.peek().is("TRAN") || p.peek().is("TRANSACTION"):
-		p.transactionTail()
-		return
-	case p.peek().is("DISTRIBUTED"):
-		p.next()
-		p.transactionTail()
-		return
 	case p.peek().is("TRY"):
 		p.next()
-		p.block("TRY")
+		p.block("TRY", p.statement)
 	case p.peek().is("CATCH"):
 		p.next()
-		p.withDiscard(fmt.Sprintf("it is in the CATCH block at line %d, which runs only after an error", t.line), func() { p.block("CATCH") })
+		p.withDiscard(fmt.Sprintf("it is in the CATCH block at line %d, which runs only after an error", t.line), func() { p.block("CATCH", p.statement) })
 	default:
-		p.block("")
+		p.block("", p.statement)
 	}
 }
 
-// block reads statements up to END (and the word after it, TRY or CATCH). A GO inside a block
-// ends it: T-SQL does not allow one there, and the batch must end.
-func (p *parser) block(kind string) {
+// beginTransaction reads the rest of BEGIN [DISTRIBUTED] TRAN[SACTION] [name], p.pos after
+// BEGIN. It reports false, reading nothing, when the BEGIN starts a block.
+func (p *parser) beginTransaction() bool {
+	switch {
+	case p.peek().is("DISTRIBUTED"):
+		p.next()
+	case !p.peek().is("TRAN") && !p.peek().is("TRANSACTION"):
+		return false
+	}
+	p.transactionTail()
+	return true
+}
+
+// block reads statements with each (statement, or skipStatement to pass over them) up to END
+// (and the word after it, TRY or CATCH). A GO inside a block ends it: T-SQL does not allow one
+// there, and the batch must end.
+func (p *parser) block(kind string, each func()) {
 	for !p.eof() && !p.peek().is("END") && p.peek().kind != kindGo {
-		p.statement()
+		each()
 	}
 	if p.peek().is("END") {
 		p.next()

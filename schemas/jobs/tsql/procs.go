@@ -307,25 +307,17 @@ func (c *call) scheduleFields(s *schedule.Schedule) {
 	c.num("active_end_date", &s.ActiveEndDate)
 	c.num("active_start_time", &s.ActiveStartTime)
 	c.num("active_end_time", &s.ActiveEndTime)
-	if a := c.get("schedule_uid"); a != nil && !a.output {
-		if c.proc == "sp_add_schedule" {
-			// Kept to find the schedule when a job's sp_add_jobschedule gives the same uid,
-			// as dbatools' Export-DbaScript writes shared schedules.
-			if s, ok := text(a.val); ok {
-				c.p.scheds[len(c.p.scheds)-1].uid = strings.ToLower(strings.TrimSpace(s))
-			}
-			return
-		}
-		if s, ok := text(a.val); ok {
-			for _, ss := range c.p.scheds {
-				if ss.uid != "" && ss.uid == strings.ToLower(strings.TrimSpace(s)) {
-					ss.attached = true // the job's copy of a shared schedule written before
-					return
-				}
-			}
-		}
-		c.unsupported("schedule_uid", "msx identifies a schedule by its name in the job")
+}
+
+// scheduleUID returns the @schedule_uid given (lower case; "" when it is not a string), and
+// whether one is given other than as an OUTPUT parameter.
+func (c *call) scheduleUID() (uid string, given bool) {
+	a := c.get("schedule_uid")
+	if a == nil || a.output {
+		return "", false
 	}
+	s, _ := text(a.val)
+	return strings.ToLower(strings.TrimSpace(s)), true
 }
 
 func addJobSchedule(c *call) {
@@ -337,19 +329,39 @@ func addJobSchedule(c *call) {
 	var s schedule.Schedule
 	c.str("name", &s.Name)
 	c.scheduleFields(&s)
+	if uid, given := c.scheduleUID(); given && !c.p.attachShared(uid) {
+		c.unsupported("schedule_uid", "msx identifies a schedule by its name in the job")
+	}
 	c.unsupported("automatic_post", whyAutomaticPost, "1")
 	c.bind("schedule_id", unknown("it is the id of a schedule that sp_add_jobschedule attached to its job at line %d", c.line))
 	js.job.Schedules = append(js.job.Schedules, s)
 }
 
+// attachShared marks attached the schedule of sp_add_schedule with the @schedule_uid an
+// sp_add_jobschedule call gives: the job's copy of a shared schedule written before, as
+// dbatools' Export-DbaScript writes them. It reports whether there is one.
+func (p *parser) attachShared(uid string) bool {
+	if uid == "" {
+		return false
+	}
+	for _, ss := range p.scheds {
+		if ss.uid == uid {
+			ss.attached = true
+			return true
+		}
+	}
+	return false
+}
+
 func addSchedule(c *call) {
-	var s schedule.Schedule
-	c.p.scheds = append(c.p.scheds, &schedState{line: c.line})
-	c.str("schedule_name", &s.Name)
-	c.scheduleFields(&s)
+	ss := &schedState{line: c.line}
+	c.str("schedule_name", &ss.s.Name)
+	c.scheduleFields(&ss.s)
+	// Kept to find the schedule when a job's sp_add_jobschedule gives the same uid.
+	ss.uid, _ = c.scheduleUID()
 	c.unsupported("owner_login_name", "an msx schedule belongs to its job and has no owner")
 	c.unsupported("originating_server", whyOrigin)
-	c.p.scheds[len(c.p.scheds)-1].s = s
+	c.p.scheds = append(c.p.scheds, ss)
 	c.bind("schedule_id", value{kind: valSchedule, ref: len(c.p.scheds) - 1})
 }
 

@@ -200,11 +200,7 @@ func (p *parser) parseQuery() *query {
 		p.next()
 		p.from(q)
 	}
-	if p.peek().is("WHERE") {
-		p.next()
-		q.whereStart = p.pos
-		p.scanClause()
-	}
+	p.where(q)
 	if p.peek().is("GROUP") || p.peek().is("HAVING") {
 		q.why = unknown("GROUP BY and HAVING at line %d are not evaluated", t.line)
 		for p.peek().is("GROUP") || p.peek().is("HAVING") {
@@ -236,6 +232,15 @@ func (p *parser) parseQuery() *query {
 	}
 	q.end = p.pos
 	return q
+}
+
+// where reads the WHERE clause of q, if one is next, without evaluating it.
+func (p *parser) where(q *query) {
+	if p.peek().is("WHERE") {
+		p.next()
+		q.whereStart = p.pos
+		p.scanClause()
+	}
 }
 
 // from reads the FROM clause: one table with an optional alias and hints. Joins are not
@@ -370,7 +375,7 @@ func (p *parser) virtual(name string, cols []string, rows [][]value) *table {
 	return t
 }
 
-// tableRows returns the rows of the table of a query as rows to read.
+// rowCtxs returns the rows of the table of a query as rows to read.
 func (t *table) rowCtxs(alias string) []*rowCtx {
 	cols := make([]string, len(t.cols))
 	for i, c := range t.cols {

@@ -3,6 +3,7 @@ package tsql
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -98,6 +99,15 @@ func tokenize(src string) ([]token, error) {
 		}
 	}
 	return lx.toks, nil
+}
+
+// codeTokens is tokenize without the comments: the tokens Import evaluates.
+func codeTokens(src string) ([]token, error) {
+	toks, err := tokenize(src)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(toks, func(t token) bool { return t.kind == kindComment }), nil
 }
 
 func (lx *lexer) emit(k kind, start int, value string, line int) {
