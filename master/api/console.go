@@ -191,11 +191,9 @@ func (s *Server) consoleFleet(_ http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fmt.Errorf("%w: status %q: filter by one of %s", master.ErrInvalid, st, keys(fleetStatuses))
 		}
 	}
-	desc := false
-	if v := q.Get("desc"); v != "" {
-		if desc, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("%w: desc %q: give true or false", master.ErrInvalid, master.Truncate(v, 64))
-		}
+	desc, err := queryBool(r, "desc")
+	if err != nil {
+		return nil, err
 	}
 	text := strings.ToUpper(strings.TrimSpace(q.Get("q")))
 	group := strings.TrimSpace(q.Get("group"))

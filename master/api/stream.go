@@ -42,7 +42,6 @@ const (
 	// long (a very large fleet) stretches it to 4 times its own duration, so the watcher uses
 	// at most a fifth of a core.
 	watchEvery = 500 * time.Millisecond
-	keepAlive  = 15 * time.Second
 	// runScanPerTick is how many jobs' runs a comparison reads in turn, besides those whose
 	// counts changed or that run somewhere.
 	runScanPerTick = 10
@@ -126,7 +125,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if !write(sseMsg{"hello", hello}) {
 		return
 	}
-	tick := time.NewTicker(keepAlive)
+	tick := time.NewTicker(streamKeepAlive)
 	defer tick.Stop()
 	for {
 		select {
