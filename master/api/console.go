@@ -109,6 +109,10 @@ type FleetTarget struct {
 	Zone       string `json:"zone"`
 }
 
+func fleetTarget(t master.TargetServer) FleetTarget {
+	return FleetTarget{TargetServer: t, StatusText: StatusWords(t.Status), Zone: zoneLabel(t.TimeZoneAdjustment)}
+}
+
 // GroupCount counts a group's members and those whose status is not normal.
 type GroupCount struct {
 	Name     string `json:"name"`
@@ -254,7 +258,7 @@ func (s *Server) consoleFleet(_ http.ResponseWriter, r *http.Request) (any, erro
 	f.Matched = len(sel)
 	lo, hi := window(len(sel), offset, limit)
 	for _, t := range sel[lo:hi] {
-		f.Rows = append(f.Rows, FleetTarget{TargetServer: t, StatusText: StatusWords(t.Status), Zone: zoneLabel(t.TimeZoneAdjustment)})
+		f.Rows = append(f.Rows, fleetTarget(t))
 	}
 	return f, nil
 }

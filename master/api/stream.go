@@ -331,7 +331,7 @@ func (w *watcher) compare() []sseMsg {
 		if !w.primed || (had && old == snap) {
 			continue
 		}
-		out = append(out, mustJSON("target", FleetTarget{TargetServer: t, StatusText: StatusWords(t.Status), Zone: zoneLabel(t.TimeZoneAdjustment)}))
+		out = append(out, mustJSON("target", fleetTarget(t)))
 		if !had || old.unread != snap.unread || old.errs != snap.errs {
 			out = append(out, mustJSON("downloadlist", map[string]any{"server": t.ServerName, "unread": t.UnreadInstructions, "errors": t.DownloadErrors}))
 		}
