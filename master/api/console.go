@@ -109,6 +109,10 @@ type FleetTarget struct {
 	Zone       string `json:"zone"`
 }
 
+func fleetTarget(t master.TargetServer) FleetTarget {
+	return FleetTarget{TargetServer: t, StatusText: StatusWords(t.Status), Zone: zoneLabel(t.TimeZoneAdjustment)}
+}
+
 // GroupCount counts a group's members and those whose status is not normal.
 type GroupCount struct {
 	Name     string `json:"name"`
@@ -191,11 +195,9 @@ func (s *Server) consoleFleet(_ http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fmt.Errorf("%w: status %q: filter by one of %s", master.ErrInvalid, st, keys(fleetStatuses))
 		}
 	}
-	desc := false
-	if v := q.Get("desc"); v != "" {
-		if desc, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("%w: desc %q: give true or false", master.ErrInvalid, master.Truncate(v, 64))
-		}
+	desc, err := queryBool(r, "desc")
+	if err != nil {
+		return nil, err
 	}
 	text := strings.ToUpper(strings.TrimSpace(q.Get("q")))
 	group := strings.TrimSpace(q.Get("group"))
@@ -256,7 +258,7 @@ func (s *Server) consoleFleet(_ http.ResponseWriter, r *http.Request) (any, erro
 	f.Matched = len(sel)
 	lo, hi := window(len(sel), offset, limit)
 	for _, t := range sel[lo:hi] {
-		f.Rows = append(f.Rows, FleetTarget{TargetServer: t, StatusText: StatusWords(t.Status), Zone: zoneLabel(t.TimeZoneAdjustment)})
+		f.Rows = append(f.Rows, fleetTarget(t))
 	}
 	return f, nil
 }

@@ -196,7 +196,7 @@ func (v *validating) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Served or not, the document must say so: check the answer as an undocumented one.
 		c := &capture{w: w}
 		v.next.ServeHTTP(c, r)
-		v.finish(c, r, &Mismatch{Method: r.Method, Path: r.URL.Path, Status: c.code(), Err: fmt.Errorf("the document has no operation %s %s: %w", r.Method, r.URL.Path, err)})
+		v.finish(c, &Mismatch{Method: r.Method, Path: r.URL.Path, Status: c.code(), Err: fmt.Errorf("the document has no operation %s %s: %w", r.Method, r.URL.Path, err)})
 		return
 	}
 	body, bodyOK := readBody(r)
@@ -206,7 +206,7 @@ func (v *validating) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// What net/http would send: the answer is checked as the client gets it.
 		c.Header().Set("Content-Type", http.DetectContentType(c.buf.Bytes()))
 	}
-	v.finish(c, r, v.check(r, route, params, body, bodyOK, c))
+	v.finish(c, v.check(r, route, params, body, bodyOK, c))
 }
 
 // readBody reads the request body for checking and puts it back for the handler; bodies
@@ -268,7 +268,7 @@ func (v *validating) check(r *http.Request, route *routers.Route, params map[str
 
 // finish reports m, and sends the answer held in c: as the handler wrote it, or in strict
 // mode, when it does not match, a 500 naming the mismatch.
-func (v *validating) finish(c *capture, _ *http.Request, m *Mismatch) {
+func (v *validating) finish(c *capture, m *Mismatch) {
 	if m != nil {
 		v.report(m)
 	}

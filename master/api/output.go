@@ -84,17 +84,28 @@ func (c *streams) done() <-chan struct{} {
 	return c.closed
 }
 
-// CloseStreams ends every live output stream, now and later: http.Server.Shutdown waits for
-// handlers to return, and a stream's returns only when its client goes. Register it with
-// http.Server.RegisterOnShutdown.
+// CloseStreams ends every live stream: the output streams, now and later, and the console's
+// open streams (GET /api/v1/stream), which are told why. http.Server.Shutdown waits for
+// handlers to return, and a stream's returns only when its client goes: each stream registers
+// CloseStreams with the Shutdown of the http.Server that serves it (hookShutdown); a caller
+// may register it too.
 func (s *Server) CloseStreams() {
 	s.out.done() // makes the channel
 	s.out.mu.Lock()
-	defer s.out.mu.Unlock()
 	select {
 	case <-s.out.closed:
 	default:
 		close(s.out.closed)
+	}
+	s.out.mu.Unlock()
+	s.hub.dropAll("the master is shutting down: reconnect in a moment")
+}
+
+// hookShutdown registers CloseStreams with the Shutdown of the http.Server that serves r,
+// once per server.
+func (s *Server) hookShutdown(r *http.Request) {
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
+		s.hub.hook(srv)
 	}
 }
 
@@ -151,6 +162,7 @@ func (s *Server) output(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.out.release(rec.ID)
+	s.hookShutdown(r)
 	st, err := s.m.FollowOutput(server, r.PathValue("name"))
 	if err != nil {
 		writeErr(w, statusOf(err), master.CodeOf(err), err)

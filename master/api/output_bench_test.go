@@ -23,7 +23,7 @@ import (
 //
 //	go test -run '^$' -bench OutputLatency -benchtime 2000x ./master/api/
 func BenchmarkOutputLatency(b *testing.B) {
-	f := newOutputFixtureTB(b)
+	f := newOutputFixture(b)
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	arrived := make(chan time.Duration, 1)

@@ -29,9 +29,7 @@ type outputFixture struct {
 	jobID string
 }
 
-func newOutputFixture(t *testing.T) *outputFixture { return newOutputFixtureTB(t) }
-
-func newOutputFixtureTB(t testing.TB) *outputFixture {
+func newOutputFixture(t testing.TB) *outputFixture {
 	t.Helper()
 	f := newFixture(t)
 	for i, name := range []string{"SQL01", "SQL02"} {

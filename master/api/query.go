@@ -20,7 +20,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, fmt.Errorf("%w: %s=%q: give true or false", master.ErrInvalid, name, v)
+		return false, fmt.Errorf("%w: %s=%q: give true or false", master.ErrInvalid, name, master.Truncate(v, 64))
 	}
 	return b, nil
 }

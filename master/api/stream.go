@@ -42,7 +42,6 @@ const (
 	// long (a very large fleet) stretches it to 4 times its own duration, so the watcher uses
 	// at most a fifth of a core.
 	watchEvery = 500 * time.Millisecond
-	keepAlive  = 15 * time.Second
 	// runScanPerTick is how many jobs' runs a comparison reads in turn, besides those whose
 	// counts changed or that run somewhere.
 	runScanPerTick = 10
@@ -79,7 +78,7 @@ type hub struct {
 	// every is the current watch interval (see watchEvery).
 	every time.Duration
 	// hooked holds the HTTP servers whose Shutdown closes the streams (an open stream would
-	// otherwise hold Shutdown until its deadline).
+	// otherwise hold Shutdown until its deadline): Server.hookShutdown.
 	hooked map[*http.Server]bool
 }
 
@@ -106,9 +105,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.hub.leave(c)
-	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
-		s.hub.hook(srv)
-	}
+	s.hookShutdown(r)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -126,7 +123,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if !write(sseMsg{"hello", hello}) {
 		return
 	}
-	tick := time.NewTicker(keepAlive)
+	tick := time.NewTicker(streamKeepAlive)
 	defer tick.Stop()
 	for {
 		select {
@@ -164,7 +161,7 @@ func (h *hub) join() (*streamClient, error) {
 	return c, nil
 }
 
-// hook makes srv's Shutdown end every stream, once per server.
+// hook registers the server's CloseStreams with srv's Shutdown, once per server.
 func (h *hub) hook(srv *http.Server) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -172,14 +169,17 @@ func (h *hub) hook(srv *http.Server) {
 		return
 	}
 	h.hooked[srv] = true
-	srv.RegisterOnShutdown(func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for c := range h.clients {
-			c.drop("the master is shutting down: reconnect in a moment")
-			delete(h.clients, c)
-		}
-	})
+	srv.RegisterOnShutdown(h.s.CloseStreams)
+}
+
+// dropAll drops every open stream, saying why.
+func (h *hub) dropAll(reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		c.drop(reason)
+		delete(h.clients, c)
+	}
 }
 
 func (h *hub) leave(c *streamClient) {
@@ -331,7 +331,7 @@ func (w *watcher) compare() []sseMsg {
 		if !w.primed || (had && old == snap) {
 			continue
 		}
-		out = append(out, mustJSON("target", FleetTarget{TargetServer: t, StatusText: StatusWords(t.Status), Zone: zoneLabel(t.TimeZoneAdjustment)}))
+		out = append(out, mustJSON("target", fleetTarget(t)))
 		if !had || old.unread != snap.unread || old.errs != snap.errs {
 			out = append(out, mustJSON("downloadlist", map[string]any{"server": t.ServerName, "unread": t.UnreadInstructions, "errors": t.DownloadErrors}))
 		}

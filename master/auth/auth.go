@@ -111,7 +111,7 @@ func (t *Tokens) Create(ctx context.Context, role string, ttl time.Duration, by,
 // CreateFor is Create with an enlistment token bound to one canonical server name (server ""
 // = any name). Only enlistment tokens can be bound.
 func (t *Tokens) CreateFor(ctx context.Context, role string, ttl time.Duration, by, desc, server string) (string, Record, error) {
-	if !slices.Contains([]string{RoleEnlist, RoleViewer, RoleOperator, RoleAdmin}, role) {
+	if role != RoleEnlist && apiRank(role) == 0 {
 		return "", Record{}, fmt.Errorf("%w %q: use enlist, viewer, operator or admin", ErrRole, role)
 	}
 	if server != "" && role != RoleEnlist {

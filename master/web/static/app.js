@@ -17,7 +17,8 @@ const routes = [
   [/^audit$/, pages.audit, "audit"],
 ];
 
-const session = {role: "", id: "", go: (href) => { location.hash = href.replace(/^#/, ""); }};
+// change and startStop are what the token may do, as GET /api/v1/whoami says (auth.Allows).
+const session = {change: false, startStop: false, go: (href) => { location.hash = href.replace(/^#/, ""); }};
 let current = null;
 let seq = 0;
 
@@ -110,7 +111,7 @@ async function signIn() {
   if (!token()) { signOut(""); return; }
   try {
     const me = await api("/api/v1/whoami");
-    session.role = me.role; session.id = me.id;
+    session.change = me.change; session.startStop = me.start_stop;
     document.body.dataset.role = me.role;
     $("#who").textContent = `${me.role} token ${me.id} · master ${me.master}`;
   } catch (e) {

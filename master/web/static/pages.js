@@ -1,4 +1,4 @@
-// The console's pages. Each takes the route ({parts, q}) and the session ({role, go}) and
+// The console's pages. Each takes the route ({parts, q}) and the session ({change, startStop, go}) and
 // returns {title, node, live(event, data), close()}: the app puts node in <main>, sends it the
 // live stream's events and calls close when the page is left.
 
@@ -10,8 +10,8 @@ const enc = encodeURIComponent;
 const jobHref = (name) => `#/jobs/${enc(name)}`;
 const targetHref = (name) => `#/targets/${enc(name)}`;
 const runHref = (job, run, server) => `#/jobs/${enc(job)}/runs/${enc(run)}?server=${enc(server)}`;
-const canChange = (s) => s.role === "admin";
-const canStartStop = (s) => s.role === "admin" || s.role === "operator";
+const canChange = (s) => s.change;
+const canStartStop = (s) => s.startStop;
 
 function mount(markup) {
   const el = document.createElement("div");
