@@ -1,7 +1,6 @@
 package mssqltest
 
 import (
-	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -17,7 +16,8 @@ import (
 // target: the job becomes a multiserver job with a sysjobservers row for that server_id.
 // sp_get_sqlagent_properties returns one row with jobhistory_max_rows and
 // jobhistory_max_rows_per_job (SetJobHistoryLimits). master.sys.server_principals is a view
-// naming each job owner's sid (the fake stores the owner's login name as its sid).
+// naming each job owner's sid (the fake stores the owner's login name as its sid). The columns
+// of sysjobs and sysalerts a migration reads are in msdbSchema and errorlogSchema.
 const msxMasterSchema = `
 CREATE TABLE IF NOT EXISTS systargetservers (
 	server_id INTEGER PRIMARY KEY AUTOINCREMENT, server_name NVARCHAR(128) NOT NULL UNIQUE COLLATE NOCASE,
@@ -45,38 +45,6 @@ INSERT INTO sqlagent_properties SELECT 1000, 100 WHERE NOT EXISTS (SELECT 1 FROM
 CREATE VIEW IF NOT EXISTS server_principals AS
 	SELECT DISTINCT owner_sid AS sid, CAST(owner_sid AS TEXT) AS name FROM sysjobs WHERE owner_sid IS NOT NULL;
 `
-
-// msxMasterColumns are msdb columns the fake's older tables lack: added when missing.
-var msxMasterColumns = []struct{ table, column, decl string }{
-	{"sysjobs", "notify_email_operator_id", "INT NOT NULL DEFAULT 0"},
-	{"sysjobs", "notify_netsend_operator_id", "INT NOT NULL DEFAULT 0"},
-	{"sysjobs", "notify_page_operator_id", "INT NOT NULL DEFAULT 0"},
-	{"sysalerts", "delay_between_responses", "INT NOT NULL DEFAULT 0"},
-	{"sysalerts", "notification_message", "NVARCHAR(512)"},
-	{"sysalerts", "include_event_description", "TINYINT NOT NULL DEFAULT 5"},
-	{"sysalerts", "event_description_keyword", "NVARCHAR(100)"},
-	{"sysalerts", "performance_condition", "NVARCHAR(512)"},
-	{"sysalerts", "job_id", "UNIQUEIDENTIFIER"},
-}
-
-func createMSXMaster(db *sql.DB) error {
-	if _, err := db.Exec(msxMasterSchema); err != nil {
-		return fmt.Errorf("create msx master tables: %w", err)
-	}
-	for _, c := range msxMasterColumns {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
-			return fmt.Errorf("inspect %s: %w", c.table, err)
-		}
-		if n > 0 {
-			continue
-		}
-		if _, err := db.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", c.table, c.column, c.decl)); err != nil {
-			return fmt.Errorf("add %s.%s: %w", c.table, c.column, err)
-		}
-	}
-	return nil
-}
 
 func init() {
 	procs["sp_add_targetservergroup"] = procDef{params: []string{"name"}, fn: spAddTargetServerGroup}
