@@ -470,7 +470,7 @@ func putNamed[T any](ctx context.Context, c *client.Client, kind, base, name str
 		it.Action, it.Reason = ActionNotMigrated, "the master cannot be read: "+err.Error()
 		return it
 	}
-	merged, changes, err := overlay(cur, v)
+	changes, err := overlay(cur, v)
 	if err != nil {
 		it.Action, it.Reason = ActionNotMigrated, err.Error()
 		return it
@@ -481,7 +481,7 @@ func putNamed[T any](ctx context.Context, c *client.Client, kind, base, name str
 	}
 	it.Action, it.Changes = ActionUpdate, changes
 	if !dryRun {
-		if err := c.Do(ctx, http.MethodPatch, base+"/"+client.Path(name), merged, nil); err != nil {
+		if err := c.Do(ctx, http.MethodPatch, base+"/"+client.Path(name), v, nil); err != nil {
 			it.Action, it.Reason, it.Changes = ActionNotMigrated, "the master refused it: "+explain(err), nil
 		}
 	}
@@ -490,14 +490,14 @@ func putNamed[T any](ctx context.Context, c *client.Client, kind, base, name str
 
 // overlay reports which fields of v differ from cur, as PATCH would apply them: fields v
 // leaves out (empty) keep cur's value.
-func overlay[T any](cur, v T) (T, []string, error) {
+func overlay[T any](cur, v T) ([]string, error) {
 	var a, b map[string]json.RawMessage
 	ca, err := json.Marshal(cur)
 	if err == nil {
 		err = json.Unmarshal(ca, &a)
 	}
 	if err != nil {
-		return v, nil, fmt.Errorf("read what the master holds: %w", err)
+		return nil, fmt.Errorf("read what the master holds: %w", err)
 	}
 	cb, _ := json.Marshal(v)
 	_ = json.Unmarshal(cb, &b)
@@ -511,5 +511,5 @@ func overlay[T any](cur, v T) (T, []string, error) {
 			changes = append(changes, fmt.Sprintf("%s: %s -> %s", k, old, b[k]))
 		}
 	}
-	return v, changes, nil
+	return changes, nil
 }
