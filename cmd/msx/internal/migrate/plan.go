@@ -386,27 +386,26 @@ func (m *Migrator) planJob(ctx context.Context, sj SourceJob, st *masterState, v
 		it.Action, it.Reason = ActionNotMigrated, "not a valid msx job: "+joinProblems(probs)
 		return it
 	}
-	var plan applyResult
-	if err := m.API.Do(ctx, http.MethodPost, "/api/v1/jobs?dry_run=true", j, &plan); err != nil {
+	// One apply: the master compares with what it holds and changes nothing for an unchanged
+	// job, and its answer says what it created or changed (or, in a dry run, would).
+	path := "/api/v1/jobs"
+	if dryRun {
+		path += "?dry_run=true"
+	}
+	var res applyResult
+	if err := m.API.Do(ctx, http.MethodPost, path, j, &res); err != nil {
 		it.Action, it.Reason = ActionNotMigrated, "the master refused it: "+explain(err)
 		return it
 	}
-	it.Changes = plan.Changes
-	it.Notes = append(it.Notes, plan.Warnings...)
+	it.Changes = res.Changes
+	it.Notes = append(it.Notes, res.Warnings...)
 	switch {
-	case plan.Created:
+	case res.Created:
 		it.Action, it.Changes = ActionCreate, nil
-	case len(plan.Changes) == 0:
+	case len(res.Changes) == 0:
 		it.Action = ActionUnchanged
-		return it
 	default:
 		it.Action = ActionUpdate
-	}
-	if dryRun {
-		return it
-	}
-	if err := m.API.Do(ctx, http.MethodPost, "/api/v1/jobs", j, &plan); err != nil {
-		it.Action, it.Reason, it.Changes = ActionNotMigrated, "the master refused it: "+explain(err), nil
 	}
 	return it
 }
