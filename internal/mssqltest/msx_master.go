@@ -113,17 +113,11 @@ func spAddTargetServerGroup(c *procCall) (int32, error) {
 func spAddTargetSvrGrpMember(c *procCall) (int32, error) {
 	group, server := c.str("group_name", ""), c.str("server_name", "")
 	var gid, sid int64
-	if found, err := c.scalar(&gid, "SELECT servergroup_id FROM systargetservergroups WHERE name = ?", group); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("group_name", group)
+	if err := c.lookup(&gid, "group_name", group, "SELECT servergroup_id FROM systargetservergroups WHERE name = ?"); err != nil {
+		return 1, err
 	}
-	if found, err := c.scalar(&sid, "SELECT server_id FROM systargetservers WHERE server_name = ?", server); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("server_name", server)
+	if err := c.lookup(&sid, "server_name", server, "SELECT server_id FROM systargetservers WHERE server_name = ?"); err != nil {
+		return 1, err
 	}
 	var n int64
 	if _, err := c.scalar(&n, "SELECT count(*) FROM systargetservergroupmembers WHERE servergroup_id = ? AND server_id = ?", gid, sid); err != nil {
@@ -190,12 +184,8 @@ func spAddAlert(c *procCall) (int32, error) {
 	var job any
 	if c.has("job_name") {
 		var id string
-		found, err := c.scalar(&id, "SELECT job_id FROM sysjobs WHERE name = ?", c.str("job_name", ""))
-		if err != nil {
+		if err := c.lookup(&id, "job_name", c.str("job_name", ""), "SELECT job_id FROM sysjobs WHERE name = ?"); err != nil {
 			return 1, err
-		}
-		if !found {
-			return 1, notExist("job_name", c.str("job_name", ""))
 		}
 		job = id
 	}
@@ -215,17 +205,11 @@ func spAddNotification(c *procCall) (int32, error) {
 		return 1, err
 	}
 	var aid, oid int64
-	if found, err := c.scalar(&aid, "SELECT id FROM sysalerts WHERE name = ?", alert); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("alert_name", alert)
+	if err := c.lookup(&aid, "alert_name", alert, "SELECT id FROM sysalerts WHERE name = ?"); err != nil {
+		return 1, err
 	}
-	if found, err := c.scalar(&oid, "SELECT id FROM sysoperators WHERE name = ?", op); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("operator_name", op)
+	if err := c.lookup(&oid, "operator_name", op, "SELECT id FROM sysoperators WHERE name = ?"); err != nil {
+		return 1, err
 	}
 	_, err = c.exec("INSERT INTO sysnotifications (alert_id, operator_id, notification_method) VALUES (?, ?, ?)", aid, oid, method)
 	return boolStatus(err)
@@ -242,11 +226,8 @@ func spAddJobServerTarget(c *procCall, server string) (int32, error) {
 		return 1, err
 	}
 	var sid int64
-	if found, err := c.scalar(&sid, "SELECT server_id FROM systargetservers WHERE server_name = ?", server); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("server_name", server)
+	if err := c.lookup(&sid, "server_name", server, "SELECT server_id FROM systargetservers WHERE server_name = ?"); err != nil {
+		return 1, err
 	}
 	var n int64
 	if _, err := c.scalar(&n, "SELECT count(*) FROM sysjobservers WHERE job_id = ? AND server_id = ?", id, sid); err != nil {
