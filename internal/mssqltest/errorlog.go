@@ -12,8 +12,8 @@ import (
 // per line as xp_readerrorlog returns them; LogError appends the two lines
 // SQL Server writes for a logged error. master.dbo.xp_readerrorlog and
 // sp_readerrorlog read it. msdb.dbo.sysalerts holds alerts with the columns
-// an event forwarder reads (name, message_id, severity, enabled); AddAlert
-// adds one.
+// an event forwarder reads (name, message_id, severity, enabled), and those a
+// migration reads (msx_master.go); AddAlert adds one.
 const errorlogSchema = `
 CREATE TABLE IF NOT EXISTS errorlog (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, LogDate DATETIME NOT NULL, ProcessInfo NVARCHAR(50) NOT NULL,
@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS errorlog (
 CREATE TABLE IF NOT EXISTS sysalerts (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, name NVARCHAR(128) NOT NULL UNIQUE COLLATE NOCASE,
 	message_id INT NOT NULL DEFAULT 0, severity INT NOT NULL DEFAULT 0, enabled TINYINT NOT NULL DEFAULT 1,
-	database_name NVARCHAR(512));
+	database_name NVARCHAR(512), delay_between_responses INT NOT NULL DEFAULT 0, notification_message NVARCHAR(512),
+	include_event_description TINYINT NOT NULL DEFAULT 5, event_description_keyword NVARCHAR(100),
+	performance_condition NVARCHAR(512), job_id UNIQUEIDENTIFIER);
 `
 
 // logDateLayout is how LogDate is stored: text that sorts as time does.

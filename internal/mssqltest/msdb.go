@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS sysjobs (
 	notify_level_eventlog INT NOT NULL, notify_level_email INT NOT NULL DEFAULT 0,
 	notify_level_netsend INT NOT NULL DEFAULT 0, notify_level_page INT NOT NULL DEFAULT 0,
 	delete_level INT NOT NULL, date_created DATETIME NOT NULL, date_modified DATETIME NOT NULL,
-	version_number INT NOT NULL DEFAULT 1);
+	version_number INT NOT NULL DEFAULT 1, notify_email_operator_id INT NOT NULL DEFAULT 0,
+	notify_netsend_operator_id INT NOT NULL DEFAULT 0, notify_page_operator_id INT NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sysjobsteps (
 	job_id UNIQUEIDENTIFIER NOT NULL, step_id INT NOT NULL, step_name NVARCHAR(128) NOT NULL,
 	subsystem NVARCHAR(40) NOT NULL, command NVARCHAR, flags INT NOT NULL DEFAULT 0,
@@ -63,10 +64,10 @@ CREATE TABLE IF NOT EXISTS sysproxies (
 `
 
 func createMSDB(db *sql.DB) error {
-	if _, err := db.Exec(msdbSchema + errorlogSchema + perfCountersSchema); err != nil {
+	if _, err := db.Exec(msdbSchema + errorlogSchema + perfCountersSchema + msxMasterSchema); err != nil {
 		return fmt.Errorf("create msdb tables: %w", err)
 	}
-	return createMSXMaster(db) // msx_master.go
+	return nil
 }
 
 // procs are the msdb procedures the fake implements.

@@ -1,7 +1,6 @@
 package mssqltest
 
 import (
-	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -17,7 +16,8 @@ import (
 // target: the job becomes a multiserver job with a sysjobservers row for that server_id.
 // sp_get_sqlagent_properties returns one row with jobhistory_max_rows and
 // jobhistory_max_rows_per_job (SetJobHistoryLimits). master.sys.server_principals is a view
-// naming each job owner's sid (the fake stores the owner's login name as its sid).
+// naming each job owner's sid (the fake stores the owner's login name as its sid). The columns
+// of sysjobs and sysalerts a migration reads are in msdbSchema and errorlogSchema.
 const msxMasterSchema = `
 CREATE TABLE IF NOT EXISTS systargetservers (
 	server_id INTEGER PRIMARY KEY AUTOINCREMENT, server_name NVARCHAR(128) NOT NULL UNIQUE COLLATE NOCASE,
@@ -45,38 +45,6 @@ INSERT INTO sqlagent_properties SELECT 1000, 100 WHERE NOT EXISTS (SELECT 1 FROM
 CREATE VIEW IF NOT EXISTS server_principals AS
 	SELECT DISTINCT owner_sid AS sid, CAST(owner_sid AS TEXT) AS name FROM sysjobs WHERE owner_sid IS NOT NULL;
 `
-
-// msxMasterColumns are msdb columns the fake's older tables lack: added when missing.
-var msxMasterColumns = []struct{ table, column, decl string }{
-	{"sysjobs", "notify_email_operator_id", "INT NOT NULL DEFAULT 0"},
-	{"sysjobs", "notify_netsend_operator_id", "INT NOT NULL DEFAULT 0"},
-	{"sysjobs", "notify_page_operator_id", "INT NOT NULL DEFAULT 0"},
-	{"sysalerts", "delay_between_responses", "INT NOT NULL DEFAULT 0"},
-	{"sysalerts", "notification_message", "NVARCHAR(512)"},
-	{"sysalerts", "include_event_description", "TINYINT NOT NULL DEFAULT 5"},
-	{"sysalerts", "event_description_keyword", "NVARCHAR(100)"},
-	{"sysalerts", "performance_condition", "NVARCHAR(512)"},
-	{"sysalerts", "job_id", "UNIQUEIDENTIFIER"},
-}
-
-func createMSXMaster(db *sql.DB) error {
-	if _, err := db.Exec(msxMasterSchema); err != nil {
-		return fmt.Errorf("create msx master tables: %w", err)
-	}
-	for _, c := range msxMasterColumns {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
-			return fmt.Errorf("inspect %s: %w", c.table, err)
-		}
-		if n > 0 {
-			continue
-		}
-		if _, err := db.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", c.table, c.column, c.decl)); err != nil {
-			return fmt.Errorf("add %s.%s: %w", c.table, c.column, err)
-		}
-	}
-	return nil
-}
 
 func init() {
 	procs["sp_add_targetservergroup"] = procDef{params: []string{"name"}, fn: spAddTargetServerGroup}
@@ -145,17 +113,11 @@ func spAddTargetServerGroup(c *procCall) (int32, error) {
 func spAddTargetSvrGrpMember(c *procCall) (int32, error) {
 	group, server := c.str("group_name", ""), c.str("server_name", "")
 	var gid, sid int64
-	if found, err := c.scalar(&gid, "SELECT servergroup_id FROM systargetservergroups WHERE name = ?", group); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("group_name", group)
+	if err := c.lookup(&gid, "group_name", group, "SELECT servergroup_id FROM systargetservergroups WHERE name = ?"); err != nil {
+		return 1, err
 	}
-	if found, err := c.scalar(&sid, "SELECT server_id FROM systargetservers WHERE server_name = ?", server); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("server_name", server)
+	if err := c.lookup(&sid, "server_name", server, "SELECT server_id FROM systargetservers WHERE server_name = ?"); err != nil {
+		return 1, err
 	}
 	var n int64
 	if _, err := c.scalar(&n, "SELECT count(*) FROM systargetservergroupmembers WHERE servergroup_id = ? AND server_id = ?", gid, sid); err != nil {
@@ -222,12 +184,8 @@ func spAddAlert(c *procCall) (int32, error) {
 	var job any
 	if c.has("job_name") {
 		var id string
-		found, err := c.scalar(&id, "SELECT job_id FROM sysjobs WHERE name = ?", c.str("job_name", ""))
-		if err != nil {
+		if err := c.lookup(&id, "job_name", c.str("job_name", ""), "SELECT job_id FROM sysjobs WHERE name = ?"); err != nil {
 			return 1, err
-		}
-		if !found {
-			return 1, notExist("job_name", c.str("job_name", ""))
 		}
 		job = id
 	}
@@ -247,17 +205,11 @@ func spAddNotification(c *procCall) (int32, error) {
 		return 1, err
 	}
 	var aid, oid int64
-	if found, err := c.scalar(&aid, "SELECT id FROM sysalerts WHERE name = ?", alert); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("alert_name", alert)
+	if err := c.lookup(&aid, "alert_name", alert, "SELECT id FROM sysalerts WHERE name = ?"); err != nil {
+		return 1, err
 	}
-	if found, err := c.scalar(&oid, "SELECT id FROM sysoperators WHERE name = ?", op); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("operator_name", op)
+	if err := c.lookup(&oid, "operator_name", op, "SELECT id FROM sysoperators WHERE name = ?"); err != nil {
+		return 1, err
 	}
 	_, err = c.exec("INSERT INTO sysnotifications (alert_id, operator_id, notification_method) VALUES (?, ?, ?)", aid, oid, method)
 	return boolStatus(err)
@@ -274,11 +226,8 @@ func spAddJobServerTarget(c *procCall, server string) (int32, error) {
 		return 1, err
 	}
 	var sid int64
-	if found, err := c.scalar(&sid, "SELECT server_id FROM systargetservers WHERE server_name = ?", server); err != nil || !found {
-		if err != nil {
-			return 1, err
-		}
-		return 1, notExist("server_name", server)
+	if err := c.lookup(&sid, "server_name", server, "SELECT server_id FROM systargetservers WHERE server_name = ?"); err != nil {
+		return 1, err
 	}
 	var n int64
 	if _, err := c.scalar(&n, "SELECT count(*) FROM sysjobservers WHERE job_id = ? AND server_id = ?", id, sid); err != nil {

@@ -282,6 +282,16 @@ func (c *procCall) scalar(dest any, q string, args ...any) (found bool, err erro
 	return true, nil
 }
 
+// lookup scans into dest the value q finds for value (its one argument), or returns that
+// @param does not exist when q finds no row.
+func (c *procCall) lookup(dest any, param, value, q string) error {
+	found, err := c.scalar(dest, q, value)
+	if err == nil && !found {
+		err = notExist(param, value)
+	}
+	return err
+}
+
 // resultSet sends the rows of q as a result set of the procedure.
 func (c *procCall) resultSet(q string, args ...any) error {
 	return c.s.query(c.ctx, c.rep, q, args, tokDoneInProc)

@@ -168,19 +168,7 @@ func TestRunLiveOutputTSQL(t *testing.T) {
 	r := New(Config{Server: "SQL01", Executors: map[string]Executor{jobs.SubsystemTSQL: &SQLExecutor{DB: fake.Client(t)}}})
 	job := jobs.Job{JobID: "J1", Name: "live", Steps: []jobs.Step{{StepID: 1, StepName: "print", Subsystem: jobs.SubsystemTSQL,
 		Command: "PRINT N'starting';\nGO\nWAITFOR DELAY '00:00:01';\nGO\nRAISERROR('progress %d', 10, 1, 5) WITH NOWAIT;"}}}
-	sink := &liveSink{}
-	out := r.Run(t.Context(), job, RunInfo{RunID: "R1", Live: sink})
-	if out.Status != jobs.RunSucceeded {
-		t.Fatalf("run: %v %v", out.Status, out.Cause)
-	}
-	if got := sink.text(); got != "starting\nprogress 5\n" {
-		t.Fatalf("live output %q", got)
-	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	if d := sink.writes[len(sink.writes)-1].at.Sub(sink.writes[0].at); d < 900*time.Millisecond {
-		t.Fatalf("PRINT came %s before RAISERROR: not while the step ran", d)
-	}
+	checkLiveWhileRunning(t, r, job, "starting\nprogress 5\n")
 }
 
 // TestRunLiveOutputPowerShell is TestRunLiveOutputCmdExec for a PowerShell step (pwsh needed).
@@ -191,18 +179,26 @@ func TestRunLiveOutputPowerShell(t *testing.T) {
 	r := New(Config{Server: "SQL01", Executors: map[string]Executor{jobs.SubsystemPowerShell: &PowerShellExecutor{}}})
 	job := jobs.Job{JobID: "J1", Name: "live", Steps: []jobs.Step{{StepID: 1, StepName: "ps", Subsystem: jobs.SubsystemPowerShell,
 		Command: "Write-Output 'first'; Start-Sleep -Seconds 1; Write-Output 'second'"}}}
+	checkLiveWhileRunning(t, r, job, "first\nsecond\n")
+}
+
+// checkLiveWhileRunning runs job, which prints, waits a second and prints again: it must
+// succeed, its live output must be want, and the first write must come at least 0.9 s before
+// the last (the output came while the step ran, not at its end).
+func checkLiveWhileRunning(t *testing.T, r *Runner, job jobs.Job, want string) {
+	t.Helper()
 	sink := &liveSink{}
 	out := r.Run(t.Context(), job, RunInfo{RunID: "R1", Live: sink})
 	if out.Status != jobs.RunSucceeded {
 		t.Fatalf("run: %v %v", out.Status, out.Cause)
 	}
-	if got := sink.text(); got != "first\nsecond\n" {
-		t.Fatalf("live output %q", got)
+	if got := sink.text(); got != want {
+		t.Fatalf("live output %q, want %q", got, want)
 	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if d := sink.writes[len(sink.writes)-1].at.Sub(sink.writes[0].at); d < 900*time.Millisecond {
-		t.Fatalf("the first line came %s before the last: not while the step ran", d)
+		t.Fatalf("the first write came %s before the last: not while the step ran", d)
 	}
 }
 

@@ -37,7 +37,7 @@ func New(use string, g Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir, cfg.Token = *g.Data, *g.Token
 			cfg.Logger = g.Logger(cmd.ErrOrStderr())
-			if err := LoadProxies(&cfg, proxies, *g.Data); err != nil {
+			if err := loadProxies(&cfg, proxies, *g.Data); err != nil {
 				return err
 			}
 			if perfAlerts != "" {
@@ -107,9 +107,9 @@ func New(use string, g Globals) *cobra.Command {
 	return cmd
 }
 
-// LoadProxies reads the proxies file into cfg: path, or DATA/proxies.yaml when path is empty
+// loadProxies reads the proxies file into cfg: path, or DATA/proxies.yaml when path is empty
 // and that file exists.
-func LoadProxies(cfg *target.Config, path, data string) error {
+func loadProxies(cfg *target.Config, path, data string) error {
 	if path == "" {
 		path = filepath.Join(data, target.ProxiesFile)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {

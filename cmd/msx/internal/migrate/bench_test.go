@@ -12,7 +12,7 @@ import (
 // BenchmarkMigrate measures, on an MSX master in the TDS fake with 200 multiserver jobs (2 steps,
 // a schedule, 10 target servers each) and 10 groups: reading its msdb, and a second msx migrate
 // run against a master that already holds everything (the cost of the idempotent rerun: one
-// dry-run apply per job). The first apply is reported once as first-apply-s.
+// apply per job, which changes nothing). The first apply is reported once as first-apply-s.
 func BenchmarkMigrate(b *testing.B) {
 	const jobs, targets = 200, 10
 	s := mssqltest.Start(b, mssqltest.ServerName("BIGMSX"))

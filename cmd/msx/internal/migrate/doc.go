@@ -22,9 +22,9 @@
 // # Applying
 //
 // Migrator.Run compares with what the master holds and applies only differences, through the
-// master's HTTP API (master/client): groups, then members, operators, jobs (the master's own
-// dry run, POST /api/v1/jobs?dry_run=true, says whether a job would change: its digest and
-// targets), alerts, and an enlistment token bound to each target server not enlisted yet
+// master's HTTP API (master/client): groups, then members, operators, jobs (POST /api/v1/jobs,
+// with ?dry_run=true in a dry run: the master compares the job's digest and targets with what
+// it holds, changes nothing for an unchanged job, and says what it created or changed), alerts, and an enlistment token bound to each target server not enlisted yet
 // (none when an unused one exists). msx only targets enlisted servers, so a job gets the
 // servers enlisted so far and a group the members enlisted so far; the others are "pending"
 // until a later run. Every object is an Item with an action: create, update, unchanged,

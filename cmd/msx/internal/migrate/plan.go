@@ -386,27 +386,26 @@ func (m *Migrator) planJob(ctx context.Context, sj SourceJob, st *masterState, v
 		it.Action, it.Reason = ActionNotMigrated, "not a valid msx job: "+joinProblems(probs)
 		return it
 	}
-	var plan applyResult
-	if err := m.API.Do(ctx, http.MethodPost, "/api/v1/jobs?dry_run=true", j, &plan); err != nil {
+	// One apply: the master compares with what it holds and changes nothing for an unchanged
+	// job, and its answer says what it created or changed (or, in a dry run, would).
+	path := "/api/v1/jobs"
+	if dryRun {
+		path += "?dry_run=true"
+	}
+	var res applyResult
+	if err := m.API.Do(ctx, http.MethodPost, path, j, &res); err != nil {
 		it.Action, it.Reason = ActionNotMigrated, "the master refused it: "+explain(err)
 		return it
 	}
-	it.Changes = plan.Changes
-	it.Notes = append(it.Notes, plan.Warnings...)
+	it.Changes = res.Changes
+	it.Notes = append(it.Notes, res.Warnings...)
 	switch {
-	case plan.Created:
+	case res.Created:
 		it.Action, it.Changes = ActionCreate, nil
-	case len(plan.Changes) == 0:
+	case len(res.Changes) == 0:
 		it.Action = ActionUnchanged
-		return it
 	default:
 		it.Action = ActionUpdate
-	}
-	if dryRun {
-		return it
-	}
-	if err := m.API.Do(ctx, http.MethodPost, "/api/v1/jobs", j, &plan); err != nil {
-		it.Action, it.Reason, it.Changes = ActionNotMigrated, "the master refused it: "+explain(err), nil
 	}
 	return it
 }
@@ -470,7 +469,7 @@ func putNamed[T any](ctx context.Context, c *client.Client, kind, base, name str
 		it.Action, it.Reason = ActionNotMigrated, "the master cannot be read: "+err.Error()
 		return it
 	}
-	merged, changes, err := overlay(cur, v)
+	changes, err := overlay(cur, v)
 	if err != nil {
 		it.Action, it.Reason = ActionNotMigrated, err.Error()
 		return it
@@ -481,7 +480,7 @@ func putNamed[T any](ctx context.Context, c *client.Client, kind, base, name str
 	}
 	it.Action, it.Changes = ActionUpdate, changes
 	if !dryRun {
-		if err := c.Do(ctx, http.MethodPatch, base+"/"+client.Path(name), merged, nil); err != nil {
+		if err := c.Do(ctx, http.MethodPatch, base+"/"+client.Path(name), v, nil); err != nil {
 			it.Action, it.Reason, it.Changes = ActionNotMigrated, "the master refused it: "+explain(err), nil
 		}
 	}
@@ -490,14 +489,14 @@ func putNamed[T any](ctx context.Context, c *client.Client, kind, base, name str
 
 // overlay reports which fields of v differ from cur, as PATCH would apply them: fields v
 // leaves out (empty) keep cur's value.
-func overlay[T any](cur, v T) (T, []string, error) {
+func overlay[T any](cur, v T) ([]string, error) {
 	var a, b map[string]json.RawMessage
 	ca, err := json.Marshal(cur)
 	if err == nil {
 		err = json.Unmarshal(ca, &a)
 	}
 	if err != nil {
-		return v, nil, fmt.Errorf("read what the master holds: %w", err)
+		return nil, fmt.Errorf("read what the master holds: %w", err)
 	}
 	cb, _ := json.Marshal(v)
 	_ = json.Unmarshal(cb, &b)
@@ -511,5 +510,5 @@ func overlay[T any](cur, v T) (T, []string, error) {
 			changes = append(changes, fmt.Sprintf("%s: %s -> %s", k, old, b[k]))
 		}
 	}
-	return v, changes, nil
+	return changes, nil
 }

@@ -136,7 +136,7 @@ func Read(ctx context.Context, db *sql.DB, scope Scope) (*Source, error) {
 		ctx, cancel = context.WithTimeout(ctx, 10*DefaultTimeout)
 		defer cancel()
 	}
-	r := &reader{ctx: ctx, db: db, src: &Source{}}
+	r := &reader{ctx: ctx, db: db, scope: scope, src: &Source{}}
 	var name sql.NullString
 	if err := db.QueryRowContext(ctx, "SELECT @@SERVERNAME").Scan(&name); err != nil {
 		return nil, fmt.Errorf("read @@SERVERNAME: %w", err)
@@ -151,12 +151,12 @@ func Read(ctx context.Context, db *sql.DB, scope Scope) (*Source, error) {
 				"to import its local jobs use msx job import --from-server", ErrNotMaster, r.src.Server)
 		}
 	}
-	for _, step := range []func(Scope) error{r.jobs, r.steps, r.schedules, r.servers} {
-		if err := step(scope); err != nil {
+	for _, step := range []func() error{r.jobs, r.steps, r.schedules, r.servers} {
+		if err := step(); err != nil {
 			return nil, err
 		}
 	}
-	r.keep(scope)
+	r.keep()
 	if !scope.Local {
 		for _, step := range []func() error{r.groups, r.operators, r.alerts, r.history} {
 			if err := step(); err != nil {
@@ -168,11 +168,12 @@ func Read(ctx context.Context, db *sql.DB, scope Scope) (*Source, error) {
 }
 
 type reader struct {
-	ctx  context.Context
-	db   *sql.DB
-	src  *Source
-	byID map[string]*SourceJob
-	ids  []string // job ids in name order
+	ctx   context.Context
+	db    *sql.DB
+	scope Scope
+	src   *Source
+	byID  map[string]*SourceJob
+	ids   []string // job ids in name order
 	// targetsByID maps systargetservers.server_id to the server's name.
 	targetsByID map[int]string
 }
@@ -216,7 +217,7 @@ func (r *reader) targets() error {
 	return err
 }
 
-func (r *reader) jobs(Scope) error {
+func (r *reader) jobs() error {
 	r.byID = map[string]*SourceJob{}
 	return r.query("msdb.dbo.sysjobs", `SELECT j.job_id, j.name, j.enabled, j.description, j.start_step_id, c.name, p.name,
 		j.notify_level_eventlog, j.notify_level_email, j.notify_level_netsend, j.notify_level_page, oe.name, op.name,
@@ -266,7 +267,7 @@ func (r *reader) jobs(Scope) error {
 	})
 }
 
-func (r *reader) steps(Scope) error {
+func (r *reader) steps() error {
 	return r.query("msdb.dbo.sysjobsteps", `SELECT s.job_id, s.step_id, s.step_name, s.subsystem, s.command, s.flags,
 		s.additional_parameters, s.cmdexec_success_code, s.on_success_action, s.on_success_step_id, s.on_fail_action,
 		s.on_fail_step_id, s.server, s.database_name, s.database_user_name, s.retry_attempts, s.retry_interval,
@@ -309,7 +310,7 @@ func (r *reader) steps(Scope) error {
 	})
 }
 
-func (r *reader) schedules(Scope) error {
+func (r *reader) schedules() error {
 	type use struct {
 		job string
 		s   schedule.Schedule
@@ -362,7 +363,7 @@ func (r *reader) schedules(Scope) error {
 	return nil
 }
 
-func (r *reader) servers(scope Scope) error {
+func (r *reader) servers() error {
 	return r.query("msdb.dbo.sysjobservers", `SELECT job_id, server_id FROM msdb.dbo.sysjobservers ORDER BY server_id`,
 		func(rows *sql.Rows) error {
 			var id mssql.UniqueIdentifier
@@ -380,7 +381,7 @@ func (r *reader) servers(scope Scope) error {
 			}
 			name, ok := r.targetsByID[sid]
 			switch {
-			case scope.Local:
+			case r.scope.Local:
 			case !ok:
 				sj.Notes = append(sj.Notes, fmt.Sprintf("sysjobservers names server_id %d, which is not in systargetservers: that target is not migrated", sid))
 			default:
@@ -391,7 +392,8 @@ func (r *reader) servers(scope Scope) error {
 }
 
 // keep chooses the jobs of the scope, and lists the others a migration leaves behind.
-func (r *reader) keep(scope Scope) {
+func (r *reader) keep() {
+	scope := r.scope
 	for _, id := range r.ids {
 		sj := r.byID[id]
 		j := sj.Job
