@@ -272,8 +272,7 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		p.stop(context.Background())
 		return nil, err
 	}
-	apiH := api.New(p.m, log)
-	var h http.Handler = apiH
+	var h http.Handler = api.New(p.m, log) // its streams end with p.http's Shutdown (api.CloseStreams)
 	if strict {
 		if h, err = api.StrictHandler(h, log); err != nil {
 			ln.Close()
@@ -283,7 +282,6 @@ func startMaster(ctx context.Context, g *globals, f *masterFlags, log *slog.Logg
 		log.Warn("MSX_API_VALIDATE: every API answer is checked against the OpenAPI document; one that does not match is answered 500 (for tests: slower, and holds each answer in memory)")
 	}
 	p.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	p.http.RegisterOnShutdown(apiH.CloseStreams) // live output streams end, or Shutdown would wait for their clients
 	go func() {
 		if err := p.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server stopped", "err", err)
