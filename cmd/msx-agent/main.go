@@ -22,28 +22,15 @@ func main() {
 	defer stop()
 	var data, token string
 	var debug bool
-	logger := func(w io.Writer) *slog.Logger {
-		lvl := slog.LevelInfo
-		if debug {
-			lvl = slog.LevelDebug
-		}
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
-	}
+	logger := func(w io.Writer) *slog.Logger { return agentcmd.NewLogger(debug, w) }
 	cmd := agentcmd.New("msx-agent", agentcmd.Globals{Data: &data, Token: &token, Logger: logger})
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&data, "data", envOr("MSX_DATA", "./msx-data"), "data directory (env MSX_DATA)")
+	pf.StringVar(&data, "data", agentcmd.EnvOr("MSX_DATA", "./msx-data"), "data directory (env MSX_DATA)")
 	pf.StringVar(&token, "token", os.Getenv("MSX_TOKEN"), "enlistment token, needed once (env MSX_TOKEN)")
 	pf.BoolVar(&debug, "debug", false, "log at debug level")
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "msx-agent:", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.data, "data", envOr("MSX_DATA", "./msx-data"), "data directory (env MSX_DATA)")
+	pf.StringVar(&g.data, "data", agentcmd.EnvOr("MSX_DATA", "./msx-data"), "data directory (env MSX_DATA)")
 	pf.StringVar(&g.master, "master", os.Getenv("MSX_MASTER"), "master API URL (env MSX_MASTER); default: found in --data")
 	pf.StringVar(&g.token, "token", os.Getenv("MSX_TOKEN"), "API token, or enlistment token for `msx target` (env MSX_TOKEN); default: found in --data")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
@@ -59,24 +59,12 @@ func newTarget(g *globals) *cobra.Command {
 	return agentcmd.New("target", agentcmd.Globals{Data: &g.data, Token: &g.token, Logger: g.logger})
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
 
 func (g *globals) client() (*client.Client, error) {
 	return client.Resolve(g.master, g.token, g.data)
 }
 
-func (g *globals) logger(w io.Writer) *slog.Logger {
-	lvl := slog.LevelInfo
-	if g.debug {
-		lvl = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
-}
+func (g *globals) logger(w io.Writer) *slog.Logger { return agentcmd.NewLogger(g.debug, w) }
 
 // print writes v as JSON, or as a table of the given columns (header -> cell function).
 func print[T any](g *globals, w io.Writer, rows []T, cols []column[T]) error {

@@ -144,3 +144,21 @@ func (f *tzFlag) Set(s string) error {
 }
 
 func (f *tzFlag) Type() string { return "zone" }
+
+// EnvOr returns the environment variable k, or def when it is unset or empty (the defaults of
+// --data and --token).
+func EnvOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// NewLogger returns the command line's logger: text on w, at info level or, with debug, debug.
+func NewLogger(debug bool, w io.Writer) *slog.Logger {
+	lvl := slog.LevelInfo
+	if debug {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
