@@ -224,15 +224,22 @@ func (j Job) Resolve(values map[string]string) (Job, error) {
 	return c, nil
 }
 
-// MaskSecrets replaces, in s, the values of the job's secret variables that Resolve put in its
-// snapshot (at least MinSecretLen long) with Masked, longest first.
-func (j Job) MaskSecrets(s string) string {
+// SecretValues returns the values MaskSecrets hides: those of secret variables at least
+// MinSecretLen long.
+func (j Job) SecretValues() []string {
 	var vals []string
 	for _, v := range j.Variables {
 		if v.Secret && len(v.Value) >= MinSecretLen {
 			vals = append(vals, v.Value)
 		}
 	}
+	return vals
+}
+
+// MaskSecrets replaces, in s, the values of the job's secret variables that Resolve put in its
+// snapshot (at least MinSecretLen long) with Masked, longest first.
+func (j Job) MaskSecrets(s string) string {
+	vals := j.SecretValues()
 	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
 	for _, v := range vals {
 		s = strings.ReplaceAll(s, v, Masked)

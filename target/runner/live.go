@@ -126,17 +126,6 @@ func (m *LiveMask) safeCut(cut int) int {
 	return cut
 }
 
-// jobSecrets returns the values job.MaskSecrets replaces.
-func jobSecrets(job jobs.Job) []string {
-	var vals []string
-	for _, v := range job.Variables {
-		if v.Secret && len(v.Value) >= jobs.MinSecretLen {
-			vals = append(vals, v.Value)
-		}
-	}
-	return vals
-}
-
 // liveWriter returns where an executor writes output besides its capture: w when live is nil,
 // both otherwise. The live writer never fails, so io.MultiWriter always writes both.
 func liveWriter(w io.Writer, live io.Writer) io.Writer {

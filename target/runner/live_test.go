@@ -70,7 +70,7 @@ func TestLiveMaskNeverPassesAPartOfASecret(t *testing.T) {
 		var out bytes.Buffer
 		var passed []string
 		w := &recordWriter{w: &out, rec: &passed}
-		m := NewLiveMask(w, jobSecrets(job), job.MaskSecrets)
+		m := NewLiveMask(w, job.SecretValues(), job.MaskSecrets)
 		for i := 0; i < len(text); i += piece {
 			_, _ = m.Write([]byte(text[i:min(i+piece, len(text))]))
 		}
@@ -94,7 +94,7 @@ func TestLiveMaskOverlappingSecrets(t *testing.T) {
 	for _, text := range []string{"..abcdx", "..abcdxy\n", "abcdxyabcd\n", strings.Repeat("a", liveHold) + "bcdx"} {
 		for _, piece := range []int{1, 2, 3, 7, len(text)} {
 			var out bytes.Buffer
-			m := NewLiveMask(&out, jobSecrets(job), job.MaskSecrets)
+			m := NewLiveMask(&out, job.SecretValues(), job.MaskSecrets)
 			var passed []string
 			w := &recordWriter{w: &bytes.Buffer{}, rec: &passed}
 			m.w = w
@@ -212,7 +212,7 @@ func FuzzLiveMask(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte, piece uint8) {
 		step := max(int(piece), 1)
 		var passed []string
-		m := NewLiveMask(&recordWriter{w: &bytes.Buffer{}, rec: &passed}, jobSecrets(job), job.MaskSecrets)
+		m := NewLiveMask(&recordWriter{w: &bytes.Buffer{}, rec: &passed}, job.SecretValues(), job.MaskSecrets)
 		for i := 0; i < len(text); i += step {
 			_, _ = m.Write(text[i:min(i+step, len(text))])
 		}

@@ -116,7 +116,7 @@ func (r *Runner) attempt(ctx context.Context, st *run, step jobs.Step, retry int
 	var liveMask *LiveMask
 	if st.info.Live != nil {
 		live = st.info.Live.Step(step, retry)
-		liveMask = NewLiveMask(live, jobSecrets(st.job), st.job.MaskSecrets) // as history is masked below
+		liveMask = NewLiveMask(live, st.job.SecretValues(), st.job.MaskSecrets) // as history is masked below
 		req.Live = liveMask
 	}
 	res := exec.Execute(stepCtx, req)
