@@ -59,7 +59,6 @@ func newTarget(g *globals) *cobra.Command {
 	return agentcmd.New("target", agentcmd.Globals{Data: &g.data, Token: &g.token, Logger: g.logger})
 }
 
-
 func (g *globals) client() (*client.Client, error) {
 	return client.Resolve(g.master, g.token, g.data)
 }

@@ -64,7 +64,7 @@ func Export(j jobs.Job) ([]byte, []string) {
 
 	description := j.Description
 	if description == "" {
-		description = noDescription
+		description = NoDescription
 	}
 	params := []string{
 		"@job_name=" + quote(j.Name),

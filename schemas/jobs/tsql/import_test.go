@@ -140,8 +140,8 @@ var importCases = []struct {
 			Targets: jobs.Targets{Servers: []string{`SQL02\REPORTING`, "SQL03"}},
 		}},
 		problems: []Problem{
-			{9, "@notify_level_netsend ignored: " + whyNetSend},
-			{10, "@notify_netsend_operator_name ignored: " + whyNetSend},
+			{9, "@notify_level_netsend ignored: " + WhyNetSend},
+			{10, "@notify_netsend_operator_name ignored: " + WhyNetSend},
 			{13, "@originating_server ignored: " + whyOrigin},
 			{17, "@os_run_priority ignored: msx does not set OS priority"},
 			{20, "@database_user_name ignored: msx runs T-SQL steps as the agent's login; use EXECUTE AS USER in the command"},

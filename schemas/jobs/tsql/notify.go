@@ -40,7 +40,7 @@ func addOperator(c *call) {
 		c.numPtr(f.name, f.dst)
 	}
 	c.num("pager_days", &o.PagerDays)
-	c.unsupported("netsend_address", whyNetSend)
+	c.unsupported("netsend_address", WhyNetSend)
 	c.unsupported("category_name", "msx operators have no category", "[Uncategorized]")
 	c.p.operators = append(c.p.operators, o)
 }

@@ -75,12 +75,13 @@ var unsupportedProcedures = map[string]string{
 // category in msx.
 var uncategorized = []string{"[Uncategorized (Local)]", "[Uncategorized (Multi-Server)]", "[Uncategorized]"}
 
-// noDescription is the description SSMS writes for a job that has none.
-const noDescription = "No description available."
+// NoDescription is the description SSMS writes (and msdb gives) a job that has none.
+const NoDescription = "No description available."
 
-// Reasons for parameters msx does not model, reported when their value is not empty.
+// Reasons for parameters msx does not model, reported when their value is not empty. WhyNetSend
+// is also msx migrate's.
 const (
-	whyNetSend       = "net send notifications were removed from SQL Server, and msx does not send them"
+	WhyNetSend       = "net send notifications were removed from SQL Server, and msx does not send them"
 	whyOrigin        = "the msx master is the originating server of every job it holds"
 	whyAutomaticPost = "msx always sends job changes to the targets"
 )
@@ -160,7 +161,7 @@ func addJob(c *call) {
 // jobHeader reads the parameters sp_add_job and sp_update_job share.
 func (c *call) jobHeader(j *jobs.Job) {
 	c.boolPtr("enabled", &j.Enabled)
-	if c.str("description", &j.Description) && j.Description == noDescription {
+	if c.str("description", &j.Description) && j.Description == NoDescription {
 		j.Description = ""
 	}
 	c.num("start_step_id", &j.StartStepID)
@@ -173,8 +174,8 @@ func (c *call) jobHeader(j *jobs.Job) {
 	c.num("notify_level_page", &j.NotifyLevelPage)
 	c.str("notify_email_operator_name", &j.NotifyEmailOperator)
 	c.num("delete_level", &j.DeleteLevel)
-	c.unsupported("notify_level_netsend", whyNetSend)
-	c.unsupported("notify_netsend_operator_name", whyNetSend)
+	c.unsupported("notify_level_netsend", WhyNetSend)
+	c.unsupported("notify_netsend_operator_name", WhyNetSend)
 	c.str("notify_page_operator_name", &j.NotifyPageOperator)
 }
 

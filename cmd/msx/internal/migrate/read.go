@@ -13,6 +13,7 @@ import (
 	"github.com/microsoft/go-mssqldb/msdsn"
 
 	"github.com/msx-project/msx/schemas/jobs"
+	"github.com/msx-project/msx/schemas/jobs/tsql"
 	"github.com/msx-project/msx/schemas/notify"
 	"github.com/msx-project/msx/schemas/schedule"
 )
@@ -244,7 +245,7 @@ func (r *reader) jobs() error {
 		j := &sj.Job
 		on := enabled != 0
 		j.Enabled = &on
-		if desc.String != noDescription {
+		if desc.String != tsql.NoDescription {
 			j.Description = desc.String
 		}
 		j.StartStepID = start
@@ -257,7 +258,7 @@ func (r *reader) jobs() error {
 		j.NotifyEmailOperator, j.NotifyPageOperator = email.String, pager.String
 		j.DeleteLevel = deleteLevel
 		if netsend != 0 || netsendOp != 0 {
-			sj.Notes = append(sj.Notes, "notify_level_netsend not migrated: "+whyNetSend)
+			sj.Notes = append(sj.Notes, "notify_level_netsend not migrated: "+tsql.WhyNetSend)
 		}
 		sj.originating = originServer
 		key := id.String()
@@ -491,7 +492,7 @@ func (r *reader) operators() error {
 			o.SundayPagerStartTime, o.SundayPagerEndTime = &ss, &se
 			if strings.TrimSpace(netsend.String) != "" {
 				r.src.Skipped = append(r.src.Skipped, Item{Kind: KindOperator, Name: o.Name, Action: ActionNote,
-					Reason: "netsend_address '" + netsend.String + "' not migrated: " + whyNetSend})
+					Reason: "netsend_address '" + netsend.String + "' not migrated: " + tsql.WhyNetSend})
 			}
 			r.src.Operators = append(r.src.Operators, o)
 			return nil
@@ -591,11 +592,6 @@ func uniqueName(name string, have []schedule.Schedule) string {
 	}
 	return out
 }
-
-// noDescription is the description msdb gives a job created without one.
-const noDescription = "No description available."
-
-const whyNetSend = "net send notifications were removed from SQL Server, and msx does not send them"
 
 // isUncategorized reports whether name is one of SQL Server Agent's default categories, which
 // are no category in msx (as schemas/jobs/tsql imports them).
