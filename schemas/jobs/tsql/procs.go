@@ -75,6 +75,13 @@ var unsupportedProcedures = map[string]string{
 // category in msx.
 var uncategorized = []string{"[Uncategorized (Local)]", "[Uncategorized (Multi-Server)]", "[Uncategorized]"}
 
+// IsUncategorized reports whether name (spaces around it and case aside) is one of SQL Server
+// Agent's default categories, or empty: no category in msx.
+func IsUncategorized(name string) bool {
+	name = strings.TrimSpace(name)
+	return name == "" || containsFold(uncategorized, name)
+}
+
 // NoDescription is the description SSMS writes (and msdb gives) a job that has none.
 const NoDescription = "No description available."
 

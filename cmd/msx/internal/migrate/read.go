@@ -249,7 +249,7 @@ func (r *reader) jobs() error {
 			j.Description = desc.String
 		}
 		j.StartStepID = start
-		if !isUncategorized(cat.String) {
+		if !tsql.IsUncategorized(cat.String) {
 			j.Category = cat.String
 		}
 		j.Owner = owner.String
@@ -402,7 +402,7 @@ func (r *reader) keep() {
 			continue
 		}
 		if scope.Category != "" && !strings.EqualFold(strings.TrimSpace(j.Category), strings.TrimSpace(scope.Category)) &&
-			!(j.Category == "" && isUncategorized(scope.Category)) {
+			!(j.Category == "" && tsql.IsUncategorized(scope.Category)) {
 			continue
 		}
 		multi := len(j.Targets.Servers) > 0
@@ -591,15 +591,4 @@ func uniqueName(name string, have []schedule.Schedule) string {
 		out = fmt.Sprintf("%s (%d)", name, i)
 	}
 	return out
-}
-
-// isUncategorized reports whether name is one of SQL Server Agent's default categories, which
-// are no category in msx (as schemas/jobs/tsql imports them).
-func isUncategorized(name string) bool {
-	for _, u := range []string{"[Uncategorized (Local)]", "[Uncategorized (Multi-Server)]", "[Uncategorized]", ""} {
-		if strings.EqualFold(strings.TrimSpace(name), u) {
-			return true
-		}
-	}
-	return false
 }
