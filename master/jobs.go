@@ -397,27 +397,56 @@ func (m *Master) StartJob(ctx context.Context, name, server string, stop bool) (
 // named, each of which must be a target of the job, or to every target of the job when both
 // are empty.
 func (m *Master) StartJobOn(ctx context.Context, name string, servers, groups []string, stop bool) ([]Posted, error) {
+	return m.StartJobWith(ctx, name, StartOptions{Servers: servers, Groups: groups, Stop: stop})
+}
+
+// StartOptions says where StartJobWith posts, and how it recognises a retry of a request.
+type StartOptions struct {
+	// Servers and Groups name the targets of the job to post to; none: every target of the job.
+	Servers, Groups []string
+	// Stop posts STOP instead of START.
+	Stop bool
+	// IdempotencyKey, when set, makes a retry of the same request within the instruction
+	// stream's duplicate window (10 minutes, bus/streams.go) post nothing new: each
+	// target's instruction id is derived from the key, so JetStream stores it once, and the
+	// retry answers the rows of the first try, marked Duplicate. 1 to 64 characters of
+	// [A-Za-z0-9_-] (CheckIdempotencyKey); empty: every call posts.
+	IdempotencyKey string
+}
+
+// StartJobWith posts START (or STOP) of a job as o says (see StartJobOn). An invalid
+// o.IdempotencyKey is an error wrapping ErrInvalid, and nothing is posted.
+func (m *Master) StartJobWith(ctx context.Context, name string, o StartOptions) ([]Posted, error) {
+	if o.IdempotencyKey != "" {
+		if err := CheckIdempotencyKey(o.IdempotencyKey); err != nil {
+			return nil, err
+		}
+	}
 	j, err := m.Catalog.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := m.startTargets(j, servers, groups)
+	ts, err := m.startTargets(j, o.Servers, o.Groups)
 	if err != nil {
 		return nil, err
 	}
-	if len(ts) == 0 && len(servers)+len(groups) > 0 {
+	if len(ts) == 0 && len(o.Servers)+len(o.Groups) > 0 {
 		return nil, fmt.Errorf("%w: no target of job '%s' is in the groups named", ErrInvalid, j.Name)
 	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: job '%s' has no target servers: apply it with `msx job target`", ErrInvalid, j.Name)
 	}
 	op := schemas.OpStart
-	if stop {
+	if o.Stop {
 		op = schemas.OpStop
 	}
 	var out []outgoing
 	for _, n := range sortedKeys(ts) {
-		out = append(out, outgoing{ts[n], schemas.Instruction{Operation: op, ObjectID: j.JobID, ObjectName: j.Name}})
+		in := schemas.Instruction{Operation: op, ObjectID: j.JobID, ObjectName: j.Name}
+		if o.IdempotencyKey != "" {
+			in.ID = idempotentID(o.IdempotencyKey, op, j.JobID, ts[n].Token)
+		}
+		out = append(out, outgoing{ts[n], in})
 	}
 	return m.postAll(ctx, out)
 }

@@ -2,8 +2,11 @@ package master
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,30 +67,90 @@ func (m *Master) postAll(ctx context.Context, out []outgoing) ([]Posted, error) 
 			msgs[i].Data = b
 			msgs[i].Header.Set(jetstream.MsgIDHeader, in.ID)
 		}
-		var ack *jetstream.PubAck
-		var err error
-		if len(msgs) == 1 {
-			// One message: a plain fenced publish, which answers a retried Nats-Msg-Id as a
-			// duplicate rather than failing the batch.
-			ack, err = m.fences.instr.Publish(ctx, msgs[0].Subject, msgs[0].Data, jetstream.WithMsgID(chunk[0].in.ID))
-		} else {
-			ack, err = m.fences.instr.PublishBatch(ctx, m.nc, msgs)
+		acks, err := m.publishChunk(ctx, chunk, msgs)
+		for i, ack := range acks {
+			o := &chunk[i]
+			// A duplicate is recorded by the try that stored it (or the stream follower); one
+			// deleted since (a resync) must not come back. A deleted target's rows are not
+			// shown (its DEFECT goes out after it is gone), as the stream follower does.
+			if _, ok := m.Reg.Target(o.t.ServerName); ok && !ack.Duplicate {
+				m.Ledger.Posted(ack.Sequence, o.t.Token, o.t.ServerName, &o.in)
+			}
+			posted = append(posted, Posted{TargetServer: o.t.ServerName, InstanceID: ack.Sequence, Operation: o.in.Operation.String(), Duplicate: ack.Duplicate})
 		}
 		if err != nil {
-			return posted, fmt.Errorf("post %s to %s and %d more: %w", chunk[0].in.Operation, chunk[0].t.ServerName, len(chunk)-1, err)
-		}
-		first := ack.Sequence + 1 - uint64(len(chunk)) // a batch is stored with consecutive sequences
-		for i := range chunk {
-			o := &chunk[i]
-			// A deleted target's rows are not shown (its DEFECT goes out after it is gone), as
-			// the stream follower does for them.
-			if _, ok := m.Reg.Target(o.t.ServerName); ok {
-				m.Ledger.Posted(first+uint64(i), o.t.Token, o.t.ServerName, &o.in)
-			}
-			posted = append(posted, Posted{o.t.ServerName, first + uint64(i), o.in.Operation.String()})
+			return posted, fmt.Errorf("post %s to %s and %d more: %w", chunk[len(acks)].in.Operation, chunk[len(acks)].t.ServerName, len(chunk)-len(acks)-1, err)
 		}
 	}
 	return posted, nil
+}
+
+// publishChunk stores one chunk of instructions (msgs, chunk's encoded) and returns the
+// acknowledgement of each, up to the first failure. It sends them as one fenced atomic batch;
+// a batch that holds an instruction already stored (a retried request, see StartOptions) is
+// refused whole by nats-server, so it then sends them one by one with the fenced single
+// publish, which answers a stored one as a duplicate with its sequence and stores the others.
+func (m *Master) publishChunk(ctx context.Context, chunk []outgoing, msgs []*nats.Msg) ([]jetstream.PubAck, error) {
+	if len(msgs) > 1 {
+		ack, err := m.fences.instr.PublishBatch(ctx, m.nc, msgs)
+		if err == nil {
+			acks := make([]jetstream.PubAck, len(msgs))
+			first := ack.Sequence + 1 - uint64(len(msgs)) // a batch is stored with consecutive sequences
+			for i := range acks {
+				acks[i] = jetstream.PubAck{Stream: ack.Stream, Sequence: first + uint64(i)}
+			}
+			return acks, nil
+		}
+		if !batchHasDuplicate(err) {
+			return nil, err
+		}
+	}
+	acks := make([]jetstream.PubAck, 0, len(msgs))
+	for i, msg := range msgs {
+		ack, err := m.fences.instr.Publish(ctx, msg.Subject, msg.Data, jetstream.WithMsgID(chunk[i].in.ID))
+		if err != nil {
+			return acks, err
+		}
+		acks = append(acks, *ack)
+	}
+	return acks, nil
+}
+
+// batchDuplicate is nats-server's refusal of an atomic batch that holds a Nats-Msg-Id the
+// stream already stored (JSAtomicPublishContainsDuplicateMessageErr): nothing of it is stored.
+const batchDuplicate = 10201
+
+func batchHasDuplicate(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == batchDuplicate
+}
+
+// maxIdempotencyKey is the longest idempotency key: room for a UUID or a ULID, with a prefix.
+const maxIdempotencyKey = 64
+
+// CheckIdempotencyKey returns an error wrapping ErrInvalid unless key is 1 to 64 characters of
+// [A-Za-z0-9_-]: a key is generated once per request by its client, and is kept short and
+// plain so that it can be logged and typed.
+func CheckIdempotencyKey(key string) error {
+	if key == "" || len(key) > maxIdempotencyKey {
+		return fmt.Errorf("%w: idempotency key of %d characters: give 1 to 64 letters, digits, '-' or '_' (one random key per request, sent again on its retries)", ErrInvalid, len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: idempotency key %q has %q at byte %d: give 1 to 64 letters, digits, '-' or '_' (one random key per request, sent again on its retries)", ErrInvalid, key, key[i:i+1], i+1)
+		}
+	}
+	return nil
+}
+
+// idempotentID is the instruction id, and so the Nats-Msg-Id, of operation op on object id
+// for the target with token tok in a request with idempotency key: the same on every try of the
+// request, and different for another key, operation, object or target, so that a key reused
+// for another request posts rather than being taken for a retry.
+func idempotentID(key string, op schemas.Operation, id, tok string) string {
+	h := sha256.Sum256([]byte(key + "\x00" + strconv.Itoa(int(op)) + "\x00" + id + "\x00" + tok))
+	return "idem-" + hex.EncodeToString(h[:16])
 }
 
 // Target returns an enlisted target by name (case-insensitive), or an error wrapping
@@ -124,6 +187,10 @@ type Posted struct {
 	TargetServer string `json:"target_server"`
 	InstanceID   uint64 `json:"instance_id"`
 	Operation    string `json:"operation"`
+	// Duplicate says that an earlier try of the same request (same idempotency key, see
+	// StartOptions) already stored this instruction: nothing new was posted, and InstanceID is
+	// the earlier row's.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // Action posts a server instruction (resync, setpoll, synctime, reenlist) to targets.
