@@ -160,11 +160,33 @@ func (s *Server) targetJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 	return applied(s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove))
 }
 
+// idempotencyKeyHeader names the key a client sends with a request it may retry (the IETF
+// draft "The Idempotency-Key HTTP Header Field"): every try of the request carries the same one.
+const idempotencyKeyHeader = "Idempotency-Key"
+
+// idempotencyKey returns the request's Idempotency-Key ("" for none), or an error wrapping
+// master.ErrInvalid when it is not a valid key or comes more than once.
+func idempotencyKey(r *http.Request) (string, error) {
+	keys := r.Header.Values(idempotencyKeyHeader)
+	switch len(keys) {
+	case 0:
+		return "", nil
+	case 1:
+		return keys[0], master.CheckIdempotencyKey(keys[0])
+	}
+	return "", fmt.Errorf("%w: %d %s headers: send one", master.ErrInvalid, len(keys), idempotencyKeyHeader)
+}
+
 // startJob posts START or STOP to the job's targets, or to the ?server= and the members of the
 // ?group= named (each may repeat). With ?wait=DURATION (at most 25s) it answers, per target,
 // whether the job started, was refused or did not answer in time ([]master.StartReport)
-// instead of what it posted.
+// instead of what it posted. With an Idempotency-Key header, a retry of the request posts
+// nothing the first try posted (master.StartOptions).
 func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return nil, err
+	}
 	stop := strings.HasSuffix(r.URL.Path, "/stop")
 	q := r.URL.Query()
 	var wait time.Duration
@@ -175,7 +197,8 @@ func (s *Server) startJob(_ http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		wait = d
 	}
-	posted, err := s.m.StartJobOn(r.Context(), r.PathValue("name"), q["server"], q["group"], stop)
+	posted, err := s.m.StartJobWith(r.Context(), r.PathValue("name"),
+		master.StartOptions{Servers: q["server"], Groups: q["group"], Stop: stop, IdempotencyKey: key})
 	if err != nil || wait == 0 {
 		return nonNil(posted), err
 	}
