@@ -41,6 +41,9 @@ type Client struct {
 	Base  string // e.g. http://127.0.0.1:8080
 	Token string
 	HTTP  *http.Client
+	// RetryWait is the first wait before DoIdempotent sends a request again; each later wait
+	// doubles, up to 8s. Default 500ms.
+	RetryWait time.Duration
 }
 
 // Files a master writes into its data directory so that the CLI finds it.
@@ -74,6 +77,11 @@ func Resolve(master, token, dataDir string) (*Client, error) {
 
 // Do sends a request and decodes the JSON answer into out (when non-nil).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.send(ctx, method, path, nil, body, out)
+}
+
+// send is Do with extra request headers.
+func (c *Client) send(ctx context.Context, method, path string, header http.Header, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -86,6 +94,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
@@ -94,7 +105,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("master at %s is not answering (is `msx up` or `msx master` running?): %w", c.Base, err)
+		return &unanswered{base: c.Base, err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -111,6 +122,19 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	return nil
 }
+
+// unanswered is a request the master did not answer: no connection, or none kept up until the
+// answer (a timeout, a master that went away). It may or may not have been carried out.
+type unanswered struct {
+	base string
+	err  error
+}
+
+func (e *unanswered) Error() string {
+	return fmt.Sprintf("master at %s is not answering (is `msx up` or `msx master` running?): %v", e.base, e.err)
+}
+
+func (e *unanswered) Unwrap() error { return e.err }
 
 // Path escapes a name for use as one path segment (HOST\INSTANCE names included).
 func Path(name string) string { return url.PathEscape(name) }
