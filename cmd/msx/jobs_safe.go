@@ -83,24 +83,34 @@ func newJobEnable(g *globals, verb string) *cobra.Command {
 	return c
 }
 
-// newJobStart is `msx job start|stop NAME [--server S]... [--group G]... [--wait]`.
+// newJobStart is `msx job start|stop NAME [--server S]... [--group G]... [--wait]`. Each
+// invocation sends one idempotency key, and sends the request again with it when the master
+// does not answer or is changing hands: the master posts nothing twice for one key.
 func newJobStart(g *globals, verb, short string) *cobra.Command {
 	var servers, groups []string
 	var wait bool
 	var timeout time.Duration
+	var key string
 	c := &cobra.Command{Use: verb + " NAME [--server S]... [--group G]... [--wait]", Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{"server": servers, "group": groups}
 			if wait {
 				q.Set("wait", timeout.String())
 			}
+			if key == "" {
+				key = client.NewIdempotencyKey()
+			}
 			path := "/api/v1/jobs/" + client.Path(args[0]) + "/" + verb + "?" + q.Encode()
 			if !wait {
-				return call(cmd, g, http.MethodPost, path, nil, func(rows []master.Posted) error {
-					return print(g, cmd.OutOrStdout(), rows, postedCols())
+				return callRetried(cmd, g, path, key, verb, func(rows []master.Posted) error {
+					if err := print(g, cmd.OutOrStdout(), rows, postedCols()); err != nil {
+						return err
+					}
+					printDuplicates(cmd.ErrOrStderr(), rows)
+					return nil
 				})
 			}
-			return call(cmd, g, http.MethodPost, path, nil, func(rows []master.StartReport) error {
+			return callRetried(cmd, g, path, key, verb, func(rows []master.StartReport) error {
 				if err := print(g, cmd.OutOrStdout(), rows, []column[master.StartReport]{
 					{"target_server", func(r master.StartReport) string { return r.TargetServer }},
 					{"outcome", func(r master.StartReport) string { return r.Outcome }},
@@ -116,7 +126,40 @@ func newJobStart(g *globals, verb, short string) *cobra.Command {
 	c.Flags().StringSliceVar(&groups, "group", nil, "only the job's targets in this group (repeatable)")
 	c.Flags().BoolVar(&wait, "wait", false, "wait for each target's answer: started (stopped), refused (22022 already running, ...) or unreachable; exit 1 unless all did")
 	c.Flags().DurationVar(&timeout, "timeout", 20*time.Second, "with --wait, how long to wait for the targets (at most 25s)")
+	c.Flags().StringVar(&key, "idempotency-key", "", "1 to 64 of [A-Za-z0-9_-]: the same key within 10 minutes posts nothing twice, so a script may run the command again after a failure (default: a random key per invocation)")
 	return c
+}
+
+// callRetried POSTs path with an idempotency key, sending it again with the same key while
+// the master does not answer or is changing hands, and says so on stderr; show prints the
+// answer.
+func callRetried[T any](cmd *cobra.Command, g *globals, path, key, verb string, show func(T) error) error {
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	var out T
+	err = c.DoIdempotent(cmd.Context(), http.MethodPost, path, key, nil, &out, func(err error, wait time.Duration) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "msx: %v\nmsx: sending the %s again in %s with the same idempotency key (%s): it cannot %s the job twice\n",
+			err, verb, wait.Round(100*time.Millisecond), key, verb)
+	})
+	if err != nil {
+		return err
+	}
+	return show(out)
+}
+
+// printDuplicates says which rows an earlier try of the same request had already posted.
+func printDuplicates(w io.Writer, rows []master.Posted) {
+	var dup []string
+	for _, r := range rows {
+		if r.Duplicate {
+			dup = append(dup, fmt.Sprintf("%s (%d)", r.TargetServer, r.InstanceID))
+		}
+	}
+	if len(dup) > 0 {
+		fmt.Fprintf(w, "already posted by an earlier try of this request, not posted again: %s\n", strings.Join(dup, ", "))
+	}
 }
 
 // startFailures is the error a waited start exits with when a target refused or did not
