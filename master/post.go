@@ -128,17 +128,20 @@ func batchHasDuplicate(err error) bool {
 // maxIdempotencyKey is the longest idempotency key: room for a UUID or a ULID, with a prefix.
 const maxIdempotencyKey = 64
 
+// keyRule says what an idempotency key is, for the errors about one.
+const keyRule = "give 1 to 64 letters, digits, '-' or '_' (one random key per request, sent again on its retries)"
+
 // CheckIdempotencyKey returns an error wrapping ErrInvalid unless key is 1 to 64 characters of
 // [A-Za-z0-9_-]: a key is generated once per request by its client, and is kept short and
 // plain so that it can be logged and typed.
 func CheckIdempotencyKey(key string) error {
 	if key == "" || len(key) > maxIdempotencyKey {
-		return fmt.Errorf("%w: idempotency key of %d characters: give 1 to 64 letters, digits, '-' or '_' (one random key per request, sent again on its retries)", ErrInvalid, len(key))
+		return fmt.Errorf("%w: idempotency key of %d characters: %s", ErrInvalid, len(key), keyRule)
 	}
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w: idempotency key %q has %q at byte %d: give 1 to 64 letters, digits, '-' or '_' (one random key per request, sent again on its retries)", ErrInvalid, key, key[i:i+1], i+1)
+			return fmt.Errorf("%w: idempotency key %q has %q at byte %d: %s", ErrInvalid, key, key[i:i+1], i+1, keyRule)
 		}
 	}
 	return nil
