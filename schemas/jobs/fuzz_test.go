@@ -12,6 +12,9 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range parseCases {
 		f.Add([]byte(tc.in))
 	}
+	for _, tc := range literalCases {
+		f.Add([]byte(tc.in))
+	}
 	for _, pat := range []string{"testdata/*.yaml", "testdata/*.json", "testdata/invalid/*.yaml"} {
 		files, err := filepath.Glob(pat)
 		if err != nil {

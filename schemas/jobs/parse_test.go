@@ -143,7 +143,7 @@ targets:
 	{name: "steps not a list", in: "name: a\nsteps: one\n", wantErr: ErrWrongType, inMsg: []string{`steps: wrong type: want a list, got the string "one"`}},
 	{name: "step not an object", in: "name: a\nsteps: [one]\n", wantErr: ErrWrongType, inMsg: []string{"steps[0]: wrong type: want an object"}},
 	{name: "yaml boolean for string", in: "name: yes\nsteps: []\n", want: func(t *testing.T, j Job) {
-		if j.Name != "true" {
+		if j.Name != "yes" {
 			t.Errorf("name = %q", j.Name)
 		}
 	}},
@@ -212,12 +212,8 @@ func TestParseMany(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseMany: %v", err)
 			}
-			var names []string
-			for _, j := range jobs {
-				names = append(names, j.Name)
-			}
-			if strings.Join(names, ",") != strings.Join(tc.want, ",") {
-				t.Errorf("names = %q, want %q", names, tc.want)
+			if got := names(jobs); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("names = %q, want %q", got, tc.want)
 			}
 		})
 	}
