@@ -94,8 +94,9 @@ func shapeOf(t reflect.Type) *shape {
 // and value of the wrong type, each with its path.
 type checker struct {
 	dec *json.Decoder
-	// fromYAML accepts numbers and booleans for strings, as YAML decoding converts them
-	// (`name: 2024`).
+	// fromYAML accepts numbers and booleans for strings, as YAML decoding converts them. Plain
+	// scalars in string fields arrive quoted (keepLiterals), so this is for values the author
+	// tagged (`name: !!int 2024`).
 	fromYAML bool
 	errs     []error
 }

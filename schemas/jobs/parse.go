@@ -73,8 +73,8 @@ func ParseMany(data []byte) ([]Job, error) {
 			var j Job
 			item := document{json: raw}
 			if d.yaml != nil {
-				// JSON is YAML: decoding the item's JSON form as YAML keeps YAML's conversion of
-				// numbers and booleans into string fields.
+				// JSON is YAML: decoding the item's JSON form as YAML reads it as a document of
+				// its own would be (a value tagged `!!int` in a string field included).
 				item.yaml = raw
 			}
 			if err := item.decode(&j, jobShape, ""); err != nil {
@@ -94,8 +94,9 @@ func ParseMany(data []byte) ([]Job, error) {
 }
 
 // document is one value of the input: its JSON form, always, and its YAML source when it was
-// written in YAML (decoding from YAML lets numbers and booleans fill string fields, as in
-// `name: 2024`).
+// written in YAML, with the plain scalars of string fields quoted (keepLiterals). Decoding from
+// YAML lets a number or boolean that the author tagged explicitly fill a string field, as in
+// `name: !!int 2024`.
 type document struct {
 	json []byte
 	yaml []byte
@@ -158,8 +159,13 @@ func splitDocuments(data []byte) ([]document, error) {
 	}
 	var docs []document
 	for i, y := range splitYAML(data) {
-		js, err := yaml.YAMLToJSONStrict(y)
+		lit, js, err := readLiterally(y)
 		if err != nil {
+			// The document as written gives the lines its author sees, and the YAML 1.1 reader's
+			// messages that the checks below recognise.
+			if _, orig := yaml.YAMLToJSONStrict(y); orig != nil {
+				err = orig
+			}
 			if strings.Contains(err.Error(), "already set in map") {
 				return nil, fmt.Errorf("document %d: %w: %w", i+1, ErrDuplicateField, err)
 			}
@@ -168,9 +174,20 @@ func splitDocuments(data []byte) ([]document, error) {
 		if bytes.Equal(js, []byte("null")) {
 			continue // only comments or white space
 		}
-		docs = append(docs, document{json: js, yaml: y})
+		docs = append(docs, document{json: js, yaml: lit})
 	}
 	return docs, nil
+}
+
+// readLiterally returns the YAML document y with the plain scalars of its string fields quoted
+// (keepLiterals), and its JSON form.
+func readLiterally(y []byte) ([]byte, []byte, error) {
+	y, err := keepLiterals(y)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := yaml.YAMLToJSONStrict(y)
+	return y, js, err
 }
 
 // splitYAML cuts a YAML stream at its document markers: "---" and "..." at the start of a line,
