@@ -1,10 +1,14 @@
 package jobs
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // literalCases are documents whose string fields hold plain scalars that YAML 1.1 would read as
@@ -182,6 +186,37 @@ func TestParseKeepsLiteral(t *testing.T) {
 				t.Fatalf("ParseMany: %v", err)
 			}
 			tc.want(t, jobs)
+		})
+	}
+}
+
+// TestExportKeepsLiteral checks that a job exported as YAML, as `msx job export` writes it,
+// reads back the same: the writer quotes what the reader would otherwise convert.
+func TestExportKeepsLiteral(t *testing.T) {
+	for _, tc := range literalCases {
+		if tc.wantErr != nil {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			jobs, err := ParseMany([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("ParseMany: %v", err)
+			}
+			for _, j := range jobs {
+				exported, err := yaml.Marshal(j)
+				if err != nil {
+					t.Fatalf("export: %v", err)
+				}
+				back, err := Parse(exported)
+				if err != nil {
+					t.Fatalf("Parse of the export %s: %v", exported, err)
+				}
+				want, _ := json.Marshal(j)
+				got, _ := json.Marshal(back)
+				if !bytes.Equal(got, want) {
+					t.Errorf("export %s reads back as %s, want %s", exported, got, want)
+				}
+			}
 		})
 	}
 }
