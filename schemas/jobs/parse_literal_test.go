@@ -3,8 +3,6 @@ package jobs
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -175,15 +173,9 @@ func wantName(name string) func(t *testing.T, jobs []Job) {
 func TestParseKeepsLiteral(t *testing.T) {
 	for _, tc := range literalCases {
 		t.Run(tc.name, func(t *testing.T) {
-			jobs, err := ParseMany([]byte(tc.in))
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.inMsg) {
-					t.Fatalf("ParseMany error = %v, want %v containing %q", err, tc.wantErr, tc.inMsg)
-				}
+			jobs, ok := parseMany(t, tc.in, tc.wantErr, tc.inMsg)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("ParseMany: %v", err)
 			}
 			tc.want(t, jobs)
 		})
@@ -198,10 +190,7 @@ func TestExportKeepsLiteral(t *testing.T) {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			jobs, err := ParseMany([]byte(tc.in))
-			if err != nil {
-				t.Fatalf("ParseMany: %v", err)
-			}
+			jobs, _ := parseMany(t, tc.in, nil, "")
 			for _, j := range jobs {
 				exported, err := yaml.Marshal(j)
 				if err != nil {

@@ -202,21 +202,32 @@ func TestParseMany(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			jobs, err := ParseMany([]byte(tc.in))
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.inMsg) {
-					t.Fatalf("ParseMany error = %v, want %v containing %q", err, tc.wantErr, tc.inMsg)
-				}
+			jobs, ok := parseMany(t, tc.in, tc.wantErr, tc.inMsg)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("ParseMany: %v", err)
 			}
 			if got := names(jobs); strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("names = %q, want %q", got, tc.want)
 			}
 		})
 	}
+}
+
+// parseMany runs ParseMany on in. When wantErr is set it checks that the error wraps wantErr
+// and contains inMsg, and returns false; otherwise any error fails t.
+func parseMany(t testing.TB, in string, wantErr error, inMsg string) ([]Job, bool) {
+	t.Helper()
+	jobs, err := ParseMany([]byte(in))
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) || !strings.Contains(err.Error(), inMsg) {
+			t.Fatalf("ParseMany error = %v, want %v containing %q", err, wantErr, inMsg)
+		}
+		return nil, false
+	}
+	if err != nil {
+		t.Fatalf("ParseMany: %v", err)
+	}
+	return jobs, true
 }
 
 func TestParseManyReportsAllErrors(t *testing.T) {
