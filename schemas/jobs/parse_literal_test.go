@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // literalCases are documents whose string fields hold plain scalars that YAML 1.1 would read as
-// numbers, booleans or special floats; FuzzParse starts from them too.
+// numbers, booleans or special floats, and whose integer fields hold numbers that it would read
+// in another base; FuzzParse starts from them too.
 var literalCases = []struct {
 	name    string
 	in      string
@@ -46,7 +48,7 @@ var literalCases = []struct {
 	},
 	{
 		name: "integer boolean and duration fields",
-		in:   "name: a\nenabled: no\nsteps:\n  - command: c\n    retry_attempts: 0x3\n    timeout: 90\n  - command: d\n    timeout: 90s\n",
+		in:   "name: a\nenabled: no\nsteps:\n  - command: c\n    retry_attempts: 3\n    timeout: 90\n  - command: d\n    timeout: 90s\n",
 		want: func(t *testing.T, jobs []Job) {
 			j := jobs[0]
 			if j.IsEnabled() || j.Steps[0].RetryAttempts != 3 || time.Duration(j.Steps[0].Timeout) != 90*time.Second ||
@@ -76,6 +78,78 @@ var literalCases = []struct {
 				t.Errorf("schedule = %+v, want name \"0600\", freq_type 4, cron \"0 6 * * *\"", s)
 			}
 		},
+	},
+	{
+		name: "integers with leading zeros are decimal",
+		in: "name: a\nsteps:\n  - step_id: 01\n    command: c\n    retry_attempts: 010\n    retry_interval: +08\n    cmdexec_success_code: -010\n" +
+			"    timeout: 010\nschedules:\n  - name: s\n    freq_type: 0004\n    active_start_time: 060000\n    active_end_time: 000000\n",
+		want: func(t *testing.T, jobs []Job) {
+			st, sc := jobs[0].Steps[0], jobs[0].Schedules[0]
+			got := []int{st.StepID, st.RetryAttempts, st.RetryInterval, st.CmdExecSuccessCode, int(time.Duration(st.Timeout) / time.Second),
+				sc.FreqType, sc.ActiveStartTime, sc.ActiveEndTime}
+			want := []int{1, 10, 8, -10, 10, 4, 60000, 0}
+			if !slices.Equal(got, want) {
+				t.Errorf("step_id, retry_attempts, retry_interval, cmdexec_success_code, timeout, freq_type, active_start_time, active_end_time = %v, want %v", got, want)
+			}
+		},
+	},
+	{
+		name: "explicit integer tag keeps YAML's base",
+		in:   "name: a\nsteps:\n  - command: c\n    retry_attempts: !!int 010\n",
+		want: func(t *testing.T, jobs []Job) {
+			if got := jobs[0].Steps[0].RetryAttempts; got != 8 {
+				t.Errorf("retry_attempts = %d, want 8 (the author asked for YAML's octal)", got)
+			}
+		},
+	},
+	{
+		name: "alias with leading zeros into string and integer fields",
+		in:   "name: a\nsteps:\n  - step_name: &n 010\n    retry_attempts: *n\n",
+		want: func(t *testing.T, jobs []Job) {
+			if s := jobs[0].Steps[0]; s.StepName != "010" || s.RetryAttempts != 10 {
+				t.Errorf("step_name = %q, retry_attempts = %d, want \"010\" and 10", s.StepName, s.RetryAttempts)
+			}
+		},
+	},
+	{
+		name:    "hexadecimal integer refused",
+		in:      "name: a\nsteps:\n  - command: c\n    step_id: 0x1F\n",
+		wantErr: ErrWrongType, inMsg: "line 4: step_id: wrong type: 0x1F is not a whole number in decimal; write the number in decimal digits",
+	},
+	{
+		name:    "octal integer refused",
+		in:      "name: a\nsteps:\n  - command: c\n    retry_attempts: 0o17\n",
+		wantErr: ErrWrongType, inMsg: "line 4: retry_attempts: wrong type: 0o17 is not",
+	},
+	{
+		name:    "binary integer refused",
+		in:      "name: a\nsteps: []\nschedules:\n  - {name: s, freq_interval: 0b11}\n",
+		wantErr: ErrWrongType, inMsg: "line 4: freq_interval: wrong type: 0b11 is not",
+	},
+	{
+		name:    "exponent refused",
+		in:      "name: a\nsteps:\n  - command: c\n    retry_interval: 1e3\n",
+		wantErr: ErrWrongType, inMsg: "line 4: retry_interval: wrong type: 1e3 is not",
+	},
+	{
+		name:    "underscore refused",
+		in:      "name: a\nnotify_after_failures: 1_000\nsteps: []\n",
+		wantErr: ErrWrongType, inMsg: "line 2: notify_after_failures: wrong type: 1_000 is not",
+	},
+	{
+		name:    "fraction refused",
+		in:      "name: a\nsteps: []\nschedules:\n  - name: s\n    active_start_time: 6.0\n",
+		wantErr: ErrWrongType, inMsg: "line 5: active_start_time: wrong type: 6.0 is not",
+	},
+	{
+		name:    "every refused integer reported",
+		in:      "name: a\nsteps:\n  - command: c\n    step_id: 0x1\n    retry_attempts: 1e1\n",
+		wantErr: ErrWrongType, inMsg: "step_id: wrong type: 0x1 is not a whole number in decimal; write the number in decimal digits\nline 5: retry_attempts",
+	},
+	{
+		name:    "refused in a later document",
+		in:      "name: a\nsteps: []\n---\nname: b\nsteps: [{command: c, retry_attempts: 0x2}]\n",
+		wantErr: ErrWrongType, inMsg: "document 2: line 3: retry_attempts: wrong type: 0x2 is not",
 	},
 	{
 		name: "alias into string and integer fields",
