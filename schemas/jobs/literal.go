@@ -1,6 +1,11 @@
 package jobs
 
 import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
 	"go.yaml.in/yaml/v4"
 )
 
@@ -10,11 +15,18 @@ var jobsShape = &shape{kind: kindArray, elem: jobShape}
 // keepLiterals returns the YAML document y with every plain scalar that lands in a string field
 // double-quoted, so that the YAML 1.1 rules of the decoder that follows cannot change what the
 // DBA wrote: without it `name: 0001` reads as "1", `012` as "10", `0x1F` as "31", `1.10` as
-// "1.1", `yes` as "true", and `.inf` fails. Null (`name:` or `name: ~`), quoted and block
-// scalars and explicitly tagged values are left alone, as are the keys and values of other
-// fields. A document with nothing to quote comes back unchanged, byte for byte; otherwise it is
-// re-encoded, which loses its layout but none of its content, so callers read errors that carry
-// line numbers from the original first.
+// "1.1", `yes` as "true", and `.inf` fails. A plain scalar of decimal digits in an integer or
+// duration field is rewritten without its leading zeros, so that `active_start_time: 060000`
+// (hhmmss) is 60000 and not octal 24576; any other number in an integer field (`0x1F`, `0o17`,
+// `1e3`, `1_000`, `6.0`) is refused, as every integer of the job model is a decimal count, code,
+// date or time. Null (`name:` or `name: ~`), quoted and block scalars and explicitly tagged
+// values (`!!int 010`) are left alone, as are the keys and values of other fields. A document
+// with nothing to change comes back unchanged, byte for byte; otherwise it is re-encoded, which
+// loses its layout but none of its content, so callers read errors that carry line numbers from
+// the original first.
+//
+// A refused number is an error that wraps ErrWrongType and gives its line; all of them are
+// reported together (errors.Join). Other errors are the YAML parser's.
 func keepLiterals(y []byte) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(y, &doc); err != nil {
@@ -29,7 +41,10 @@ func keepLiterals(y []byte) ([]byte, error) {
 		s = jobsShape
 	}
 	q := quoter{seen: map[*yaml.Node]bool{}}
-	q.walk(doc.Content[0], s)
+	q.walk(doc.Content[0], s, "")
+	if len(q.errs) > 0 {
+		return nil, errors.Join(q.errs...)
+	}
 	if !q.changed {
 		return y, nil
 	}
@@ -61,32 +76,39 @@ type quoter struct {
 	// and merge keys name it.
 	seen    map[*yaml.Node]bool
 	changed bool
+	errs    []error // the numbers refused
 }
 
-func (q *quoter) walk(n *yaml.Node, s *shape) {
+// walk goes through n, the value of the field named field, which s describes.
+func (q *quoter) walk(n *yaml.Node, s *shape, field string) {
 	if s == nil || q.seen[n] {
 		return
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if s.kind == kindString {
+		switch s.kind {
+		case kindString:
 			q.quote(n)
+		case kindInteger:
+			q.integer(n, field)
+		case kindDuration:
+			q.decimal(n)
 		}
 	case yaml.AliasNode:
 		if n.Alias != nil {
-			q.walk(n.Alias, s)
+			q.walk(n.Alias, s, field)
 		}
 	case yaml.SequenceNode:
 		q.seen[n] = true
 		if s.kind == kindArray {
 			for _, c := range n.Content {
-				q.walk(c, s.elem)
+				q.walk(c, s.elem, field)
 			}
 		}
 	case yaml.MappingNode:
 		q.seen[n] = true
 		if s.kind == kindObject {
-			q.object(n, s)
+			q.object(n, s, field)
 		}
 	}
 }
@@ -94,23 +116,23 @@ func (q *quoter) walk(n *yaml.Node, s *shape) {
 // object walks the fields of a mapping; the mappings merged into it (`<<: *defaults`) are walked
 // as the same object. Its plain keys are quoted too, so that an unknown key is reported as
 // written (`on`, not "true").
-func (q *quoter) object(n *yaml.Node, s *shape) {
+func (q *quoter) object(n *yaml.Node, s *shape, field string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			if v.Kind == yaml.SequenceNode {
 				for _, m := range v.Content {
-					q.walk(m, s)
+					q.walk(m, s, field)
 				}
 				continue
 			}
-			q.walk(v, s)
+			q.walk(v, s, field)
 			continue
 		}
 		if k.Kind == yaml.ScalarNode {
 			q.quote(k)
 		}
-		q.walk(v, s.fields[k.Value])
+		q.walk(v, s.fields[k.Value], k.Value)
 	}
 }
 
@@ -122,4 +144,41 @@ func (q *quoter) quote(n *yaml.Node) {
 	n.Style = yaml.DoubleQuotedStyle
 	n.Tag = "!!str"
 	q.changed = true
+}
+
+// decimalDigits is a plain scalar that YAML 1.1 reads as an integer in base 8 when it has a
+// leading zero, and a DBA means in base 10.
+var decimalDigits = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// decimal rewrites a plain scalar of decimal digits without its leading zeros and plus sign, and
+// reports whether n is one.
+func (q *quoter) decimal(n *yaml.Node) bool {
+	if n.Style != 0 || !decimalDigits.MatchString(n.Value) {
+		return false
+	}
+	digits := strings.TrimLeft(strings.TrimLeft(n.Value, "+-"), "0")
+	switch {
+	case digits == "":
+		digits = "0"
+	case n.Value[0] == '-':
+		digits = "-" + digits
+	}
+	if digits != n.Value {
+		n.Value = digits
+		q.changed = true
+	}
+	return true
+}
+
+// integer reads a plain scalar of an integer field in decimal (decimal) and refuses any other
+// number: YAML would read `0x1F` as 31 and `1e3` as 1000, and in the job model a hexadecimal
+// step id or an exponent is never what the author meant.
+func (q *quoter) integer(n *yaml.Node, field string) {
+	if q.decimal(n) || n.Style != 0 {
+		return
+	}
+	if t := n.ShortTag(); t == "!!int" || t == "!!float" {
+		q.errs = append(q.errs, fmt.Errorf("line %d: %s: %w: %s is not a whole number in decimal; write the number in decimal digits",
+			n.Line, field, ErrWrongType, n.Value))
+	}
 }

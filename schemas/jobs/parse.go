@@ -94,9 +94,9 @@ func ParseMany(data []byte) ([]Job, error) {
 }
 
 // document is one value of the input: its JSON form, always, and its YAML source when it was
-// written in YAML, with the plain scalars of string fields quoted (keepLiterals). Decoding from
-// YAML lets a number or boolean that the author tagged explicitly fill a string field, as in
-// `name: !!int 2024`.
+// written in YAML, with the plain scalars of string fields quoted and those of integer fields in
+// decimal (keepLiterals). Decoding from YAML lets a number or boolean that the author tagged
+// explicitly fill a string field, as in `name: !!int 2024`.
 type document struct {
 	json []byte
 	yaml []byte
@@ -160,6 +160,9 @@ func splitDocuments(data []byte) ([]document, error) {
 	var docs []document
 	for i, y := range splitYAML(data) {
 		lit, js, err := readLiterally(y)
+		if errors.Is(err, ErrWrongType) {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
 		if err != nil {
 			// The document as written gives the lines its author sees, and the YAML 1.1 reader's
 			// messages that the checks below recognise.
@@ -180,7 +183,7 @@ func splitDocuments(data []byte) ([]document, error) {
 }
 
 // readLiterally returns the YAML document y with the plain scalars of its string fields quoted
-// (keepLiterals), and its JSON form.
+// and those of its integer fields in decimal (keepLiterals), and its JSON form.
 func readLiterally(y []byte) ([]byte, []byte, error) {
 	y, err := keepLiterals(y)
 	if err != nil {
