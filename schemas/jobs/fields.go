@@ -19,7 +19,7 @@ type shape struct {
 	kind   kind
 	fields map[string]*shape // kind object: the fields
 	names  []string          // kind object: sorted keys of fields, for messages
-	elem   *shape            // kind array: the element
+	elem   *shape            // kind array: the element; kind map: every value
 }
 
 type kind int
@@ -32,9 +32,10 @@ const (
 	kindInteger
 	kindBoolean
 	kindDuration
+	kindMap // an object whose keys are data, not field names
 )
 
-var kindNames = [...]string{"any value", "an object", "a list", "a string", "an integer", "true or false", `a duration such as "90s" or "1h30m", or a number of seconds`}
+var kindNames = [...]string{"any value", "an object", "a list", "a string", "an integer", "true or false", `a duration such as "90s" or "1h30m", or a number of seconds`, "an object"}
 
 var jobShape = shapeOf(reflect.TypeFor[Job]())
 
@@ -60,6 +61,8 @@ func shapeOf(t reflect.Type) *shape {
 		return &shape{kind: kindInteger}
 	case reflect.Slice, reflect.Array:
 		return &shape{kind: kindArray, elem: shapeOf(t.Elem())}
+	case reflect.Map:
+		return &shape{kind: kindMap, elem: shapeOf(t.Elem())}
 	case reflect.Struct:
 		s := &shape{kind: kindObject, fields: map[string]*shape{}}
 		for f := range t.Fields() {
@@ -88,6 +91,14 @@ func shapeOf(t reflect.Type) *shape {
 		return s
 	}
 	return nil
+}
+
+// field returns the shape of the value of key in an object or map of shape s.
+func (s *shape) field(key string) *shape {
+	if s.kind == kindMap {
+		return s.elem
+	}
+	return s.fields[key]
 }
 
 // checker walks a JSON value against a shape and collects every unknown field, duplicate field
@@ -137,7 +148,7 @@ func (c *checker) walk(s *shape, path string) error {
 		return nil
 	}
 	switch {
-	case d == '{' && s.kind != kindObject && s.kind != kindAny:
+	case d == '{' && s.kind != kindObject && s.kind != kindMap && s.kind != kindAny:
 		c.wrongType(path, s, "an object")
 		s = &shape{}
 	case d == '[' && s.kind != kindArray && s.kind != kindAny:
@@ -154,16 +165,15 @@ func (c *checker) walk(s *shape, path string) error {
 			}
 			key, _ := tok.(string)
 			var child *shape
-			if s.kind == kindObject {
+			if s.kind == kindObject || s.kind == kindMap {
 				if seen[key] {
 					c.errs = append(c.errs, fmt.Errorf("%s: %w: a field may appear once in an object", problem.Join(path, key), ErrDuplicateField))
 				}
 				seen[key] = true
-				f, known := s.fields[key]
-				if !known {
+				if _, known := s.fields[key]; !known && s.kind == kindObject {
 					c.errs = append(c.errs, s.unknown(key, path))
 				}
-				child = f
+				child = s.field(key)
 			}
 			if err := c.walk(child, problem.Join(path, key)); err != nil {
 				return err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -159,20 +158,9 @@ func splitDocuments(data []byte) ([]document, error) {
 	}
 	var docs []document
 	for i, y := range splitYAML(data) {
-		lit, js, err := readLiterally(y)
-		if errors.Is(err, ErrWrongType) {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
+		lit, js, err := readLiterally(y, jobShape)
 		if err != nil {
-			// The document as written gives the lines its author sees, and the YAML 1.1 reader's
-			// messages that the checks below recognise.
-			if _, orig := yaml.YAMLToJSONStrict(y); orig != nil {
-				err = orig
-			}
-			if strings.Contains(err.Error(), "already set in map") {
-				return nil, fmt.Errorf("document %d: %w: %w", i+1, ErrDuplicateField, err)
-			}
-			return nil, fmt.Errorf("document %d: %w: %w", i+1, ErrSyntax, err)
+			return nil, fmt.Errorf("document %d: %w", i+1, yamlError(y, err))
 		}
 		if bytes.Equal(js, []byte("null")) {
 			continue // only comments or white space
@@ -180,17 +168,6 @@ func splitDocuments(data []byte) ([]document, error) {
 		docs = append(docs, document{json: js, yaml: lit})
 	}
 	return docs, nil
-}
-
-// readLiterally returns the YAML document y with the plain scalars of its string fields quoted
-// and those of its integer fields in decimal (keepLiterals), and its JSON form.
-func readLiterally(y []byte) ([]byte, []byte, error) {
-	y, err := keepLiterals(y)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := yaml.YAMLToJSONStrict(y)
-	return y, js, err
 }
 
 // splitYAML cuts a YAML stream at its document markers: "---" and "..." at the start of a line,
