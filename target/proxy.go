@@ -7,8 +7,6 @@ import (
 	"os/user"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/schemas/jobs"
 )
@@ -53,14 +51,16 @@ type Credentials struct {
 }
 
 // LoadCredentials reads a proxies file. Unknown keys are errors, so that a misspelt os_user
-// does not silently run a step as the agent. The error never quotes the file's values.
+// does not silently run a step as the agent. Values are read as written (jobs.DecodeYAML): an
+// env value 0123 is "0123", not "83". The error never quotes the file's values.
 func LoadCredentials(path string) (Credentials, error) {
 	var c Credentials
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return c, fmt.Errorf("%w: proxies file: %w", ErrConfig, err)
 	}
-	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+	// Read literally: YAML 1.1 would turn the password 0123 into "83" and yes into "true".
+	if err := jobs.DecodeYAML(b, &c); err != nil {
 		// The YAML decoder may quote the offending value, which may be a secret.
 		return c, fmt.Errorf("%w: proxies file %s: %s", ErrConfig, path, bus.Redact(err.Error()))
 	}
