@@ -249,7 +249,7 @@ func newSchedule(g *globals) *cobra.Command {
 				return err
 			}
 			var s schedule.Schedule
-			if err := yaml.UnmarshalStrict(data, &s); err != nil {
+			if err := jobs.DecodeYAML(data, &s); err != nil {
 				return fmt.Errorf("schedule %s: %w", file, err)
 			}
 			start := time.Now()
