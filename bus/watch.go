@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,11 +25,23 @@ func LastRevision(ctx context.Context, kv jetstream.KeyValue) (uint64, error) {
 }
 
 // WatchFrom passes every write to kv from revision from on (puts, deletes and purges) to
-// apply, in order, until ctx ends; it re-creates the watcher if it stops. apply runs on the
-// calling goroutine.
-func WatchFrom(ctx context.Context, kv jetstream.KeyValue, from uint64, apply func(jetstream.KeyValueEntry)) error {
+// apply, in order, until ctx ends; it re-creates the watcher if it stops, or if it stalls.
+// apply runs on the calling goroutine.
+//
+// A watcher is an ordered consumer, which nats.go recreates when it misses heartbeats; on a
+// cluster that lost a node, watchers were seen to stall instead (no error, no entry), and a
+// standby master's view then never learns of a job or target written after that. So WatchFrom
+// also asks the bucket for its last revision (Stall): a watcher that applied nothing for
+// StallAfter while a revision after the last one applied existed is stopped, and a new one
+// resumes after the last entry applied; log (nil: slog.Default) says so.
+func WatchFrom(ctx context.Context, kv jetstream.KeyValue, from uint64, log *slog.Logger, apply func(jetstream.KeyValueEntry)) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	var next atomic.Uint64 // the revision expected next
+	next.Store(max(from, 1))
 	for ctx.Err() == nil {
-		w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(max(from, 1)))
+		w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(next.Load()))
 		if err != nil {
 			select {
 			case <-ctx.Done():
@@ -35,14 +49,80 @@ func WatchFrom(ctx context.Context, kv jetstream.KeyValue, from uint64, apply fu
 			}
 			continue
 		}
+		wctx, endWatch := context.WithCancel(ctx)
+		go watchStall(wctx, kv, &next, func(last uint64) {
+			log.Warn("bucket watcher stalled, restarting after the last entry applied", "bucket", kv.Bucket(),
+				"next_revision", next.Load(), "last_revision", last, "stalled_for", StallAfter)
+			_ = w.Stop()
+		})
 		for e := range w.Updates() {
 			if e == nil {
 				continue // caught up
 			}
-			from = e.Revision() + 1
 			apply(e)
+			next.Store(e.Revision() + 1)
 		}
+		endWatch()
 		_ = w.Stop()
 	}
 	return ctx.Err()
+}
+
+// StallCheck and StallAfter time the stall detection of WatchFrom and of the master's stream
+// followers: a check every StallCheck; StallAfter without progress while something waits to
+// be delivered is a stall.
+var (
+	StallCheck = 5 * time.Second
+	StallAfter = 10 * time.Second
+)
+
+// Stall judges, from checks made every StallCheck, whether a follower of a stream is stuck. The
+// zero value is ready.
+type Stall struct {
+	pos   uint64    // the follower's position at the last check
+	since time.Time // when something was first seen waiting at pos (zero: nothing waits)
+}
+
+// Stalled records a check at time now: the follower is at pos (what it handled last, or the
+// revision it expects next) and waiting says whether the stream holds something after it. It
+// reports true when pos has not moved and something has waited for StallAfter.
+func (s *Stall) Stalled(pos uint64, waiting bool, now time.Time) bool {
+	if pos != s.pos || !waiting {
+		s.pos, s.since = pos, time.Time{}
+		if waiting {
+			s.since = now
+		}
+		return false
+	}
+	if s.since.IsZero() {
+		s.since = now
+		return false
+	}
+	return now.Sub(s.since) >= StallAfter
+}
+
+// watchStall calls stalled once when kv's watcher made no progress past next for StallAfter
+// while the bucket held a revision at or after it.
+func watchStall(ctx context.Context, kv jetstream.KeyValue, next *atomic.Uint64, stalled func(last uint64)) {
+	t := time.NewTicker(StallCheck)
+	defer t.Stop()
+	var st Stall
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pos := next.Load()
+		rctx, cancel := context.WithTimeout(ctx, StallCheck)
+		last, err := LastRevision(rctx, kv)
+		cancel()
+		if err != nil {
+			continue // the bucket cannot answer now: no judgement
+		}
+		if st.Stalled(pos, last >= pos, time.Now()) {
+			stalled(last)
+			return
+		}
+	}
 }

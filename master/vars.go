@@ -103,7 +103,7 @@ func openVars(ctx context.Context, js jetstream.JetStream) (*varStore, error) {
 
 // watch keeps the store current with the writes of other masters until ctx ends.
 func (s *varStore) watch(ctx context.Context, log *slog.Logger) error {
-	return bus.WatchFrom(ctx, s.kv, s.loadedAt+1, func(e jetstream.KeyValueEntry) {
+	return bus.WatchFrom(ctx, s.kv, s.loadedAt+1, log, func(e jetstream.KeyValueEntry) {
 		if e.Key() == leader.FenceKey {
 			return
 		}

@@ -104,7 +104,7 @@ func (c *Catalog) Watch(ctx context.Context, log *slog.Logger, changed func(jobI
 	if changed != nil {
 		c.added.Store(&changed)
 	}
-	return bus.WatchFrom(ctx, c.kv, c.loadedAt+1, func(e jetstream.KeyValueEntry) {
+	return bus.WatchFrom(ctx, c.kv, c.loadedAt+1, log, func(e jetstream.KeyValueEntry) {
 		if present, ok := c.apply(e, log); ok && changed != nil {
 			changed(e.Key(), present)
 		}

@@ -27,14 +27,14 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, changed func(tok
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_ = bus.WatchFrom(ctx, r.targetsKV, r.loadedAt[0]+1, func(e jetstream.KeyValueEntry) {
+		_ = bus.WatchFrom(ctx, r.targetsKV, r.loadedAt[0]+1, log, func(e jetstream.KeyValueEntry) {
 			if tok, present, ok := r.applyTarget(e, log); ok && changed != nil {
 				changed(tok, present)
 			}
 		})
 	})
 	wg.Go(func() {
-		_ = bus.WatchFrom(ctx, r.groupsKV, r.loadedAt[1]+1, func(e jetstream.KeyValueEntry) { r.applyGroup(e, log) })
+		_ = bus.WatchFrom(ctx, r.groupsKV, r.loadedAt[1]+1, log, func(e jetstream.KeyValueEntry) { r.applyGroup(e, log) })
 	})
 	wg.Wait()
 	return ctx.Err()
