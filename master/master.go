@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -380,76 +379,6 @@ func (m *Master) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// follower replays a stream from its start (or last per subject) and then follows it live.
-type follower struct {
-	stream  string
-	deliver jetstream.DeliverPolicy
-	handle  func(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata)
-}
-
-func (m *Master) follow(ctx context.Context, f follower, ready chan<- error) {
-	var once sync.Once
-	signal := func(err error) { once.Do(func() { ready <- err }) }
-	for ctx.Err() == nil {
-		err := m.followOnce(ctx, f, signal)
-		if ctx.Err() != nil {
-			break
-		}
-		m.log.Error("stream follower stopped, restarting", "stream", f.stream, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-	signal(ctx.Err())
-}
-
-func (m *Master) followOnce(ctx context.Context, f follower, signal func(error)) error {
-	info, err := m.js.Stream(ctx, f.stream)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", f.stream, err)
-	}
-	if info.CachedInfo().State.Msgs == 0 {
-		signal(nil)
-	}
-	cons, err := m.js.OrderedConsumer(ctx, f.stream, jetstream.OrderedConsumerConfig{DeliverPolicy: f.deliver})
-	if err != nil {
-		return fmt.Errorf("follow %s: %w", f.stream, err)
-	}
-	// Messages counted in the stream info may be gone (deleted, trimmed) before they are
-	// delivered: a consumer with nothing pending is caught up too.
-	caughtUp := time.AfterFunc(time.Second, func() {
-		if ci, err := cons.Info(ctx); err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 {
-			signal(nil)
-		}
-	})
-	defer caughtUp.Stop()
-	it, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
-			}
-			return err
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return err
-		}
-		f.handle(ctx, msg, meta)
-		if meta.NumPending == 0 {
-			signal(nil)
-		}
 	}
 }
 
