@@ -1,3 +1,5 @@
+//go:build !windows
+
 package bus_test
 
 // Two ways for a target to read its instructions from MSX_INSTR (see CONSUMERS.md):
