@@ -1,8 +1,12 @@
 package master
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/msx-project/msx/master/auth"
 	"github.com/msx-project/msx/master/catalog"
@@ -25,8 +29,13 @@ const (
 	CodeEnlistSelf   = 14297
 	CodeVersion      = 14306
 	CodeInvalidValue = 14266
-	// CodeNotLeader: a change reached a master that does not lead and could not forward it.
+	// CodeNotLeader: a change reached a master that does not lead and could not forward it,
+	// or the lease moved while it was under way. Retry.
 	CodeNotLeader = 50040
+	// CodeUnavailable: the bus did not settle a change in time (a node lost, a takeover under
+	// way): it may or may not have been made. Retry: a start or stop sent again with the same
+	// Idempotency-Key is not repeated.
+	CodeUnavailable = 50041
 )
 
 // ErrInvalid wraps a request that is wrong as given (bad value, bad name).
@@ -78,7 +87,26 @@ func CodeOf(err error) int {
 	if errors.Is(err, ErrInvalid) || errors.Is(err, auth.ErrRole) {
 		return CodeBadRequest
 	}
+	if errors.Is(err, ErrNotLeader) {
+		return CodeNotLeader
+	}
+	if Transient(err) {
+		return CodeUnavailable
+	}
 	return CodeInternal
+}
+
+// jsDuplicateInProcess is JetStream's answer to a publish whose Nats-Msg-Id another publish is
+// storing at that moment (a retry that overtook its first try).
+const jsDuplicateInProcess = 10158
+
+// Transient reports whether err is the bus not answering in time or being busy with the same
+// change: what a node loss or a takeover causes, and what a retry may get past.
+func Transient(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jsDuplicateInProcess)
 }
 
 func busError(err error) *schemas.Error {

@@ -232,6 +232,8 @@ func httpStatus(code int) int {
 		return http.StatusConflict
 	case master.CodeInternal:
 		return http.StatusInternalServerError
+	case master.CodeNotLeader, master.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusBadRequest
 	}
