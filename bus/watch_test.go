@@ -16,9 +16,7 @@ import (
 // applied: every later write is applied, none twice. The stall is made real by pausing the
 // watcher's consumer on the server: it stays alive and delivers nothing.
 func TestWatchFromResumesAfterStalledWatcher(t *testing.T) {
-	check, after := bus.StallCheck, bus.StallAfter
-	bus.StallCheck, bus.StallAfter = 200*time.Millisecond, time.Second
-	t.Cleanup(func() { bus.StallCheck, bus.StallAfter = check, after })
+	bustest.FastStallChecks(t)
 
 	srv := bustest.RunServer(t, "")
 	_, js := bustest.Connect(t, srv.ClientURL())

@@ -14,9 +14,7 @@ import (
 // stall is made real here by pausing the follower's consumer on the server: it stays alive
 // and answers heartbeats, and delivers nothing.
 func TestFollowerResumesAfterStalledConsumer(t *testing.T) {
-	check, after := bus.StallCheck, bus.StallAfter
-	bus.StallCheck, bus.StallAfter = 200*time.Millisecond, time.Second
-	t.Cleanup(func() { bus.StallCheck, bus.StallAfter = check, after })
+	bustest.FastStallChecks(t)
 
 	srv := bustest.RunServer(t, "")
 	nc, js := bustest.Connect(t, srv.ClientURL())

@@ -286,3 +286,12 @@ func serveInstrConsumer(js jetstream.JetStream, msg *nats.Msg) {
 	b, _ := schemas.Encode(rep)
 	_ = msg.Respond(b)
 }
+
+// FastStallChecks makes the stall detection of followers and watchers (bus.StallCheck,
+// bus.StallAfter) fast for the test, and restores it when the test ends. Tests that use it must
+// not run in parallel with others that depend on it.
+func FastStallChecks(tb testing.TB) {
+	check, after := bus.StallCheck, bus.StallAfter
+	bus.StallCheck, bus.StallAfter = 200*time.Millisecond, time.Second
+	tb.Cleanup(func() { bus.StallCheck, bus.StallAfter = check, after })
+}
