@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/registry"
@@ -59,7 +60,9 @@ type perfAlertState struct {
 
 // perfAlertLoop keeps the targets' alert sets up to date while this master leads. It follows
 // the alerts bucket with a watch (the notification service creates the bucket when the master
-// starts, maybe after the leadership began: the loop opens it when it exists).
+// starts, maybe after the leadership began: the loop opens it when it exists). A watch that
+// stalls (bus.Stall: nothing delivered while the bucket holds a newer revision, seen on a
+// cluster that lost a node) is replaced by a new one, which reads every alert again.
 func (m *Master) perfAlertLoop(ctx context.Context) {
 	interval := m.cfg.PerfAlertsInterval
 	if interval <= 0 {
@@ -67,19 +70,30 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var w jetstream.KeyWatcher
+	var (
+		kv      jetstream.KeyValue
+		w       jetstream.KeyWatcher
+		updates <-chan jetstream.KeyValueEntry
+		rev     uint64 // the last revision the watch delivered
+		stall   bus.Stall
+	)
 	defer func() {
 		if w != nil {
 			_ = w.Stop()
 		}
 	}()
-	var updates <-chan jetstream.KeyValueEntry
 	alerts := map[string]model.Alert{} // by bucket key
 	ready := false                     // the watch delivered every alert held
 	states := map[string]*perfAlertState{}
+	restart := func() {
+		_ = w.Stop()
+		w, updates, ready, rev, stall = nil, nil, false, 0, bus.Stall{}
+		clear(alerts)
+	}
 	for {
 		if w == nil {
-			if kv, err := m.js.KeyValue(ctx, notify.BucketAlerts); err == nil {
+			var err error
+			if kv, err = m.js.KeyValue(ctx, notify.BucketAlerts); err == nil {
 				if w, err = kv.WatchAll(ctx); err != nil {
 					w = nil
 					m.log.Warn("alerts bucket not watched: performance alerts not distributed; retrying", "err", err)
@@ -95,17 +109,28 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if w == nil {
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, interval+bus.StallCheck)
+			last, err := bus.LastRevision(rctx, kv)
+			cancel()
+			if err == nil && stall.Stalled(rev, last > rev, time.Now()) {
+				m.log.Warn("alerts bucket watch stalled: watching it again", "last_revision_seen", rev, "bucket_revision", last)
+				restart()
+			}
 		case e, ok := <-updates:
 			switch {
 			case !ok:
-				_ = w.Stop()
-				w, updates, ready = nil, nil, false
-				clear(alerts)
+				restart()
 			case e == nil:
 				ready = true // the alerts held are all delivered; updates follow
-			case e.Operation() != jetstream.KeyValuePut:
-				delete(alerts, e.Key())
 			default:
+				rev = e.Revision()
+				if e.Operation() != jetstream.KeyValuePut {
+					delete(alerts, e.Key())
+					continue
+				}
 				var a model.Alert
 				if err := json.Unmarshal(e.Value(), &a); err != nil {
 					m.log.Warn("alert not readable: left out of the performance alert sets", "key", e.Key(), "err", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/msx-project/msx/bus/bustest"
 	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/master/notify"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
 	"github.com/msx-project/msx/schemas/jobs"
@@ -96,4 +97,70 @@ func TestPerfAlertsLeaderChange(t *testing.T) {
 	if n := len(rows(m2, "SQLC")); n != 0 {
 		t.Errorf("SQLC, in no group, has %d SET-ALERTS rows, want none", n)
 	}
+}
+
+// TestPerfAlertsWatchStalled: a leader whose watch of the alerts bucket stops delivering (its
+// consumer paused on the server: alive, delivering nothing, as after a node loss) watches the
+// bucket again, so a changed alert still reaches the targets in its scope.
+func TestPerfAlertsWatchStalled(t *testing.T) {
+	bustest.FastStallChecks(t)
+	url := bustest.RunServer(t, "").ClientURL()
+	ctx := t.Context()
+	nc, js := bustest.Connect(t, url)
+	m, err := Start(ctx, nc, Config{Name: "MSX1", Logger: bustest.Logger(t), PerfAlertsInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	if err := m.Reg.PutTarget(ctx, registry.Target{ServerID: 1, ServerName: "SQLA", Token: jobs.ServerToken("SQLA"), PollInterval: 60, StartSeq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Notify.PutOperator(ctx, model.Operator{Name: "DBA", EmailAddress: "dba@example.com"}, true); err != nil {
+		t.Fatal(err)
+	}
+	alert := model.Alert{Name: "PLE", PerformanceCondition: "SQLServer:Buffer Manager|Page life expectancy||<|300", Servers: []string{"SQLA"},
+		Notifications: []model.AlertNotification{{OperatorName: "DBA", NotificationMethod: model.MethodEmail}}}
+	if _, err := m.Notify.PutAlert(ctx, alert, true); err != nil {
+		t.Fatal(err)
+	}
+	digests := func() []string {
+		var out []string
+		for _, r := range m.Ledger.List(ledger.Filter{Token: jobs.ServerToken("SQLA")}) {
+			if r.Operation == schemas.OpSetAlerts {
+				out = append(out, r.ObjectID)
+			}
+		}
+		return out
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (SET-ALERTS digests %v)", what, digests())
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+	wait("the first set", func() bool { return len(digests()) == 1 })
+
+	stream, err := js.Stream(ctx, "KV_"+notify.BucketAlerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := 0
+	for name := range stream.ConsumerNames(ctx).Name() {
+		if _, err := js.PauseConsumer(ctx, "KV_"+notify.BucketAlerts, name, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("pause %s: %v", name, err)
+		}
+		paused++
+	}
+	if paused == 0 {
+		t.Fatal("nothing watches the alerts bucket")
+	}
+	alert.PerformanceCondition = "SQLServer:Buffer Manager|Page life expectancy||<|200"
+	if _, err := m.Notify.PutAlert(ctx, alert, false); err != nil {
+		t.Fatal(err)
+	}
+	want := model.PerfAlertDigest(model.PerfAlertsFor([]model.Alert{alert}, "SQLA", nil))
+	wait("the changed set posted", func() bool { d := digests(); return len(d) == 2 && d[1] == want })
 }
