@@ -22,6 +22,9 @@ import (
 
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/msx-project/msx/master/ledger"
+	"github.com/msx-project/msx/schemas"
 )
 
 // axeVersion is the axe-core release the accessibility check installs from npm.
@@ -328,6 +331,20 @@ func TestConsoleInChromium(t *testing.T) {
 	waitFor(t, 60*time.Second, "the console's start to produce a failed run on SQL01", func() bool {
 		return len(s.runsOf(failingJob, "SQL01")) > before
 	})
+	// It was sent with an Idempotency-Key: the instruction's id is the one the key derives.
+	var dl []ledger.Row
+	if err := json.Unmarshal([]byte(msx(t, dir, false, "downloadlist", "-o", "json")), &dl); err != nil {
+		t.Fatal(err)
+	}
+	var starts []string // instruction ids of the job's STARTs
+	for _, r := range dl {
+		if r.Operation == schemas.OpStart && r.ObjectName == failingJob {
+			starts = append(starts, r.InstructionID)
+		}
+	}
+	if len(starts) == 0 || !strings.HasPrefix(starts[len(starts)-1], "idem-") {
+		t.Errorf("the console's START of %s was posted without an idempotency key: START instruction ids %v", failingJob, starts)
+	}
 	s.do(30*time.Second, chromedp.WaitVisible(chromedp.CSS(`#runs tbody tr`)))
 	s.check("job")
 

@@ -17,9 +17,12 @@ export class APIError extends Error {
 }
 
 // api calls the master: GET when body is undefined. It returns the decoded answer (null for
-// 204) and throws APIError with the master's message otherwise.
-export async function api(path, {method, body, signal} = {}) {
+// 204) and throws APIError with the master's message otherwise. idempotencyKey, when given, is
+// sent as the Idempotency-Key header (start and stop: a request sent again with the same key is
+// not repeated).
+export async function api(path, {method, body, signal, idempotencyKey} = {}) {
   const opts = {method: method || (body === undefined ? "GET" : "POST"), headers: {Authorization: "Bearer " + token()}, signal};
+  if (idempotencyKey) opts.headers["Idempotency-Key"] = idempotencyKey;
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -29,6 +32,12 @@ export async function api(path, {method, body, signal} = {}) {
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new APIError(res.status, data);
   return data;
+}
+
+// newIdempotencyKey returns a random key for one action: crypto.getRandomValues works on plain
+// http too, where crypto.randomUUID does not.
+export function newIdempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // qs builds a query string from an object, leaving out empty values.

@@ -2,7 +2,7 @@
 // returns {title, node, live(event, data), close()}: the app puts node in <main>, sends it the
 // live stream's events and calls close when the page is left.
 
-import {api, qs, sse, APIError} from "./api.js";
+import {api, qs, sse, APIError, newIdempotencyKey} from "./api.js";
 import {html, raw, $, $$, ago, when, localTime, zone, duration, sortHeader, pager, announce, confirmAction, showOnce,
   debounce, outcomeNames, outcomeKeys, runStatusNames} from "./ui.js";
 
@@ -411,10 +411,11 @@ export async function job(route, session) {
     const serversField = {name: "servers", label: "Only these servers (comma-separated; empty: all targets)"};
     const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
     const acts = {
-      start: () => act({title: "Start " + j.name, what: "Posts START: each target runs the job now, from its first step.", where: all, fields: [serversField], ok: "Start job",
-        done: (r) => postedSummary(r)}, (v) => api(`/api/v1/jobs/${enc(j.name)}/start` + qs({server: list(v.servers)}), {method: "POST"}), reload),
-      stop: () => act({title: "Stop " + j.name, what: "Posts STOP: each target cancels the running job.", where: all, fields: [serversField], ok: "Stop job", danger: true,
-        done: (r) => postedSummary(r)}, (v) => api(`/api/v1/jobs/${enc(j.name)}/stop` + qs({server: list(v.servers)}), {method: "POST"}), reload),
+      // One key per dialog: submitting again after an error or a timeout cannot start twice.
+      start: (key = newIdempotencyKey()) => act({title: "Start " + j.name, what: "Posts START: each target runs the job now, from its first step.", where: all, fields: [serversField], ok: "Start job",
+        done: (r) => postedSummary(r)}, (v) => api(`/api/v1/jobs/${enc(j.name)}/start` + qs({server: list(v.servers)}), {method: "POST", idempotencyKey: key}), reload),
+      stop: (key = newIdempotencyKey()) => act({title: "Stop " + j.name, what: "Posts STOP: each target cancels the running job.", where: all, fields: [serversField], ok: "Stop job", danger: true,
+        done: (r) => postedSummary(r)}, (v) => api(`/api/v1/jobs/${enc(j.name)}/stop` + qs({server: list(v.servers)}), {method: "POST", idempotencyKey: key}), reload),
       enable: () => act({title: "Enable " + j.name, what: "Enables the job: its schedules run again; a new version goes to every target.", where: all, ok: "Enable"},
         () => api(`/api/v1/jobs/${enc(j.name)}/enable`, {method: "POST"}), reload),
       disable: () => act({title: "Disable " + j.name, what: "Disables the job: no schedule starts it; a new version goes to every target.", where: all, ok: "Disable", danger: true},
