@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ func WatchFrom(ctx context.Context, kv jetstream.KeyValue, from uint64, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
+	TrackStalls(kv.Bucket())
 	var next atomic.Uint64 // the revision expected next
 	next.Store(max(from, 1))
 	for ctx.Err() == nil {
@@ -51,6 +53,7 @@ func WatchFrom(ctx context.Context, kv jetstream.KeyValue, from uint64, log *slo
 		}
 		wctx, endWatch := context.WithCancel(ctx)
 		go watchStall(wctx, kv, &next, func(last uint64) {
+			CountStall(kv.Bucket())
 			log.Warn("bucket watcher stalled, restarting after the last entry applied", "bucket", kv.Bucket(),
 				"next_revision", next.Load(), "last_revision", last, "stalled_for", StallAfter)
 			_ = w.Stop()
@@ -75,6 +78,33 @@ var (
 	StallCheck = 5 * time.Second
 	StallAfter = 10 * time.Second
 )
+
+// stalls counts, by stream or bucket name, the followers and watchers of this process that were
+// replaced because they stalled.
+var stalls sync.Map // name -> *atomic.Int64
+
+// TrackStalls makes name's count of stalls exist, at 0 until one happens: a counter series that
+// exists before its first increase lets Prometheus's increase() see that first one.
+func TrackStalls(name string) { stalls.LoadOrStore(name, new(atomic.Int64)) }
+
+// CountStall records that a follower or watcher of the stream or bucket name was replaced
+// because it stalled. WatchFrom counts its own; the master's stream followers report theirs.
+func CountStall(name string) {
+	n, _ := stalls.LoadOrStore(name, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+// Stalls returns, by stream or bucket name, how many followers and watchers this process
+// replaced because they stalled (the master exports it as msx_master_follower_stalls_total).
+// A process holds one master, so the counts are the master's.
+func Stalls() map[string]int64 {
+	out := map[string]int64{}
+	stalls.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
 
 // Stall judges, from checks made every StallCheck, whether a follower of a stream is stuck. The
 // zero value is ready.

@@ -68,6 +68,7 @@ func TestWatchFromResumesAfterStalledWatcher(t *testing.T) {
 	if paused == 0 {
 		t.Fatal("no consumer watches the bucket")
 	}
+	stalledBefore := bus.Stalls()["stall"]
 	put("b")
 	put("c")
 	applied(3)
@@ -76,6 +77,9 @@ func TestWatchFromResumesAfterStalledWatcher(t *testing.T) {
 	time.Sleep(3 * bus.StallCheck)
 	mu.Lock()
 	defer mu.Unlock()
+	if n := bus.Stalls()["stall"]; n < stalledBefore+1 {
+		t.Errorf("stalls counted for the bucket: %d, want at least %d", n, stalledBefore+1)
+	}
 	if len(revs) != 4 || revs[0] != 1 || revs[1] != 2 || revs[2] != 3 || revs[3] != 4 {
 		t.Errorf("revisions applied %v, want [1 2 3 4]: each write once, in order", revs)
 	}

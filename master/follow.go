@@ -42,6 +42,7 @@ const consumerInfoTimeout = 5 * time.Second
 func (m *Master) follow(ctx context.Context, f follower, ready chan<- error) {
 	var once sync.Once
 	signal := func(err error) { once.Do(func() { ready <- err }) }
+	bus.TrackStalls(f.stream)
 	var last atomic.Uint64 // stream sequence of the last message handled
 	for ctx.Err() == nil {
 		err := m.followOnce(ctx, f, &last, signal)
@@ -49,6 +50,7 @@ func (m *Master) follow(ctx context.Context, f follower, ready chan<- error) {
 			break
 		}
 		if errors.Is(err, errStalled) {
+			bus.CountStall(f.stream)
 			m.log.Warn("stream follower stalled, restarting after the last message handled", "stream", f.stream, "err", err, "last_seq", last.Load())
 		} else {
 			m.log.Error("stream follower stopped, restarting", "stream", f.stream, "err", err, "last_seq", last.Load())

@@ -59,6 +59,7 @@ func TestFollowerResumesAfterStalledConsumer(t *testing.T) {
 	if paused == 0 {
 		t.Fatal("no consumer follows MSX_RESULTS")
 	}
+	stalledBefore := bus.Stalls()[bus.StreamResults]
 	publish(2)
 	publish(3)
 	waitRejected(3)
@@ -68,5 +69,21 @@ func TestFollowerResumesAfterStalledConsumer(t *testing.T) {
 	time.Sleep(3 * bus.StallCheck)
 	if got := m.Rejected.Load(); got != 4 {
 		t.Errorf("master counted %d results, want 4 (a result was handled twice)", got)
+	}
+	// The replacement shows in the metrics: an operator can alert on followers that stall.
+	mfs, err := m.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exported float64
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			if mf.GetName() == "msx_master_follower_stalls_total" && len(mt.GetLabel()) == 1 && mt.GetLabel()[0].GetValue() == bus.StreamResults {
+				exported = mt.GetCounter().GetValue()
+			}
+		}
+	}
+	if exported < float64(stalledBefore+1) {
+		t.Errorf("msx_master_follower_stalls_total{name=%q} = %v, want at least %d", bus.StreamResults, exported, stalledBefore+1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/msx-project/msx/bus"
 	"github.com/msx-project/msx/master/ledger"
 	"github.com/msx-project/msx/master/registry"
 	"github.com/msx-project/msx/schemas"
@@ -126,7 +127,7 @@ type collector struct {
 	m     *Master
 	opt   MetricsOptions
 	descs struct {
-		leader, rejected, misattributed                   *prometheus.Desc
+		leader, rejected, misattributed, stalls           *prometheus.Desc
 		targets, unread, failedInstr                      *prometheus.Desc
 		tStatus, tConnected, tHeartbeat, tUnread, tFailed *prometheus.Desc
 		tDisk, tDiskFree                                  *prometheus.Desc
@@ -164,6 +165,7 @@ func newCollector(m *Master, opt MetricsOptions) *collector {
 	d.leader = prometheus.NewDesc("msx_master_leader", "1 while this master holds the leader lease, else 0.", nil, nil)
 	d.rejected = prometheus.NewDesc("msx_master_rejected_messages_total", "Malformed or unknown messages the master received from the bus and refused.", nil, nil)
 	d.misattributed = prometheus.NewDesc("msx_master_misattributed_messages_total", "Messages whose body named another server than the subject they came on.", nil, nil)
+	d.stalls = prometheus.NewDesc("msx_master_follower_stalls_total", "Followers of a stream or watchers of a bucket (name) this master replaced because they delivered nothing while a newer message waited (a node lost): its views were late meanwhile.", []string{"name"}, nil)
 	d.targets = prometheus.NewDesc("msx_targets", "Enlisted targets by state: all, connected, offline (suspected offline), blocked (an uncleared failed instruction), disk_full, disk_low.", []string{"state"}, nil)
 	d.unread = prometheus.NewDesc("msx_instructions_unread", "Instructions posted and not yet downloaded, all targets.", nil, nil)
 	d.failedInstr = prometheus.NewDesc("msx_instructions_failed", "Instructions that failed on their target and whose error nobody cleared, all targets.", nil, nil)
@@ -191,7 +193,7 @@ func newCollector(m *Master, opt MetricsOptions) *collector {
 // Describe sends the descriptors of every series.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	d := c.descs
-	for _, x := range []*prometheus.Desc{d.leader, d.rejected, d.misattributed, d.targets, d.unread, d.failedInstr,
+	for _, x := range []*prometheus.Desc{d.leader, d.rejected, d.misattributed, d.stalls, d.targets, d.unread, d.failedInstr,
 		d.runs, d.duration, d.byLastOutcome, d.missedTargets, d.lastSuccess, d.nextRun, d.notifications} {
 		ch <- x
 	}
@@ -230,6 +232,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.leader, boolValue(m.Leading()))
 	send(ch, d.rejected, prometheus.CounterValue, float64(m.Rejected.Load()))
 	send(ch, d.misattributed, prometheus.CounterValue, float64(m.Misattributed.Load()))
+	for name, n := range bus.Stalls() {
+		send(ch, d.stalls, prometheus.CounterValue, float64(n), name)
+	}
 	if m.Notify != nil {
 		for k, n := range m.Notify.Counts() {
 			channel, result, _ := strings.Cut(k, "/")

@@ -68,6 +68,7 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 	if interval <= 0 {
 		interval = DefaultPerfAlertsInterval
 	}
+	bus.TrackStalls(notify.BucketAlerts)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
@@ -116,6 +117,7 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 			last, err := bus.LastRevision(rctx, kv)
 			cancel()
 			if err == nil && stall.Stalled(rev, last > rev, time.Now()) {
+				bus.CountStall(notify.BucketAlerts)
 				m.log.Warn("alerts bucket watch stalled: watching it again", "last_revision_seen", rev, "bucket_revision", last)
 				restart()
 			}
