@@ -52,12 +52,14 @@ func WatchFrom(ctx context.Context, kv jetstream.KeyValue, from uint64, log *slo
 			continue
 		}
 		wctx, endWatch := context.WithCancel(ctx)
-		go watchStall(wctx, kv, &next, func(last uint64) {
-			CountStall(kv.Bucket())
-			log.Warn("bucket watcher stalled, restarting after the last entry applied", "bucket", kv.Bucket(),
-				"next_revision", next.Load(), "last_revision", last, "stalled_for", StallAfter)
-			_ = w.Stop()
-		})
+		go func() {
+			if last, stalled := WatchBucketStall(wctx, kv, next.Load); stalled {
+				CountStall(kv.Bucket())
+				log.Warn("bucket watcher stalled, restarting after the last entry applied", "bucket", kv.Bucket(),
+					"next_revision", next.Load(), "last_revision", last, "stalled_for", StallAfter)
+				_ = w.Stop()
+			}
+		}()
 		for e := range w.Updates() {
 			if e == nil {
 				continue // caught up
@@ -131,28 +133,38 @@ func (s *Stall) Stalled(pos uint64, waiting bool, now time.Time) bool {
 	return now.Sub(s.since) >= StallAfter
 }
 
-// watchStall calls stalled once when kv's watcher made no progress past next for StallAfter
-// while the bucket held a revision at or after it.
-func watchStall(ctx context.Context, kv jetstream.KeyValue, next *atomic.Uint64, stalled func(last uint64)) {
+// WatchStall checks, every StallCheck until ctx ends, whether a follower is stuck: pos gives
+// its position, waiting whether its stream holds something after a position (an error: no
+// judgement this time). It returns the position it stalled at, and true, once pos has not moved
+// for StallAfter while something waited; false when ctx ends first.
+func WatchStall(ctx context.Context, pos func() uint64, waiting func(ctx context.Context, pos uint64) (bool, error)) (uint64, bool) {
 	t := time.NewTicker(StallCheck)
 	defer t.Stop()
 	var st Stall
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return 0, false
 		case <-t.C:
 		}
-		pos := next.Load()
+		p := pos()
 		rctx, cancel := context.WithTimeout(ctx, StallCheck)
-		last, err := LastRevision(rctx, kv)
+		w, err := waiting(rctx, p)
 		cancel()
-		if err != nil {
-			continue // the bucket cannot answer now: no judgement
-		}
-		if st.Stalled(pos, last >= pos, time.Now()) {
-			stalled(last)
-			return
+		if err == nil && st.Stalled(p, w, time.Now()) {
+			return p, true
 		}
 	}
+}
+
+// WatchBucketStall is WatchStall for a watcher of kv that expects revision next() next: it
+// returns the bucket's last revision, and true, when that watcher stalled.
+func WatchBucketStall(ctx context.Context, kv jetstream.KeyValue, next func() uint64) (uint64, bool) {
+	var last uint64
+	_, stalled := WatchStall(ctx, next, func(ctx context.Context, pos uint64) (bool, error) {
+		var err error
+		last, err = LastRevision(ctx, kv)
+		return last >= pos, err
+	})
+	return last, stalled
 }

@@ -121,7 +121,20 @@ func (m *Master) followOnce(ctx context.Context, f follower, last *atomic.Uint64
 		}
 	}()
 	stalled := make(chan error, 1)
-	go m.watchStall(ctx, done, stream, last, stalled)
+	watchCtx, endWatch := context.WithCancel(ctx)
+	defer endWatch()
+	go func() {
+		pos, ok := bus.WatchStall(watchCtx, last.Load, func(ctx context.Context, pos uint64) (bool, error) {
+			_, err := stream.GetMsg(ctx, pos+1, jetstream.WithGetMsgSubject(">"))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		})
+		if ok {
+			stalled <- fmt.Errorf("%w: a message after %d of %s waits, none handled for %s", errStalled, pos, f.stream, bus.StallAfter)
+		}
+	}()
 	for {
 		var d delivery
 		select {
@@ -145,34 +158,6 @@ func (m *Master) followOnce(ctx context.Context, f follower, last *atomic.Uint64
 		last.Store(meta.Sequence.Stream)
 		if meta.NumPending == 0 {
 			signal(nil)
-		}
-	}
-}
-
-// watchStall sends one errStalled on stalled when the follower made no progress past last for
-// bus.StallAfter while stream held a message after it; it ends with done or ctx.
-func (m *Master) watchStall(ctx context.Context, done <-chan struct{}, stream jetstream.Stream, last *atomic.Uint64, stalled chan<- error) {
-	t := time.NewTicker(bus.StallCheck)
-	defer t.Stop()
-	var st bus.Stall
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-done:
-			return
-		case <-t.C:
-		}
-		pos := last.Load()
-		rctx, cancel := context.WithTimeout(ctx, bus.StallCheck)
-		waiting, err := stream.GetMsg(rctx, pos+1, jetstream.WithGetMsgSubject(">"))
-		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // the stream cannot answer now: no judgement
-		}
-		if st.Stalled(pos, err == nil, time.Now()) {
-			stalled <- fmt.Errorf("%w: message %d of %s waits, none handled for %s", errStalled, waiting.Sequence, stream.CachedInfo().Config.Name, bus.StallAfter)
-			return
 		}
 	}
 }

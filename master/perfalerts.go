@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,7 +62,7 @@ type perfAlertState struct {
 // perfAlertLoop keeps the targets' alert sets up to date while this master leads. It follows
 // the alerts bucket with a watch (the notification service creates the bucket when the master
 // starts, maybe after the leadership began: the loop opens it when it exists). A watch that
-// stalls (bus.Stall: nothing delivered while the bucket holds a newer revision, seen on a
+// stalls (bus.WatchBucketStall: nothing delivered while the bucket holds a newer revision, seen on a
 // cluster that lost a node) is replaced by a new one, which reads every alert again.
 func (m *Master) perfAlertLoop(ctx context.Context) {
 	interval := m.cfg.PerfAlertsInterval
@@ -72,13 +73,14 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
-		kv      jetstream.KeyValue
-		w       jetstream.KeyWatcher
-		updates <-chan jetstream.KeyValueEntry
-		rev     uint64 // the last revision the watch delivered
-		stall   bus.Stall
+		w        jetstream.KeyWatcher
+		updates  <-chan jetstream.KeyValueEntry
+		next     atomic.Uint64 // the revision the watch delivers next
+		stalled  <-chan uint64 // the bucket's last revision, when the watch stalled
+		endWatch = func() {}   // ends the watch's stall check
 	)
 	defer func() {
+		endWatch()
 		if w != nil {
 			_ = w.Stop()
 		}
@@ -87,19 +89,21 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 	ready := false                     // the watch delivered every alert held
 	states := map[string]*perfAlertState{}
 	restart := func() {
+		endWatch()
 		_ = w.Stop()
-		w, updates, ready, rev, stall = nil, nil, false, 0, bus.Stall{}
+		w, updates, stalled, ready = nil, nil, nil, false
 		clear(alerts)
 	}
 	for {
 		if w == nil {
-			var err error
-			if kv, err = m.js.KeyValue(ctx, notify.BucketAlerts); err == nil {
+			if kv, err := m.js.KeyValue(ctx, notify.BucketAlerts); err == nil {
 				if w, err = kv.WatchAll(ctx); err != nil {
 					w = nil
 					m.log.Warn("alerts bucket not watched: performance alerts not distributed; retrying", "err", err)
 				} else {
 					updates = w.Updates()
+					next.Store(1)
+					stalled, endWatch = checkStall(ctx, kv, next.Load)
 				}
 			}
 		}
@@ -110,17 +114,10 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if w == nil {
-				continue
-			}
-			rctx, cancel := context.WithTimeout(ctx, interval+bus.StallCheck)
-			last, err := bus.LastRevision(rctx, kv)
-			cancel()
-			if err == nil && stall.Stalled(rev, last > rev, time.Now()) {
-				bus.CountStall(notify.BucketAlerts)
-				m.log.Warn("alerts bucket watch stalled: watching it again", "last_revision_seen", rev, "bucket_revision", last)
-				restart()
-			}
+		case last := <-stalled:
+			bus.CountStall(notify.BucketAlerts)
+			m.log.Warn("alerts bucket watch stalled: watching it again", "next_revision", next.Load(), "bucket_revision", last)
+			restart()
 		case e, ok := <-updates:
 			switch {
 			case !ok:
@@ -128,7 +125,7 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 			case e == nil:
 				ready = true // the alerts held are all delivered; updates follow
 			default:
-				rev = e.Revision()
+				next.Store(e.Revision() + 1)
 				if e.Operation() != jetstream.KeyValuePut {
 					delete(alerts, e.Key())
 					continue
@@ -143,6 +140,20 @@ func (m *Master) perfAlertLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// checkStall checks in the background whether the watch of kv that expects revision next()
+// next stalls (bus.WatchBucketStall): the channel then gets the bucket's last revision. end
+// ends the check.
+func checkStall(ctx context.Context, kv jetstream.KeyValue, next func() uint64) (stalled <-chan uint64, end context.CancelFunc) {
+	ctx, end = context.WithCancel(ctx)
+	ch := make(chan uint64, 1)
+	go func() {
+		if last, ok := bus.WatchBucketStall(ctx, kv, next); ok {
+			ch <- last
+		}
+	}()
+	return ch, end
 }
 
 // perfAlertPass posts the sets that differ from the last posted, and repairs drift.
