@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/msx-project/msx/master"
+	"github.com/msx-project/msx/master/client"
 	"github.com/msx-project/msx/schemas/jobs"
 )
 
@@ -160,21 +161,17 @@ func (s *Server) targetJob(_ http.ResponseWriter, r *http.Request) (any, error) 
 	return applied(s.m.RetargetJob(r.Context(), r.PathValue("name"), req.Servers, req.Groups, req.Remove))
 }
 
-// idempotencyKeyHeader names the key a client sends with a request it may retry (the IETF
-// draft "The Idempotency-Key HTTP Header Field"): every try of the request carries the same one.
-const idempotencyKeyHeader = "Idempotency-Key"
-
 // idempotencyKey returns the request's Idempotency-Key ("" for none), or an error wrapping
 // master.ErrInvalid when it is not a valid key or comes more than once.
 func idempotencyKey(r *http.Request) (string, error) {
-	keys := r.Header.Values(idempotencyKeyHeader)
+	keys := r.Header.Values(client.IdempotencyKeyHeader)
 	switch len(keys) {
 	case 0:
 		return "", nil
 	case 1:
 		return keys[0], master.CheckIdempotencyKey(keys[0])
 	}
-	return "", fmt.Errorf("%w: %d %s headers: send one", master.ErrInvalid, len(keys), idempotencyKeyHeader)
+	return "", fmt.Errorf("%w: %d %s headers: send one", master.ErrInvalid, len(keys), client.IdempotencyKeyHeader)
 }
 
 // startJob posts START or STOP to the job's targets, or to the ?server= and the members of the
